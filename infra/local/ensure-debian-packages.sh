@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs Debian packages Kawasan needs beyond npm (influxdb, mosquitto, chromium), only when the
+# command they provide is missing. Usage: ensure-debian-packages.sh PACKAGE[:COMMAND] ...
+# It says what it installs; it never starts a service (Kawasan starts its own copies on loopback).
+set -euo pipefail
+missing=()
+for spec in "$@"; do
+  pkg="${spec%%:*}"; cmd="${spec#*:}"; [ "$cmd" = "$spec" ] && cmd="$pkg"
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
+    missing+=("$pkg")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "kawasan: installing Debian packages: ${missing[*]} (apt-get; needed for the local InfluxDB/broker/browser; nothing is started as a system service)" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "kawasan: not root and no sudo: run 'apt-get install ${missing[*]}' as root, or set INFLUX_URL to an existing InfluxDB" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+# --no-install-recommends keeps it small; policy-rc.d-less containers may try to start the service: ignore that.
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || $SUDO apt-get install -y -qq "${missing[@]}" >&2
+echo "kawasan: installed ${missing[*]}" >&2

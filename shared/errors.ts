@@ -1,0 +1,26 @@
+/**
+ * Coded errors (STYLE: fastify's errors catalogue). Callers switch on `code`, never on the message.
+ */
+export type ErrorCode =
+  | 'CONFIG_FILE_UNREADABLE'
+  | 'CONFIG_FILE_SYNTAX'
+  | 'CONFIG_INVALID'
+  | 'SITE_MODEL_INVALID'
+  | 'INFLUX_UNAVAILABLE'
+  | 'INFLUX_REJECTED'
+  | 'INFLUX_AUTH'
+  | 'INFLUX_QUERY'
+  | 'INFLUX_NOT_INSTALLED'
+  | 'MOSQUITTO_NOT_INSTALLED'
+  | 'STOPPED'
+
+export class KawasanError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = 'KawasanError'
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Every InfluxDB write failure is classified once (STYLE §5): retry later, split the batch to find
+ * the bad point, or stop because configuration is wrong. Mirrors the client library's
+ * canRetryHttpCall and InfluxDB's documented status codes (RELIABILITY-ANCHORS §4, REL-05).
+ */
+export type WriteFailureClass =
+  | { kind: 'retry'; retryAfterMs?: number }
+  | { kind: 'split' }
+  | { kind: 'fatal' }
+
+export interface WriteFailure {
+  status?: number
+  code?: string
+  retryAfter?: string | null
+  body?: string
+}
+
+const RETRYABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ABORT_ERR', 'TIMEOUT'])
+
+export function classifyWriteFailure(f: WriteFailure): WriteFailureClass {
+  if (f.status === undefined) return { kind: 'retry' } // network: any code, InfluxDB is unreachable or slow
+  const retryAfterMs = parseRetryAfter(f.retryAfter)
+  if (f.status === 429 || f.status === 503) return retryAfterMs === undefined ? { kind: 'retry' } : { kind: 'retry', retryAfterMs }
+  if (f.status >= 500) return { kind: 'retry' }
+  // 400 (1.x parse error / partial write / field type conflict), 422 (2.x), 413 (too large): find the bad lines.
+  if (f.status === 400 || f.status === 413 || f.status === 422) return { kind: 'split' }
+  // 401/403: credentials; 404: database or bucket missing. Retrying cannot help until an operator acts.
+  return { kind: 'fatal' }
+}
+
+export function isRetryableNetworkCode(code: string | undefined): boolean {
+  return code !== undefined && RETRYABLE_NET_CODES.has(code)
+}
+
+/** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}

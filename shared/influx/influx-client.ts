@@ -1,0 +1,155 @@
+/**
+ * InfluxDB access over the v1-compatible HTTP API (DESIGN §4): `/write` line protocol and `/query`
+ * InfluxQL, served by InfluxDB 1.x, 2.x (v1 compatibility, token auth) and 3.x. For InfluxDB 2.x
+ * targets configured with org/bucket, writes go through @influxdata/influxdb-client instead
+ * (influx-v2-writer.ts); queries stay InfluxQL over the v1-compatible endpoint.
+ */
+import { KawasanError } from '../errors.js'
+import { classifyWriteFailure, type WriteFailureClass } from './classify-error.js'
+
+export interface InfluxConnection {
+  url: string
+  database: string
+  username?: string | undefined
+  password?: string | undefined
+  /** InfluxDB 2.x/3.x token; sent as `Authorization: Token …`. */
+  token?: string | undefined
+  retentionPolicy?: string | undefined
+  timeoutMs?: number | undefined
+}
+
+export class InfluxWriteError extends Error {
+  constructor(
+    message: string,
+    readonly failure: WriteFailureClass,
+    readonly status?: number,
+  ) {
+    super(message)
+    this.name = 'InfluxWriteError'
+  }
+}
+
+export type Row = Record<string, unknown>
+export interface SeriesResult {
+  name: string
+  tags: Record<string, string>
+  rows: Row[]
+}
+
+export interface LineWriter {
+  writeLines(lines: readonly string[]): Promise<void>
+}
+
+export class InfluxClient implements LineWriter {
+  constructor(private readonly conn: InfluxConnection) {}
+
+  get database(): string {
+    return this.conn.database
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    const h: Record<string, string> = { ...extra }
+    if (this.conn.token) h.authorization = `Token ${this.conn.token}`
+    else if (this.conn.username) h.authorization = `Basic ${Buffer.from(`${this.conn.username}:${this.conn.password ?? ''}`).toString('base64')}`
+    return h
+  }
+
+  private url(path: string, params: Record<string, string>): string {
+    const u = new URL(path, this.conn.url.endsWith('/') ? this.conn.url : `${this.conn.url}/`)
+    for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v)
+    return u.toString()
+  }
+
+  /** Writes lines with millisecond timestamps; throws InfluxWriteError carrying its classification. */
+  async writeLines(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return
+    const params: Record<string, string> = { db: this.conn.database, precision: 'ms' }
+    if (this.conn.retentionPolicy) params.rp = this.conn.retentionPolicy
+    let res: Response
+    try {
+      res = await fetch(this.url('write', params), {
+        method: 'POST',
+        headers: this.headers({ 'content-type': 'text/plain; charset=utf-8' }),
+        body: lines.join('\n'),
+        signal: AbortSignal.timeout(this.conn.timeoutMs ?? 10_000),
+      })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      throw new InfluxWriteError(`InfluxDB unreachable at ${this.conn.url}: ${cause?.code ?? (err as Error).message}`, { kind: 'retry' })
+    }
+    if (res.status === 204 || res.status === 200) {
+      await res.body?.cancel()
+      return
+    }
+    const body = await res.text().catch(() => '')
+    const failure = classifyWriteFailure({ status: res.status, retryAfter: res.headers.get('retry-after'), body })
+    throw new InfluxWriteError(`InfluxDB write rejected (${res.status}): ${body.slice(0, 500)}`, failure, res.status)
+  }
+
+  /** Runs InfluxQL; returns the series of the first statement. Times are epoch ms. */
+  async query(q: string): Promise<SeriesResult[]> {
+    const results = await this.queryAll(q)
+    return results[0] ?? []
+  }
+
+  /** Runs one or more `;`-separated InfluxQL statements; one array of series per statement. */
+  async queryAll(q: string): Promise<SeriesResult[][]> {
+    const isRead = /^\s*(select|show)\b/i.test(q)
+    let res: Response
+    try {
+      const params = { db: this.conn.database, q, epoch: 'ms' }
+      res = isRead
+        ? await fetch(this.url('query', params), { headers: this.headers(), signal: AbortSignal.timeout(this.conn.timeoutMs ?? 30_000) })
+        : await fetch(this.url('query', {}), {
+            method: 'POST',
+            headers: this.headers({ 'content-type': 'application/x-www-form-urlencoded' }),
+            body: new URLSearchParams(params).toString(),
+            signal: AbortSignal.timeout(this.conn.timeoutMs ?? 30_000),
+          })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      throw new KawasanError('INFLUX_UNAVAILABLE', `InfluxDB unreachable at ${this.conn.url}: ${cause?.code ?? (err as Error).message}`)
+    }
+    const text = await res.text()
+    if (res.status === 401 || res.status === 403) throw new KawasanError('INFLUX_AUTH', `InfluxDB refused the credentials (${res.status}); check influx.username/password or token`)
+    let json: { results?: { statement_id?: number; series?: { name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }[]; error?: string }[]; error?: string }
+    try {
+      json = JSON.parse(text)
+    } catch {
+      throw new KawasanError('INFLUX_QUERY', `InfluxDB answered ${res.status} with non-JSON: ${text.slice(0, 200)}`)
+    }
+    if (json.error) throw new KawasanError('INFLUX_QUERY', `InfluxQL error: ${json.error}`)
+    return (json.results ?? []).map((r) => {
+      if (r.error) throw new KawasanError('INFLUX_QUERY', `InfluxQL error: ${r.error}`)
+      return (r.series ?? []).map((s) => ({
+        name: s.name,
+        tags: s.tags ?? {},
+        rows: s.values.map((vals) => Object.fromEntries(s.columns.map((c, i) => [c, vals[i]]))),
+      }))
+    })
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      const res = await fetch(this.url('ping', {}), { headers: this.headers(), signal: AbortSignal.timeout(2_000) })
+      await res.body?.cancel()
+      return res.status === 204 || res.status === 200
+    } catch {
+      return false
+    }
+  }
+
+  async createDatabase(): Promise<void> {
+    await this.queryAll(`CREATE DATABASE ${quoteIdent(this.conn.database)}`)
+  }
+}
+
+/** InfluxQL identifier quoting (double quotes, backslash-escaped). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
+}
+
+/** InfluxQL string literal quoting (single quotes, backslash-escaped). */
+export function quoteString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+}

@@ -1,0 +1,170 @@
+/**
+ * The site model (DESIGN §2): cluster → plants → devices, plus the MQTT identities allowed to talk
+ * to the broker. One YAML/JSON file, validated once with zod; lookups are precomputed.
+ */
+import { z } from 'zod'
+import { ID_PATTERN, ID_RULE } from './topics.js'
+
+const id = z.string().regex(ID_PATTERN, `must be ${ID_RULE}`)
+
+/** Plant id under which shared cluster assets (e.g. a cluster solar farm) publish. */
+export const SHARED_PLANT_ID = 'shared'
+
+export const DEVICE_KINDS = ['meter', 'inverter', 'genset', 'boiler', 'battery', 'h2'] as const
+export const DEVICE_ROLES = [
+  'grid_import',
+  'grid_export',
+  'solar_pv',
+  'wind',
+  'biomass',
+  'diesel_genset',
+  'gas_chp',
+  'battery_charge',
+  'battery_discharge',
+  'hydrogen_fc',
+  'load',
+] as const
+export type DeviceRole = (typeof DEVICE_ROLES)[number]
+export const FUELS = ['diesel', 'natural_gas', 'biomass_wood', 'biogas', 'hydrogen_green', 'hydrogen_grey'] as const
+
+export const deviceSchema = z.object({
+  id,
+  name: z.string().optional(),
+  kind: z.enum(DEVICE_KINDS),
+  role: z.enum(DEVICE_ROLES).describe('Place of the device in the energy balance (DESIGN §2)'),
+  fuel: z.enum(FUELS).optional().describe('Fuel burned, for Scope 1 (gensets, boilers, CHP, fuel cells)'),
+  /** Electrical efficiency used to estimate fuel from energy when no fuel meter exists. */
+  fuel_efficiency: z.number().positive().max(1).optional(),
+  /** Nameplate rating, used by the simulator and to bound plausible power. */
+  rated_kw: z.number().positive().optional(),
+})
+export type Device = z.infer<typeof deviceSchema>
+
+export const certificateSchema = z.object({
+  id: z.string().min(1),
+  type: z.enum(['REC', 'I-REC', 'PPA', 'GO', 'REGO']).default('I-REC'),
+  mwh: z.number().positive(),
+  from: z.iso.date().describe('First day covered (YYYY-MM-DD, local)'),
+  to: z.iso.date().describe('Last day covered (YYYY-MM-DD, local)'),
+  technology: z.string().default('solar'),
+})
+export type Certificate = z.infer<typeof certificateSchema>
+
+export const plantSchema = z.object({
+  id: id.refine((v) => v !== SHARED_PLANT_ID, `"${SHARED_PLANT_ID}" is reserved for shared cluster assets`),
+  name: z.string().min(1),
+  tenant: id.describe('Company that owns the plant; API keys can be limited to one tenant'),
+  devices: z.array(deviceSchema).min(1),
+  certificates: z.array(certificateSchema).default([]),
+})
+export type Plant = z.infer<typeof plantSchema>
+
+export const sharedDeviceSchema = deviceSchema.extend({
+  allocation: z.discriminatedUnion('method', [
+    z.object({
+      method: z.literal('fixed_shares'),
+      shares: z.record(id, z.number().min(0).max(1)).describe('Plant id → share of the output (sum ≤ 1)'),
+    }),
+    z.object({
+      method: z.literal('metered'),
+      meters: z.record(id, id).describe('Plant id → device id of the delivery meter at that plant'),
+    }),
+  ]),
+})
+export type SharedDevice = z.infer<typeof sharedDeviceSchema>
+
+export const identitySchema = z.object({
+  username: z.string().min(1).max(128),
+  password_hash: z.string().startsWith('scrypt$', 'must be an scrypt hash from `kawasan hash-password`'),
+  /** gateway: publishes under its plant only; ingest: may subscribe to telemetry. */
+  role: z.enum(['gateway', 'ingest', 'observer']).default('gateway'),
+  plant: id.optional().describe('For gateways: the plant (or "shared") it publishes for'),
+})
+export type Identity = z.infer<typeof identitySchema>
+
+export const siteModelSchema = z
+  .object({
+    cluster: z.object({
+      id,
+      name: z.string().min(1),
+      timezone: z.string().refine(isIanaZone, 'must be an IANA time zone such as Asia/Jakarta'),
+      grid_region: z.string().min(1).describe('Grid region key in the emission factor data (e.g. ID-JAMALI)'),
+      shared_devices: z.array(sharedDeviceSchema).default([]),
+    }),
+    plants: z.array(plantSchema).min(1),
+    identities: z.array(identitySchema).default([]),
+  })
+  .superRefine((model, ctx) => {
+    const plantIds = new Set<string>()
+    model.plants.forEach((plant, i) => {
+      if (plantIds.has(plant.id)) ctx.addIssue({ code: 'custom', path: ['plants', i, 'id'], message: `duplicate plant id "${plant.id}"` })
+      plantIds.add(plant.id)
+      const deviceIds = new Set<string>()
+      plant.devices.forEach((device, j) => {
+        if (deviceIds.has(device.id)) {
+          ctx.addIssue({ code: 'custom', path: ['plants', i, 'devices', j, 'id'], message: `duplicate device id "${device.id}" in plant ${plant.id}` })
+        }
+        deviceIds.add(device.id)
+      })
+    })
+    model.identities.forEach((identity, i) => {
+      if (identity.role === 'gateway' && !identity.plant) {
+        ctx.addIssue({ code: 'custom', path: ['identities', i, 'plant'], message: 'a gateway identity needs the plant it publishes for' })
+      } else if (identity.plant && identity.plant !== SHARED_PLANT_ID && !plantIds.has(identity.plant)) {
+        ctx.addIssue({ code: 'custom', path: ['identities', i, 'plant'], message: `unknown plant "${identity.plant}"` })
+      }
+    })
+  })
+
+export type SiteModel = z.infer<typeof siteModelSchema>
+
+function isIanaZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}
+
+export interface DeviceRef {
+  cluster: string
+  plant: string
+  device: Device
+}
+
+/** Precomputed lookups over a validated site model. */
+export class SiteIndex {
+  private readonly devices = new Map<string, DeviceRef>()
+
+  constructor(readonly model: SiteModel) {
+    const cluster = model.cluster.id
+    for (const plant of model.plants) {
+      for (const device of plant.devices) this.devices.set(key(plant.id, device.id), { cluster, plant: plant.id, device })
+    }
+    for (const device of model.cluster.shared_devices) {
+      this.devices.set(key(SHARED_PLANT_ID, device.id), { cluster, plant: SHARED_PLANT_ID, device })
+    }
+  }
+
+  get clusterId(): string {
+    return this.model.cluster.id
+  }
+
+  device(cluster: string, plant: string, device: string): DeviceRef | undefined {
+    if (cluster !== this.model.cluster.id) return undefined
+    return this.devices.get(key(plant, device))
+  }
+
+  allDevices(): DeviceRef[] {
+    return [...this.devices.values()]
+  }
+
+  identity(username: string): Identity | undefined {
+    return this.model.identities.find((i) => i.username === username)
+  }
+}
+
+function key(plant: string, device: string): string {
+  return `${plant}\u0000${device}`
+}

@@ -1,0 +1,49 @@
+/**
+ * The telemetry payload (DESIGN §3), validated at the edge with zod. The envelope is checked as a
+ * whole; readings are checked one by one so a bad reading never takes its valid neighbours with it
+ * (DESIGN §4).
+ */
+import { z } from 'zod'
+
+export const PAYLOAD_VERSION = 1
+/** Largest telemetry payload ingest accepts; an agent batches at most a few hundred readings. */
+export const MAX_PAYLOAD_BYTES = 256 * 1024
+export const MAX_READINGS_PER_MESSAGE = 5_000
+
+export const readingSchema = z.object({
+  ts: z.number().int().positive().describe('Sample time, epoch milliseconds UTC'),
+  m: z.record(z.string(), z.unknown()).describe('Metric name to value, from the metric vocabulary'),
+  /** Set by the agent when the sample was taken while its clock was not synchronised. */
+  unsync: z.boolean().optional(),
+})
+
+export const telemetryEnvelopeSchema = z.object({
+  v: z.literal(PAYLOAD_VERSION),
+  seq: z.number().int().nonnegative().describe('Per-device message sequence number, to detect gaps'),
+  readings: z.array(z.unknown()).min(1).max(MAX_READINGS_PER_MESSAGE),
+})
+
+export type Reading = z.infer<typeof readingSchema>
+export type TelemetryEnvelope = z.infer<typeof telemetryEnvelopeSchema>
+
+/** A reading as a producer builds it (agent, simulator). */
+export interface ReadingOut {
+  ts: number
+  m: Record<string, number>
+  unsync?: boolean
+}
+
+export interface TelemetryPayload {
+  v: typeof PAYLOAD_VERSION
+  seq: number
+  readings: ReadingOut[]
+}
+
+export const statusSchema = z.object({
+  state: z.enum(['online', 'offline']),
+  version: z.string().optional(),
+  buffer_depth: z.number().int().nonnegative().optional(),
+  clock_offset_ms: z.number().optional(),
+  ts: z.number().int().optional(),
+})
+export type AgentStatus = z.infer<typeof statusSchema>

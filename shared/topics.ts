@@ -1,0 +1,39 @@
+/**
+ * MQTT topic layout (DESIGN §3). Ids are restricted so a topic level can never contain the MQTT
+ * separators or wildcards ([MQTT-4.7.1-1]) and line-protocol tag escaping stays trivial.
+ */
+export const TOPIC_ROOT = 'kawasan/v1'
+export const ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/
+export const ID_RULE = 'lower-case letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters'
+
+export type TopicKind = 'telemetry' | 'status'
+
+export interface DeviceTopic {
+  cluster: string
+  plant: string
+  device: string
+  kind: TopicKind
+}
+
+export function telemetryTopic(cluster: string, plant: string, device: string): string {
+  return `${TOPIC_ROOT}/${cluster}/${plant}/${device}/telemetry`
+}
+
+export function statusTopic(cluster: string, plant: string, device: string): string {
+  return `${TOPIC_ROOT}/${cluster}/${plant}/${device}/status`
+}
+
+/** All telemetry of a cluster (or of every cluster when cluster is '+'), for subscribers. */
+export function telemetryFilter(cluster = '+', plant = '+'): string {
+  return `${TOPIC_ROOT}/${cluster}/${plant}/+/telemetry`
+}
+
+/** Parses a device topic; undefined when it is not one of ours or an id is malformed. */
+export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
+  const parts = topic.split('/')
+  if (parts.length !== 6 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) return undefined
+  const [, , cluster, plant, device, kind] = parts as [string, string, string, string, string, string]
+  if (kind !== 'telemetry' && kind !== 'status') return undefined
+  if (!ID_PATTERN.test(cluster) || !ID_PATTERN.test(plant) || !ID_PATTERN.test(device)) return undefined
+  return { cluster, plant, device, kind }
+}
