@@ -33,7 +33,7 @@ export interface ChildServer {
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
-export function spawnServer(binary: string, args: string[], name: string): ChildServer {
+export function spawnServer(binary: string, args: string[]): ChildServer {
   let output = ''
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   const keep = (d: Buffer) => {
@@ -52,7 +52,6 @@ export function spawnServer(binary: string, args: string[], name: string): Child
       await exited
       clearTimeout(timer)
     },
-    toString: () => name,
   }
 }
 

@@ -57,7 +57,7 @@ bind-address = "127.0.0.1:${rpcPort}"
   enabled = false
 `,
   )
-  const server = spawnServer(influxd, ['-config', conf], 'influxd')
+  const server = spawnServer(influxd, ['-config', conf])
   const url = `http://127.0.0.1:${port}`
   const client = new InfluxClient({ url, database: '_internal' })
   await waitUntil(() => client.ping(), `InfluxDB on ${url}`, 60_000, server)

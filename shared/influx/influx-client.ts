@@ -60,10 +60,10 @@ export class InfluxClient implements LineWriter {
     return u.toString()
   }
 
-  /** Writes lines with millisecond timestamps; throws InfluxWriteError carrying its classification. */
+  /** Writes lines with nanosecond timestamps; throws InfluxWriteError carrying its classification. */
   async writeLines(lines: readonly string[]): Promise<void> {
     if (lines.length === 0) return
-    const params: Record<string, string> = { db: this.conn.database, precision: 'ms' }
+    const params: Record<string, string> = { db: this.conn.database, precision: 'ns' }
     if (this.conn.retentionPolicy) params.rp = this.conn.retentionPolicy
     let res: Response
     try {

@@ -24,7 +24,7 @@ export class InfluxV2Writer implements LineWriter {
 
   async writeLines(lines: readonly string[]): Promise<void> {
     if (lines.length === 0) return
-    const api = this.influx.getWriteApi(this.target.org, this.target.bucket, 'ms', {
+    const api = this.influx.getWriteApi(this.target.org, this.target.bucket, 'ns', {
       batchSize: lines.length + 1,
       flushInterval: 0,
       maxRetries: 0,

@@ -10,8 +10,10 @@ export interface PointData {
   measurement: string
   tags: Record<string, string>
   fields: Record<string, FieldValue>
-  /** Epoch milliseconds; written with precision=ms. */
+  /** Epoch milliseconds. Lines carry nanoseconds: `time` × 10^6 + `nanos`. */
   time: number
+  /** 0-999,999 ns added to `time`, to keep distinct points (dead letters) in one millisecond apart. */
+  nanos?: number
 }
 
 const MEASUREMENT_RE = /[, \n\r\t]/g
@@ -29,7 +31,7 @@ export const escapeKey = (v: string): string => escapeWith(KEY_RE, v)
 export const escapeStringField = (v: string): string => `"${v.replace(STRING_FIELD_RE, (c) => `\\${c}`)}"`
 
 function formatField(value: FieldValue): string {
-  if (typeof value === 'number') return Number.isInteger(value) ? `${value}` : `${value}`
+  if (typeof value === 'number') return `${value}` // always a float field: `1` without `i` is a float
   if (typeof value === 'string') return escapeStringField(value)
   if (typeof value === 'boolean') return value ? 'T' : 'F'
   return `${Math.trunc(value.int)}i`
@@ -50,5 +52,6 @@ export function toLine(point: PointData): string {
     sep = ','
   }
   if (sep === ' ') throw new Error(`point of ${point.measurement} has no fields`)
-  return `${line} ${Math.trunc(point.time)}`
+  const nanos = point.nanos ? `${Math.trunc(point.nanos)}`.padStart(6, '0') : '000000'
+  return `${line} ${Math.trunc(point.time)}${nanos}`
 }

@@ -1,0 +1,296 @@
+/**
+ * The agent's one YAML config file, declared once as a zod schema whose fields carry descriptions
+ * and defaults. Every problem is reported together, each with its line in the file, the field, and
+ * the fix, because the reader is a plant engineer at a gateway, not a developer.
+ */
+import { readFileSync } from 'node:fs'
+import { isAbsolute, join } from 'node:path'
+import { LineCounter, parseDocument } from 'yaml'
+import { z } from 'zod'
+import { METRIC_NAMES, type MetricName } from '../../shared/metric-vocabulary.js'
+import { DEVICE_ROLES } from '../../shared/site-model.js'
+import { ID_PATTERN, ID_RULE } from '../../shared/topics.js'
+import { AgentError } from './errors.js'
+import { PROFILE_NAMES, PROFILES, type RegisterSpec } from './profiles.js'
+import { REGISTER_TYPES, WORD_ORDERS } from './register-decode.js'
+import { acceptedUnits, unitFactor } from './units.js'
+
+export const PASSWORD_ENV = 'KAWASAN_AGENT_PASSWORD'
+
+const id = z.string().regex(ID_PATTERN, `must be ${ID_RULE}`)
+const seconds = (def: number, what: string) =>
+  z.number().positive('must be a positive number of seconds').default(def).describe(what)
+
+const registerSchema = z
+  .object({
+    metric: z.enum(METRIC_NAMES as [MetricName, ...MetricName[]], {
+      error: `must be a metric of the vocabulary: ${METRIC_NAMES.join(', ')}`,
+    }),
+    address: z.number().int().min(0).max(65535).describe('0-based register address (manual 40001 → 0)'),
+    function: z.enum(['holding', 'input']).default('holding').describe('holding (FC3) or input (FC4) registers'),
+    type: z.enum(REGISTER_TYPES).default('float32'),
+    word_order: z
+      .enum([...WORD_ORDERS, 'big', 'little'])
+      .default('ABCD')
+      .transform((v) => (v === 'big' ? 'ABCD' : v === 'little' ? 'CDAB' : v))
+      .describe('ABCD (big, high word first) or CDAB (little, low word first); BADC/DCBA swap bytes'),
+    scale: z.number().default(1).describe('Multiplier applied to the raw value before the unit conversion'),
+    unit: z.string().optional().describe('Unit the device reports in, e.g. W or Wh; converted to the metric unit'),
+  })
+  .superRefine((r, ctx) => {
+    if (unitFactor(r.metric, r.unit) === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['unit'],
+        message: `"${r.unit}" cannot be converted to ${r.metric}; use one of ${acceptedUnits(r.metric).join(', ')}`,
+      })
+    }
+  })
+
+const deviceCommon = {
+  id,
+  role: z.enum(DEVICE_ROLES, { error: `must be one of ${DEVICE_ROLES.join(', ')}` }),
+  poll_interval_s: seconds(10, 'Seconds between polls; polls align to the wall clock'),
+  timeout_ms: z.number().int().min(50).max(60_000).default(1000).describe('Per-request timeout'),
+  backoff_max_s: seconds(300, 'Longest wait between retries of a failing device'),
+}
+
+const modbusMap = {
+  profile: z.enum(PROFILE_NAMES, { error: `must be one of ${PROFILE_NAMES.join(', ')}` }).optional(),
+  registers: z.array(registerSchema).min(1).optional(),
+  max_gap: z
+    .number()
+    .int()
+    .min(0)
+    .max(100)
+    .default(8)
+    .describe('Registers read together when at most this many unused ones lie between (0: one read per value)'),
+}
+
+const modbusTcp = z.object({
+  ...deviceCommon,
+  driver: z.literal('modbus-tcp'),
+  host: z.string().min(1, 'give the IP address or host name of the meter or Modbus TCP gateway'),
+  port: z.number().int().min(1).max(65535).default(502),
+  unit_id: z.number().int().min(0).max(255).default(1),
+  ...modbusMap,
+})
+
+const modbusRtu = z.object({
+  ...deviceCommon,
+  driver: z.literal('modbus-rtu'),
+  serial_path: z.string().min(1, 'give the serial device, e.g. /dev/ttyUSB0'),
+  baud_rate: z.number().int().positive().default(9600),
+  parity: z.enum(['none', 'even', 'odd']).default('none'),
+  data_bits: z.union([z.literal(7), z.literal(8)]).default(8),
+  stop_bits: z.union([z.literal(1), z.literal(2)]).default(1),
+  unit_id: z.number().int().min(1).max(247).default(1),
+  ...modbusMap,
+})
+
+const sunspec = z.object({
+  ...deviceCommon,
+  driver: z.literal('sunspec'),
+  host: z.string().min(1, 'give the IP address of the inverter'),
+  port: z.number().int().min(1).max(65535).default(502),
+  unit_id: z.number().int().min(0).max(255).default(1),
+  base_address: z
+    .union([z.literal(0), z.literal(40000), z.literal(50000)])
+    .optional()
+    .describe('Where the "SunS" marker is; found automatically when left out'),
+})
+
+const simulator = z.object({
+  ...deviceCommon,
+  driver: z.literal('simulator'),
+  rated_kw: z.number().positive().default(100).describe('Nameplate power of the simulated device'),
+  seed: z.string().optional().describe('Noise seed; defaults to the device id'),
+})
+
+const deviceSchema = z.discriminatedUnion('driver', [modbusTcp, modbusRtu, sunspec, simulator], {
+  error: 'driver must be one of modbus-tcp, modbus-rtu, sunspec, simulator',
+})
+
+export const agentConfigSchema = z
+  .object({
+    cluster: id.describe('Cluster id, as in the site model'),
+    plant: id.describe('Plant id, as in the site model'),
+    agent_id: id.default('agent').describe('Id under which the agent publishes its own status (last will)'),
+    time_zone: z.string().default('Asia/Jakarta').describe('IANA time zone, used by the simulator curves'),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    broker: z.object({
+      url: z
+        .string()
+        .regex(/^(mqtts?|wss?|tcp|ssl):\/\/.+/, 'must be a URL such as mqtts://broker.example.com:8883')
+        .describe('MQTT broker'),
+      username: z.string().optional(),
+      password: z.string().optional().describe(`Better set through the environment variable ${PASSWORD_ENV}`),
+      client_id: z.string().min(1).max(128).optional().describe('Defaults to kawasan-<cluster>-<plant>'),
+      keepalive_s: z.number().int().min(5).max(600).default(30),
+      reconnect_s: z.number().positive().default(5),
+      tls: z
+        .object({
+          ca: z.string().optional().describe('PEM file of the CA that signed the broker certificate'),
+          cert: z.string().optional().describe('PEM client certificate (mutual TLS)'),
+          key: z.string().optional().describe('PEM private key of the client certificate'),
+          reject_unauthorized: z.boolean().default(true).describe('Never false in production'),
+        })
+        .optional(),
+    }),
+    buffer: z
+      .object({
+        dir: z.string().default('/var/lib/kawasan-agent').describe('Where the store-and-forward buffer lives'),
+        max_mb: z.number().positive().default(256).describe('Size cap; past it the oldest samples are dropped and counted'),
+        fsync: z
+          .enum(['batch', 'interval', 'off'])
+          .default('batch')
+          .describe('batch: fsync each poll batch before publishing it (power loss loses nothing that was published)'),
+        fsync_interval_ms: z.number().int().min(10).default(1000),
+      })
+      .prefault({}),
+    drain: z
+      .object({
+        rate: z.number().positive().default(500).describe('Backlog samples per second sent after reconnect'),
+        max_readings_per_message: z.number().int().min(1).max(5000).default(500),
+        max_inflight: z.number().int().min(1).max(1000).default(16).describe('Backlog messages awaiting PUBACK'),
+      })
+      .prefault({}),
+    clock: z
+      .object({
+        check: z
+          .enum(['auto', 'timesyncd', 'off'])
+          .default('auto')
+          .describe('auto: timesyncd flag when present, else only a plausibility floor; off: never flag'),
+        synced_file: z.string().default('/run/systemd/timesync/synchronized'),
+        min_valid_time: z.iso.date().default('2025-01-01').describe('A clock before this date is unsynchronised'),
+      })
+      .prefault({}),
+    status: z
+      .object({
+        interval_s: seconds(30, 'How often the retained status and the status file are refreshed'),
+        file: z.string().optional().describe('Defaults to <buffer.dir>/status.json'),
+      })
+      .prefault({}),
+    devices: z.array(deviceSchema).min(1, 'list at least one device'),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>()
+    const serial = new Map<string, { baud_rate: number; parity: string; index: number }>()
+    cfg.devices.forEach((d, i) => {
+      if (seen.has(d.id)) {
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `"${d.id}" is already used by devices[${seen.get(d.id)}]; ids must be unique` })
+      }
+      seen.set(d.id, i)
+      if (d.driver === 'modbus-tcp' || d.driver === 'modbus-rtu') {
+        if ((d.profile === undefined) === (d.registers === undefined)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['devices', i, 'profile'],
+            message: `give either profile (${PROFILE_NAMES.join(', ')}) or a registers list, not both or neither`,
+          })
+        }
+      }
+      if (d.driver === 'modbus-rtu') {
+        const prev = serial.get(d.serial_path)
+        if (prev && (prev.baud_rate !== d.baud_rate || prev.parity !== d.parity)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['devices', i, 'baud_rate'],
+            message: `${d.serial_path} is used by devices[${prev.index}] with ${prev.baud_rate} baud/${prev.parity} parity; all devices on one bus must use the same settings`,
+          })
+        }
+        if (!prev) serial.set(d.serial_path, { baud_rate: d.baud_rate, parity: d.parity, index: i })
+      }
+    })
+  })
+
+export type AgentConfig = z.infer<typeof agentConfigSchema>
+export type DeviceConfig = AgentConfig['devices'][number]
+export type ModbusDeviceConfig = Extract<DeviceConfig, { driver: 'modbus-tcp' | 'modbus-rtu' }>
+
+/** The register map of a Modbus device: its profile, or its own list. */
+export function registerMap(device: ModbusDeviceConfig): RegisterSpec[] {
+  if (device.registers) return device.registers as RegisterSpec[]
+  return device.profile ? [...PROFILES[device.profile]] : []
+}
+
+/** Resolved file locations, relative paths taken from the config file's directory. */
+export function statusFilePath(cfg: AgentConfig): string {
+  return cfg.status.file ?? join(cfg.buffer.dir, 'status.json')
+}
+
+export interface LoadAgentConfigOptions {
+  env?: NodeJS.ProcessEnv
+  /** Base for relative paths (buffer dir, TLS files); defaults to the config file's directory. */
+  baseDir?: string
+}
+
+/** Parses and validates config text; `file` is only used in messages. */
+export function parseAgentConfig(text: string, file: string, options: LoadAgentConfigOptions = {}): AgentConfig {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true })
+  if (doc.errors.length > 0) {
+    const lines = doc.errors.map((e) => `  - ${e.message.split('\n')[0]}`)
+    throw new AgentError('AGENT_CONFIG_SYNTAX', `${file} is not valid YAML:\n${lines.join('\n')}`)
+  }
+  const raw = (doc.toJS() ?? {}) as Record<string, unknown>
+  const env = options.env ?? process.env
+  const password = env[PASSWORD_ENV]
+  if (password && typeof raw.broker === 'object' && raw.broker !== null) {
+    ;(raw.broker as Record<string, unknown>).password = password
+  }
+  const result = agentConfigSchema.safeParse(raw)
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
+      return `  - ${file}:${lineOf(doc, lineCounter, path)} ${formatPath(path) || '(top level)'}: ${issue.message}`
+    })
+    throw new AgentError(
+      'AGENT_CONFIG_INVALID',
+      `${file} has ${lines.length} problem${lines.length > 1 ? 's' : ''}; fix ${lines.length > 1 ? 'them' : 'it'} and run \`kawasan-agent check\` again:\n${lines.join('\n')}`,
+    )
+  }
+  const cfg = result.data
+  const base = options.baseDir
+  if (base) {
+    cfg.buffer.dir = resolveFrom(base, cfg.buffer.dir)
+    if (cfg.status.file) cfg.status.file = resolveFrom(base, cfg.status.file)
+    const tls = cfg.broker.tls
+    if (tls) {
+      if (tls.ca) tls.ca = resolveFrom(base, tls.ca)
+      if (tls.cert) tls.cert = resolveFrom(base, tls.cert)
+      if (tls.key) tls.key = resolveFrom(base, tls.key)
+    }
+  }
+  return cfg
+}
+
+export function loadAgentConfig(file: string, options: LoadAgentConfigOptions = {}): AgentConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new AgentError(
+      'AGENT_CONFIG_UNREADABLE',
+      `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); create one with \`kawasan-agent init\` or pass --config <file>`,
+    )
+  }
+  return parseAgentConfig(text, file, { ...options, baseDir: options.baseDir ?? join(file, '..') })
+}
+
+function resolveFrom(base: string, p: string): string {
+  return isAbsolute(p) ? p : join(base, p)
+}
+
+function formatPath(path: (string | number)[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('')
+}
+
+/** Line of the deepest node of `path` present in the document (the parent when a key is missing). */
+function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]): number {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined
+    if (node?.range) return lc.linePos(node.range[0]).line
+  }
+  return 1
+}

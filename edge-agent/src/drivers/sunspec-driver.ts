@@ -1,0 +1,108 @@
+/**
+ * SunSpec inverters over Modbus TCP: finds the "SunS" marker (40000, then 0, then 50000), walks the
+ * model chain (ID, L) to the end marker 0xFFFF, then polls the inverter model (101/102/103) in one
+ * read with its scale factors. Model 160 (MPPT) is decoded for `check`; its DC values have no name
+ * in the metric vocabulary yet, so they are not sent.
+ */
+import { AgentError } from '../errors.js'
+import type { ModbusBus } from '../modbus-bus.js'
+import {
+  type CommonModel,
+  decodeCommon,
+  decodeInverter,
+  decodeMppt,
+  END_MODEL_ID,
+  INVERTER_MODELS,
+  type ModelRef,
+  type MpptModule,
+  SUNS_MARKER,
+  SUNSPEC_BASES,
+} from '../sunspec-models.js'
+import type { DeviceDriver, MetricValues } from './driver.js'
+
+const MAX_MODELS = 64
+const MAX_READ = 125
+
+export interface SunSpecDriverOptions {
+  bus: ModbusBus
+  unitId: number
+  timeoutMs: number
+  baseAddress?: number | undefined
+}
+
+export class SunSpecDriver implements DeviceDriver {
+  private models: ModelRef[] | undefined
+  private common: CommonModel | undefined
+  private mppt: MpptModule[] | undefined
+
+  constructor(private readonly o: SunSpecDriverOptions) {}
+
+  async read(): Promise<MetricValues> {
+    const models = this.models ?? (await this.discover())
+    const inverter = models.find((m) => (INVERTER_MODELS as readonly number[]).includes(m.id))
+    if (!inverter) {
+      throw new AgentError('SUNSPEC_NOT_FOUND', `no inverter model (101/102/103) in the chain: ${models.map((m) => m.id).join(', ')}`)
+    }
+    try {
+      const words = await this.readRange(inverter.start, Math.min(inverter.length, 50))
+      const mppt = models.find((m) => m.id === 160)
+      if (mppt) this.mppt = decodeMppt(await this.readRange(mppt.start, mppt.length))
+      return decodeInverter(words)
+    } catch (err) {
+      // The device may have been replaced or reconfigured: rediscover on the next poll.
+      this.models = undefined
+      throw err
+    }
+  }
+
+  describe(): string | undefined {
+    const parts: string[] = []
+    if (this.common) parts.push(`${this.common.manufacturer} ${this.common.model} sn ${this.common.serial}`.trim())
+    if (this.models) parts.push(`models ${this.models.map((m) => m.id).join(',')}`)
+    if (this.mppt?.length) {
+      parts.push(this.mppt.map((m) => `mppt${m.id} ${m.dcV ?? '-'} V ${m.dcW ?? '-'} W`).join(', '))
+    }
+    return parts.join('; ') || undefined
+  }
+
+  /** The model chain, e.g. [{id:1,...},{id:103,...},{id:160,...}]. */
+  async discover(): Promise<ModelRef[]> {
+    const base = await this.findBase()
+    const models: ModelRef[] = []
+    let addr = base + 2
+    for (let i = 0; i < MAX_MODELS; i++) {
+      const [id, len] = await this.o.bus.read(this.o.unitId, 'holding', addr, 2, this.o.timeoutMs)
+      if (id === undefined || id === END_MODEL_ID || len === undefined) break
+      models.push({ id, start: addr + 2, length: len })
+      addr += 2 + len
+      if (addr > 0xffff) break
+    }
+    const common = models.find((m) => m.id === 1)
+    if (common) this.common = decodeCommon(await this.readRange(common.start, Math.min(common.length, 66)))
+    this.models = models
+    return models
+  }
+
+  private async findBase(): Promise<number> {
+    const candidates = this.o.baseAddress === undefined ? SUNSPEC_BASES : [this.o.baseAddress]
+    for (const base of candidates) {
+      try {
+        const [a, b] = await this.o.bus.read(this.o.unitId, 'holding', base, 2, this.o.timeoutMs)
+        if (a === SUNS_MARKER[0] && b === SUNS_MARKER[1]) return base
+      } catch (err) {
+        // An exception (illegal address) means "not here"; a timeout means the device is down.
+        if ((err as AgentError).code !== 'DEVICE_EXCEPTION') throw err
+      }
+    }
+    throw new AgentError('SUNSPEC_NOT_FOUND', `no "SunS" marker at ${candidates.join(', ')}; is SunSpec enabled on the inverter?`)
+  }
+
+  private async readRange(start: number, length: number): Promise<number[]> {
+    const out: number[] = []
+    for (let off = 0; off < length; off += MAX_READ) {
+      const n = Math.min(MAX_READ, length - off)
+      out.push(...(await this.o.bus.read(this.o.unitId, 'holding', start + off, n, this.o.timeoutMs)))
+    }
+    return out
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Coded errors of the edge agent (STYLE: fastify's errors catalogue). Callers switch on `code`,
+ * never on the message. `retryable` is decided once here, so pollers and the publisher agree on
+ * what backoff means (STYLE §5).
+ */
+export type AgentErrorCode =
+  | 'AGENT_CONFIG_UNREADABLE'
+  | 'AGENT_CONFIG_SYNTAX'
+  | 'AGENT_CONFIG_INVALID'
+  | 'DEVICE_TIMEOUT'
+  | 'DEVICE_UNREACHABLE'
+  | 'DEVICE_EXCEPTION'
+  | 'DEVICE_BAD_RESPONSE'
+  | 'SUNSPEC_NOT_FOUND'
+  | 'SERIAL_UNAVAILABLE'
+  | 'BUFFER_IO'
+  | 'BROKER_AUTH'
+  | 'BROKER_UNREACHABLE'
+  | 'STOPPED'
+
+const RETRYABLE: Record<AgentErrorCode, boolean> = {
+  AGENT_CONFIG_UNREADABLE: false,
+  AGENT_CONFIG_SYNTAX: false,
+  AGENT_CONFIG_INVALID: false,
+  DEVICE_TIMEOUT: true,
+  DEVICE_UNREACHABLE: true,
+  // A Modbus exception (illegal address, device busy) can be transient (code 6, busy) or a wrong
+  // map (code 2); either way the other registers and devices go on, so keep retrying with backoff.
+  DEVICE_EXCEPTION: true,
+  DEVICE_BAD_RESPONSE: true,
+  SUNSPEC_NOT_FOUND: true,
+  SERIAL_UNAVAILABLE: false,
+  BUFFER_IO: true,
+  BROKER_AUTH: false,
+  BROKER_UNREACHABLE: true,
+  STOPPED: false,
+}
+
+export class AgentError extends Error {
+  readonly retryable: boolean
+  constructor(
+    readonly code: AgentErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = 'AgentError'
+    this.retryable = RETRYABLE[code]
+  }
+}
+
+/** Classifies a Modbus client failure (modbus-serial errors carry no codes of their own). */
+export function classifyModbusError(err: unknown, what: string): AgentError {
+  if (err instanceof AgentError) return err
+  const e = err as { message?: string; errno?: string; code?: string; modbusCode?: number }
+  const msg = e?.message ?? String(err)
+  if (typeof e?.modbusCode === 'number') {
+    return new AgentError('DEVICE_EXCEPTION', `${what}: Modbus exception ${e.modbusCode} (${msg})`, { cause: err })
+  }
+  if (e?.errno === 'ETIMEDOUT' || /timed out/i.test(msg)) {
+    return new AgentError('DEVICE_TIMEOUT', `${what}: no answer in time`, { cause: err })
+  }
+  if (/CRC|data length|Unexpected|invalid/i.test(msg)) {
+    return new AgentError('DEVICE_BAD_RESPONSE', `${what}: bad response (${msg})`, { cause: err })
+  }
+  return new AgentError('DEVICE_UNREACHABLE', `${what}: ${msg}`, { cause: err })
+}

@@ -1,0 +1,184 @@
+/**
+ * One Modbus connection (a TCP socket to a meter or gateway, or a serial RS-485 line) shared by
+ * every device behind it. Requests are serialised, because an RS-485 bus and most TCP→RTU gateways
+ * carry one transaction at a time, and each has its own timeout, so a dead unit costs the bus at
+ * most one timeout per attempt; the poller's backoff makes those attempts rare (FEATURE-ANCHORS §3.6:
+ * one dead meter must not stop the others).
+ */
+import ModbusSerial from 'modbus-serial'
+import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js'
+import type { Logger } from '../../shared/logger.js'
+import { AgentError, classifyModbusError } from './errors.js'
+
+export type BusTarget =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'rtu'; path: string; baudRate: number; parity: 'none' | 'even' | 'odd'; dataBits: 7 | 8; stopBits: 1 | 2 }
+
+export function busKey(t: BusTarget): string {
+  return t.kind === 'tcp' ? `tcp://${t.host}:${t.port}` : `rtu://${t.path}`
+}
+
+export interface BusOptions {
+  connectTimeoutMs?: number
+  /** After a failed connect, requests fail fast for this long instead of each waiting to connect. */
+  reconnectDelayMs?: number
+  now?: () => number
+}
+
+export class ModbusBus {
+  readonly key: string
+  private client: ModbusRTU | undefined
+  private tail: Promise<unknown> = Promise.resolve()
+  private connectFailedAt = Number.NEGATIVE_INFINITY
+  private lastConnectError: AgentError | undefined
+  private closed = false
+  private readonly connectTimeoutMs: number
+  private readonly reconnectDelayMs: number
+  private readonly now: () => number
+
+  constructor(
+    readonly target: BusTarget,
+    private readonly log: Logger,
+    options: BusOptions = {},
+  ) {
+    this.key = busKey(target)
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 3000
+    this.reconnectDelayMs = options.reconnectDelayMs ?? 2000
+    this.now = options.now ?? Date.now
+  }
+
+  /** Reads `length` registers; queued behind the bus's other requests. */
+  read(unitId: number, fn: 'holding' | 'input', address: number, length: number, timeoutMs: number): Promise<number[]> {
+    const op = this.tail.then(() => this.readNow(unitId, fn, address, length, timeoutMs))
+    this.tail = op.catch(() => undefined)
+    return op
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await this.tail
+    await this.dropClient()
+  }
+
+  private async readNow(unitId: number, fn: 'holding' | 'input', address: number, length: number, timeoutMs: number): Promise<number[]> {
+    if (this.closed) throw new AgentError('STOPPED', `${this.key} is closed`)
+    const client = await this.connected()
+    const what = `${this.key} unit ${unitId} ${fn} ${address}+${length}`
+    client.setID(unitId)
+    client.setTimeout(timeoutMs)
+    try {
+      const res = fn === 'holding' ? await client.readHoldingRegisters(address, length) : await client.readInputRegisters(address, length)
+      return res.data
+    } catch (err) {
+      const classified = classifyModbusError(err, what)
+      // A broken socket or port: reconnect on the next request. A timeout or exception code keeps
+      // the connection, since other units behind the same gateway still answer.
+      if (classified.code === 'DEVICE_UNREACHABLE' || !client.isOpen) await this.dropClient()
+      throw classified
+    }
+  }
+
+  private async connected(): Promise<ModbusRTU> {
+    if (this.client?.isOpen) return this.client
+    await this.dropClient()
+    if (this.now() - this.connectFailedAt < this.reconnectDelayMs && this.lastConnectError) throw this.lastConnectError
+    const client = new ModbusSerial.default()
+    try {
+      await withTimeout(this.open(client), this.connectTimeoutMs, () =>
+        new AgentError('DEVICE_UNREACHABLE', `${this.key}: connect timed out after ${this.connectTimeoutMs} ms`),
+      )
+    } catch (err) {
+      client.close(() => undefined)
+      const e = err instanceof AgentError ? err : new AgentError('DEVICE_UNREACHABLE', `${this.key}: ${(err as Error).message}`, { cause: err })
+      this.connectFailedAt = this.now()
+      this.lastConnectError = e
+      this.log.debug({ bus: this.key, err: e.message }, 'connect failed')
+      throw e
+    }
+    client.on('error', (err: unknown) => this.log.debug({ bus: this.key, err: String(err) }, 'bus error'))
+    this.lastConnectError = undefined
+    this.client = client
+    this.log.debug({ bus: this.key }, 'connected')
+    return client
+  }
+
+  private async open(client: ModbusRTU): Promise<void> {
+    const t = this.target
+    if (t.kind === 'tcp') {
+      await client.connectTCP(t.host, { port: t.port })
+      return
+    }
+    // serialport is native and optional: load it only when an RTU device is configured, and say
+    // what to do when the platform has no prebuilt binary.
+    try {
+      await import('serialport')
+    } catch (err) {
+      throw new AgentError(
+        'SERIAL_UNAVAILABLE',
+        `Modbus RTU needs the "serialport" package, which did not load (${(err as Error).message}). Install it next to the agent with \`npm install serialport\` (needs a prebuilt binary for this platform, or python3, make and a C++ compiler).`,
+        { cause: err },
+      )
+    }
+    await client.connectRTUBuffered(t.path, {
+      baudRate: t.baudRate,
+      parity: t.parity,
+      dataBits: t.dataBits,
+      stopBits: t.stopBits,
+    })
+  }
+
+  private async dropClient(): Promise<void> {
+    const c = this.client
+    this.client = undefined
+    if (!c) return
+    await new Promise<void>((resolve) => {
+      try {
+        c.close(() => resolve())
+      } catch {
+        resolve()
+      }
+      setTimeout(resolve, 500).unref()
+    })
+  }
+}
+
+/** Rejects with `onTimeout()` when `p` takes longer than `ms`. */
+export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms)
+    p.then(
+      (v) => {
+        clearTimeout(timer)
+        resolve(v)
+      },
+      (e: unknown) => {
+        clearTimeout(timer)
+        reject(e)
+      },
+    )
+  })
+}
+
+/** Shares one bus per TCP endpoint or serial port among the devices that use it. */
+export class BusRegistry {
+  private readonly buses = new Map<string, ModbusBus>()
+  constructor(
+    private readonly log: Logger,
+    private readonly options: BusOptions = {},
+  ) {}
+
+  get(target: BusTarget): ModbusBus {
+    const key = busKey(target)
+    let bus = this.buses.get(key)
+    if (!bus) {
+      bus = new ModbusBus(target, this.log, this.options)
+      this.buses.set(key, bus)
+    }
+    return bus
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.buses.values()].map((b) => b.close()))
+    this.buses.clear()
+  }
+}

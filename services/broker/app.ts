@@ -1,0 +1,196 @@
+/**
+ * The Kawasan MQTT broker: aedes with authentication from the site model (scrypt hashes), the ACL,
+ * and an optional telemetry sink. With ingest hosted here (in-broker mode, DESIGN §4) the sink runs
+ * inside `authorizePublish`, and aedes 1.2 writes the QoS 1 PUBACK only after that hook calls back
+ * (lib/handlers/publish.js: authorizePublish → enqueuePublish), so a gateway's message is
+ * acknowledged only once InfluxDB holds it. broker-puback.test.ts guards that order.
+ */
+import { createHash } from 'node:crypto'
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { createServer as createTlsServer } from 'node:tls'
+import { Aedes, type Client } from 'aedes'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Logger } from '../../shared/logger.js'
+import { verifyPassword } from '../../shared/password-hash.js'
+import type { Identity, SiteIndex } from '../../shared/site-model.js'
+import { parseDeviceTopic } from '../../shared/topics.js'
+import { canPublish, canSubscribe } from './acl.js'
+import { AuthFailureLimiter } from './auth-limiter.js'
+
+export interface TelemetrySink {
+  accept(topic: string, payload: Buffer): Promise<unknown>
+  /** True while the sink holds as much as it may: the broker stops reading from publishers. */
+  readonly isFull?: boolean
+  onDrain?(listener: () => void): void
+}
+
+export interface BrokerListen {
+  host: string
+  port: number
+  tls?: { port: number; certFile: string; keyFile: string; caFile?: string | undefined; requireClientCert?: boolean } | undefined
+}
+
+export interface BrokerOptions {
+  site: SiteIndex
+  log: Logger
+  metrics: Registry
+  sink?: TelemetrySink | undefined
+}
+
+type Conn = { pause(): void; resume(): void }
+
+export class KawasanBroker {
+  readonly aedes: Aedes
+  private servers: Server[] = []
+  private readonly identities = new WeakMap<Client, Identity>()
+  private readonly verified = new Map<string, string>() // username → sha256(password): skip scrypt on reconnect storms
+  private readonly limiter = new AuthFailureLimiter()
+  private readonly paused = new Set<Conn>()
+  private started = false
+  private readonly m
+
+  constructor(private readonly options: BrokerOptions) {
+    const registers = [options.metrics]
+    this.m = {
+      connections: new Gauge({ name: 'kawasan_broker_connected_clients', help: 'Connected MQTT clients', registers }),
+      connects: new Counter({ name: 'kawasan_broker_connections_total', help: 'Accepted MQTT connections', registers }),
+      messages: new Counter({ name: 'kawasan_broker_messages_total', help: 'PUBLISH packets received from clients, by kind', labelNames: ['kind'], registers }),
+      authFailures: new Counter({ name: 'kawasan_broker_auth_failures_total', help: 'Refused logins', labelNames: ['reason'], registers }),
+      aclDenied: new Counter({ name: 'kawasan_broker_acl_denied_total', help: 'Publishes or subscriptions refused by the ACL', labelNames: ['action'], registers }),
+    }
+    this.aedes = new Aedes({
+      id: `kawasan-${options.site.clusterId}`,
+      maxClientsIdLength: 128,
+      concurrency: 1000,
+      authenticate: (client, username, password, done) => {
+        void this.authenticate(client, username, password).then(
+          (ok) => done(ok ? null : Object.assign(new Error('bad username or password'), { returnCode: 4 as const }), ok),
+          (err) => done(Object.assign(err as Error, { returnCode: 3 as const }), false), // 3: server unavailable
+        )
+      },
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
+      authorizeSubscribe: (client, sub, done) => {
+        const identity = client && this.identities.get(client)
+        const decision = identity ? canSubscribe(identity, options.site.clusterId, sub.topic) : { allowed: false as const, reason: 'not authenticated' }
+        if (decision.allowed) return done(null, sub)
+        this.m.aclDenied.inc({ action: 'subscribe' })
+        options.log.warn({ clientId: client?.id, filter: sub.topic, reason: decision.reason }, 'subscription refused')
+        done(null, null) // SUBACK 0x80 for this filter [MQTT-3.9.3]
+      },
+    })
+    this.aedes.on('client', () => {
+      this.m.connects.inc()
+      this.m.connections.inc()
+    })
+    this.aedes.on('clientDisconnect', () => this.m.connections.dec())
+    this.options.sink?.onDrain?.(() => this.resumePaused())
+  }
+
+  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<boolean> {
+    const address = (client.conn as unknown as { remoteAddress?: string }).remoteAddress ?? 'unknown'
+    const fail = (reason: string) => {
+      this.m.authFailures.inc({ reason })
+      this.limiter.recordFailure(address)
+      this.options.log.warn({ clientId: client.id, username, address, reason }, 'MQTT login refused')
+      return false
+    }
+    if (this.limiter.isBlocked(address)) return fail('rate_limited')
+    if (!username || !password) return fail('no_credentials')
+    const identity = this.options.site.identity(username)
+    if (!identity) return fail('unknown_user')
+    const digest = createHash('sha256').update(identity.password_hash).update('\0').update(password).digest('hex')
+    if (this.verified.get(username) !== digest) {
+      if (!(await verifyPassword(password.toString('utf8'), identity.password_hash))) return fail('bad_password')
+      this.verified.set(username, digest)
+    }
+    this.limiter.recordSuccess(address)
+    this.identities.set(client, identity)
+    return true
+  }
+
+  private authorizePublish(client: Client | null, topic: string, payload: Buffer, done: (err?: Error | null) => void): void {
+    if (!client) return done() // the broker's own messages ($SYS heartbeat, wills)
+    const identity = this.identities.get(client)
+    const decision = identity ? canPublish(identity, this.options.site.clusterId, topic) : { allowed: false as const, reason: 'not authenticated' }
+    if (!decision.allowed) {
+      this.m.aclDenied.inc({ action: 'publish' })
+      this.options.log.warn({ clientId: client.id, topic: topic.slice(0, 200), reason: decision.reason }, 'publish refused; closing the connection')
+      return done(new Error(`not authorised: ${decision.reason}`)) // MQTT 3.1.1 has no negative PUBACK: aedes disconnects
+    }
+    const kind = parseDeviceTopic(topic)?.kind ?? 'other'
+    this.m.messages.inc({ kind })
+    const sink = this.options.sink
+    if (kind !== 'telemetry' || !sink) return done()
+    if (sink.isFull) this.pause(client)
+    sink.accept(topic, payload).then(
+      () => done(),
+      (err: Error) => {
+        // Not stored (ingest stopping): never acknowledge; drop the connection so the gateway resends.
+        this.options.log.warn({ clientId: client.id, err: err.message }, 'telemetry not stored; closing connection without PUBACK')
+        client.close()
+      },
+    )
+  }
+
+  /** Back-pressure: stop reading this client's socket until the sink drains. */
+  private pause(client: Client): void {
+    const conn = client.conn as unknown as Conn
+    if (this.paused.has(conn)) return
+    this.paused.add(conn)
+    conn.pause()
+  }
+
+  private resumePaused(): void {
+    if (this.paused.size === 0 || this.options.sink?.isFull) return
+    for (const conn of this.paused) conn.resume()
+    this.paused.clear()
+  }
+
+  async start(listen: BrokerListen): Promise<{ port: number; tlsPort?: number }> {
+    if (this.started) throw new Error('broker already started')
+    this.started = true
+    await this.aedes.listen()
+    const handle = this.aedes.handle as (socket: unknown) => void
+    const plain = createNetServer(handle)
+    await new Promise<void>((resolve, reject) => {
+      plain.once('error', reject)
+      plain.listen(listen.port, listen.host, () => resolve())
+    })
+    this.servers.push(plain)
+    const result: { port: number; tlsPort?: number } = { port: (plain.address() as AddressInfo).port }
+    if (listen.tls) {
+      const tls = createTlsServer(
+        {
+          cert: readFileSync(listen.tls.certFile),
+          key: readFileSync(listen.tls.keyFile),
+          ...(listen.tls.caFile ? { ca: readFileSync(listen.tls.caFile) } : {}),
+          requestCert: listen.tls.requireClientCert ?? false,
+          rejectUnauthorized: listen.tls.requireClientCert ?? false,
+        },
+        handle,
+      )
+      await new Promise<void>((resolve, reject) => {
+        tls.once('error', reject)
+        tls.listen(listen.tls!.port, listen.host, () => resolve())
+      })
+      this.servers.push(tls)
+      result.tlsPort = (tls.address() as AddressInfo).port
+    }
+    this.options.log.info({ host: listen.host, ...result }, 'MQTT broker listening')
+    return result
+  }
+
+  get listening(): boolean {
+    return this.started && this.servers.every((s) => s.listening)
+  }
+
+  /** Stops accepting, closes every client (unacknowledged messages are resent by them), closes aedes. */
+  async stop(): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
+    this.servers = []
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()))
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The Kawasan config: one file (`--config kawasan.yaml` or KAWASAN_CONFIG) and/or environment
+ * variables, validated once. Every section belongs to the service that reads it.
+ */
+import { z } from 'zod'
+import { type EnvMap, loadConfig } from '../../shared/config-loader.js'
+import { brokerConfigSchema } from '../broker/config.js'
+import { ingestConfigSchema } from '../ingest/config.js'
+import { simulatorConfigSchema } from '../simulator/config.js'
+
+export const influxConfigSchema = z
+  .object({
+    url: z.url().optional().describe('InfluxDB to use; unset = start a private InfluxDB 1.x from Debian packages under dataDir'),
+    database: z.string().min(1).default('kawasan').describe('v1 database (for 2.x: the DBRP-mapped database name)'),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    token: z.string().optional().describe('InfluxDB 2.x/3.x token'),
+    org: z.string().optional().describe('InfluxDB 2.x org: with bucket, writes use @influxdata/influxdb-client'),
+    bucket: z.string().optional(),
+    localPort: z.number().int().min(0).max(65535).default(18086).describe('Port of the private InfluxDB (a free one is used if taken)'),
+  })
+  .prefault({})
+
+export const kawasanConfigSchema = z.object({
+  site: z.string().default('infra/examples/cikarang/site.yaml').describe('Site model file (cluster, plants, devices, MQTT identities)'),
+  dataDir: z.string().default('data').describe('Where the private InfluxDB and local state live'),
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  influx: influxConfigSchema,
+  broker: brokerConfigSchema,
+  ingest: ingestConfigSchema,
+  simulator: simulatorConfigSchema,
+  ops: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(9464).describe('/health, /ready and Prometheus /metrics'),
+    })
+    .prefault({}),
+})
+export type KawasanConfig = z.infer<typeof kawasanConfigSchema>
+
+export const ENV_MAP: EnvMap = {
+  KAWASAN_SITE: 'site',
+  KAWASAN_DATA_DIR: 'dataDir',
+  LOG_LEVEL: 'log.level',
+  INFLUX_URL: 'influx.url',
+  INFLUX_DATABASE: 'influx.database',
+  INFLUX_USERNAME: 'influx.username',
+  INFLUX_PASSWORD: 'influx.password',
+  INFLUX_TOKEN: 'influx.token',
+  INFLUX_ORG: 'influx.org',
+  INFLUX_BUCKET: 'influx.bucket',
+  MQTT_HOST: 'broker.host',
+  MQTT_PORT: 'broker.port',
+  INGEST_MODE: 'ingest.mode',
+  INGEST_MQTT_URL: 'ingest.url',
+  INGEST_MQTT_USERNAME: 'ingest.username',
+  INGEST_MQTT_PASSWORD: 'ingest.password',
+  INGEST_CONNECTIONS: 'ingest.connections',
+  INGEST_SHARE_GROUP: 'ingest.shareGroup',
+  OPS_HOST: 'ops.host',
+  OPS_PORT: 'ops.port',
+  SIMULATOR_ENABLED: 'simulator.enabled',
+  SIMULATOR_INTERVAL_MS: 'simulator.intervalMs',
+  SIMULATOR_MQTT_URL: 'simulator.url',
+}
+
+export function loadKawasanConfig(file?: string, env: NodeJS.ProcessEnv = process.env): KawasanConfig {
+  return loadConfig(kawasanConfigSchema, { file: file ?? env.KAWASAN_CONFIG, env, envMap: ENV_MAP })
+}

@@ -1,0 +1,108 @@
+/**
+ * Subscriber mode (DESIGN §4): ingest as an ordinary MQTT client of an external broker (mosquitto,
+ * EMQX, HiveMQ). mqtt.js sends a QoS 1 PUBACK only when `handleMessage` calls back and takes the next
+ * message of that connection only then, so "ack after write" holds one message per connection in
+ * flight. We therefore open several connections, each with a fixed client id and a persistent
+ * session (clean=false, REL-13), and partition the plants across them; the pipeline group-commits
+ * what all connections hand it. With `shareGroup` every connection instead joins one MQTT 5 shared
+ * subscription `$share/{group}/...` (mosquitto ≥ 2, EMQX, HiveMQ), for several ingest instances.
+ */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import type { Logger } from '../../shared/logger.js'
+import type { SiteIndex } from '../../shared/site-model.js'
+import { SHARED_PLANT_ID } from '../../shared/site-model.js'
+import { telemetryFilter } from '../../shared/topics.js'
+import type { TelemetryPipeline } from './telemetry-pipeline.js'
+
+export interface SubscriberOptions {
+  url: string
+  username?: string | undefined
+  password?: string | undefined
+  clientIdPrefix: string
+  connections: number
+  shareGroup?: string | undefined
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } | undefined
+}
+
+/** Topic filters for connection `index` of `count`: plants dealt round-robin in site-model order. */
+export function partitionFilters(site: SiteIndex, index: number, count: number, shareGroup?: string): string[] {
+  const cluster = site.clusterId
+  if (shareGroup) return index < count ? [`$share/${shareGroup}/${telemetryFilter(cluster)}`] : []
+  const plants = [...site.model.plants.map((p) => p.id), ...(site.model.cluster.shared_devices.length > 0 ? [SHARED_PLANT_ID] : [])]
+  return plants.filter((_, i) => i % count === index).map((plant) => telemetryFilter(cluster, plant))
+}
+
+export class IngestSubscriber {
+  private clients: MqttClient[] = []
+  private stopping = false
+
+  constructor(
+    private readonly site: SiteIndex,
+    private readonly pipeline: TelemetryPipeline,
+    private readonly options: SubscriberOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get connected(): boolean {
+    return this.clients.length > 0 && this.clients.every((c) => c.connected)
+  }
+
+  async start(): Promise<void> {
+    const count = this.options.shareGroup ? this.options.connections : Math.min(this.options.connections, this.site.model.plants.length + 1)
+    for (let i = 0; i < count; i++) {
+      const filters = partitionFilters(this.site, i, count, this.options.shareGroup)
+      if (filters.length === 0) continue
+      this.clients.push(this.connect(`${this.options.clientIdPrefix}-${i}`, filters))
+    }
+    await Promise.all(this.clients.map((c) => new Promise<void>((resolve) => (c.connected ? resolve() : c.once('connect', () => resolve())))))
+  }
+
+  private connect(clientId: string, filters: string[]): MqttClient {
+    const log = this.log.child({ clientId })
+    const opts: IClientOptions = {
+      clientId,
+      clean: false, // persistent session: the broker keeps QoS 1 messages while we are away [MQTT-3.1.2-5]
+      protocolVersion: this.options.shareGroup ? 5 : 4,
+      ...(this.options.shareGroup ? { properties: { sessionExpiryInterval: 0xffffffff } } : {}),
+      username: this.options.username,
+      password: this.options.password,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      resubscribe: false, // we subscribe on every connect ourselves (REL-13: Telegraf #9703)
+      ...this.options.tls,
+    }
+    const client = mqtt.connect(this.options.url, opts)
+    // Ack after write: the callback is the PUBACK. An error means ingest is stopping: no PUBACK,
+    // the broker redelivers on the next session [MQTT-4.4.0-1].
+    client.handleMessage = (packet, callback) => {
+      if (packet.cmd !== 'publish') return callback()
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
+      this.pipeline.accept(packet.topic, payload).then(
+        () => callback(),
+        (err: Error) => {
+          log.warn({ err: err.message }, 'message not stored; leaving it unacknowledged')
+          client.end(true)
+        },
+      )
+    }
+    client.on('connect', (connack) => {
+      log.info({ sessionPresent: connack.sessionPresent, filters }, 'ingest subscriber connected')
+      client.subscribe(filters, { qos: 1 }, (err, granted) => {
+        if (err) log.error({ err: err.message }, 'subscribe failed')
+        else if (granted?.some((g) => g.qos > 1)) log.error({ granted }, 'broker refused a subscription; check its ACL for the ingest user')
+      })
+    })
+    client.on('error', (err) => log.warn({ err: err.message }, 'MQTT connection error'))
+    client.on('offline', () => {
+      if (!this.stopping) log.warn('ingest subscriber offline; reconnecting')
+    })
+    return client
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    await Promise.all(this.clients.map((c) => c.endAsync(false).catch(() => undefined)))
+    this.clients = []
+  }
+}
