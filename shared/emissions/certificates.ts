@@ -44,7 +44,11 @@ export function certificatesInWindow(
   timeZone: string,
   buckets: readonly TimeWindow[] = [window],
 ): CertificatesInWindow {
-  const out: CertificatesInWindow = { kwh: 0, bucket_kwh: new Array<number>(buckets.length).fill(0), used: [] }
+  const out: CertificatesInWindow = {
+    kwh: 0,
+    bucket_kwh: new Array<number>(buckets.length).fill(0),
+    used: [],
+  }
   if (certificates.length === 0) return out
   const dates = localDatesIn(window, timeZone)
   const dayWindows = new Map(dates.map((d) => [d, localDayWindow(d, timeZone)]))

@@ -68,7 +68,12 @@ export function combustion(input: CombustionInput, set: FactorSet, flags: Flag[]
     let eff = input.fuel_efficiency
     if (!eff) {
       eff = f.default_efficiency
-      flags.push({ code: 'default_efficiency_used', plant: input.plant, device: input.device_id, detail: String(eff) })
+      flags.push({
+        code: 'default_efficiency_used',
+        plant: input.plant,
+        device: input.device_id,
+        detail: String(eff),
+      })
     }
     fuelTj = (input.energy_kwh / eff) * TJ_PER_KWH
     basis = 'energy_over_efficiency'

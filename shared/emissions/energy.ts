@@ -196,7 +196,16 @@ export function counterIncrements(
   opts: { gapLimitMs: number; wrapAt?: number; maxRatePerHour?: number; what: string },
 ): CounterResult {
   const acc = new Accumulator(window, buckets)
-  const out: CounterResult = { acc, resets: 0, wraps: 0, jitters: 0, spikes: 0, spreadMs: 0, coveredMs: 0, gaps: [] }
+  const out: CounterResult = {
+    acc,
+    resets: 0,
+    wraps: 0,
+    jitters: 0,
+    spikes: 0,
+    spreadMs: 0,
+    coveredMs: 0,
+    gaps: [],
+  }
   const { ts, v } = col
   const maxRate = opts.maxRatePerHour ?? Number.POSITIVE_INFINITY
   const len = ts.length
@@ -210,7 +219,8 @@ export function counterIncrements(
     const cur = v[k]!
     if (!Number.isFinite(cur)) continue
     const t = ts[k]!
-    if (t < prevT) throw new EmissionsError('EMISSIONS_SERIES_UNSORTED', `${opts.what}: readings are not sorted by ts`)
+    if (t < prevT)
+      throw new EmissionsError('EMISSIONS_SERIES_UNSORTED', `${opts.what}: readings are not sorted by ts`)
     if (t === prevT) continue // duplicate timestamp (at-least-once redelivery): the first one stands
     const dt = t - prevT
     let inc: number
@@ -233,7 +243,8 @@ export function counterIncrements(
       // A jump that the next reading confirms (meter swapped to a higher register) re-bases;
       // a lone outlier is skipped so the step from the previous reading to the next one counts.
       const next = nextFinite(ts, v, k + 1, t)
-      const confirmed = next !== undefined && v[next]! >= cur && (v[next]! - cur) / ((ts[next]! - t) / MS_PER_HOUR) <= maxRate
+      const confirmed =
+        next !== undefined && v[next]! >= cur && (v[next]! - cur) / ((ts[next]! - t) / MS_PER_HOUR) <= maxRate
       if (!confirmed) continue
       inc = 0
       rebase = true
@@ -242,7 +253,11 @@ export function counterIncrements(
       const ov = overlapMs(prevT, t, window)
       if (ov > 0) {
         out.spreadMs += ov
-        pushGap(out.gaps, { start: Math.max(prevT, window.start), end: Math.min(t, window.end), kind: 'spread' })
+        pushGap(out.gaps, {
+          start: Math.max(prevT, window.start),
+          end: Math.min(t, window.end),
+          kind: 'spread',
+        })
       }
     }
     out.coveredMs += overlapMs(prevT, t, window)
@@ -253,7 +268,12 @@ export function counterIncrements(
   return out
 }
 
-function nextFinite(ts: ArrayLike<number>, v: ArrayLike<number>, from: number, after: number): number | undefined {
+function nextFinite(
+  ts: ArrayLike<number>,
+  v: ArrayLike<number>,
+  from: number,
+  after: number,
+): number | undefined {
   for (let k = from; k < v.length; k++) if (Number.isFinite(v[k]) && ts[k]! > after) return k
   return undefined
 }
@@ -291,13 +311,18 @@ export function integratePower(
     }
     const t = ts[k]!
     if (!Number.isNaN(prevT)) {
-      if (t < prevT) throw new EmissionsError('EMISSIONS_SERIES_UNSORTED', `${opts.what}: readings are not sorted by ts`)
+      if (t < prevT)
+        throw new EmissionsError('EMISSIONS_SERIES_UNSORTED', `${opts.what}: readings are not sorted by ts`)
       if (t === prevT) continue
       if (t - prevT > opts.gapLimitMs) {
         const ov = overlapMs(prevT, t, window)
         if (ov > 0) {
           out.gapCount++
-          pushGap(out.gaps, { start: Math.max(prevT, window.start), end: Math.min(t, window.end), kind: 'missing' })
+          pushGap(out.gaps, {
+            start: Math.max(prevT, window.start),
+            end: Math.min(t, window.end),
+            kind: 'missing',
+          })
         }
       } else {
         out.coveredMs += overlapMs(prevT, t, window)
@@ -325,13 +350,20 @@ function countInWindow(col: Column, window: TimeWindow): number {
 
 /** Energy, fuel and data quality of one device over a window. */
 export function deviceEnergy(series: DeviceSeries, window: TimeWindow, opts: EnergyOptions): DeviceEnergy {
-  if (!(window.end > window.start)) throw new EmissionsError('EMISSIONS_WINDOW_INVALID', 'window end must be after start')
+  if (!(window.end > window.start))
+    throw new EmissionsError('EMISSIONS_WINDOW_INVALID', 'window end must be after start')
   const buckets = opts.buckets ?? [window]
   const what = `${series.plant}/${series.deviceId}`
   const windowMs = window.end - window.start
   const flags: Flag[] = []
   const flag = (code: FlagCode, count?: number, detail?: string) =>
-    flags.push({ code, plant: series.plant, device: series.deviceId, ...(count !== undefined ? { count } : {}), ...(detail ? { detail } : {}) })
+    flags.push({
+      code,
+      plant: series.plant,
+      device: series.deviceId,
+      ...(count !== undefined ? { count } : {}),
+      ...(detail ? { detail } : {}),
+    })
 
   let method: DeviceEnergy['method'] = 'none'
   let metric: string | null = null
@@ -377,7 +409,8 @@ export function deviceEnergy(series: DeviceSeries, window: TimeWindow, opts: Ene
     if (r.wraps) flag('counter_wrap', r.wraps)
     if (r.jitters) flag('counter_decrease_ignored', r.jitters)
     if (r.spikes) flag('counter_spike_rejected', r.spikes)
-    if (r.spreadMs > 0) flag('counter_gap_spread', r.gaps.length, `${Math.round(r.spreadMs / 60_000)} min spread`)
+    if (r.spreadMs > 0)
+      flag('counter_gap_spread', r.gaps.length, `${Math.round(r.spreadMs / 60_000)} min spread`)
   } else if (col && method === 'power_integral') {
     const r = integratePower(col, window, buckets, { gapLimitMs: opts.gapLimitMs, what })
     energy = r.acc.total
@@ -390,7 +423,8 @@ export function deviceEnergy(series: DeviceSeries, window: TimeWindow, opts: Ene
     flag('no_data')
   }
   const gapMissing = gaps.filter((g) => g.kind === 'missing').reduce((s, g) => s + g.end - g.start, 0)
-  if (col && missingMs - gapMissing > 0) flag('edge_missing', undefined, `${Math.round((missingMs - gapMissing) / 1000)} s`)
+  if (col && missingMs - gapMissing > 0)
+    flag('edge_missing', undefined, `${Math.round((missingMs - gapMissing) / 1000)} s`)
 
   // Fuel counters (Scope 1 from metered fuel): same counter rules, no spike bound.
   let fuelUse: FuelUse | undefined
@@ -398,7 +432,10 @@ export function deviceEnergy(series: DeviceSeries, window: TimeWindow, opts: Ene
     for (const fm of FUEL_METRICS) {
       const c = metricColumn(series, fm)
       if (c && c.n >= 2) {
-        const r = counterIncrements(c, window, [window], { gapLimitMs: opts.gapLimitMs, what: `${what} ${fm}` })
+        const r = counterIncrements(c, window, [window], {
+          gapLimitMs: opts.gapLimitMs,
+          what: `${what} ${fm}`,
+        })
         fuelUse = { metric: fm, quantity: r.acc.total }
         if (r.resets) flag('counter_reset', r.resets, fm)
         break

@@ -63,7 +63,13 @@ export function hourlyMatching(hours: readonly HourInput[]): HourlyMatchingResul
   const matched = hours.map(matchHour)
   let consumption = 0
   let cfe = 0
-  const totals = { consumption_kwh: 0, grid_import_kwh: 0, grid_export_kwh: 0, renewable_generation_kwh: 0, certificates_kwh: 0 }
+  const totals = {
+    consumption_kwh: 0,
+    grid_import_kwh: 0,
+    grid_export_kwh: 0,
+    renewable_generation_kwh: 0,
+    certificates_kwh: 0,
+  }
   for (const h of matched) {
     consumption += Math.max(0, h.consumption_kwh)
     cfe += h.cfe_kwh

@@ -43,7 +43,9 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
         second: '2-digit',
       })
     } catch (cause) {
-      throw new EmissionsError('EMISSIONS_TIMEZONE_INVALID', `unknown IANA time zone "${timeZone}"`, { cause })
+      throw new EmissionsError('EMISSIONS_TIMEZONE_INVALID', `unknown IANA time zone "${timeZone}"`, {
+        cause,
+      })
     }
     formatters.set(timeZone, f)
   }
@@ -148,7 +150,8 @@ export function localDatesIn(window: TimeWindow, timeZone: string): string[] {
  * bucket.
  */
 export function localHours(window: TimeWindow, timeZone: string): LocalHour[] {
-  if (window.end <= window.start) throw new EmissionsError('EMISSIONS_WINDOW_INVALID', 'window end must be after start')
+  if (window.end <= window.start)
+    throw new EmissionsError('EMISSIONS_WINDOW_INVALID', 'window end must be after start')
   const cuts: number[] = [window.start]
   let t = Math.floor(window.start / QUARTER_MS) * QUARTER_MS + QUARTER_MS
   if (window.start % QUARTER_MS === 0) t = window.start + QUARTER_MS

@@ -68,20 +68,38 @@ const fuelFactorSchema = z.object({
   meter_metric: z.enum(['fuel_l', 'fuel_m3', 'fuel_kg', 'h2_kg']),
   ncv_mj_per_unit: z.number().positive().describe('Net calorific value per metered unit (L, m³, kg)'),
   ncv_note: z.string().optional(),
-  default_efficiency: z.number().positive().max(1).describe('Used when a device has no fuel meter and no efficiency'),
+  default_efficiency: z
+    .number()
+    .positive()
+    .max(1)
+    .describe('Used when a device has no fuel meter and no efficiency'),
   ...sourced,
 })
 
-const FUEL_KEYS = ['diesel', 'natural_gas', 'biomass_wood', 'biogas', 'hydrogen_green', 'hydrogen_grey'] as const
+const FUEL_KEYS = [
+  'diesel',
+  'natural_gas',
+  'biomass_wood',
+  'biogas',
+  'hydrogen_green',
+  'hydrogen_grey',
+] as const
 
 export const factorSetSchema = z.object({
   version: z.string().regex(/^[0-9A-Za-z._-]+$/),
   published: z.iso.date(),
   description: z.string().optional(),
-  gwp: z.object({ set: z.string(), ch4: z.number().positive(), n2o: z.number().positive(), source: z.string() }),
+  gwp: z.object({
+    set: z.string(),
+    ch4: z.number().positive(),
+    n2o: z.number().positive(),
+    source: z.string(),
+  }),
   grid: z.record(z.string(), gridFactorSchema),
   residual_mix: z.record(z.string(), gridFactorSchema).default({}),
-  fuels: z.object(Object.fromEntries(FUEL_KEYS.map((f) => [f, fuelFactorSchema])) as Record<Fuel, typeof fuelFactorSchema>),
+  fuels: z.object(
+    Object.fromEntries(FUEL_KEYS.map((f) => [f, fuelFactorSchema])) as Record<Fuel, typeof fuelFactorSchema>,
+  ),
 })
 export type FactorSetFile = z.input<typeof factorSetSchema>
 
@@ -141,16 +159,23 @@ export function parseFactorSet(raw: unknown): FactorSet {
   const parsed = factorSetSchema.safeParse(raw)
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
-    throw new EmissionsError('EMISSIONS_FACTOR_SET_INVALID', `invalid factor set: ${issues}`, { cause: parsed.error })
+    throw new EmissionsError('EMISSIONS_FACTOR_SET_INVALID', `invalid factor set: ${issues}`, {
+      cause: parsed.error,
+    })
   }
   const f = parsed.data
-  const fuels = Object.fromEntries(FUEL_KEYS.map((k) => [k, { ...f.fuels[k], fuel: k }])) as Record<Fuel, FuelFactor>
+  const fuels = Object.fromEntries(FUEL_KEYS.map((k) => [k, { ...f.fuels[k], fuel: k }])) as Record<
+    Fuel,
+    FuelFactor
+  >
   return {
     version: f.version,
     published: f.published,
     gwp: f.gwp,
     grid: Object.fromEntries(Object.entries(f.grid).map(([r, g]) => [r, normaliseGrid(r, g)])),
-    residual_mix: Object.fromEntries(Object.entries(f.residual_mix).map(([r, g]) => [r, normaliseGrid(r, g)])),
+    residual_mix: Object.fromEntries(
+      Object.entries(f.residual_mix).map(([r, g]) => [r, normaliseGrid(r, g)]),
+    ),
     fuels,
   }
 }
@@ -161,13 +186,17 @@ export function loadFactorSetFile(path: string | URL): FactorSet {
   try {
     text = readFileSync(path, 'utf8')
   } catch (cause) {
-    throw new EmissionsError('EMISSIONS_FACTOR_SET_INVALID', `cannot read factor set ${String(path)}`, { cause })
+    throw new EmissionsError('EMISSIONS_FACTOR_SET_INVALID', `cannot read factor set ${String(path)}`, {
+      cause,
+    })
   }
   let raw: unknown
   try {
     raw = JSON.parse(text)
   } catch (cause) {
-    throw new EmissionsError('EMISSIONS_FACTOR_SET_INVALID', `factor set ${String(path)} is not JSON`, { cause })
+    throw new EmissionsError('EMISSIONS_FACTOR_SET_INVALID', `factor set ${String(path)} is not JSON`, {
+      cause,
+    })
   }
   return parseFactorSet(raw)
 }
@@ -179,11 +208,17 @@ export function bundledFactorSet(version: string = LATEST_FACTOR_SET): FactorSet
   let set = bundled.get(version)
   if (!set) {
     if (!(BUNDLED_FACTOR_SETS as readonly string[]).includes(version)) {
-      throw new EmissionsError('EMISSIONS_FACTOR_SET_INVALID', `no bundled factor set "${version}" (have ${BUNDLED_FACTOR_SETS.join(', ')})`)
+      throw new EmissionsError(
+        'EMISSIONS_FACTOR_SET_INVALID',
+        `no bundled factor set "${version}" (have ${BUNDLED_FACTOR_SETS.join(', ')})`,
+      )
     }
     set = loadFactorSetFile(new URL(`./factor-set-${version}.json`, import.meta.url))
     if (set.version !== version) {
-      throw new EmissionsError('EMISSIONS_FACTOR_SET_INVALID', `factor-set-${version}.json declares version ${set.version}`)
+      throw new EmissionsError(
+        'EMISSIONS_FACTOR_SET_INVALID',
+        `factor-set-${version}.json declares version ${set.version}`,
+      )
     }
     bundled.set(version, set)
   }
@@ -194,7 +229,10 @@ export function bundledFactorSet(version: string = LATEST_FACTOR_SET): FactorSet
 export function gridFactor(set: FactorSet, region: string): GridFactor {
   const f = set.grid[region]
   if (!f) {
-    throw new EmissionsError('EMISSIONS_REGION_UNKNOWN', `factor set ${set.version} has no grid factor for region "${region}"`)
+    throw new EmissionsError(
+      'EMISSIONS_REGION_UNKNOWN',
+      `factor set ${set.version} has no grid factor for region "${region}"`,
+    )
   }
   return f
 }
@@ -213,6 +251,7 @@ export function hourlyFactorAt(f: GridFactor, ts: number): number | undefined {
 
 export function fuelFactor(set: FactorSet, fuel: Fuel): FuelFactor {
   const f = set.fuels[fuel]
-  if (!f) throw new EmissionsError('EMISSIONS_FUEL_UNKNOWN', `factor set ${set.version} has no fuel "${fuel}"`)
+  if (!f)
+    throw new EmissionsError('EMISSIONS_FUEL_UNKNOWN', `factor set ${set.version} has no fuel "${fuel}"`)
   return f
 }

@@ -1,0 +1,348 @@
+/**
+ * Energy balance and emissions of one plant over a window (DESIGN §5), pure.
+ *
+ *   consumption = grid_import + on-site generation + battery_discharge − battery_charge − grid_export
+ *
+ * - Renewable share, location-based: renewables consumed / consumption, where renewables consumed =
+ *   renewable generation − export (export is taken out of on-site renewables first), ≥ 0.
+ * - Renewable share, market-based: adds certificates retired for the period, up to the grid import
+ *   (a certificate can only make *purchased* electricity renewable; GHG Protocol Scope 2 Guidance
+ *   ch. 6-7, Quality Criteria).
+ * - Scope 2 location-based = Σ hour grid_import × grid factor (hourly factor where the set has one).
+ * - Scope 2 market-based = (grid_import − certificates applied) × residual-mix factor; without a
+ *   residual mix the grid average is used and flagged (Scope 2 Guidance Table 6.3: residual mix,
+ *   then grid average, is the bottom of the market-based hierarchy).
+ * - Scope 1 = combustion of fuel-fired generation (see combustion.ts); biogenic CO2 apart.
+ * - Carbon intensity = (Scope 1 + Scope 2) / consumption, in g CO2e/kWh, location and market.
+ * - Avoided emissions = on-site renewable generation × grid factor (a memo; never netted off).
+ *
+ * Totals are kept additive (kWh and kg), and the ratios are recomputed from them, so a cluster is
+ * the sum of its plants without averaging percentages.
+ */
+import type { DeviceRole } from '../site-model.js'
+import type { CertificatesInWindow } from './certificates.js'
+import type { Combustion } from './combustion.js'
+import type { FactorSet, GridFactor } from './factors/factor-sets.js'
+import { gridFactor, hourlyFactorAt, residualMixFactor } from './factors/factor-sets.js'
+import type { HourInput, HourMatch } from './hourly-matching.js'
+import { hourlyMatching } from './hourly-matching.js'
+import type { LocalHour } from './local-days.js'
+import type { Flag, Fuel } from './types.js'
+
+export const GENERATION_ROLES = [
+  'solar_pv',
+  'wind',
+  'biomass',
+  'diesel_genset',
+  'gas_chp',
+  'hydrogen_fc',
+] as const
+export type GenerationRole = (typeof GENERATION_ROLES)[number]
+
+export function isGenerationRole(role: DeviceRole): role is GenerationRole {
+  return (GENERATION_ROLES as readonly string[]).includes(role)
+}
+
+/** One device's energy as it enters a plant's balance (own device, or a share of a shared one). */
+export interface Contribution {
+  device_id: string
+  role: DeviceRole
+  fuel?: Fuel
+  renewable: boolean
+  energy_kwh: number
+  /** Energy per balance bucket (hour), same order as the buckets. */
+  bucket_kwh: readonly number[]
+  combustion?: Combustion
+  /** Set when this is a plant's allocated part of a shared cluster asset. */
+  shared_fraction?: number
+}
+
+export interface EnergyBalance {
+  grid_import_kwh: number
+  grid_export_kwh: number
+  battery_charge_kwh: number
+  battery_discharge_kwh: number
+  generation_kwh: Record<GenerationRole, number>
+  generation_total_kwh: number
+  renewable_generation_kwh: number
+  /** Part of the generation that is this plant's share of shared cluster assets. */
+  shared_allocated_kwh: number
+  consumption_kwh: number
+  renewable_consumed_kwh: number
+  certificates_kwh: number
+  certificates_applied_kwh: number
+  /** renewables consumed + certificates applied, ≤ consumption. */
+  renewable_market_kwh: number
+  /** Σ hourly carbon-free energy (hourly-matching.ts). */
+  cfe_kwh: number
+  fuel_tj: number
+  scope1_kg_co2e: number
+  scope1_co2_fossil_kg: number
+  scope1_ch4_kg: number
+  scope1_n2o_kg: number
+  /** Memo item outside the scopes. */
+  biogenic_co2_kg: number
+  scope2_location_kg_co2e: number
+  scope2_market_kg_co2e: number
+  avoided_kg_co2e: number
+  // Ratios, recomputed from the additive fields; null when there is no consumption.
+  renewable_share_location_pct: number | null
+  renewable_share_market_pct: number | null
+  cfe_hourly_pct: number | null
+  total_location_kg_co2e: number
+  total_market_kg_co2e: number
+  carbon_intensity_location_g_co2e_per_kwh: number | null
+  carbon_intensity_market_g_co2e_per_kwh: number | null
+}
+
+export interface BalanceContext {
+  factorSet: FactorSet
+  region: string
+  buckets: readonly LocalHour[]
+}
+
+/** Factors actually applied, for the rollup's record. */
+export interface AppliedFactors {
+  grid: GridFactor
+  residual: GridFactor | null
+  /** Grid factor per bucket (hourly where the set has it). */
+  bucket_grid_kg_co2e_per_kwh: number[]
+  hourly_buckets: number
+}
+
+export function emptyBalance(): EnergyBalance {
+  return {
+    grid_import_kwh: 0,
+    grid_export_kwh: 0,
+    battery_charge_kwh: 0,
+    battery_discharge_kwh: 0,
+    generation_kwh: Object.fromEntries(GENERATION_ROLES.map((r) => [r, 0])) as Record<GenerationRole, number>,
+    generation_total_kwh: 0,
+    renewable_generation_kwh: 0,
+    shared_allocated_kwh: 0,
+    consumption_kwh: 0,
+    renewable_consumed_kwh: 0,
+    certificates_kwh: 0,
+    certificates_applied_kwh: 0,
+    renewable_market_kwh: 0,
+    cfe_kwh: 0,
+    fuel_tj: 0,
+    scope1_kg_co2e: 0,
+    scope1_co2_fossil_kg: 0,
+    scope1_ch4_kg: 0,
+    scope1_n2o_kg: 0,
+    biogenic_co2_kg: 0,
+    scope2_location_kg_co2e: 0,
+    scope2_market_kg_co2e: 0,
+    avoided_kg_co2e: 0,
+    renewable_share_location_pct: null,
+    renewable_share_market_pct: null,
+    cfe_hourly_pct: null,
+    total_location_kg_co2e: 0,
+    total_market_kg_co2e: 0,
+    carbon_intensity_location_g_co2e_per_kwh: null,
+    carbon_intensity_market_g_co2e_per_kwh: null,
+  }
+}
+
+/** Grid factor for each bucket: the hourly factor of the UTC hour holding the bucket's midpoint. */
+export function applicableFactors(ctx: BalanceContext, flags: Flag[]): AppliedFactors {
+  const grid = gridFactor(ctx.factorSet, ctx.region)
+  const residual = residualMixFactor(ctx.factorSet, ctx.region) ?? null
+  let hourly = 0
+  const perBucket = ctx.buckets.map((b) => {
+    const h = hourlyFactorAt(grid, (b.start + b.end) / 2)
+    if (h === undefined) return grid.kg_co2e_per_kwh
+    hourly++
+    return h
+  })
+  if (grid.hourly && hourly < ctx.buckets.length) {
+    flags.push({ code: 'hourly_factor_partial', detail: `${hourly}/${ctx.buckets.length} hours` })
+  }
+  return { grid, residual, bucket_grid_kg_co2e_per_kwh: perBucket, hourly_buckets: hourly }
+}
+
+export interface PlantBalanceResult {
+  balance: EnergyBalance
+  hours: HourMatch[]
+  flags: Flag[]
+}
+
+/** Balance, emissions and hourly matching of one plant. */
+export function plantBalance(
+  plant: string,
+  contributions: readonly Contribution[],
+  certificates: CertificatesInWindow,
+  ctx: BalanceContext,
+  factors: AppliedFactors,
+): PlantBalanceResult {
+  const flags: Flag[] = []
+  const n = ctx.buckets.length
+  const b = emptyBalance()
+  const hourImport = new Array<number>(n).fill(0)
+  const hourExport = new Array<number>(n).fill(0)
+  const hourGen = new Array<number>(n).fill(0)
+  const hourRenew = new Array<number>(n).fill(0)
+  const hourBattery = new Array<number>(n).fill(0) // discharge − charge
+
+  for (const c of contributions) {
+    const add = (target: number[], sign = 1) => {
+      for (let j = 0; j < n; j++) target[j]! += sign * (c.bucket_kwh[j] ?? 0)
+    }
+    switch (c.role) {
+      case 'grid_import':
+        b.grid_import_kwh += c.energy_kwh
+        add(hourImport)
+        break
+      case 'grid_export':
+        b.grid_export_kwh += c.energy_kwh
+        add(hourExport)
+        break
+      case 'battery_charge':
+        b.battery_charge_kwh += c.energy_kwh
+        add(hourBattery, -1)
+        break
+      case 'battery_discharge':
+        b.battery_discharge_kwh += c.energy_kwh
+        add(hourBattery)
+        break
+      case 'load':
+        break // sub-meter: not in the balance (DESIGN §2)
+      default: {
+        b.generation_kwh[c.role] += c.energy_kwh
+        b.generation_total_kwh += c.energy_kwh
+        add(hourGen)
+        if (c.renewable) {
+          b.renewable_generation_kwh += c.energy_kwh
+          add(hourRenew)
+        }
+        if (c.shared_fraction !== undefined) b.shared_allocated_kwh += c.energy_kwh
+        if (c.combustion) addCombustion(b, c.combustion)
+      }
+    }
+  }
+
+  let consumption =
+    b.grid_import_kwh +
+    b.generation_total_kwh +
+    b.battery_discharge_kwh -
+    b.battery_charge_kwh -
+    b.grid_export_kwh
+  if (consumption < 0) {
+    flags.push({ code: 'negative_consumption_clamped', plant, detail: `${consumption.toFixed(3)} kWh` })
+    consumption = 0
+  }
+  b.consumption_kwh = consumption
+  b.renewable_consumed_kwh = Math.min(
+    consumption,
+    Math.max(0, b.renewable_generation_kwh - b.grid_export_kwh),
+  )
+  b.certificates_kwh = certificates.kwh
+  b.certificates_applied_kwh = Math.min(certificates.kwh, b.grid_import_kwh)
+  b.renewable_market_kwh = Math.min(consumption, b.renewable_consumed_kwh + b.certificates_applied_kwh)
+
+  // Scope 2 location-based, hour by hour; avoided emissions with the same factors.
+  let s2loc = 0
+  let avoided = 0
+  for (let j = 0; j < n; j++) {
+    const f = factors.bucket_grid_kg_co2e_per_kwh[j]!
+    s2loc += hourImport[j]! * f
+    avoided += hourRenew[j]! * f
+  }
+  b.scope2_location_kg_co2e = s2loc
+  b.avoided_kg_co2e = avoided
+  const uncovered = b.grid_import_kwh - b.certificates_applied_kwh
+  if (factors.residual) {
+    b.scope2_market_kg_co2e = uncovered * factors.residual.kg_co2e_per_kwh
+  } else {
+    // Fallback: the grid factor, weighted by the hours of import (equals the annual factor when
+    // the set has no hourly factors), so with no certificates market = location.
+    b.scope2_market_kg_co2e = b.grid_import_kwh > 0 ? (s2loc * uncovered) / b.grid_import_kwh : 0
+    if (b.grid_import_kwh > 0)
+      flags.push({ code: 'residual_mix_fallback_grid', plant, detail: factors.grid.region })
+  }
+
+  // Hourly matching (24/7 CFE).
+  const hourInputs: HourInput[] = ctx.buckets.map((bk, j) => {
+    const cons = hourImport[j]! + hourGen[j]! + hourBattery[j]! - hourExport[j]!
+    return {
+      start: bk.start,
+      end: bk.end,
+      label: bk.label,
+      consumption_kwh: cons,
+      grid_import_kwh: hourImport[j]!,
+      grid_export_kwh: hourExport[j]!,
+      renewable_generation_kwh: hourRenew[j]!,
+      certificates_kwh: certificates.bucket_kwh[j] ?? 0,
+    }
+  })
+  const matching = hourlyMatching(hourInputs)
+  b.cfe_kwh = matching.cfe_kwh
+  finishRatios(b)
+  return { balance: b, hours: matching.hours, flags }
+}
+
+function addCombustion(b: EnergyBalance, c: Combustion): void {
+  b.fuel_tj += c.fuel_tj
+  b.scope1_kg_co2e += c.scope1_kg_co2e
+  b.scope1_co2_fossil_kg += c.co2_fossil_kg
+  b.scope1_ch4_kg += c.ch4_kg
+  b.scope1_n2o_kg += c.n2o_kg
+  b.biogenic_co2_kg += c.co2_biogenic_kg
+}
+
+/** Recompute the ratio fields from the additive ones. */
+export function finishRatios(b: EnergyBalance): EnergyBalance {
+  const c = b.consumption_kwh
+  b.total_location_kg_co2e = b.scope1_kg_co2e + b.scope2_location_kg_co2e
+  b.total_market_kg_co2e = b.scope1_kg_co2e + b.scope2_market_kg_co2e
+  b.renewable_share_location_pct = c > 0 ? (100 * b.renewable_consumed_kwh) / c : null
+  b.renewable_share_market_pct = c > 0 ? (100 * b.renewable_market_kwh) / c : null
+  b.cfe_hourly_pct = c > 0 ? (100 * b.cfe_kwh) / c : null
+  b.carbon_intensity_location_g_co2e_per_kwh = c > 0 ? (1000 * b.total_location_kg_co2e) / c : null
+  b.carbon_intensity_market_g_co2e_per_kwh = c > 0 ? (1000 * b.total_market_kg_co2e) / c : null
+  return b
+}
+
+const ADDITIVE: readonly (keyof EnergyBalance)[] = [
+  'grid_import_kwh',
+  'grid_export_kwh',
+  'battery_charge_kwh',
+  'battery_discharge_kwh',
+  'generation_total_kwh',
+  'renewable_generation_kwh',
+  'shared_allocated_kwh',
+  'consumption_kwh',
+  'renewable_consumed_kwh',
+  'certificates_kwh',
+  'certificates_applied_kwh',
+  'renewable_market_kwh',
+  'cfe_kwh',
+  'fuel_tj',
+  'scope1_kg_co2e',
+  'scope1_co2_fossil_kg',
+  'scope1_ch4_kg',
+  'scope1_n2o_kg',
+  'biogenic_co2_kg',
+  'scope2_location_kg_co2e',
+  'scope2_market_kg_co2e',
+  'avoided_kg_co2e',
+]
+
+/**
+ * Sum of balances (a cluster from its plants). Tenants are not pooled: each plant's certificates
+ * and renewables were already matched against that plant's own import and consumption, so nothing
+ * is counted twice. `extraCombustion` adds Scope 1 of shared assets that no plant was allocated.
+ */
+export function sumBalances(
+  parts: readonly EnergyBalance[],
+  extraCombustion: readonly Combustion[] = [],
+): EnergyBalance {
+  const out = emptyBalance()
+  for (const p of parts) {
+    for (const k of ADDITIVE) (out[k] as number) += p[k] as number
+    for (const r of GENERATION_ROLES) out.generation_kwh[r] += p.generation_kwh[r]
+  }
+  for (const c of extraCombustion) addCombustion(out, c)
+  return finishRatios(out)
+}

@@ -1,0 +1,38 @@
+/**
+ * Public surface of the emission maths (pure; DESIGN §5). See README.md for the rules.
+ */
+export type { AppliedFactors, Contribution, EnergyBalance, GenerationRole } from './balance.js'
+export { GENERATION_ROLES, plantBalance, sumBalances } from './balance.js'
+export type { CertificateLike, CertificatesInWindow } from './certificates.js'
+export { certificatesInWindow } from './certificates.js'
+export type { Combustion } from './combustion.js'
+export { combustion, isRenewable } from './combustion.js'
+export type { DeviceEnergy, EnergyOptions, FuelUse, Gap } from './energy.js'
+export { deviceEnergy } from './energy.js'
+export type { EmissionsErrorCode } from './errors.js'
+export { EmissionsError } from './errors.js'
+export type { FactorSet, FuelFactor, GridFactor } from './factors/factor-sets.js'
+export {
+  BUNDLED_FACTOR_SETS,
+  bundledFactorSet,
+  LATEST_FACTOR_SET,
+  loadFactorSetFile,
+  parseFactorSet,
+} from './factors/factor-sets.js'
+export type { HourInput, HourlyMatchingResult, HourMatch } from './hourly-matching.js'
+export { hourlyMatching } from './hourly-matching.js'
+export type { LocalHour } from './local-days.js'
+export { hoursInLocalDay, localDateOf, localDayWindow, localHours, startOfLocalDay } from './local-days.js'
+export type {
+  ClusterHour,
+  ClusterRollup,
+  DataQuality,
+  DeviceSummary,
+  EnergiesInput,
+  FactorSetUsed,
+  PlantRollup,
+  RollupInput,
+  SharedAssetRollup,
+} from './rollup.js'
+export { computeRollup, rollupFromEnergies } from './rollup.js'
+export type { DeviceSeries, Flag, FlagCode, Fuel, Sample, SeriesColumns, TimeWindow } from './types.js'
