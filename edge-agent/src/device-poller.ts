@@ -1,0 +1,110 @@
+/**
+ * Polls one device on its own schedule (aligned to the wall clock, so devices with the same
+ * interval sample at the same instants and their appends share one buffer commit). A failing device
+ * is retried with exponential backoff and jitter and reported; it never holds up other devices,
+ * whose pollers run independently (FEATURE-ANCHORS §3.6). A poll still running at the next tick is
+ * counted as an overrun rather than queued, so a slow device cannot build a backlog of requests.
+ */
+import type { Logger } from '../../shared/logger.js'
+import type { DeviceDriver, MetricValues } from './drivers/driver.js'
+import type { AgentError } from './errors.js'
+
+export interface DeviceHealth {
+  state: 'starting' | 'ok' | 'failing'
+  polls: number
+  failures: number
+  consecutiveFailures: number
+  overruns: number
+  lastSampleTs?: number
+  lastError?: string
+  lastErrorCode?: string
+  lastErrorTs?: number
+  nextAttemptTs?: number
+}
+
+export interface PollerOptions {
+  id: string
+  driver: DeviceDriver
+  intervalMs: number
+  backoffMaxMs: number
+  now: () => number
+  random?: () => number
+  onSample: (device: string, values: MetricValues, ts: number) => void
+  log: Logger
+}
+
+export function backoffDelay(failures: number, intervalMs: number, maxMs: number, random: () => number): number {
+  const base = Math.min(maxMs, intervalMs * 2 ** Math.max(0, failures - 1))
+  return Math.round(base * (0.75 + 0.5 * random()))
+}
+
+export class DevicePoller {
+  readonly health: DeviceHealth = { state: 'starting', polls: 0, failures: 0, consecutiveFailures: 0, overruns: 0 }
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<void> | undefined
+  private stopped = true
+
+  constructor(private readonly o: PollerOptions) {}
+
+  start(): void {
+    if (!this.stopped) return
+    this.stopped = false
+    this.schedule()
+  }
+
+  /** Stops the schedule and waits for a poll in progress. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    await this.running
+  }
+
+  private schedule(): void {
+    if (this.stopped) return
+    const now = this.o.now()
+    const delay = this.o.intervalMs - (now % this.o.intervalMs)
+    this.timer = setTimeout(() => this.tick(), delay)
+  }
+
+  private tick(): void {
+    this.schedule()
+    const now = this.o.now()
+    if (this.running) {
+      this.health.overruns++
+      return
+    }
+    if (this.health.nextAttemptTs !== undefined && now < this.health.nextAttemptTs) return
+    this.running = this.poll(now).finally(() => {
+      this.running = undefined
+    })
+  }
+
+  private async poll(ts: number): Promise<void> {
+    const h = this.health
+    try {
+      const values = await this.o.driver.read()
+      h.polls++
+      if (h.state === 'failing') this.o.log.info({ device: this.o.id, after: h.consecutiveFailures }, 'device answers again')
+      h.state = 'ok'
+      h.consecutiveFailures = 0
+      h.nextAttemptTs = undefined
+      h.lastSampleTs = ts
+      if (Object.keys(values).length > 0) this.o.onSample(this.o.id, values, ts)
+    } catch (err) {
+      const e = err as AgentError
+      h.failures++
+      h.consecutiveFailures++
+      h.state = 'failing'
+      h.lastError = e.message
+      h.lastErrorCode = e.code ?? 'UNKNOWN'
+      h.lastErrorTs = ts
+      const delay = backoffDelay(h.consecutiveFailures, this.o.intervalMs, this.o.backoffMaxMs, this.o.random ?? Math.random)
+      h.nextAttemptTs = this.o.now() + delay
+      // Log the first failure and then every 10th, so a dead meter does not flood the journal.
+      if (h.consecutiveFailures === 1 || h.consecutiveFailures % 10 === 0) {
+        this.o.log.warn({ device: this.o.id, code: h.lastErrorCode, err: e.message, failures: h.consecutiveFailures, retryInMs: delay }, 'poll failed')
+      }
+    }
+  }
+}

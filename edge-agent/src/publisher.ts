@@ -1,0 +1,221 @@
+/**
+ * The MQTT side: one connection with a retained last will, live samples published as soon as they
+ * are durable, the backlog drained oldest-first at a fixed rate beside them, and records removed
+ * from the buffer only on PUBACK (QoS 1, [MQTT-4.3.2]). On a lost connection mqtt.js resends the
+ * QoS 1 packets still awaiting PUBACK from its outgoing store after reconnecting ([MQTT-4.4.0-1]
+ * for a resumed session; mqtt.js does it for clean sessions too), so in-flight records stay in
+ * flight; anything it reports failed goes back to the backlog.
+ */
+import { readFileSync } from 'node:fs'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import type { Logger } from '../../shared/logger.js'
+import { MAX_PAYLOAD_BYTES, type AgentStatus } from '../../shared/telemetry-schema.js'
+import { statusTopic, telemetryTopic } from '../../shared/topics.js'
+import type { Batch, Spool, SpoolRecord } from './spool.js'
+
+export interface PublisherOptions {
+  url: string
+  username?: string | undefined
+  password?: string | undefined
+  clientId: string
+  keepaliveS: number
+  reconnectMs: number
+  tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; rejectUnauthorized: boolean } | undefined
+  cluster: string
+  plant: string
+  agentId: string
+  version: string
+  spool: Spool
+  drainRate: number
+  maxReadingsPerMessage: number
+  maxInflight: number
+  /** Live messages awaiting PUBACK beyond which live samples wait in the backlog (broker holding acks). */
+  maxLiveInflight: number
+  statusIntervalMs: number
+  deviceOnline: (device: string) => boolean
+  devices: readonly string[]
+  clockOffsetMs?: () => number | undefined
+  now: () => number
+  log: Logger
+}
+
+export interface PublisherState {
+  connected: boolean
+  lastConnectTs?: number
+  lastPublishTs?: number
+  lastError?: string
+  published: number
+  readingsPublished: number
+}
+
+const DRAIN_TICK_MS = 50
+/** Room for the envelope when a message is cut to MAX_PAYLOAD_BYTES. */
+const PAYLOAD_LIMIT = MAX_PAYLOAD_BYTES - 1024
+
+export class Publisher {
+  readonly state: PublisherState = { connected: false, published: 0, readingsPublished: 0 }
+  private client: MqttClient | undefined
+  private drainTimer: NodeJS.Timeout | undefined
+  private statusTimer: NodeJS.Timeout | undefined
+  private tokens = 0
+  private lastTick = 0
+  private backlogInflight = 0
+  private liveInflight = 0
+  private readonly deviceStates = new Map<string, string>()
+  private stopping: Promise<void> | undefined
+
+  constructor(private readonly o: PublisherOptions) {}
+
+  get agentStatusTopic(): string {
+    return statusTopic(this.o.cluster, this.o.plant, this.o.agentId)
+  }
+
+  start(): void {
+    if (this.client) return
+    const o = this.o
+    const opts: IClientOptions = {
+      clientId: o.clientId,
+      clean: true,
+      keepalive: o.keepaliveS,
+      reconnectPeriod: o.reconnectMs,
+      connectTimeout: 10_000,
+      resubscribe: false,
+      queueQoSZero: false,
+      // [MQTT-3.1.2-8] the will is published when the connection is lost without DISCONNECT
+      // (kill -9, power cut, uplink gone past 1.5 × keepalive); retained so a late subscriber sees it (REL-14).
+      will: { topic: this.agentStatusTopic, payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 1, retain: true },
+    }
+    if (o.username !== undefined) opts.username = o.username
+    if (o.password !== undefined) opts.password = o.password
+    if (o.tls) {
+      if (o.tls.ca) opts.ca = readFileSync(o.tls.ca)
+      if (o.tls.cert) opts.cert = readFileSync(o.tls.cert)
+      if (o.tls.key) opts.key = readFileSync(o.tls.key)
+      opts.rejectUnauthorized = o.tls.rejectUnauthorized
+    }
+    const client = mqtt.connect(o.url, opts)
+    this.client = client
+    client.on('connect', () => {
+      this.state.connected = true
+      this.state.lastConnectTs = o.now()
+      this.state.lastError = undefined
+      o.log.info({ url: o.url, depth: o.spool.stats().depth }, 'connected to broker')
+      this.deviceStates.clear()
+      this.publishStatus()
+    })
+    client.on('close', () => {
+      if (this.state.connected) o.log.warn({ url: o.url }, 'broker connection lost; buffering')
+      this.state.connected = false
+    })
+    client.on('error', (err) => {
+      const code = (err as { code?: number }).code
+      // CONNACK 4/5 (3.1.1) or 0x86/0x87 (5.0): credentials refused; retrying with the same ones
+      // keeps failing, so say which setting to fix.
+      const auth = code === 4 || code === 5 || code === 0x86 || code === 0x87
+      this.state.lastError = auth ? `broker refused the credentials (${err.message}); check broker.username and the password` : err.message
+      o.log.error({ err: err.message, code }, auth ? 'broker authentication failed' : 'broker error')
+    })
+    this.lastTick = o.now()
+    this.drainTimer = setInterval(() => this.drain(), DRAIN_TICK_MS)
+    this.statusTimer = setInterval(() => this.publishStatus(), o.statusIntervalMs)
+  }
+
+  /** Called for each record just committed to the buffer. */
+  publishLive(record: SpoolRecord): void {
+    if (!this.state.connected || this.stopping || this.liveInflight >= this.o.maxLiveInflight) return
+    const batch = this.o.spool.live(record)
+    if (!batch) return
+    this.liveInflight++
+    this.send(batch, () => this.liveInflight--)
+  }
+
+  /** Device went up or down: refresh its retained status right away. */
+  deviceChanged(): void {
+    if (this.state.connected) this.publishDeviceStatuses()
+  }
+
+  /**
+   * Stops draining, waits up to `timeoutMs` for PUBACKs of what is in flight, publishes a retained
+   * offline status and disconnects. Unacknowledged records stay in the buffer for the next run.
+   */
+  stop(timeoutMs = 5000): Promise<void> {
+    this.stopping ??= this.doStop(timeoutMs)
+    return this.stopping
+  }
+
+  private async doStop(timeoutMs: number): Promise<void> {
+    if (this.drainTimer) clearInterval(this.drainTimer)
+    if (this.statusTimer) clearInterval(this.statusTimer)
+    const client = this.client
+    if (!client) return
+    const deadline = Date.now() + timeoutMs
+    while (this.backlogInflight + this.liveInflight > 0 && client.connected && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    if (client.connected) {
+      const offline = JSON.stringify({ state: 'offline', version: this.o.version, ts: this.o.now() })
+      await Promise.allSettled([
+        client.publishAsync(this.agentStatusTopic, offline, { qos: 1, retain: true }),
+        ...this.o.devices.map((d) => client.publishAsync(statusTopic(this.o.cluster, this.o.plant, d), offline, { qos: 1, retain: true })),
+      ])
+    }
+    await client.endAsync(!client.connected)
+    this.state.connected = false
+  }
+
+  private drain(): void {
+    const now = this.o.now()
+    const dt = Math.max(0, now - this.lastTick)
+    this.lastTick = now
+    const burst = Math.max(1, Math.min(this.o.maxReadingsPerMessage, this.o.drainRate))
+    this.tokens = Math.min(burst, this.tokens + (this.o.drainRate * dt) / 1000)
+    if (!this.state.connected || this.stopping) return
+    while (this.tokens >= 1 && this.backlogInflight < this.o.maxInflight) {
+      const n = Math.min(Math.floor(this.tokens), this.o.maxReadingsPerMessage)
+      const batch = this.o.spool.nextBacklog(n, PAYLOAD_LIMIT)
+      if (!batch) return
+      this.tokens -= batch.records.length
+      this.backlogInflight++
+      this.send(batch, () => this.backlogInflight--)
+    }
+  }
+
+  private send(batch: Batch, done: () => void): void {
+    const client = this.client
+    if (!client) return
+    const topic = telemetryTopic(this.o.cluster, this.o.plant, batch.device)
+    client.publish(topic, batch.payload, { qos: 1 }, (err) => {
+      done()
+      if (err) {
+        this.o.spool.release(batch)
+        return
+      }
+      this.o.spool.ack(batch)
+      this.state.lastPublishTs = this.o.now()
+      this.state.published++
+      this.state.readingsPublished += batch.records.length
+    })
+  }
+
+  private publishStatus(): void {
+    const client = this.client
+    if (!client || !this.state.connected || this.stopping) return
+    const payload: AgentStatus = { state: 'online', version: this.o.version, buffer_depth: this.o.spool.stats().depth, ts: this.o.now() }
+    const offset = this.o.clockOffsetMs?.()
+    if (offset !== undefined) payload.clock_offset_ms = offset
+    client.publish(this.agentStatusTopic, JSON.stringify(payload), { qos: 1, retain: true })
+    this.publishDeviceStatuses(true)
+  }
+
+  private publishDeviceStatuses(all = false): void {
+    const client = this.client
+    if (!client) return
+    for (const d of this.o.devices) {
+      const state = this.o.deviceOnline(d) ? 'online' : 'offline'
+      if (!all && this.deviceStates.get(d) === state) continue
+      this.deviceStates.set(d, state)
+      const payload: AgentStatus = { state, version: this.o.version, ts: this.o.now() }
+      client.publish(statusTopic(this.o.cluster, this.o.plant, d), JSON.stringify(payload), { qos: 1, retain: true })
+    }
+  }
+}
