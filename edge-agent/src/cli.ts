@@ -1,0 +1,188 @@
+/**
+ * `kawasan-agent` command line: init, check, run, status. The process entry: reads config, wires
+ * signals, sets the exit code. Everything else lives in app.ts and friends.
+ */
+import { existsSync, writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { createLogger } from '../../shared/logger.js'
+import { ID_PATTERN, ID_RULE } from '../../shared/topics.js'
+import { Agent } from './app.js'
+import { renderCheck, runCheck } from './check.js'
+import { type AgentConfig, loadAgentConfig, statusFilePath } from './config.js'
+import { renderConfigTemplate } from './config-template.js'
+import { AgentError } from './errors.js'
+import { readStatusFile } from './status-file.js'
+import { AGENT_VERSION } from './version.js'
+
+const HELP = `kawasan-agent ${AGENT_VERSION}: polls meters and inverters and forwards readings to Kawasan over MQTT
+
+Usage: kawasan-agent <command> [options]
+
+Commands:
+  init     write a commented config for a plant
+             --cluster <id> --plant <id> [--broker <url>] [--buffer-dir <dir>] [--out <file>] [--force]
+  check    validate the config, read every device once, connect to the broker; prints a table
+  run      poll, buffer and publish until SIGTERM/SIGINT
+  status   show the running agent's buffer depth, last publish and per-device errors
+             [--json]
+
+Options:
+  -c, --config <file>   config file (default: $KAWASAN_AGENT_CONFIG, else /etc/kawasan/agent.yaml,
+                        else ./agent.yaml)
+  -h, --help            this help
+  -v, --version         print the version
+
+Environment:
+  KAWASAN_AGENT_PASSWORD   broker password (overrides broker.password in the file)
+  KAWASAN_AGENT_CONFIG     config file path
+`
+
+function configPath(arg: string | undefined): string {
+  if (arg) return arg
+  if (process.env.KAWASAN_AGENT_CONFIG) return process.env.KAWASAN_AGENT_CONFIG
+  if (existsSync('/etc/kawasan/agent.yaml')) return '/etc/kawasan/agent.yaml'
+  return 'agent.yaml'
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      cluster: { type: 'string' },
+      plant: { type: 'string' },
+      broker: { type: 'string' },
+      'buffer-dir': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      force: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  })
+  const command = positionals[0]
+  if (values.version) {
+    process.stdout.write(`${AGENT_VERSION}\n`)
+    return 0
+  }
+  if (values.help || !command || command === 'help') {
+    process.stdout.write(HELP)
+    return command || values.help ? 0 : 2
+  }
+  switch (command) {
+    case 'init':
+      return init(values)
+    case 'check': {
+      const cfg = loadAgentConfig(configPath(values.config))
+      const result = await runCheck(cfg)
+      process.stdout.write(`${renderCheck(result)}\n`)
+      return result.devices.every((d) => d.reachable) && result.broker.ok && result.buffer.ok ? 0 : 1
+    }
+    case 'run':
+      return run(loadAgentConfig(configPath(values.config)))
+    case 'status':
+      return status(loadAgentConfig(configPath(values.config)), values.json === true)
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${HELP}`)
+      return 2
+  }
+}
+
+function init(v: { cluster?: string | undefined; plant?: string | undefined; broker?: string | undefined; 'buffer-dir'?: string | undefined; out?: string | undefined; force?: boolean | undefined }): number {
+  for (const key of ['cluster', 'plant'] as const) {
+    const id = v[key]
+    if (!id || !ID_PATTERN.test(id)) {
+      process.stderr.write(`--${key} is required and must be ${ID_RULE} (the id in the cluster's site model)\n`)
+      return 2
+    }
+  }
+  const text = renderConfigTemplate({
+    cluster: v.cluster as string,
+    plant: v.plant as string,
+    brokerUrl: v.broker ?? 'mqtts://broker.example.com:8883',
+    bufferDir: v['buffer-dir'] ?? '/var/lib/kawasan-agent',
+  })
+  if (!v.out || v.out === '-') {
+    process.stdout.write(text)
+    return 0
+  }
+  if (existsSync(v.out) && !v.force) {
+    process.stderr.write(`${v.out} exists; pass --force to overwrite it\n`)
+    return 1
+  }
+  writeFileSync(v.out, text, { mode: 0o640 })
+  process.stdout.write(`wrote ${v.out}; edit the devices, then run: kawasan-agent check --config ${v.out}\n`)
+  return 0
+}
+
+async function run(cfg: AgentConfig): Promise<number> {
+  const log = createLogger({ name: 'kawasan-agent', level: cfg.log_level })
+  const agent = new Agent(cfg, { log })
+  let exitCode = 0
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'stopping')
+    agent.stop().then(
+      () => process.exit(exitCode),
+      (err: unknown) => {
+        log.error({ err }, 'stop failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+  process.once('SIGINT', () => shutdown('SIGINT'))
+  process.on('uncaughtException', (err) => {
+    // Samples already committed are safe on disk; restart clean (systemd Restart=always).
+    log.fatal({ err }, 'uncaught exception')
+    exitCode = 1
+    shutdown('uncaughtException')
+  })
+  await agent.start()
+  return new Promise<number>(() => undefined) // runs until a signal
+}
+
+function status(cfg: AgentConfig, json: boolean): number {
+  const file = statusFilePath(cfg)
+  let s: ReturnType<typeof readStatusFile>
+  try {
+    s = readStatusFile(file)
+  } catch {
+    process.stderr.write(`no status at ${file}: is the agent running (systemctl status kawasan-agent)?\n`)
+    return 1
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(s, null, 2)}\n`)
+    return 0
+  }
+  const age = Date.now() - s.updated_at
+  const when = (ts: number | undefined) => (ts ? `${new Date(ts).toISOString()} (${Math.round((Date.now() - ts) / 1000)} s ago)` : 'never')
+  const lines = [
+    `agent    ${s.version}, pid ${s.pid}, ${age > 10_000 ? `NOT RUNNING? status is ${Math.round(age / 1000)} s old` : 'running'}`,
+    `clock    ${s.clock}`,
+    `broker   ${s.broker.url} ${s.broker.connected ? 'connected' : 'DISCONNECTED'}${s.broker.lastError ? ` (${s.broker.lastError})` : ''}`,
+    `         last publish ${when(s.broker.lastPublishTs)}, ${s.broker.readingsPublished} readings in ${s.broker.published} messages since start`,
+    `buffer   ${s.buffer.depth} samples waiting (${(s.buffer.bytes / 1024).toFixed(0)} KB, ${s.buffer.segments} segments), oldest ${when(s.buffer.oldestTs)}`,
+    `         dropped (buffer full or disk error): ${s.buffer.dropped}`,
+    '',
+    'DEVICE            STATE     POLLS   ERRORS  LAST SAMPLE               LAST ERROR',
+    ...Object.entries(s.devices).map(
+      ([id, d]) =>
+        `${id.padEnd(17)} ${d.state.padEnd(9)} ${String(d.polls).padEnd(7)} ${String(d.failures).padEnd(7)} ${(d.lastSampleTs ? new Date(d.lastSampleTs).toISOString() : '-').padEnd(25)} ${d.lastError ?? ''}`,
+    ),
+  ]
+  process.stdout.write(`${lines.join('\n')}\n`)
+  return 0
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof AgentError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      process.stderr.write(`${(err as Error).message}\n`)
+      process.exit(2)
+    }
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
+    process.exit(1)
+  },
+)
