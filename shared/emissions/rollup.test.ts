@@ -1,0 +1,483 @@
+/**
+ * Golden rollups (issue 5, "Must show" 1). Every expected value is worked out by hand in the
+ * comment above it. Factor set `test-1` (fixtures/golden.ts): grid 0.5 kg/kWh, residual mix 0.6
+ * kg/kWh (region TEST), IPCC 2006 fuel defaults, AR5 GWPs (CH4 28, N2O 265).
+ */
+import { describe, expect, it } from 'vitest'
+import { flat, HOUR, hourlyCounter, MINUTE, profile, series, site, testFactorSet } from './fixtures/golden.js'
+import { localDayWindow } from './local-days.js'
+import type { ClusterRollup, PlantRollup } from './rollup.js'
+import { computeRollup } from './rollup.js'
+import type { DeviceSeries } from './types.js'
+
+const TZ = 'Asia/Jakarta'
+const day = localDayWindow('2026-03-02', TZ)
+const factorSet = testFactorSet()
+
+function run(
+  model: ReturnType<typeof site>,
+  list: DeviceSeries[],
+  window = day,
+  fs = factorSet,
+): ClusterRollup {
+  return computeRollup({
+    site: model,
+    series: list,
+    window,
+    factorSet: fs,
+    expectedIntervalMs: HOUR,
+    gapLimitMs: 2 * HOUR,
+  })
+}
+const counterOf = (kwhPerHour: number[], metric = 'e_kwh', w = day) =>
+  hourlyCounter(w.start, w.end, kwhPerHour, { metric })
+const plantOf = (r: ClusterRollup, id: string): PlantRollup => r.plants.find((p) => p.plant === id)!
+const codes = (p: { flags: { code: string }[] }) => p.flags.map((f) => f.code)
+
+describe('plant balance', () => {
+  it('grid import + solar + export: export comes out of solar first', () => {
+    // import 10 kWh/h × 24 = 240; solar 50 kWh/h 06-18 = 600; export 20 kWh/h 10-14 = 80.
+    const model = site({
+      plants: [
+        {
+          id: 'p1',
+          devices: [
+            { id: 'imp', role: 'grid_import' },
+            { id: 'pv', role: 'solar_pv' },
+            { id: 'exp', role: 'grid_export' },
+          ],
+        },
+      ],
+    })
+    const r = run(model, [
+      series('p1', 'imp', 'grid_import', counterOf(flat(24, 10))),
+      series('p1', 'pv', 'solar_pv', counterOf(profile(24, 50, 6, 18))),
+      series('p1', 'exp', 'grid_export', counterOf(profile(24, 20, 10, 14))),
+    ])
+    const p = plantOf(r, 'p1')
+    // consumption = 240 + 600 − 80 = 760 kWh
+    expect(p.consumption_kwh).toBeCloseTo(760, 6)
+    expect(p.generation_kwh.solar_pv).toBeCloseTo(600, 6)
+    // renewables consumed = 600 − 80 = 520; share = 520 / 760 = 68.4211 %
+    expect(p.renewable_consumed_kwh).toBeCloseTo(520, 6)
+    expect(p.renewable_share_location_pct).toBeCloseTo((520 / 760) * 100, 6)
+    expect(p.renewable_share_market_pct).toBeCloseTo((520 / 760) * 100, 6)
+    // Scope 2 location = 240 × 0.5 = 120 kg; market = 240 × 0.6 (residual mix) = 144 kg
+    expect(p.scope2_location_kg_co2e).toBeCloseTo(120, 6)
+    expect(p.scope2_market_kg_co2e).toBeCloseTo(144, 6)
+    expect(p.scope1_kg_co2e).toBe(0)
+    // intensity = 120 000 g / 760 kWh = 157.8947 g/kWh; market 144 000 / 760 = 189.4737
+    expect(p.carbon_intensity_location_g_co2e_per_kwh).toBeCloseTo(120_000 / 760, 6)
+    expect(p.carbon_intensity_market_g_co2e_per_kwh).toBeCloseTo(144_000 / 760, 6)
+    // avoided = 600 × 0.5 = 300 kg
+    expect(p.avoided_kg_co2e).toBeCloseTo(300, 6)
+    // hours 10-13: consumption 10 + 50 − 20 = 40, CFE 30; 8 other sun hours CFE 50: Σ 520 = 68.42 %
+    expect(p.cfe_hourly_pct).toBeCloseTo((520 / 760) * 100, 6)
+    expect(p.hours![10]!.consumption_kwh).toBeCloseTo(40, 6)
+    expect(p.hours![10]!.cfe_kwh).toBeCloseTo(30, 6)
+    expect(p.coverage_pct).toBe(100)
+    expect(r.factor_set.version).toBe('test-1')
+  })
+
+  it('battery charge and discharge: charge adds to consumption, discharge supplies it', () => {
+    // import 20 kWh/h × 24 = 480; charge 20 kWh/h 00-02 = 40; discharge 10 kWh/h 18-21 = 30.
+    const model = site({
+      plants: [
+        {
+          id: 'p1',
+          devices: [
+            { id: 'imp', role: 'grid_import' },
+            { id: 'bc', role: 'battery_charge', kind: 'battery' },
+            { id: 'bd', role: 'battery_discharge', kind: 'battery' },
+          ],
+        },
+      ],
+    })
+    const r = run(model, [
+      series('p1', 'imp', 'grid_import', counterOf(flat(24, 20))),
+      series('p1', 'bc', 'battery_charge', counterOf(profile(24, 20, 0, 2))),
+      series('p1', 'bd', 'battery_discharge', counterOf(profile(24, 10, 18, 21))),
+    ])
+    const p = plantOf(r, 'p1')
+    // consumption = 480 + 30 − 40 = 470 kWh
+    expect(p.battery_charge_kwh).toBeCloseTo(40, 6)
+    expect(p.battery_discharge_kwh).toBeCloseTo(30, 6)
+    expect(p.consumption_kwh).toBeCloseTo(470, 6)
+    // Scope 2 location = 480 × 0.5 = 240 kg; intensity = 240 000 / 470 = 510.6383 g/kWh
+    expect(p.scope2_location_kg_co2e).toBeCloseTo(240, 6)
+    expect(p.carbon_intensity_location_g_co2e_per_kwh).toBeCloseTo(240_000 / 470, 6)
+    // hour 0: 20 import − 20 charge = 0 consumption
+    expect(p.hours![0]!.consumption_kwh).toBeCloseTo(0, 6)
+    expect(p.renewable_share_location_pct).toBe(0)
+  })
+
+  it('diesel genset with a fuel meter: Scope 1 from litres with IPCC 2006 defaults', () => {
+    // genset 100 kWh/h 08-11 = 300 kWh, 30 L/h = 90 L; import 10 kWh/h = 240 kWh.
+    const model = site({
+      plants: [
+        {
+          id: 'p1',
+          devices: [
+            { id: 'imp', role: 'grid_import' },
+            { id: 'gen', role: 'diesel_genset', kind: 'genset', fuel: 'diesel' },
+          ],
+        },
+      ],
+    })
+    const gen = counterOf(profile(24, 100, 8, 11)).map((s, i) => ({
+      ts: s.ts,
+      m: { ...s.m, ...counterOf(profile(24, 30, 8, 11), 'fuel_l')[i]!.m },
+    }))
+    const r = run(model, [
+      series('p1', 'imp', 'grid_import', counterOf(flat(24, 10))),
+      series('p1', 'gen', 'diesel_genset', gen),
+    ])
+    const p = plantOf(r, 'p1')
+    // fuel = 90 L × 36.12 MJ/L = 3251.0 MJ = 0.0032508 TJ
+    // CO2 = 0.0032508 × 74 100 = 240.88428 kg
+    // CH4 = 0.0032508 × 3 = 0.0097524 kg × 28 = 0.2730672 kg CO2e
+    // N2O = 0.0032508 × 0.6 = 0.00195048 kg × 265 = 0.5168772 kg CO2e
+    // Scope 1 = 240.88428 + 0.2730672 + 0.5168772 = 241.6742244 kg CO2e
+    expect(p.fuel_tj).toBeCloseTo(0.0032508, 10)
+    expect(p.scope1_co2_fossil_kg).toBeCloseTo(240.88428, 6)
+    expect(p.scope1_ch4_kg).toBeCloseTo(0.0097524, 9)
+    expect(p.scope1_n2o_kg).toBeCloseTo(0.00195048, 9)
+    expect(p.scope1_kg_co2e).toBeCloseTo(241.6742244, 6)
+    expect(p.biogenic_co2_kg).toBe(0)
+    // consumption = 240 + 300 = 540; total location = 241.6742244 + 120 = 361.6742244 kg
+    // intensity = 361 674.2244 g / 540 kWh = 669.7671 g/kWh
+    expect(p.consumption_kwh).toBeCloseTo(540, 6)
+    expect(p.carbon_intensity_location_g_co2e_per_kwh).toBeCloseTo(361_674.2244 / 540, 4)
+    expect(p.renewable_share_location_pct).toBe(0)
+    expect(p.devices.find((d) => d.device_id === 'gen')!.combustion!.fuel_basis).toBe('meter')
+    expect(r.factor_set.fuels.map((f) => f.fuel)).toEqual(['diesel'])
+  })
+
+  it('diesel genset without a fuel meter: fuel = energy / efficiency, flagged as an estimate', () => {
+    // 300 kWh / 0.30 = 1000 kWh fuel = 0.0036 TJ: CO2 266.76, CH4 0.0108 × 28 = 0.3024,
+    // N2O 0.00216 × 265 = 0.5724 → Scope 1 = 267.6348 kg CO2e
+    const model = site({
+      plants: [
+        {
+          id: 'p1',
+          devices: [
+            { id: 'gen', role: 'diesel_genset', kind: 'genset', fuel: 'diesel', fuel_efficiency: 0.3 },
+          ],
+        },
+      ],
+    })
+    const r = run(model, [series('p1', 'gen', 'diesel_genset', counterOf(profile(24, 100, 8, 11)))])
+    const p = plantOf(r, 'p1')
+    expect(p.scope1_kg_co2e).toBeCloseTo(267.6348, 6)
+    expect(codes(p)).toContain('fuel_estimated_from_energy')
+  })
+
+  it('biomass boiler: biogenic CO2 reported apart, its CH4 and N2O in Scope 1', () => {
+    // boiler 50 kWh/h × 24 = 1200 kWh, 1000 kg wood (41.6667 kg/h); import 10 kWh/h = 240 kWh.
+    const model = site({
+      plants: [
+        {
+          id: 'p1',
+          devices: [
+            { id: 'imp', role: 'grid_import' },
+            { id: 'blr', role: 'biomass', kind: 'boiler', fuel: 'biomass_wood' },
+          ],
+        },
+      ],
+    })
+    const wood = counterOf(flat(24, 1000 / 24), 'fuel_kg')
+    const blr = counterOf(flat(24, 50)).map((s, i) => ({ ts: s.ts, m: { ...s.m, ...wood[i]!.m } }))
+    const r = run(model, [
+      series('p1', 'imp', 'grid_import', counterOf(flat(24, 10))),
+      series('p1', 'blr', 'biomass', blr),
+    ])
+    const p = plantOf(r, 'p1')
+    // fuel = 1000 kg × 15.6 MJ/kg = 0.0156 TJ
+    // biogenic CO2 = 0.0156 × 112 000 = 1747.2 kg (memo, not in Scope 1)
+    // CH4 = 0.0156 × 30 = 0.468 kg × 28 = 13.104; N2O = 0.0156 × 4 = 0.0624 kg × 265 = 16.536
+    // Scope 1 = 13.104 + 16.536 = 29.64 kg CO2e
+    expect(p.biogenic_co2_kg).toBeCloseTo(1747.2, 3)
+    expect(p.scope1_co2_fossil_kg).toBe(0)
+    expect(p.scope1_kg_co2e).toBeCloseTo(29.64, 3)
+    // renewable: 1200 / (240 + 1200) = 83.333 %
+    expect(p.renewable_share_location_pct).toBeCloseTo((1200 / 1440) * 100, 6)
+    // total location = 29.64 + 120 = 149.64 kg; intensity = 149 640 / 1440 = 103.9167 g/kWh
+    expect(p.carbon_intensity_location_g_co2e_per_kwh).toBeCloseTo(149_640 / 1440, 2)
+  })
+
+  it('certificates covering part of the import lower market-based Scope 2 only', () => {
+    // import 10 kWh/h = 240 kWh; I-REC 36.5 MWh over 2026 (365 days) = 100 kWh per day.
+    const model = site({
+      plants: [
+        {
+          id: 'p1',
+          devices: [{ id: 'imp', role: 'grid_import' }],
+          certificates: [{ id: 'irec-1', type: 'I-REC', mwh: 36.5, from: '2026-01-01', to: '2026-12-31' }],
+        },
+      ],
+    })
+    const p = plantOf(run(model, [series('p1', 'imp', 'grid_import', counterOf(flat(24, 10)))]), 'p1')
+    expect(p.certificates_kwh).toBeCloseTo(100, 6)
+    expect(p.certificates_applied_kwh).toBeCloseTo(100, 6)
+    // market share = 100 / 240 = 41.667 %; location share 0 %
+    expect(p.renewable_share_market_pct).toBeCloseTo((100 / 240) * 100, 6)
+    expect(p.renewable_share_location_pct).toBe(0)
+    // Scope 2 location = 240 × 0.5 = 120; market = (240 − 100) × 0.6 = 84 kg
+    expect(p.scope2_location_kg_co2e).toBeCloseTo(120, 6)
+    expect(p.scope2_market_kg_co2e).toBeCloseTo(84, 6)
+    expect(p.certificates_used).toEqual([{ id: 'irec-1', kwh: expect.closeTo(100, 6) }])
+  })
+
+  it('certificates beyond the grid import are not applied', () => {
+    // 365 MWh/yr = 1000 kWh/day, import only 240 kWh: applied 240, market Scope 2 = 0.
+    const model = site({
+      plants: [
+        {
+          id: 'p1',
+          devices: [{ id: 'imp', role: 'grid_import' }],
+          certificates: [{ id: 'c', mwh: 365, from: '2026-01-01', to: '2026-12-31' }],
+        },
+      ],
+    })
+    const p = plantOf(run(model, [series('p1', 'imp', 'grid_import', counterOf(flat(24, 10)))]), 'p1')
+    expect(p.certificates_applied_kwh).toBeCloseTo(240, 6)
+    expect(p.scope2_market_kg_co2e).toBeCloseTo(0, 9)
+    expect(p.renewable_share_market_pct).toBeCloseTo(100, 6)
+  })
+
+  it('falls back to the grid factor for market-based Scope 2 when there is no residual mix, flagged', () => {
+    // region without residual: market = (240 − 0) × 0.5 = 120 kg = location
+    const model = site({
+      region: 'TEST-NORESIDUAL',
+      plants: [{ id: 'p1', devices: [{ id: 'imp', role: 'grid_import' }] }],
+    })
+    const p = plantOf(run(model, [series('p1', 'imp', 'grid_import', counterOf(flat(24, 10)))]), 'p1')
+    expect(p.scope2_market_kg_co2e).toBeCloseTo(120, 6)
+    expect(codes(p)).toContain('residual_mix_fallback_grid')
+  })
+})
+
+describe('cluster rollup with shared assets', () => {
+  const twoPlants = (extraA: { id: string; role: string }[] = []) => [
+    { id: 'pa', devices: [{ id: 'imp', role: 'grid_import' }, ...extraA] },
+    { id: 'pb', devices: [{ id: 'imp', role: 'grid_import' }] },
+  ]
+
+  it('a shared solar farm allocated by fixed shares to two plants', () => {
+    // farm 100 kWh/h 07-17 = 1000 kWh; shares pa 0.6 → 600, pb 0.3 → 300, 10 % (100 kWh) unallocated.
+    // each plant imports 10 kWh/h = 240 kWh.
+    const model = site({
+      plants: twoPlants(),
+      shared: [
+        {
+          id: 'farm',
+          role: 'solar_pv',
+          kind: 'inverter',
+          allocation: { method: 'fixed_shares', shares: { pa: 0.6, pb: 0.3 } },
+        },
+      ],
+    })
+    const r = run(model, [
+      series('shared', 'farm', 'solar_pv', counterOf(profile(24, 100, 7, 17))),
+      series('pa', 'imp', 'grid_import', counterOf(flat(24, 10))),
+      series('pb', 'imp', 'grid_import', counterOf(flat(24, 10))),
+    ])
+    const a = plantOf(r, 'pa')
+    const b = plantOf(r, 'pb')
+    // pa: consumption 240 + 600 = 840, share 600 / 840 = 71.4286 %, avoided 600 × 0.5 = 300
+    expect(a.shared_allocated_kwh).toBeCloseTo(600, 6)
+    expect(a.consumption_kwh).toBeCloseTo(840, 6)
+    expect(a.renewable_share_location_pct).toBeCloseTo((600 / 840) * 100, 6)
+    expect(a.avoided_kg_co2e).toBeCloseTo(300, 6)
+    // pb: consumption 240 + 300 = 540, share 300 / 540 = 55.5556 %
+    expect(b.consumption_kwh).toBeCloseTo(540, 6)
+    expect(b.renewable_share_location_pct).toBeCloseTo((300 / 540) * 100, 6)
+    // cluster = sum of plants: consumption 1380, renewables 900 → 65.2174 %, Scope 2 = 480 × 0.5 = 240
+    expect(r.consumption_kwh).toBeCloseTo(1380, 6)
+    expect(r.renewable_share_location_pct).toBeCloseTo((900 / 1380) * 100, 6)
+    expect(r.scope2_location_kg_co2e).toBeCloseTo(240, 6)
+    expect(r.shared[0]).toMatchObject({
+      device_id: 'farm',
+      energy_kwh: expect.closeTo(1000, 6),
+      unallocated_kwh: expect.closeTo(100, 6),
+    })
+  })
+
+  it('a shared solar farm allocated by metered delivery counts each delivery meter once', () => {
+    // farm 1000 kWh; delivery meters: pa 55 kWh/h × 10 = 550, pb 40 × 10 = 400; 50 kWh losses.
+    // The delivery meters are plant devices (role solar_pv) but enter only as the allocation.
+    const model = site({
+      plants: [
+        {
+          id: 'pa',
+          devices: [
+            { id: 'imp', role: 'grid_import' },
+            { id: 'pv-in', role: 'solar_pv' },
+          ],
+        },
+        {
+          id: 'pb',
+          devices: [
+            { id: 'imp', role: 'grid_import' },
+            { id: 'pv-in', role: 'solar_pv' },
+          ],
+        },
+      ],
+      shared: [
+        {
+          id: 'farm',
+          role: 'solar_pv',
+          kind: 'inverter',
+          allocation: { method: 'metered', meters: { pa: 'pv-in', pb: 'pv-in' } },
+        },
+      ],
+    })
+    const r = run(model, [
+      series('shared', 'farm', 'solar_pv', counterOf(profile(24, 100, 7, 17))),
+      series('pa', 'imp', 'grid_import', counterOf(flat(24, 10))),
+      series('pa', 'pv-in', 'solar_pv', counterOf(profile(24, 55, 7, 17))),
+      series('pb', 'imp', 'grid_import', counterOf(flat(24, 10))),
+      series('pb', 'pv-in', 'solar_pv', counterOf(profile(24, 40, 7, 17))),
+    ])
+    // pa: 240 + 550 = 790 kWh; pb: 240 + 400 = 640 kWh; cluster 1430 kWh, renewables 950
+    expect(plantOf(r, 'pa').consumption_kwh).toBeCloseTo(790, 6)
+    expect(plantOf(r, 'pa').generation_kwh.solar_pv).toBeCloseTo(550, 6)
+    expect(plantOf(r, 'pb').consumption_kwh).toBeCloseTo(640, 6)
+    expect(r.consumption_kwh).toBeCloseTo(1430, 6)
+    expect(r.renewable_generation_kwh).toBeCloseTo(950, 6)
+    expect(r.shared[0]!.unallocated_kwh).toBeCloseTo(50, 6)
+    expect(r.shared[0]!.allocated).toEqual([
+      { plant: 'pa', kwh: expect.closeTo(550, 6), fraction: expect.closeTo(0.55, 9) },
+      { plant: 'pb', kwh: expect.closeTo(400, 6), fraction: expect.closeTo(0.4, 9) },
+    ])
+  })
+
+  it('a shared biomass boiler splits Scope 1 and biogenic CO2 by share; the unallocated part stays in the cluster', () => {
+    // boiler 1000 kg wood = 0.0156 TJ: Scope 1 29.64 kg, biogenic 1747.2 kg (see biomass test).
+    // shares pa 0.5, pb 0.25: pa 14.82, pb 7.41, cluster total still 29.64.
+    const model = site({
+      plants: twoPlants(),
+      shared: [
+        {
+          id: 'blr',
+          role: 'biomass',
+          kind: 'boiler',
+          fuel: 'biomass_wood',
+          allocation: { method: 'fixed_shares', shares: { pa: 0.5, pb: 0.25 } },
+        },
+      ],
+    })
+    const wood = counterOf(flat(24, 1000 / 24), 'fuel_kg')
+    const blr = counterOf(flat(24, 50)).map((s, i) => ({ ts: s.ts, m: { ...s.m, ...wood[i]!.m } }))
+    const r = run(model, [
+      series('shared', 'blr', 'biomass', blr),
+      series('pa', 'imp', 'grid_import', counterOf(flat(24, 10))),
+      series('pb', 'imp', 'grid_import', counterOf(flat(24, 10))),
+    ])
+    expect(plantOf(r, 'pa').scope1_kg_co2e).toBeCloseTo(14.82, 4)
+    expect(plantOf(r, 'pb').scope1_kg_co2e).toBeCloseTo(7.41, 4)
+    expect(r.scope1_kg_co2e).toBeCloseTo(29.64, 4)
+    expect(r.biogenic_co2_kg).toBeCloseTo(1747.2, 3)
+  })
+})
+
+describe('data quality and local days in a rollup', () => {
+  it('a 3-hour gap in a power-only meter lowers coverage and leaves the energy missing', () => {
+    // import meter with p_kw only, 100 kW, 1-min readings, none in [10:00, 13:00):
+    // energy = 100 × (1440 − 181) / 60 = 2098.333 kWh; Scope 2 = × 0.5 = 1049.1667 kg; coverage 87.5 %
+    const samples = []
+    for (let t = day.start; t <= day.end; t += MINUTE) {
+      if (t < day.start + 10 * HOUR || t >= day.start + 13 * HOUR) samples.push({ ts: t, m: { p_kw: 100 } })
+    }
+    const model = site({ plants: [{ id: 'p1', devices: [{ id: 'imp', role: 'grid_import' }] }] })
+    const r = computeRollup({
+      site: model,
+      series: [series('p1', 'imp', 'grid_import', samples)],
+      window: day,
+      factorSet,
+      expectedIntervalMs: MINUTE,
+      gapLimitMs: 5 * MINUTE,
+    })
+    const p = plantOf(r, 'p1')
+    expect(p.grid_import_kwh).toBeCloseTo((100 * 1259) / 60, 6)
+    expect(p.scope2_location_kg_co2e).toBeCloseTo((100 * 1259 * 0.5) / 60, 6)
+    expect(p.coverage_pct).toBeCloseTo(87.5, 9)
+    expect(r.coverage_pct).toBeCloseTo(87.5, 9)
+    expect(p.hours![11]!.consumption_kwh).toBe(0)
+    expect(codes(p)).toContain('power_gap_missing')
+  })
+
+  it('a device in the site model without readings counts against coverage', () => {
+    const model = site({
+      plants: [
+        {
+          id: 'p1',
+          devices: [
+            { id: 'imp', role: 'grid_import' },
+            { id: 'pv', role: 'solar_pv' },
+          ],
+        },
+      ],
+    })
+    const r = run(model, [series('p1', 'imp', 'grid_import', counterOf(flat(24, 10)))])
+    // 24 of 48 expected readings → 50 %
+    expect(r.coverage_pct).toBeCloseTo(50, 9)
+    expect(r.devices_without_data).toBe(1)
+  })
+
+  it('a DST day in Europe/Madrid is 23 hours: 23 hour rows, 23 h of energy, 23/24 of a day expected', () => {
+    const MAD = 'Europe/Madrid'
+    const dst = localDayWindow('2026-03-29', MAD)
+    // import 10 kWh/h over 23 real hours = 230 kWh; Scope 2 = 115 kg.
+    // certificate 365 MWh over 2026 = 1000 kWh that day (one day's share whatever its length).
+    const model = site({
+      timezone: MAD,
+      plants: [
+        {
+          id: 'p1',
+          devices: [{ id: 'imp', role: 'grid_import' }],
+          certificates: [{ id: 'go', type: 'GO', mwh: 365, from: '2026-01-01', to: '2026-12-31' }],
+        },
+      ],
+    })
+    const r = computeRollup({
+      site: model,
+      series: [
+        series(
+          'p1',
+          'imp',
+          'grid_import',
+          hourlyCounter(dst.start, dst.end, flat(23, 10), { stepMs: 10_000 }),
+        ),
+      ],
+      window: dst,
+      factorSet,
+      expectedIntervalMs: 10_000,
+      gapLimitMs: MINUTE,
+    })
+    const p = plantOf(r, 'p1')
+    expect(r.window.hours).toBe(23)
+    expect(p.hours).toHaveLength(23)
+    expect(p.grid_import_kwh).toBeCloseTo(230, 6)
+    expect(p.scope2_location_kg_co2e).toBeCloseTo(115, 6)
+    // 23 h × 360 readings = 8280 expected, all present
+    expect(p.samples_expected).toBe(8280)
+    expect(p.coverage_pct).toBe(100)
+    expect(p.certificates_kwh).toBeCloseTo(1000, 6)
+    // hour 02:00 does not exist: the third row is 03:00 CEST
+    expect(p.hours![2]!.label).toBe('2026-03-29T03:00+02:00')
+    // 1000 / 23 = 43.478 kWh certificates per hour, import 10 → applied 10 each hour → CFE 100 %
+    expect(p.hours![2]!.certificates_kwh).toBeCloseTo(1000 / 23, 6)
+    expect(p.cfe_hourly_pct).toBeCloseTo(100, 6)
+  })
+
+  it('flags a series for a device the site model does not know and leaves it out', () => {
+    const model = site({ plants: [{ id: 'p1', devices: [{ id: 'imp', role: 'grid_import' }] }] })
+    const r = run(model, [
+      series('p1', 'imp', 'grid_import', counterOf(flat(24, 10))),
+      series('p1', 'ghost', 'grid_import', counterOf(flat(24, 99))),
+    ])
+    expect(r.grid_import_kwh).toBeCloseTo(240, 6)
+    expect(codes(r)).toContain('unknown_device')
+  })
+})
