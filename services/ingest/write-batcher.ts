@@ -54,6 +54,7 @@ export class WriteBatcher {
   private inFlightLines = 0
   private inFlight = 0
   private timer: NodeJS.Timeout | undefined
+  private immediate: NodeJS.Immediate | undefined
   private stopped = false
   private healthy = true
   private abandon = false
@@ -90,14 +91,25 @@ export class WriteBatcher {
     })
   }
 
+  /**
+   * Group commit without a fixed delay: when no write is in flight the queue is written at once
+   * (after the current tick, so submits of one socket read share it); while one is in flight the
+   * next batch gathers for up to flushIntervalMs or maxBatchLines. A lone message therefore waits
+   * one write, not a timer, and batches grow by themselves under load.
+   */
   private schedule(): void {
-    if (this.inFlight >= this.options.maxConcurrentWrites) return
-    if (this.queuedLines >= this.options.maxBatchLines) {
+    if (this.inFlight >= this.options.maxConcurrentWrites || this.queuedLines === 0) return
+    if (this.inFlight === 0 || this.queuedLines >= this.options.maxBatchLines) {
       this.clearTimer()
-      void this.flushOne()
+      if (!this.immediate) {
+        this.immediate = setImmediate(() => {
+          this.immediate = undefined
+          void this.flushOne()
+        })
+      }
       return
     }
-    if (this.queuedLines > 0 && !this.timer) {
+    if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined
         void this.flushOne()

@@ -1,0 +1,139 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { silentLogger } from '../../shared/logger.js'
+import { type Batch, Spool, type SpoolOptions } from '../src/spool.js'
+
+const dirs: string[] = []
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'kawasan-spool-'))
+  dirs.push(d)
+  return d
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+const open = async (dir: string, o: Partial<SpoolOptions> = {}) => {
+  const s = new Spool({ dir, maxBytes: 10 * 1024 * 1024, fsync: 'batch', log: silentLogger(), ...o })
+  await s.start()
+  return s
+}
+const T0 = 1_750_000_000_000
+const drainAll = (s: Spool, max = 1000): Batch[] => {
+  const out: Batch[] = []
+  for (let b = s.nextBacklog(max, 1 << 20); b; b = s.nextBacklog(max, 1 << 20)) out.push(b)
+  return out
+}
+
+describe('store-and-forward buffer', () => {
+  it('keeps unacknowledged samples across a restart and replays them with the same seq and ts', async () => {
+    const dir = tempDir()
+    const s1 = await open(dir)
+    for (let i = 0; i < 10; i++) await s1.append('grid-main', { ts: T0 + i * 1000, m: { p_kw: i } })
+    for (let i = 0; i < 5; i++) await s1.append('pv-roof', { ts: T0 + i * 1000, m: { p_kw: i }, unsync: true })
+    const first = s1.nextBacklog(4, 1 << 20)!
+    expect(first.device).toBe('grid-main')
+    expect(first.seq).toBe(0)
+    s1.ack(first)
+    const sentBefore = s1.nextBacklog(100, 1 << 20)! // in flight when the agent stops: not acked
+    await s1.stop()
+
+    const s2 = await open(dir)
+    expect(s2.stats().depth).toBe(11)
+    const again = s2.nextBacklog(100, 1 << 20)!
+    expect(again.payload).toBe(sentBefore.payload)
+    const replayed = JSON.parse(again.payload)
+    expect([replayed.v, replayed.seq, replayed.readings.length]).toEqual([1, 4, 6])
+    expect(replayed.readings[0]).toEqual({ ts: T0 + 4000, m: { p_kw: 4 } })
+    const pv = s2.nextBacklog(100, 1 << 20)!
+    expect(JSON.parse(pv.payload).readings[0]).toEqual({ ts: T0, m: { p_kw: 0 }, unsync: true })
+    // Numbering continues after the restart, so the backend sees no false gap.
+    expect((await s2.append('grid-main', { ts: T0 + 10_000, m: { p_kw: 10 } }))?.seq).toBe(10)
+    await s2.stop()
+  })
+
+  it('keeps sequence numbers monotonic after every segment was acknowledged and deleted', async () => {
+    const dir = tempDir()
+    const s1 = await open(dir, { segmentBytes: 1024 })
+    for (let i = 0; i < 100; i++) await s1.append('m', { ts: T0 + i, m: { p_kw: i } })
+    for (const b of drainAll(s1, 7)) s1.ack(b)
+    expect(s1.stats().depth).toBe(0)
+    await s1.stop()
+    expect(readdirSync(dir).filter((f) => f.endsWith('.log')).length).toBe(1) // only the last, empty-of-pending segment
+    const s2 = await open(dir, { segmentBytes: 1024 })
+    expect(s2.stats().depth).toBe(0)
+    expect((await s2.append('m', { ts: T0 + 100, m: { p_kw: 1 } }))?.seq).toBe(100)
+    await s2.stop()
+  })
+
+  it('batches consecutive readings of one device, oldest device first, within the byte limit', async () => {
+    const s = await open(tempDir())
+    await s.append('b', { ts: T0, m: { p_kw: 1 } })
+    for (let i = 0; i < 20; i++) await s.append('a', { ts: T0 + 1 + i, m: { p_kw: i } })
+    const live = s.live((await s.append('b', { ts: T0 + 50, m: { p_kw: 2 } }))!)!
+    expect(live.seq).toBe(1)
+    const b1 = s.nextBacklog(100, 1 << 20)!
+    expect([b1.device, b1.seq, b1.records.length]).toEqual(['b', 0, 1]) // stops before the in-flight live one
+    const b2 = s.nextBacklog(100, 200)!
+    expect(b2.device).toBe('a')
+    expect(Buffer.byteLength(b2.payload)).toBeLessThanOrEqual(200)
+    const b3 = s.nextBacklog(5, 1 << 20)!
+    expect(b3.seq).toBe(b2.seq + b2.records.length) // seq counts readings: next = seq + readings.length
+    expect(b3.records.length).toBe(5)
+    s.release(b2)
+    expect(s.nextBacklog(100, 1 << 20)!.seq).toBe(0) // released records come back first
+    await s.stop()
+  })
+
+  it('drops the oldest samples when full, counts them, and reports the count after a restart', async () => {
+    const dir = tempDir()
+    const s1 = await open(dir, { maxBytes: 64 * 1024, segmentBytes: 8 * 1024 })
+    const n = 2000
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => s1.append('m', { ts: T0 + (i + k) * 1000, m: { p_kw: i + k, e_kwh: 1000 + i + k } })))
+    }
+    const st = s1.stats()
+    expect(st.dropped).toBeGreaterThan(0)
+    expect(st.depth + st.dropped).toBe(n) // every sample is either waiting or counted as dropped
+    expect(st.bytes).toBeLessThanOrEqual(64 * 1024)
+    const oldest = s1.nextBacklog(1, 1 << 20)!
+    expect(oldest.seq).toBe(st.dropped) // the newest survive; the gap is visible in seq
+    await s1.stop()
+    const s2 = await open(dir, { maxBytes: 64 * 1024, segmentBytes: 8 * 1024 })
+    expect(s2.stats()).toMatchObject({ dropped: st.dropped, depth: st.depth })
+    await s2.stop()
+  })
+
+  it('loses no committed sample when the writing process is killed with SIGKILL', async () => {
+    const dir = tempDir()
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/spool-writer.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    const deadline = Date.now() + 20_000
+    while (out.split('\n').length < 1500 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    child.kill('SIGKILL')
+    await new Promise((r) => child.once('exit', r))
+    const committed = out
+      .split('\n')
+      .filter((l) => l.split(' ').length === 3)
+      .map((l) => l.split(' '))
+    expect(committed.length).toBeGreaterThan(1000)
+
+    const s = await open(dir, { segmentBytes: 16 * 1024 })
+    const stored = new Map<string, number>()
+    for (const b of drainAll(s)) {
+      JSON.parse(b.payload).readings.forEach((r: { ts: number }, i: number) => {
+        stored.set(`${b.device} ${b.seq + i}`, r.ts)
+      })
+    }
+    const missing = committed.filter(([d, seq, ts]) => stored.get(`${d} ${seq}`) !== Number(ts))
+    expect(missing).toEqual([])
+    expect(s.stats().corruptLines).toBeLessThanOrEqual(1) // at most the torn tail of the last write
+    await s.stop()
+  })
+})

@@ -1,0 +1,46 @@
+/**
+ * Runs `kawasan <command>` as a child process (as an operator would), so system tests can kill it
+ * with SIGKILL and start it again (pino's crash tests use real child processes the same way).
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { waitUntil } from '../../infra/local/child-server.js'
+
+export interface KawasanProcess {
+  child: ChildProcess
+  output(): string
+  kill(signal?: NodeJS.Signals): Promise<void>
+}
+
+export async function startKawasan(command: string, env: Record<string, string>, opsPort: number): Promise<KawasanProcess> {
+  let output = ''
+  const child = spawn(process.execPath, ['bin/kawasan.js', command], {
+    env: { ...process.env, LOG_LEVEL: 'warn', OPS_PORT: String(opsPort), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stdout?.on('data', (d: Buffer) => (output = (output + d).slice(-20_000)))
+  child.stderr?.on('data', (d: Buffer) => (output = (output + d).slice(-20_000)))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const proc: KawasanProcess = {
+    child,
+    output: () => output,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill(signal)
+      await exited
+    },
+  }
+  await waitUntil(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`kawasan ${command} exited ${child.exitCode}:\n${output}`)
+      try {
+        const res = await fetch(`http://127.0.0.1:${opsPort}/ready`)
+        return res.status === 200
+      } catch {
+        return false
+      }
+    },
+    `kawasan ${command}`,
+    30_000,
+  )
+  return proc
+}
