@@ -63,7 +63,10 @@ function buildSite(devices: number): SiteModel {
       certificates: [{ id: `irec-${p}`, mwh: 1000, from: '2026-01-01', to: '2026-12-31' }],
     })
   }
-  return siteModelSchema.parse({ cluster: { id: 'bench', name: 'Bench', timezone: TZ, grid_region: 'ID-JAMALI' }, plants })
+  return siteModelSchema.parse({
+    cluster: { id: 'bench', name: 'Bench', timezone: TZ, grid_region: 'ID-JAMALI' },
+    plants,
+  })
 }
 
 /** Deterministic per-device power profile (kW) at reading i. */
@@ -109,11 +112,17 @@ function buildSeries(model: SiteModel, format: 'columns' | 'samples'): DeviceSer
       }
       const base = { plant: plant.id, deviceId: d.id, role: d.role }
       if (format === 'columns') {
-        out.push({ ...base, columns: { ts, m: fuel ? { e_kwh: e, p_kw: p, fuel_l: fuel } : { e_kwh: e, p_kw: p } } })
+        out.push({
+          ...base,
+          columns: { ts, m: fuel ? { e_kwh: e, p_kw: p, fuel_l: fuel } : { e_kwh: e, p_kw: p } },
+        })
       } else {
         const samples: Sample[] = new Array(n)
         for (let i = 0; i < n; i++) {
-          samples[i] = { ts: ts[i]!, m: fuel ? { e_kwh: e[i]!, p_kw: p[i]!, fuel_l: fuel[i]! } : { e_kwh: e[i]!, p_kw: p[i]! } }
+          samples[i] = {
+            ts: ts[i]!,
+            m: fuel ? { e_kwh: e[i]!, p_kw: p[i]!, fuel_l: fuel[i]! } : { e_kwh: e[i]!, p_kw: p[i]! },
+          }
         }
         out.push({ ...base, samples })
       }
@@ -137,7 +146,14 @@ for (const format of formats) {
     let consumption = 0
     for (let r = 0; r < repeat; r++) {
       const t0 = performance.now()
-      const rollup = computeRollup({ site: model, series, window, factorSet, expectedIntervalMs: STEP_MS, gapLimitMs: 60_000 })
+      const rollup = computeRollup({
+        site: model,
+        series,
+        window,
+        factorSet,
+        expectedIntervalMs: STEP_MS,
+        gapLimitMs: 60_000,
+      })
       runs.push(performance.now() - t0)
       consumption = rollup.consumption_kwh
     }
@@ -162,4 +178,6 @@ for (const format of formats) {
     )
   }
 }
-console.log(JSON.stringify({ bench: 'rollup_cluster_day', node: process.version, factor_set: factorSet.version }))
+console.log(
+  JSON.stringify({ bench: 'rollup_cluster_day', node: process.version, factor_set: factorSet.version }),
+)
