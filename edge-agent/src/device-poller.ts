@@ -1,6 +1,8 @@
 /**
  * Polls one device on its own schedule (aligned to the wall clock, so devices with the same
- * interval sample at the same instants and their appends share one buffer commit). A failing device
+ * interval sample at the same instants and their appends share one buffer commit). A sample's
+ * timestamp is its slot (like Telegraf's round_interval): one distinct, aligned `ts` per poll, which
+ * is what the backend keys points on. A failing device
  * is retried with exponential backoff and jitter and reported; it never holds up other devices,
  * whose pollers run independently (FEATURE-ANCHORS §3.6). A poll still running at the next tick is
  * counted as an overrun rather than queued, so a slow device cannot build a backlog of requests.
@@ -43,6 +45,9 @@ export class DevicePoller {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
   private stopped = true
+  /** The wall-clock slot the pending timer is for, and the last one sampled. */
+  private slot = 0
+  private lastSlot = Number.NEGATIVE_INFINITY
 
   constructor(private readonly o: PollerOptions) {}
 
@@ -62,20 +67,26 @@ export class DevicePoller {
 
   private schedule(): void {
     if (this.stopped) return
+    const interval = this.o.intervalMs
     const now = this.o.now()
-    const delay = this.o.intervalMs - (now % this.o.intervalMs)
-    this.timer = setTimeout(() => this.tick(), delay)
+    let next = (Math.floor(now / interval) + 1) * interval
+    // Node timers can fire up to a millisecond early (libuv's cached loop time): never sample the
+    // same slot twice. A real backward clock step (REL-12) is larger and is followed as it is.
+    if (next <= this.lastSlot && this.lastSlot - next < 2 * interval) next = this.lastSlot + interval
+    this.slot = next
+    this.timer = setTimeout(() => this.tick(), Math.max(0, next - now))
   }
 
   private tick(): void {
+    const slot = this.slot
+    this.lastSlot = slot
     this.schedule()
-    const now = this.o.now()
     if (this.running) {
       this.health.overruns++
       return
     }
-    if (this.health.nextAttemptTs !== undefined && now < this.health.nextAttemptTs) return
-    this.running = this.poll(now).finally(() => {
+    if (this.health.nextAttemptTs !== undefined && this.o.now() < this.health.nextAttemptTs) return
+    this.running = this.poll(slot).finally(() => {
       this.running = undefined
     })
   }

@@ -113,12 +113,13 @@ describe('agent store-and-forward over a real broker', () => {
     expect(JSON.parse(retained.get('grid-main') ?? '{}').state).toBe('online')
 
     const wills: string[] = []
-    broker.aedes.on('publish', (packet: AedesPublishPacket, client: Client | null) => {
-      if (!client && packet.topic.endsWith('/agent/status')) wills.push(packet.payload.toString())
+    broker.aedes.on('publish', (packet: AedesPublishPacket) => {
+      if (packet.topic === 'kawasan/v1/cikarang/plant-a/agent/status') wills.push(packet.payload.toString())
     })
     const conn = (broker.aedes as unknown as { clients: Record<string, { conn: { destroy(): void } }> }).clients['kawasan-cikarang-plant-a']
     conn?.conn.destroy() // like kill -9 or a cut cable, seen from the broker
     await waitFor(() => wills.length > 0, 5000, 'last will')
     expect(JSON.parse(wills[0] as string)).toEqual({ state: 'offline' })
+    expect(retained.get('agent')).toBe(wills[0]) // published retained [MQTT-3.1.2-17]
   })
 })

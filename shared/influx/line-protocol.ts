@@ -37,7 +37,7 @@ function formatField(value: FieldValue): string {
   return `${Math.trunc(value.int)}i`
 }
 
-/** One line; tags sorted by key as InfluxDB recommends for write performance. Empty tags are omitted. */
+/** One line; tags and fields sorted by key (as InfluxDB recommends, and as the client's Point does). Empty tags are omitted. */
 export function toLine(point: PointData): string {
   let line = escapeMeasurement(point.measurement)
   for (const key of Object.keys(point.tags).sort()) {
@@ -46,7 +46,8 @@ export function toLine(point: PointData): string {
     line += `,${escapeKey(key)}=${escapeKey(value)}`
   }
   let sep = ' '
-  for (const [key, value] of Object.entries(point.fields)) {
+  for (const key of Object.keys(point.fields).sort()) {
+    const value = point.fields[key]!
     if (typeof value === 'number' && !Number.isFinite(value)) continue
     line += `${sep}${escapeKey(key)}=${formatField(value)}`
     sep = ','

@@ -1,0 +1,85 @@
+/**
+ * The batcher against a scripted writer (the InfluxDB boundary; the real InfluxDB is exercised in
+ * test/integration): group commit, retry classification, bisection of refused batches, stop.
+ */
+import { describe, expect, it } from 'vitest'
+import { InfluxWriteError, type LineWriter } from '../../shared/influx/influx-client.js'
+import { silentLogger } from '../../shared/logger.js'
+import { DEFAULT_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js'
+
+class ScriptedWriter implements LineWriter {
+  writes: string[][] = []
+  failNext: InfluxWriteError[] = []
+  badLines = new Set<string>()
+  async writeLines(lines: readonly string[]): Promise<void> {
+    const next = this.failNext.shift()
+    if (next) throw next
+    if (lines.some((l) => this.badLines.has(l))) throw new InfluxWriteError('partial write', { kind: 'split' }, 400)
+    this.writes.push([...lines])
+  }
+}
+
+const fast = { ...DEFAULT_BATCHER_OPTIONS, minBackoffMs: 1, maxBackoffMs: 5, flushIntervalMs: 5 }
+
+describe('WriteBatcher', () => {
+  it('groups the lines of concurrent submits into few writes and resolves each after its write', async () => {
+    const w = new ScriptedWriter()
+    const b = new WriteBatcher(w, silentLogger(), fast)
+    await Promise.all(Array.from({ length: 100 }, (_, i) => b.submit([`l${i}`])))
+    expect(w.writes.flat().sort()).toEqual(Array.from({ length: 100 }, (_, i) => `l${i}`).sort())
+    expect(w.writes.length).toBeLessThanOrEqual(3)
+  })
+
+  it('never splits one message across writes and caps a batch at maxBatchLines', async () => {
+    const w = new ScriptedWriter()
+    const b = new WriteBatcher(w, silentLogger(), { ...fast, maxBatchLines: 10 })
+    await Promise.all([b.submit(['a1', 'a2', 'a3', 'a4', 'a5', 'a6']), b.submit(['b1', 'b2', 'b3', 'b4', 'b5', 'b6']), b.submit(['c1'])])
+    for (const write of w.writes) expect(write.length).toBeLessThanOrEqual(10)
+    expect(w.writes.find((x) => x.includes('a1'))).toEqual(expect.arrayContaining(['a1', 'a6']))
+  })
+
+  it('retries retryable failures until InfluxDB accepts, holding the promise (no loss)', async () => {
+    const w = new ScriptedWriter()
+    w.failNext = [new InfluxWriteError('down', { kind: 'retry' }), new InfluxWriteError('503', { kind: 'retry', retryAfterMs: 20 }, 503)]
+    const retries: number[] = []
+    const b = new WriteBatcher(w, silentLogger(), fast, { onRetry: (_e, delay) => retries.push(delay) })
+    await b.submit(['x'])
+    expect(w.writes).toEqual([['x']])
+    expect(retries.length).toBe(2)
+    expect(retries[1]).toBeGreaterThanOrEqual(20) // Retry-After honoured (REL-05)
+  })
+
+  it('bisects a refused batch: good lines written, only the bad line reported', async () => {
+    const w = new ScriptedWriter()
+    w.badLines.add('bad')
+    const rejected: string[] = []
+    const b = new WriteBatcher(w, silentLogger(), fast, { onRejectedLine: (line) => void rejected.push(line) })
+    await Promise.all([b.submit(['g1', 'g2', 'bad', 'g3']), b.submit(['g4'])])
+    expect(w.writes.flat().sort()).toEqual(['g1', 'g2', 'g3', 'g4'])
+    expect(rejected).toEqual(['bad'])
+  })
+
+  it('on stop, rejects what it could not write in time so it is never acknowledged', async () => {
+    const w = new ScriptedWriter()
+    w.failNext = Array.from({ length: 1000 }, () => new InfluxWriteError('down', { kind: 'retry' }))
+    const b = new WriteBatcher(w, silentLogger(), fast)
+    const pending = b.submit(['x']).then(
+      () => 'written',
+      (err: { code?: string }) => err.code,
+    )
+    await new Promise((r) => setTimeout(r, 20))
+    await b.stop(50)
+    expect(await pending).toBe('STOPPED')
+    await expect(b.submit(['y'])).rejects.toMatchObject({ code: 'STOPPED' })
+  })
+
+  it('reports itself full at maxPendingLines so callers can apply back-pressure', async () => {
+    const w = new ScriptedWriter()
+    w.failNext = [new InfluxWriteError('down', { kind: 'retry' })]
+    const b = new WriteBatcher(w, silentLogger(), { ...fast, maxPendingLines: 3 })
+    const p = b.submit(['1', '2', '3'])
+    expect(b.isFull).toBe(true)
+    await p
+    expect(b.isFull).toBe(false)
+  })
+})
