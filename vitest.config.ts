@@ -2,7 +2,12 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['shared/**/*.test.ts', 'services/**/*.test.ts', 'edge-agent/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'shared/**/*.test.ts',
+      'services/**/*.test.ts',
+      'edge-agent/test/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     exclude: ['**/node_modules/**', 'test/faults/**'],
     globalSetup: ['test/setup/influxdb-global.ts'],
     testTimeout: 60_000,

@@ -42,7 +42,9 @@ describe('config loading', () => {
   })
 
   it('says which file has a YAML syntax error', () => {
-    expect(() => loadKawasanConfig(file('syntax.yaml', 'broker: [\n'), {})).toThrow(/syntax\.yaml is not valid YAML/)
+    expect(() => loadKawasanConfig(file('syntax.yaml', 'broker: [\n'), {})).toThrow(
+      /syntax\.yaml is not valid YAML/,
+    )
   })
 })
 

@@ -21,12 +21,18 @@ export function readConfigFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
-    throw new KawasanError('CONFIG_FILE_UNREADABLE', `cannot read config file ${file}: ${(err as Error).message}. Check the path (or unset it to use the defaults).`)
+    throw new KawasanError(
+      'CONFIG_FILE_UNREADABLE',
+      `cannot read config file ${file}: ${(err as Error).message}. Check the path (or unset it to use the defaults).`,
+    )
   }
   try {
     return file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true })
   } catch (err) {
-    throw new KawasanError('CONFIG_FILE_SYNTAX', `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`)
+    throw new KawasanError(
+      'CONFIG_FILE_SYNTAX',
+      `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+    )
   }
 }
 
@@ -34,7 +40,10 @@ export function loadConfig<S extends z.ZodType>(schema: S, options: LoadOptions 
   const env = options.env ?? process.env
   const raw = (options.file ? readConfigFile(options.file) : {}) ?? {}
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new KawasanError('CONFIG_INVALID', `config file ${options.file} must hold a mapping of settings at the top level`)
+    throw new KawasanError(
+      'CONFIG_INVALID',
+      `config file ${options.file} must hold a mapping of settings at the top level`,
+    )
   }
   const merged = structuredClone(raw) as Record<string, unknown>
   const sourceOf = new Map<string, string>()
@@ -52,7 +61,10 @@ export function loadConfig<S extends z.ZodType>(schema: S, options: LoadOptions 
     const source = sourceOf.get(path) ?? (options.file ? `config file${where}` : 'defaults')
     return `  - ${path || '(top level)'} (from ${source}): ${issue.message}`
   })
-  throw new KawasanError('CONFIG_INVALID', `invalid configuration, fix these and start again:\n${lines.join('\n')}`)
+  throw new KawasanError(
+    'CONFIG_INVALID',
+    `invalid configuration, fix these and start again:\n${lines.join('\n')}`,
+  )
 }
 
 function coerceEnv(value: string): unknown {

@@ -2,7 +2,7 @@
  * pino setup. One root logger per process; modules take a child with a fixed `module` binding
  * (STYLE §8). Secrets are redacted by path so a config dump can never leak them.
  */
-import { pino, type Logger } from 'pino'
+import { type Logger, pino } from 'pino'
 
 export type { Logger }
 
@@ -11,7 +11,17 @@ export function createLogger(options: { level?: string; name?: string } = {}): L
     name: options.name ?? 'kawasan',
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     redact: {
-      paths: ['password', '*.password', '*.*.password', 'token', '*.token', '*.*.token', 'apiKey', '*.apiKey', 'headers.authorization'],
+      paths: [
+        'password',
+        '*.password',
+        '*.*.password',
+        'token',
+        '*.token',
+        '*.*.token',
+        'apiKey',
+        '*.apiKey',
+        'headers.authorization',
+      ],
       censor: '[redacted]',
     },
   })

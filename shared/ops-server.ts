@@ -13,7 +13,8 @@ export class OpsRegistry {
   private readonly checks = new Map<string, ReadinessCheck>()
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.metrics, prefix: 'kawasan_process_' })
+    if (options.defaultMetrics !== false)
+      collectDefaultMetrics({ register: this.metrics, prefix: 'kawasan_process_' })
   }
 
   addReadiness(name: string, check: ReadinessCheck): void {

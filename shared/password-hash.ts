@@ -12,7 +12,14 @@ const KEY_LEN = 32
 export async function hashPassword(password: string, params = DEFAULT): Promise<string> {
   const salt = randomBytes(16)
   const hash = await scrypt(password, salt, KEY_LEN, { ...params, maxmem: 64 * 1024 * 1024 })
-  return ['scrypt', params.N, params.r, params.p, salt.toString('base64url'), hash.toString('base64url')].join('$')
+  return [
+    'scrypt',
+    params.N,
+    params.r,
+    params.p,
+    salt.toString('base64url'),
+    hash.toString('base64url'),
+  ].join('$')
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {

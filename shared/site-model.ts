@@ -25,7 +25,14 @@ export const DEVICE_ROLES = [
   'load',
 ] as const
 export type DeviceRole = (typeof DEVICE_ROLES)[number]
-export const FUELS = ['diesel', 'natural_gas', 'biomass_wood', 'biogas', 'hydrogen_green', 'hydrogen_grey'] as const
+export const FUELS = [
+  'diesel',
+  'natural_gas',
+  'biomass_wood',
+  'biogas',
+  'hydrogen_green',
+  'hydrogen_grey',
+] as const
 
 export const deviceSchema = z.object({
   id,
@@ -97,21 +104,38 @@ export const siteModelSchema = z
   .superRefine((model, ctx) => {
     const plantIds = new Set<string>()
     model.plants.forEach((plant, i) => {
-      if (plantIds.has(plant.id)) ctx.addIssue({ code: 'custom', path: ['plants', i, 'id'], message: `duplicate plant id "${plant.id}"` })
+      if (plantIds.has(plant.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['plants', i, 'id'],
+          message: `duplicate plant id "${plant.id}"`,
+        })
       plantIds.add(plant.id)
       const deviceIds = new Set<string>()
       plant.devices.forEach((device, j) => {
         if (deviceIds.has(device.id)) {
-          ctx.addIssue({ code: 'custom', path: ['plants', i, 'devices', j, 'id'], message: `duplicate device id "${device.id}" in plant ${plant.id}` })
+          ctx.addIssue({
+            code: 'custom',
+            path: ['plants', i, 'devices', j, 'id'],
+            message: `duplicate device id "${device.id}" in plant ${plant.id}`,
+          })
         }
         deviceIds.add(device.id)
       })
     })
     model.identities.forEach((identity, i) => {
       if (identity.role === 'gateway' && !identity.plant) {
-        ctx.addIssue({ code: 'custom', path: ['identities', i, 'plant'], message: 'a gateway identity needs the plant it publishes for' })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['identities', i, 'plant'],
+          message: 'a gateway identity needs the plant it publishes for',
+        })
       } else if (identity.plant && identity.plant !== SHARED_PLANT_ID && !plantIds.has(identity.plant)) {
-        ctx.addIssue({ code: 'custom', path: ['identities', i, 'plant'], message: `unknown plant "${identity.plant}"` })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['identities', i, 'plant'],
+          message: `unknown plant "${identity.plant}"`,
+        })
       }
     })
   })
@@ -140,7 +164,8 @@ export class SiteIndex {
   constructor(readonly model: SiteModel) {
     const cluster = model.cluster.id
     for (const plant of model.plants) {
-      for (const device of plant.devices) this.devices.set(key(plant.id, device.id), { cluster, plant: plant.id, device })
+      for (const device of plant.devices)
+        this.devices.set(key(plant.id, device.id), { cluster, plant: plant.id, device })
     }
     for (const device of model.cluster.shared_devices) {
       this.devices.set(key(SHARED_PLANT_ID, device.id), { cluster, plant: SHARED_PLANT_ID, device })

@@ -4,7 +4,8 @@
  */
 export const TOPIC_ROOT = 'kawasan/v1'
 export const ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/
-export const ID_RULE = 'lower-case letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters'
+export const ID_RULE =
+  'lower-case letters, digits, "-" and "_", starting with a letter or digit, at most 63 characters'
 
 export type TopicKind = 'telemetry' | 'status'
 

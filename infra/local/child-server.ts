@@ -21,7 +21,9 @@ export function findBinary(name: string): string | undefined {
 export function ensureDebianPackage(pkg: string, binary: string): string {
   const found = findBinary(binary)
   if (found) return found
-  execFileSync(join(here, 'ensure-debian-packages.sh'), [`${pkg}:${binary}`], { stdio: ['ignore', 'inherit', 'inherit'] })
+  execFileSync(join(here, 'ensure-debian-packages.sh'), [`${pkg}:${binary}`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
   const installed = findBinary(binary)
   if (!installed) throw new Error(`${binary} is still missing after installing ${pkg}`)
   return installed
@@ -55,11 +57,18 @@ export function spawnServer(binary: string, args: string[]): ChildServer {
   }
 }
 
-export async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 30_000, child?: ChildServer): Promise<void> {
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+  child?: ChildServer,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child && (child.process.exitCode !== null || child.process.signalCode !== null)) {
-      throw new Error(`${what}: process exited early (${child.process.exitCode ?? child.process.signalCode}):\n${child.output()}`)
+      throw new Error(
+        `${what}: process exited early (${child.process.exitCode ?? child.process.signalCode}):\n${child.output()}`,
+      )
     }
     if (await check()) return
     await new Promise((r) => setTimeout(r, 100))

@@ -17,7 +17,10 @@ export interface LocalInfluxDB {
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
-export async function startLocalInfluxDB(options: { dataDir: string; port?: number }): Promise<LocalInfluxDB> {
+export async function startLocalInfluxDB(options: {
+  dataDir: string
+  port?: number
+}): Promise<LocalInfluxDB> {
   const influxd = ensureDebianPackage('influxdb', 'influxd')
   const dataDir = resolve(options.dataDir)
   mkdirSync(dataDir, { recursive: true })

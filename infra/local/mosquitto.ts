@@ -19,7 +19,12 @@ export interface LocalMosquitto {
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
-export async function startLocalMosquitto(options: { dataDir: string; port?: number; allowAnonymous?: boolean; persistence?: boolean }): Promise<LocalMosquitto> {
+export async function startLocalMosquitto(options: {
+  dataDir: string
+  port?: number
+  allowAnonymous?: boolean
+  persistence?: boolean
+}): Promise<LocalMosquitto> {
   const binary = ensureDebianPackage('mosquitto', 'mosquitto')
   const dataDir = resolve(options.dataDir)
   mkdirSync(dataDir, { recursive: true })
@@ -28,7 +33,10 @@ export async function startLocalMosquitto(options: { dataDir: string; port?: num
     .replace(/^allow_anonymous .*$/m, `allow_anonymous ${options.allowAnonymous ?? true}`)
     .replace(/^persistence .*$/m, `persistence ${options.persistence ?? false}`)
   const conf = join(dataDir, 'mosquitto.conf')
-  writeFileSync(conf, `${base}\nlistener ${port} 127.0.0.1\npersistence_location ${dataDir}/\nlog_dest stderr\nlog_type error\nlog_type warning\n`)
+  writeFileSync(
+    conf,
+    `${base}\nlistener ${port} 127.0.0.1\npersistence_location ${dataDir}/\nlog_dest stderr\nlog_type error\nlog_type warning\n`,
+  )
   const server = spawnServer(binary, ['-c', conf])
   await waitUntil(
     () =>

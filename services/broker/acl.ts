@@ -12,11 +12,17 @@ export type AclDecision = { allowed: true } | { allowed: false; reason: string }
 const allow: AclDecision = { allowed: true }
 
 export function canPublish(identity: Identity, clusterId: string, topic: string): AclDecision {
-  if (identity.role !== 'gateway') return { allowed: false, reason: `${identity.role} identities do not publish` }
+  if (identity.role !== 'gateway')
+    return { allowed: false, reason: `${identity.role} identities do not publish` }
   const t = parseDeviceTopic(topic)
   if (!t) return { allowed: false, reason: 'not a Kawasan device topic' }
-  if (t.cluster !== clusterId) return { allowed: false, reason: `cluster ${t.cluster} is not this broker's (${clusterId})` }
-  if (t.plant !== identity.plant) return { allowed: false, reason: `gateway of plant ${identity.plant} may not publish for plant ${t.plant}` }
+  if (t.cluster !== clusterId)
+    return { allowed: false, reason: `cluster ${t.cluster} is not this broker's (${clusterId})` }
+  if (t.plant !== identity.plant)
+    return {
+      allowed: false,
+      reason: `gateway of plant ${identity.plant} may not publish for plant ${t.plant}`,
+    }
   return allow
 }
 
@@ -24,7 +30,9 @@ export function canSubscribe(identity: Identity, clusterId: string, filter: stri
   if (filter.startsWith('$')) return { allowed: false, reason: '$-topics are closed' }
   if (identity.role === 'gateway') {
     const own = `${TOPIC_ROOT}/${clusterId}/${identity.plant}/`
-    return filter.startsWith(own) ? allow : { allowed: false, reason: `a gateway subscribes only under ${own}` }
+    return filter.startsWith(own)
+      ? allow
+      : { allowed: false, reason: `a gateway subscribes only under ${own}` }
   }
   const root = `${TOPIC_ROOT}/`
   return filter.startsWith(root) ? allow : { allowed: false, reason: `subscriptions must be under ${root}` }

@@ -6,8 +6,8 @@
  * acknowledged only once InfluxDB holds it. broker-puback.test.ts guards that order.
  */
 import { createHash } from 'node:crypto'
-import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net'
 import { readFileSync } from 'node:fs'
+import { type AddressInfo, createServer as createNetServer, type Server } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import { Aedes, type Client } from 'aedes'
 import { Counter, Gauge, type Registry } from 'prom-client'
@@ -28,7 +28,15 @@ export interface TelemetrySink {
 export interface BrokerListen {
   host: string
   port: number
-  tls?: { port: number; certFile: string; keyFile: string; caFile?: string | undefined; requireClientCert?: boolean } | undefined
+  tls?:
+    | {
+        port: number
+        certFile: string
+        keyFile: string
+        caFile?: string | undefined
+        requireClientCert?: boolean
+      }
+    | undefined
 }
 
 export interface BrokerOptions {
@@ -53,11 +61,34 @@ export class KawasanBroker {
   constructor(private readonly options: BrokerOptions) {
     const registers = [options.metrics]
     this.m = {
-      connections: new Gauge({ name: 'kawasan_broker_connected_clients', help: 'Connected MQTT clients', registers }),
-      connects: new Counter({ name: 'kawasan_broker_connections_total', help: 'Accepted MQTT connections', registers }),
-      messages: new Counter({ name: 'kawasan_broker_messages_total', help: 'PUBLISH packets received from clients, by kind', labelNames: ['kind'], registers }),
-      authFailures: new Counter({ name: 'kawasan_broker_auth_failures_total', help: 'Refused logins', labelNames: ['reason'], registers }),
-      aclDenied: new Counter({ name: 'kawasan_broker_acl_denied_total', help: 'Publishes or subscriptions refused by the ACL', labelNames: ['action'], registers }),
+      connections: new Gauge({
+        name: 'kawasan_broker_connected_clients',
+        help: 'Connected MQTT clients',
+        registers,
+      }),
+      connects: new Counter({
+        name: 'kawasan_broker_connections_total',
+        help: 'Accepted MQTT connections',
+        registers,
+      }),
+      messages: new Counter({
+        name: 'kawasan_broker_messages_total',
+        help: 'PUBLISH packets received from clients, by kind',
+        labelNames: ['kind'],
+        registers,
+      }),
+      authFailures: new Counter({
+        name: 'kawasan_broker_auth_failures_total',
+        help: 'Refused logins',
+        labelNames: ['reason'],
+        registers,
+      }),
+      aclDenied: new Counter({
+        name: 'kawasan_broker_acl_denied_total',
+        help: 'Publishes or subscriptions refused by the ACL',
+        labelNames: ['action'],
+        registers,
+      }),
     }
     this.aedes = new Aedes({
       id: `kawasan-${options.site.clusterId}`,
@@ -65,17 +96,27 @@ export class KawasanBroker {
       concurrency: 1000,
       authenticate: (client, username, password, done) => {
         void this.authenticate(client, username, password).then(
-          (ok) => done(ok ? null : Object.assign(new Error('bad username or password'), { returnCode: 4 as const }), ok),
+          (ok) =>
+            done(
+              ok ? null : Object.assign(new Error('bad username or password'), { returnCode: 4 as const }),
+              ok,
+            ),
           (err) => done(Object.assign(err as Error, { returnCode: 3 as const }), false), // 3: server unavailable
         )
       },
-      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
+      authorizePublish: (client, packet, done) =>
+        this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
       authorizeSubscribe: (client, sub, done) => {
         const identity = client && this.identities.get(client)
-        const decision = identity ? canSubscribe(identity, options.site.clusterId, sub.topic) : { allowed: false as const, reason: 'not authenticated' }
+        const decision = identity
+          ? canSubscribe(identity, options.site.clusterId, sub.topic)
+          : { allowed: false as const, reason: 'not authenticated' }
         if (decision.allowed) return done(null, sub)
         this.m.aclDenied.inc({ action: 'subscribe' })
-        options.log.warn({ clientId: client?.id, filter: sub.topic, reason: decision.reason }, 'subscription refused')
+        options.log.warn(
+          { clientId: client?.id, filter: sub.topic, reason: decision.reason },
+          'subscription refused',
+        )
         done(null, null) // SUBACK 0x80 for this filter [MQTT-3.9.3]
       },
     })
@@ -87,7 +128,11 @@ export class KawasanBroker {
     this.options.sink?.onDrain?.(() => this.resumePaused())
   }
 
-  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<boolean> {
+  private async authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<boolean> {
     const address = (client.conn as unknown as { remoteAddress?: string }).remoteAddress ?? 'unknown'
     const fail = (reason: string) => {
       this.m.authFailures.inc({ reason })
@@ -99,9 +144,14 @@ export class KawasanBroker {
     if (!username || !password) return fail('no_credentials')
     const identity = this.options.site.identity(username)
     if (!identity) return fail('unknown_user')
-    const digest = createHash('sha256').update(identity.password_hash).update('\0').update(password).digest('hex')
+    const digest = createHash('sha256')
+      .update(identity.password_hash)
+      .update('\0')
+      .update(password)
+      .digest('hex')
     if (this.verified.get(username) !== digest) {
-      if (!(await verifyPassword(password.toString('utf8'), identity.password_hash))) return fail('bad_password')
+      if (!(await verifyPassword(password.toString('utf8'), identity.password_hash)))
+        return fail('bad_password')
       this.verified.set(username, digest)
     }
     this.limiter.recordSuccess(address)
@@ -109,25 +159,45 @@ export class KawasanBroker {
     return true
   }
 
-  private authorizePublish(client: Client | null, topic: string, payload: Buffer, done: (err?: Error | null) => void): void {
-    if (!client) return done() // the broker's own messages ($SYS heartbeat, wills)
+  private authorizePublish(
+    client: Client | null,
+    topic: string,
+    payload: Buffer,
+    done: (err?: Error | null) => void,
+  ): void {
+    if (!client) {
+      done() // the broker's own messages ($SYS heartbeat, wills)
+      return
+    }
     const identity = this.identities.get(client)
-    const decision = identity ? canPublish(identity, this.options.site.clusterId, topic) : { allowed: false as const, reason: 'not authenticated' }
+    const decision = identity
+      ? canPublish(identity, this.options.site.clusterId, topic)
+      : { allowed: false as const, reason: 'not authenticated' }
     if (!decision.allowed) {
       this.m.aclDenied.inc({ action: 'publish' })
-      this.options.log.warn({ clientId: client.id, topic: topic.slice(0, 200), reason: decision.reason }, 'publish refused; closing the connection')
-      return done(new Error(`not authorised: ${decision.reason}`)) // MQTT 3.1.1 has no negative PUBACK: aedes disconnects
+      this.options.log.warn(
+        { clientId: client.id, topic: topic.slice(0, 200), reason: decision.reason },
+        'publish refused; closing the connection',
+      )
+      done(new Error(`not authorised: ${decision.reason}`)) // MQTT 3.1.1 has no negative PUBACK: aedes disconnects
+      return
     }
     const kind = parseDeviceTopic(topic)?.kind ?? 'other'
     this.m.messages.inc({ kind })
     const sink = this.options.sink
-    if (kind !== 'telemetry' || !sink) return done()
+    if (kind !== 'telemetry' || !sink) {
+      done()
+      return
+    }
     if (sink.isFull) this.pause(client)
     sink.accept(topic, payload).then(
       () => done(),
       (err: Error) => {
         // Not stored (ingest stopping): never acknowledge; drop the connection so the gateway resends.
-        this.options.log.warn({ clientId: client.id, err: err.message }, 'telemetry not stored; closing connection without PUBACK')
+        this.options.log.warn(
+          { clientId: client.id, err: err.message },
+          'telemetry not stored; closing connection without PUBACK',
+        )
         client.close()
       },
     )

@@ -3,7 +3,10 @@ import { z } from 'zod'
 
 export const brokerConfigSchema = z
   .object({
-    host: z.string().default('127.0.0.1').describe('Address the MQTT listener binds to (0.0.0.0 for gateways on the plant network)'),
+    host: z
+      .string()
+      .default('127.0.0.1')
+      .describe('Address the MQTT listener binds to (0.0.0.0 for gateways on the plant network)'),
     port: z.number().int().min(0).max(65535).default(1883).describe('MQTT over TCP'),
     tls: z
       .object({

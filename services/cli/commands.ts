@@ -33,7 +33,11 @@ function readSecrets(file: string): Record<string, string> {
  * Runs the services `parts` names in this process until SIGINT/SIGTERM. Shared by `start`
  * (everything) and the single-service commands.
  */
-async function runServices(config: KawasanConfig, parts: { broker?: boolean; ingest?: boolean; simulator?: boolean }, service: string): Promise<number> {
+async function runServices(
+  config: KawasanConfig,
+  parts: { broker?: boolean; ingest?: boolean; simulator?: boolean },
+  service: string,
+): Promise<number> {
   const log = createLogger({ level: config.log.level, name: `kawasan-${service}` })
   const site = loadSiteIndex(config.site)
   const ops = new OpsRegistry()
@@ -50,28 +54,45 @@ async function runServices(config: KawasanConfig, parts: { broker?: boolean; ing
     let brokerUrl = config.simulator.url
     if (parts.broker) {
       const inBroker = pipeline && config.ingest.mode === 'in-broker' ? pipeline : undefined
-      const broker = new KawasanBroker({ site, log: log.child({ module: 'broker' }), metrics: ops.metrics, sink: inBroker })
-      const { port } = await broker.start({ host: config.broker.host, port: config.broker.port, tls: config.broker.tls })
+      const broker = new KawasanBroker({
+        site,
+        log: log.child({ module: 'broker' }),
+        metrics: ops.metrics,
+        sink: inBroker,
+      })
+      const { port } = await broker.start({
+        host: config.broker.host,
+        port: config.broker.port,
+        tls: config.broker.tls,
+      })
       stoppers.push({ name: 'broker', stop: () => broker.stop() })
       ops.addReadiness('broker', () => broker.listening)
       brokerUrl ??= `mqtt://${config.broker.host === '0.0.0.0' ? '127.0.0.1' : config.broker.host}:${port}`
     }
     if (pipeline) stoppers.push({ name: 'ingest', stop: () => pipeline!.stop() })
     if (pipeline && config.ingest.mode === 'subscriber') {
-      const subscriber = new IngestSubscriber(site, pipeline, {
-        url: config.ingest.url!,
-        username: config.ingest.username,
-        password: config.ingest.password,
-        clientIdPrefix: config.ingest.clientIdPrefix,
-        connections: config.ingest.connections,
-        shareGroup: config.ingest.shareGroup,
-      }, log.child({ module: 'ingest-subscriber' }))
+      const subscriber = new IngestSubscriber(
+        site,
+        pipeline,
+        {
+          url: config.ingest.url!,
+          username: config.ingest.username,
+          password: config.ingest.password,
+          clientIdPrefix: config.ingest.clientIdPrefix,
+          connections: config.ingest.connections,
+          shareGroup: config.ingest.shareGroup,
+        },
+        log.child({ module: 'ingest-subscriber' }),
+      )
       await subscriber.start()
       stoppers.push({ name: 'ingest-subscriber', stop: () => subscriber.stop() })
       ops.addReadiness('mqtt', () => subscriber.connected)
     }
     if (parts.simulator && config.simulator.enabled) {
-      if (!brokerUrl) throw new Error('the simulator needs simulator.url (SIMULATOR_MQTT_URL) when no broker runs in this process')
+      if (!brokerUrl)
+        throw new Error(
+          'the simulator needs simulator.url (SIMULATOR_MQTT_URL) when no broker runs in this process',
+        )
       const fleet = new SimulatedFleet({
         site: site.model,
         url: brokerUrl,
@@ -98,7 +119,8 @@ export const COMMANDS: Record<string, Command> = {
   start: {
     summary: 'Run everything on embedded defaults: broker + ingest + simulated fleet (+ local InfluxDB)',
     help: 'Starts a private InfluxDB (Debian package influxdb, installed if missing) unless INFLUX_URL is set,\nthe MQTT broker on 127.0.0.1:1883 with ingest inside it, and the simulated Cikarang fleet.\nCtrl-C stops everything.',
-    run: async (ctx) => runServices(loadKawasanConfig(ctx.configFile), { broker: true, ingest: true, simulator: true }, 'all'),
+    run: async (ctx) =>
+      runServices(loadKawasanConfig(ctx.configFile), { broker: true, ingest: true, simulator: true }, 'all'),
   },
   broker: {
     summary: 'Run the MQTT broker (with ingest inside it when ingest.mode is in-broker)',
@@ -139,8 +161,11 @@ export const COMMANDS: Record<string, Command> = {
         return 1
       }
       const model = loadSiteModel(file)
-      const devices = model.plants.reduce((n, p) => n + p.devices.length, 0) + model.cluster.shared_devices.length
-      process.stdout.write(`${file}: cluster ${model.cluster.id} (${model.cluster.timezone}), ${model.plants.length} plants, ${devices} devices, ${model.identities.length} identities: OK\n`)
+      const devices =
+        model.plants.reduce((n, p) => n + p.devices.length, 0) + model.cluster.shared_devices.length
+      process.stdout.write(
+        `${file}: cluster ${model.cluster.id} (${model.cluster.timezone}), ${model.plants.length} plants, ${devices} devices, ${model.identities.length} identities: OK\n`,
+      )
       return 0
     },
   },

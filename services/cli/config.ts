@@ -10,21 +10,42 @@ import { simulatorConfigSchema } from '../simulator/config.js'
 
 export const influxConfigSchema = z
   .object({
-    url: z.url().optional().describe('InfluxDB to use; unset = start a private InfluxDB 1.x from Debian packages under dataDir'),
-    database: z.string().min(1).default('kawasan').describe('v1 database (for 2.x: the DBRP-mapped database name)'),
+    url: z
+      .url()
+      .optional()
+      .describe('InfluxDB to use; unset = start a private InfluxDB 1.x from Debian packages under dataDir'),
+    database: z
+      .string()
+      .min(1)
+      .default('kawasan')
+      .describe('v1 database (for 2.x: the DBRP-mapped database name)'),
     username: z.string().optional(),
     password: z.string().optional(),
     token: z.string().optional().describe('InfluxDB 2.x/3.x token'),
-    org: z.string().optional().describe('InfluxDB 2.x org: with bucket, writes use @influxdata/influxdb-client'),
+    org: z
+      .string()
+      .optional()
+      .describe('InfluxDB 2.x org: with bucket, writes use @influxdata/influxdb-client'),
     bucket: z.string().optional(),
-    localPort: z.number().int().min(0).max(65535).default(18086).describe('Port of the private InfluxDB (a free one is used if taken)'),
+    localPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(18086)
+      .describe('Port of the private InfluxDB (a free one is used if taken)'),
   })
   .prefault({})
 
 export const kawasanConfigSchema = z.object({
-  site: z.string().default('infra/examples/cikarang/site.yaml').describe('Site model file (cluster, plants, devices, MQTT identities)'),
+  site: z
+    .string()
+    .default('infra/examples/cikarang/site.yaml')
+    .describe('Site model file (cluster, plants, devices, MQTT identities)'),
   dataDir: z.string().default('data').describe('Where the private InfluxDB and local state live'),
-  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
+  log: z
+    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
   influx: influxConfigSchema,
   broker: brokerConfigSchema,
   ingest: ingestConfigSchema,
@@ -32,7 +53,13 @@ export const kawasanConfigSchema = z.object({
   ops: z
     .object({
       host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(9464).describe('/health, /ready and Prometheus /metrics'),
+      port: z
+        .number()
+        .int()
+        .min(0)
+        .max(65535)
+        .default(9464)
+        .describe('/health, /ready and Prometheus /metrics'),
     })
     .prefault({}),
 })

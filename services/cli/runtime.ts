@@ -3,10 +3,10 @@
  * private local one), the ops server, and orderly shutdown on SIGINT/SIGTERM.
  */
 import { join } from 'node:path'
+import { startLocalInfluxDB } from '../../infra/local/influxdb.js'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 import type { Logger } from '../../shared/logger.js'
 import { buildOpsServer, type OpsRegistry } from '../../shared/ops-server.js'
-import { startLocalInfluxDB } from '../../infra/local/influxdb.js'
 import type { InfluxTarget } from '../ingest/app.js'
 import type { KawasanConfig } from './config.js'
 
@@ -15,18 +15,33 @@ export interface Stoppable {
   stop(): Promise<void>
 }
 
-export async function resolveInflux(config: KawasanConfig, log: Logger, stoppers: Stoppable[]): Promise<InfluxTarget> {
+export async function resolveInflux(
+  config: KawasanConfig,
+  log: Logger,
+  stoppers: Stoppable[],
+): Promise<InfluxTarget> {
   const c = config.influx
   let url = c.url
   if (!url) {
     const dataDir = join(config.dataDir, 'influxdb')
-    log.info({ dataDir }, 'no influx.url (INFLUX_URL) set: starting a private InfluxDB from Debian packages on 127.0.0.1')
+    log.info(
+      { dataDir },
+      'no influx.url (INFLUX_URL) set: starting a private InfluxDB from Debian packages on 127.0.0.1',
+    )
     const local = await startLocalInfluxDB({ dataDir, port: c.localPort })
     stoppers.push({ name: 'influxdb', stop: () => local.stop() })
     url = local.url
     log.info({ url }, 'private InfluxDB ready')
   }
-  const target: InfluxTarget = { url, database: c.database, username: c.username, password: c.password, token: c.token, org: c.org, bucket: c.bucket }
+  const target: InfluxTarget = {
+    url,
+    database: c.database,
+    username: c.username,
+    password: c.password,
+    token: c.token,
+    org: c.org,
+    bucket: c.bucket,
+  }
   if (!(c.org && c.bucket)) {
     // v1 API: make sure the database exists (idempotent). 2.x buckets are made by its setup.
     await new InfluxClient(target).createDatabase()
@@ -34,7 +49,13 @@ export async function resolveInflux(config: KawasanConfig, log: Logger, stoppers
   return target
 }
 
-export async function startOpsServer(ops: OpsRegistry, config: KawasanConfig, service: string, log: Logger, stoppers: Stoppable[]): Promise<number> {
+export async function startOpsServer(
+  ops: OpsRegistry,
+  config: KawasanConfig,
+  service: string,
+  log: Logger,
+  stoppers: Stoppable[],
+): Promise<number> {
   const app = buildOpsServer(ops, service)
   await app.listen({ host: config.ops.host, port: config.ops.port })
   const addr = app.server.address()

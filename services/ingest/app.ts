@@ -17,7 +17,12 @@ export interface InfluxTarget extends InfluxConnection {
 
 export function createLineWriter(target: InfluxTarget): LineWriter {
   if (target.org && target.bucket && target.token) {
-    return new InfluxV2Writer({ url: target.url, token: target.token, org: target.org, bucket: target.bucket })
+    return new InfluxV2Writer({
+      url: target.url,
+      token: target.token,
+      org: target.org,
+      bucket: target.bucket,
+    })
   }
   return new InfluxClient(target)
 }
@@ -42,6 +47,10 @@ export function createIngestPipeline(options: {
       maxAgeMs: config.maxAgeDays * 86_400_000,
       maxPayloadBytes: 256 * 1024,
     },
-    batcher: { maxBatchLines: config.maxBatchLines, flushIntervalMs: config.flushIntervalMs, maxPendingLines: config.maxPendingLines },
+    batcher: {
+      maxBatchLines: config.maxBatchLines,
+      flushIntervalMs: config.flushIntervalMs,
+      maxPendingLines: config.maxPendingLines,
+    },
   })
 }

@@ -6,19 +6,58 @@ export const ingestConfigSchema = z
     mode: z
       .enum(['in-broker', 'subscriber'])
       .default('in-broker')
-      .describe('in-broker: ingest runs inside our aedes broker and holds each PUBACK until InfluxDB has the data; subscriber: ingest subscribes to an external broker (mosquitto, EMQX, HiveMQ)'),
-    url: z.string().optional().describe('Subscriber mode: broker URL, e.g. mqtt://127.0.0.1:1883 or mqtts://broker:8883'),
+      .describe(
+        'in-broker: ingest runs inside our aedes broker and holds each PUBACK until InfluxDB has the data; subscriber: ingest subscribes to an external broker (mosquitto, EMQX, HiveMQ)',
+      ),
+    url: z
+      .string()
+      .optional()
+      .describe('Subscriber mode: broker URL, e.g. mqtt://127.0.0.1:1883 or mqtts://broker:8883'),
     username: z.string().optional(),
     password: z.string().optional(),
-    clientIdPrefix: z.string().default('kawasan-ingest').describe('Fixed client ids keep persistent sessions across restarts'),
-    connections: z.number().int().min(1).max(64).default(4).describe('Subscriber mode: MQTT connections (mqtt.js holds one unacknowledged message per connection)'),
-    shareGroup: z.string().regex(/^[A-Za-z0-9_-]+$/).optional().describe('Subscriber mode: join $share/{group}/... (MQTT 5) so several ingest instances split the load'),
-    maxFutureSeconds: z.number().int().min(0).default(300).describe('Readings further ahead of the server clock go to dead letter'),
-    maxAgeDays: z.number().min(0).default(0).describe('Readings older than this go to dead letter (0 = no limit)'),
+    clientIdPrefix: z
+      .string()
+      .default('kawasan-ingest')
+      .describe('Fixed client ids keep persistent sessions across restarts'),
+    connections: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(4)
+      .describe(
+        'Subscriber mode: MQTT connections (mqtt.js holds one unacknowledged message per connection)',
+      ),
+    shareGroup: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .optional()
+      .describe(
+        'Subscriber mode: join $share/{group}/... (MQTT 5) so several ingest instances split the load',
+      ),
+    maxFutureSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(300)
+      .describe('Readings further ahead of the server clock go to dead letter'),
+    maxAgeDays: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe('Readings older than this go to dead letter (0 = no limit)'),
     maxBatchLines: z.number().int().min(1).default(5000),
     flushIntervalMs: z.number().int().min(0).default(50),
-    maxPendingLines: z.number().int().min(1000).default(200_000).describe('Back-pressure: above this, stop reading from publishers'),
+    maxPendingLines: z
+      .number()
+      .int()
+      .min(1000)
+      .default(200_000)
+      .describe('Back-pressure: above this, stop reading from publishers'),
   })
   .prefault({})
-  .refine((c) => c.mode !== 'subscriber' || !!c.url, { message: 'subscriber mode needs ingest.url (INGEST_MQTT_URL), the broker to subscribe to', path: ['url'] })
+  .refine((c) => c.mode !== 'subscriber' || !!c.url, {
+    message: 'subscriber mode needs ingest.url (INGEST_MQTT_URL), the broker to subscribe to',
+    path: ['url'],
+  })
 export type IngestConfig = z.infer<typeof ingestConfigSchema>

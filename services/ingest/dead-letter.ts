@@ -61,7 +61,12 @@ export class DeadLetterEncoder {
     const nanos = (this.base + this.counter++) % 1_000_000
     return toLine({
       measurement: DEAD_LETTER_MEASUREMENT,
-      tags: { reason: letter.reason, cluster: letter.cluster ?? '', plant: letter.plant ?? '', device: letter.device ?? '' },
+      tags: {
+        reason: letter.reason,
+        cluster: letter.cluster ?? '',
+        plant: letter.plant ?? '',
+        device: letter.device ?? '',
+      },
       fields: { detail: letter.detail, topic: letter.topic, excerpt: letter.excerpt },
       time: ms,
       nanos,

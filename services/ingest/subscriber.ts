@@ -25,10 +25,18 @@ export interface SubscriberOptions {
 }
 
 /** Topic filters for connection `index` of `count`: plants dealt round-robin in site-model order. */
-export function partitionFilters(site: SiteIndex, index: number, count: number, shareGroup?: string): string[] {
+export function partitionFilters(
+  site: SiteIndex,
+  index: number,
+  count: number,
+  shareGroup?: string,
+): string[] {
   const cluster = site.clusterId
   if (shareGroup) return index < count ? [`$share/${shareGroup}/${telemetryFilter(cluster)}`] : []
-  const plants = [...site.model.plants.map((p) => p.id), ...(site.model.cluster.shared_devices.length > 0 ? [SHARED_PLANT_ID] : [])]
+  const plants = [
+    ...site.model.plants.map((p) => p.id),
+    ...(site.model.cluster.shared_devices.length > 0 ? [SHARED_PLANT_ID] : []),
+  ]
   return plants.filter((_, i) => i % count === index).map((plant) => telemetryFilter(cluster, plant))
 }
 
@@ -48,13 +56,19 @@ export class IngestSubscriber {
   }
 
   async start(): Promise<void> {
-    const count = this.options.shareGroup ? this.options.connections : Math.min(this.options.connections, this.site.model.plants.length + 1)
+    const count = this.options.shareGroup
+      ? this.options.connections
+      : Math.min(this.options.connections, this.site.model.plants.length + 1)
     for (let i = 0; i < count; i++) {
       const filters = partitionFilters(this.site, i, count, this.options.shareGroup)
       if (filters.length === 0) continue
       this.clients.push(this.connect(`${this.options.clientIdPrefix}-${i}`, filters))
     }
-    await Promise.all(this.clients.map((c) => new Promise<void>((resolve) => (c.connected ? resolve() : c.once('connect', () => resolve())))))
+    await Promise.all(
+      this.clients.map(
+        (c) => new Promise<void>((resolve) => (c.connected ? resolve() : c.once('connect', () => resolve()))),
+      ),
+    )
   }
 
   private connect(clientId: string, filters: string[]): MqttClient {
@@ -89,7 +103,8 @@ export class IngestSubscriber {
       log.info({ sessionPresent: connack.sessionPresent, filters }, 'ingest subscriber connected')
       client.subscribe(filters, { qos: 1 }, (err, granted) => {
         if (err) log.error({ err: err.message }, 'subscribe failed')
-        else if (granted?.some((g) => g.qos > 1)) log.error({ granted }, 'broker refused a subscription; check its ACL for the ingest user')
+        else if (granted?.some((g) => g.qos > 1))
+          log.error({ granted }, 'broker refused a subscription; check its ACL for the ingest user')
       })
     })
     client.on('error', (err) => log.warn({ err: err.message }, 'MQTT connection error'))

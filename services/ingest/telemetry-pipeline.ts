@@ -8,7 +8,7 @@ import type { LineWriter } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
-import { DeadLetterEncoder, type DeadLetter } from './dead-letter.js'
+import { type DeadLetter, DeadLetterEncoder } from './dead-letter.js'
 import { SequenceTracker } from './sequence-tracker.js'
 import { DEFAULT_LIMITS, type ValidationLimits, validateTelemetry } from './validate-message.js'
 import { type BatcherOptions, DEFAULT_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js'
@@ -42,27 +42,76 @@ export class TelemetryPipeline {
     this.deadLetters = new DeadLetterEncoder(this.now)
     const registers = [options.metrics]
     this.m = {
-      messages: new Counter({ name: 'kawasan_ingest_messages_total', help: 'Telemetry messages handled, by outcome', labelNames: ['outcome'], registers }),
-      points: new Counter({ name: 'kawasan_ingest_points_written_total', help: 'Reading points written to InfluxDB', registers }),
-      deadLetters: new Counter({ name: 'kawasan_ingest_dead_letters_total', help: 'Readings or messages rejected, by reason', labelNames: ['reason'], registers }),
-      gaps: new Counter({ name: 'kawasan_ingest_sequence_missing_total', help: 'Messages missing according to device sequence numbers', registers }),
-      pending: new Gauge({ name: 'kawasan_ingest_pending_lines', help: 'Lines waiting for or in an InfluxDB write', registers, collect: (): void => this.m.pending.set(this.batcher.pendingLines) }),
-      writeSeconds: new Histogram({ name: 'kawasan_ingest_write_seconds', help: 'InfluxDB write latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers }),
-      batchLines: new Histogram({ name: 'kawasan_ingest_batch_lines', help: 'Lines per InfluxDB write', buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000], registers }),
-      retries: new Counter({ name: 'kawasan_ingest_write_retries_total', help: 'InfluxDB write attempts that failed and were retried', registers }),
+      messages: new Counter({
+        name: 'kawasan_ingest_messages_total',
+        help: 'Telemetry messages handled, by outcome',
+        labelNames: ['outcome'],
+        registers,
+      }),
+      points: new Counter({
+        name: 'kawasan_ingest_points_written_total',
+        help: 'Reading points written to InfluxDB',
+        registers,
+      }),
+      deadLetters: new Counter({
+        name: 'kawasan_ingest_dead_letters_total',
+        help: 'Readings or messages rejected, by reason',
+        labelNames: ['reason'],
+        registers,
+      }),
+      gaps: new Counter({
+        name: 'kawasan_ingest_sequence_missing_total',
+        help: 'Messages missing according to device sequence numbers',
+        registers,
+      }),
+      pending: new Gauge({
+        name: 'kawasan_ingest_pending_lines',
+        help: 'Lines waiting for or in an InfluxDB write',
+        registers,
+        collect: (): void => this.m.pending.set(this.batcher.pendingLines),
+      }),
+      writeSeconds: new Histogram({
+        name: 'kawasan_ingest_write_seconds',
+        help: 'InfluxDB write latency',
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers,
+      }),
+      batchLines: new Histogram({
+        name: 'kawasan_ingest_batch_lines',
+        help: 'Lines per InfluxDB write',
+        buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000],
+        registers,
+      }),
+      retries: new Counter({
+        name: 'kawasan_ingest_write_retries_total',
+        help: 'InfluxDB write attempts that failed and were retried',
+        registers,
+      }),
     }
-    this.batcher = new WriteBatcher(options.writer, options.log, { ...DEFAULT_BATCHER_OPTIONS, ...options.batcher }, {
-      onWrite: (lines, ms) => {
-        this.m.writeSeconds.observe(ms / 1000)
-        this.m.batchLines.observe(lines)
+    this.batcher = new WriteBatcher(
+      options.writer,
+      options.log,
+      { ...DEFAULT_BATCHER_OPTIONS, ...options.batcher },
+      {
+        onWrite: (lines, ms) => {
+          this.m.writeSeconds.observe(ms / 1000)
+          this.m.batchLines.observe(lines)
+        },
+        onRetry: () => this.m.retries.inc(),
+        onDrain: () => {
+          for (const listener of this.drainListeners) listener()
+        },
+        onRejectedLine: (line, error) =>
+          this.writeDeadLettersDirect([
+            {
+              reason: 'rejected_by_influxdb',
+              detail: error.message.slice(0, 500),
+              topic: '',
+              excerpt: line.slice(0, 1024),
+            },
+          ]),
       },
-      onRetry: () => this.m.retries.inc(),
-      onDrain: () => {
-        for (const listener of this.drainListeners) listener()
-      },
-      onRejectedLine: (line, error) =>
-        this.writeDeadLettersDirect([{ reason: 'rejected_by_influxdb', detail: error.message.slice(0, 500), topic: '', excerpt: line.slice(0, 1024) }]),
-    })
+    )
   }
 
   /** True while as many lines wait as the batcher may hold: callers should stop reading. */
@@ -77,7 +126,13 @@ export class TelemetryPipeline {
   /** Validates and stores one message; resolves when InfluxDB holds every part of it. */
   async accept(topic: string, payload: Buffer): Promise<AcceptResult> {
     const now = this.now()
-    const result = validateTelemetry(topic, payload, this.options.site, now, this.options.limits ?? DEFAULT_LIMITS)
+    const result = validateTelemetry(
+      topic,
+      payload,
+      this.options.site,
+      now,
+      this.options.limits ?? DEFAULT_LIMITS,
+    )
     const lines = result.points.map(toLine)
     for (const d of result.deadLetters) {
       lines.push(this.deadLetters.toLine(d))
@@ -91,7 +146,9 @@ export class TelemetryPipeline {
     }
     await this.batcher.submit(lines)
     this.m.points.inc(result.points.length)
-    this.m.messages.inc({ outcome: result.points.length === 0 ? 'rejected' : result.deadLetters.length > 0 ? 'partial' : 'ok' })
+    this.m.messages.inc({
+      outcome: result.points.length === 0 ? 'rejected' : result.deadLetters.length > 0 ? 'partial' : 'ok',
+    })
     return { points: result.points.length, deadLetters: result.deadLetters.length }
   }
 
@@ -117,7 +174,10 @@ export class TelemetryPipeline {
     const kind = `${d.reason}:${d.plant ?? ''}/${d.device ?? ''}`
     const level = this.loggedReasons.has(kind) ? 'debug' : 'warn'
     if (this.loggedReasons.size < 10_000) this.loggedReasons.add(kind)
-    this.options.log[level]({ reason: d.reason, topic: d.topic, detail: d.detail }, 'telemetry rejected to dead letter')
+    this.options.log[level](
+      { reason: d.reason, topic: d.topic, detail: d.detail },
+      'telemetry rejected to dead letter',
+    )
   }
 
   stop(abandonAfterMs?: number): Promise<void> {

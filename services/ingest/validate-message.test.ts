@@ -5,14 +5,20 @@ import { validateTelemetry } from './validate-message.js'
 const site = exampleSite()
 const NOW = Date.UTC(2026, 10, 23, 12)
 const topic = 'kawasan/v1/cikarang/plant-a/grid-main/telemetry'
-const run = (body: unknown, t = topic) => validateTelemetry(t, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), site, NOW)
+const run = (body: unknown, t = topic) =>
+  validateTelemetry(t, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), site, NOW)
 
 describe('validateTelemetry', () => {
   it('turns a valid message into points tagged from the topic and the site model, never from the payload', () => {
     const r = run({ v: 1, seq: 5, readings: [{ ts: NOW - 1000, m: { p_kw: 10, e_kwh: 99 } }] })
     expect(r.deadLetters).toEqual([])
     expect(r.points).toEqual([
-      { measurement: 'readings', tags: { cluster: 'cikarang', plant: 'plant-a', device: 'grid-main', role: 'grid_import' }, fields: { p_kw: 10, e_kwh: 99, seq: { int: 5 } }, time: NOW - 1000 },
+      {
+        measurement: 'readings',
+        tags: { cluster: 'cikarang', plant: 'plant-a', device: 'grid-main', role: 'grid_import' },
+        fields: { p_kw: 10, e_kwh: 99, seq: { int: 5 } },
+        time: NOW - 1000,
+      },
     ])
     expect(r.source).toEqual({ cluster: 'cikarang', plant: 'plant-a', device: 'grid-main', seq: 5 })
   })
@@ -29,9 +35,15 @@ describe('validateTelemetry', () => {
   })
 
   it('rejects unknown topics and devices before parsing the payload', () => {
-    expect(run('{}', 'kawasan/v1/cikarang/plant-a/grid-main/other').deadLetters[0]?.reason).toBe('unknown_topic')
-    expect(run('{}', 'kawasan/v1/cikarang/plant-z/grid-main/telemetry').deadLetters[0]?.reason).toBe('unknown_device')
-    expect(run('{}', 'kawasan/v1/elsewhere/plant-a/grid-main/telemetry').deadLetters[0]?.reason).toBe('unknown_device')
+    expect(run('{}', 'kawasan/v1/cikarang/plant-a/grid-main/other').deadLetters[0]?.reason).toBe(
+      'unknown_topic',
+    )
+    expect(run('{}', 'kawasan/v1/cikarang/plant-z/grid-main/telemetry').deadLetters[0]?.reason).toBe(
+      'unknown_device',
+    )
+    expect(run('{}', 'kawasan/v1/elsewhere/plant-a/grid-main/telemetry').deadLetters[0]?.reason).toBe(
+      'unknown_device',
+    )
   })
 
   it('refuses a payload over the size limit without parsing it, keeping only a short excerpt', () => {
@@ -51,8 +63,17 @@ describe('validateTelemetry', () => {
         { ts: NOW - 5, m: { p_kw: 4 }, unsync: true },
       ],
     })
-    expect(r.points.map((p) => p.fields)).toEqual([{ p_kw: 1, seq: { int: 9 } }, { p_kw: 4, seq: { int: 9 }, unsync: true }])
-    expect(r.deadLetters.map((d) => d.reason).sort()).toEqual(['bad_reading', 'bad_value', 'future_timestamp', 'implausible_value', 'unknown_metric'])
+    expect(r.points.map((p) => p.fields)).toEqual([
+      { p_kw: 1, seq: { int: 9 } },
+      { p_kw: 4, seq: { int: 9 }, unsync: true },
+    ])
+    expect(r.deadLetters.map((d) => d.reason).sort()).toEqual([
+      'bad_reading',
+      'bad_value',
+      'future_timestamp',
+      'implausible_value',
+      'unknown_metric',
+    ])
     expect(r.deadLetters.every((d) => d.plant === 'plant-a' && d.device === 'grid-main')).toBe(true)
   })
 

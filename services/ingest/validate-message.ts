@@ -21,7 +21,11 @@ export interface ValidationLimits {
   maxPayloadBytes: number
 }
 
-export const DEFAULT_LIMITS: ValidationLimits = { maxFutureMs: 5 * 60_000, maxAgeMs: 0, maxPayloadBytes: MAX_PAYLOAD_BYTES }
+export const DEFAULT_LIMITS: ValidationLimits = {
+  maxFutureMs: 5 * 60_000,
+  maxAgeMs: 0,
+  maxPayloadBytes: MAX_PAYLOAD_BYTES,
+}
 
 export interface ValidatedMessage {
   points: PointData[]
@@ -30,18 +34,39 @@ export interface ValidatedMessage {
   source?: { cluster: string; plant: string; device: string; seq: number }
 }
 
-export function validateTelemetry(topic: string, payload: Buffer, site: SiteIndex, now: number, limits = DEFAULT_LIMITS): ValidatedMessage {
+export function validateTelemetry(
+  topic: string,
+  payload: Buffer,
+  site: SiteIndex,
+  now: number,
+  limits = DEFAULT_LIMITS,
+): ValidatedMessage {
   const t = parseDeviceTopic(topic)
-  const reject = (reason: DeadLetter['reason'], detail: string, excerpt = excerptOf(payload)): ValidatedMessage => ({
+  const reject = (
+    reason: DeadLetter['reason'],
+    detail: string,
+    excerpt = excerptOf(payload),
+  ): ValidatedMessage => ({
     points: [],
-    deadLetters: [{ reason, detail, topic, excerpt, cluster: t?.cluster, plant: t?.plant, device: t?.device }],
+    deadLetters: [
+      { reason, detail, topic, excerpt, cluster: t?.cluster, plant: t?.plant, device: t?.device },
+    ],
   })
-  if (!t || t.kind !== 'telemetry') return reject('unknown_topic', 'topic is not kawasan/v1/{cluster}/{plant}/{device}/telemetry')
+  if (!t || t.kind !== 'telemetry')
+    return reject('unknown_topic', 'topic is not kawasan/v1/{cluster}/{plant}/{device}/telemetry')
   if (payload.length > limits.maxPayloadBytes) {
-    return reject('payload_too_large', `payload is ${payload.length} bytes, the limit is ${limits.maxPayloadBytes}`, excerptOf(payload.subarray(0, 256)))
+    return reject(
+      'payload_too_large',
+      `payload is ${payload.length} bytes, the limit is ${limits.maxPayloadBytes}`,
+      excerptOf(payload.subarray(0, 256)),
+    )
   }
   const ref = site.device(t.cluster, t.plant, t.device)
-  if (!ref) return reject('unknown_device', `device ${t.plant}/${t.device} is not in the site model of cluster ${site.clusterId}`)
+  if (!ref)
+    return reject(
+      'unknown_device',
+      `device ${t.plant}/${t.device} is not in the site model of cluster ${site.clusterId}`,
+    )
 
   let json: unknown
   try {
@@ -51,7 +76,10 @@ export function validateTelemetry(topic: string, payload: Buffer, site: SiteInde
   }
   const envelope = telemetryEnvelopeSchema.safeParse(json)
   if (!envelope.success) {
-    return reject('bad_envelope', envelope.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '))
+    return reject(
+      'bad_envelope',
+      envelope.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '),
+    )
   }
 
   const { seq, readings } = envelope.data
@@ -64,16 +92,28 @@ export function validateTelemetry(topic: string, payload: Buffer, site: SiteInde
   readings.forEach((raw, index) => {
     const reading = readingSchema.safeParse(raw)
     if (!reading.success) {
-      letter('bad_reading', `readings[${index}]: ${reading.error.issues.map((i) => `${i.path.join('.') || 'reading'}: ${i.message}`).join('; ')}`, raw)
+      letter(
+        'bad_reading',
+        `readings[${index}]: ${reading.error.issues.map((i) => `${i.path.join('.') || 'reading'}: ${i.message}`).join('; ')}`,
+        raw,
+      )
       return
     }
     const { ts, m, unsync } = reading.data
     if (ts > now + limits.maxFutureMs) {
-      letter('future_timestamp', `readings[${index}].ts ${new Date(ts).toISOString()} is ${Math.round((ts - now) / 1000)} s ahead of the server clock (limit ${limits.maxFutureMs / 1000} s)`, raw)
+      letter(
+        'future_timestamp',
+        `readings[${index}].ts ${new Date(ts).toISOString()} is ${Math.round((ts - now) / 1000)} s ahead of the server clock (limit ${limits.maxFutureMs / 1000} s)`,
+        raw,
+      )
       return
     }
     if (limits.maxAgeMs > 0 && ts < now - limits.maxAgeMs) {
-      letter('stale_timestamp', `readings[${index}].ts ${new Date(ts).toISOString()} is older than ${limits.maxAgeMs / 1000} s`, raw)
+      letter(
+        'stale_timestamp',
+        `readings[${index}].ts ${new Date(ts).toISOString()} is older than ${limits.maxAgeMs / 1000} s`,
+        raw,
+      )
       return
     }
     if (Object.keys(m).length === 0) {
@@ -84,11 +124,18 @@ export function validateTelemetry(topic: string, payload: Buffer, site: SiteInde
     let count = 0
     for (const [name, value] of Object.entries(m)) {
       if (!isMetricName(name)) {
-        letter('unknown_metric', `readings[${index}].m.${name.slice(0, 64)}: not in the metric vocabulary`, { ts, m: { [name]: value } })
+        letter('unknown_metric', `readings[${index}].m.${name.slice(0, 64)}: not in the metric vocabulary`, {
+          ts,
+          m: { [name]: value },
+        })
         continue
       }
       if (typeof value !== 'number') {
-        letter('bad_value', `readings[${index}].m.${name}: expected a number, got ${value === null ? 'null' : typeof value}`, { ts, m: { [name]: value } })
+        letter(
+          'bad_value',
+          `readings[${index}].m.${name}: expected a number, got ${value === null ? 'null' : typeof value}`,
+          { ts, m: { [name]: value } },
+        )
         continue
       }
       const problem = checkMetricValue(name, value)

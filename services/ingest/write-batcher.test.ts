@@ -14,7 +14,8 @@ class ScriptedWriter implements LineWriter {
   async writeLines(lines: readonly string[]): Promise<void> {
     const next = this.failNext.shift()
     if (next) throw next
-    if (lines.some((l) => this.badLines.has(l))) throw new InfluxWriteError('partial write', { kind: 'split' }, 400)
+    if (lines.some((l) => this.badLines.has(l)))
+      throw new InfluxWriteError('partial write', { kind: 'split' }, 400)
     this.writes.push([...lines])
   }
 }
@@ -33,14 +34,21 @@ describe('WriteBatcher', () => {
   it('never splits one message across writes and caps a batch at maxBatchLines', async () => {
     const w = new ScriptedWriter()
     const b = new WriteBatcher(w, silentLogger(), { ...fast, maxBatchLines: 10 })
-    await Promise.all([b.submit(['a1', 'a2', 'a3', 'a4', 'a5', 'a6']), b.submit(['b1', 'b2', 'b3', 'b4', 'b5', 'b6']), b.submit(['c1'])])
+    await Promise.all([
+      b.submit(['a1', 'a2', 'a3', 'a4', 'a5', 'a6']),
+      b.submit(['b1', 'b2', 'b3', 'b4', 'b5', 'b6']),
+      b.submit(['c1']),
+    ])
     for (const write of w.writes) expect(write.length).toBeLessThanOrEqual(10)
     expect(w.writes.find((x) => x.includes('a1'))).toEqual(expect.arrayContaining(['a1', 'a6']))
   })
 
   it('retries retryable failures until InfluxDB accepts, holding the promise (no loss)', async () => {
     const w = new ScriptedWriter()
-    w.failNext = [new InfluxWriteError('down', { kind: 'retry' }), new InfluxWriteError('503', { kind: 'retry', retryAfterMs: 20 }, 503)]
+    w.failNext = [
+      new InfluxWriteError('down', { kind: 'retry' }),
+      new InfluxWriteError('503', { kind: 'retry', retryAfterMs: 20 }, 503),
+    ]
     const retries: number[] = []
     const b = new WriteBatcher(w, silentLogger(), fast, { onRetry: (_e, delay) => retries.push(delay) })
     await b.submit(['x'])
@@ -53,7 +61,9 @@ describe('WriteBatcher', () => {
     const w = new ScriptedWriter()
     w.badLines.add('bad')
     const rejected: string[] = []
-    const b = new WriteBatcher(w, silentLogger(), fast, { onRejectedLine: (line) => void rejected.push(line) })
+    const b = new WriteBatcher(w, silentLogger(), fast, {
+      onRejectedLine: (line) => void rejected.push(line),
+    })
     await Promise.all([b.submit(['g1', 'g2', 'bad', 'g3']), b.submit(['g4'])])
     expect(w.writes.flat().sort()).toEqual(['g1', 'g2', 'g3', 'g4'])
     expect(rejected).toEqual(['bad'])

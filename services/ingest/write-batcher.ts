@@ -6,10 +6,11 @@
  * batcher stops; a 400/413/422 batch is bisected so only the lines InfluxDB refuses are rejected
  * (REL-06); we never rely on the client library's retry buffer (REL-04).
  */
-import type { Logger } from '../../shared/logger.js'
-import { InfluxWriteError, type LineWriter } from '../../shared/influx/influx-client.js'
+
 import { KawasanError } from '../../shared/errors.js'
 import type { WriteFailureClass } from '../../shared/influx/classify-error.js'
+import { InfluxWriteError, type LineWriter } from '../../shared/influx/influx-client.js'
+import type { Logger } from '../../shared/logger.js'
 
 export interface BatcherOptions {
   /** Largest number of lines in one write. */
@@ -82,7 +83,8 @@ export class WriteBatcher {
 
   /** Resolves when every line is durable in InfluxDB (or was refused by it on its own). */
   submit(lines: readonly string[]): Promise<void> {
-    if (this.stopped) return Promise.reject(new KawasanError('STOPPED', 'ingest is stopping; message not acknowledged'))
+    if (this.stopped)
+      return Promise.reject(new KawasanError('STOPPED', 'ingest is stopping; message not acknowledged'))
     if (lines.length === 0) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ lines, resolve, reject })
@@ -154,7 +156,11 @@ export class WriteBatcher {
   private async writeWithRetry(lines: string[]): Promise<void> {
     let attempt = 0
     for (;;) {
-      if (this.stopped && this.abandon) throw new KawasanError('STOPPED', 'ingest stopped before InfluxDB accepted the batch; not acknowledged')
+      if (this.stopped && this.abandon)
+        throw new KawasanError(
+          'STOPPED',
+          'ingest stopped before InfluxDB accepted the batch; not acknowledged',
+        )
       const started = performance.now()
       try {
         await this.writer.writeLines(lines)
@@ -170,11 +176,24 @@ export class WriteBatcher {
         }
         this.healthy = false
         attempt++
-        const backoff = Math.min(this.options.maxBackoffMs, this.options.minBackoffMs * 2 ** Math.min(attempt, 16))
+        const backoff = Math.min(
+          this.options.maxBackoffMs,
+          this.options.minBackoffMs * 2 ** Math.min(attempt, 16),
+        )
         const jittered = backoff / 2 + Math.random() * (backoff / 2)
-        const delay = failure.kind === 'retry' && failure.retryAfterMs !== undefined ? Math.max(failure.retryAfterMs, jittered) : failure.kind === 'fatal' ? Math.max(jittered, 5_000) : jittered
+        const delay =
+          failure.kind === 'retry' && failure.retryAfterMs !== undefined
+            ? Math.max(failure.retryAfterMs, jittered)
+            : failure.kind === 'fatal'
+              ? Math.max(jittered, 5_000)
+              : jittered
         if (attempt === 1 || attempt % 10 === 0) {
-          this.log[failure.kind === 'fatal' ? 'error' : 'warn']({ err: (err as Error).message, attempt, delayMs: Math.round(delay), lines: lines.length }, failure.kind === 'fatal' ? 'InfluxDB refuses writes; fix the configuration (credentials, database); retrying' : 'InfluxDB write failed; holding acknowledgements and retrying')
+          this.log[failure.kind === 'fatal' ? 'error' : 'warn'](
+            { err: (err as Error).message, attempt, delayMs: Math.round(delay), lines: lines.length },
+            failure.kind === 'fatal'
+              ? 'InfluxDB refuses writes; fix the configuration (credentials, database); retrying'
+              : 'InfluxDB write failed; holding acknowledgements and retrying',
+          )
         }
         this.events.onRetry?.(err as Error, delay)
         await this.sleep(delay)

@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
-import { type Device, SHARED_PLANT_ID, type SiteModel } from '../../shared/site-model.js'
 import { noise } from '../../shared/simulation/curves.js'
+import { type Device, SHARED_PLANT_ID, type SiteModel } from '../../shared/site-model.js'
 import type { ReadingOut, TelemetryPayload } from '../../shared/telemetry-schema.js'
 import { telemetryTopic } from '../../shared/topics.js'
 import { FUEL_PER_KWH, simulateCluster } from './plant-model.js'
@@ -49,11 +49,19 @@ export class SimulatedFleet {
   async start(): Promise<void> {
     this.loadState()
     const { site } = this.options
-    const plants = [...site.plants.map((p) => p.id), ...(site.cluster.shared_devices.length ? [SHARED_PLANT_ID] : [])]
+    const plants = [
+      ...site.plants.map((p) => p.id),
+      ...(site.cluster.shared_devices.length ? [SHARED_PLANT_ID] : []),
+    ]
     for (const plant of plants) {
-      const identity = site.identities.find((i) => i.role === 'gateway' && i.plant === plant && this.options.passwords[i.username])
+      const identity = site.identities.find(
+        (i) => i.role === 'gateway' && i.plant === plant && this.options.passwords[i.username],
+      )
       if (!identity) {
-        this.options.log.warn({ plant }, 'no gateway password for this plant in the simulator secrets; not simulating it')
+        this.options.log.warn(
+          { plant },
+          'no gateway password for this plant in the simulator secrets; not simulating it',
+        )
         continue
       }
       const client = mqtt.connect(this.options.url, {
@@ -63,11 +71,20 @@ export class SimulatedFleet {
         clean: false,
         reconnectPeriod: 1000,
       })
-      client.on('error', (err) => this.options.log.warn({ plant, err: err.message }, 'simulated gateway MQTT error'))
+      client.on('error', (err) =>
+        this.options.log.warn({ plant, err: err.message }, 'simulated gateway MQTT error'),
+      )
       this.clients.set(plant, client)
     }
-    await Promise.all([...this.clients.values()].map((c) => new Promise<void>((resolve) => c.once('connect', () => resolve()))))
-    this.options.log.info({ gateways: this.clients.size, intervalMs: this.options.intervalMs }, 'simulated fleet publishing')
+    await Promise.all(
+      [...this.clients.values()].map(
+        (c) => new Promise<void>((resolve) => c.once('connect', () => resolve())),
+      ),
+    )
+    this.options.log.info(
+      { gateways: this.clients.size, intervalMs: this.options.intervalMs },
+      'simulated fleet publishing',
+    )
     this.tick()
     this.timer = setInterval(() => this.tick(), this.options.intervalMs)
   }
@@ -85,9 +102,14 @@ export class SimulatedFleet {
         const reading = this.reading(plant, device, kw, ts)
         const st = this.state[`${plant}/${deviceId}`]!
         const payload: TelemetryPayload = { v: 1, seq: ++st.seq, readings: [reading] }
-        client.publish(telemetryTopic(site.cluster.id, plant, deviceId), JSON.stringify(payload), { qos: 1 }, (err) => {
-          if (!err) this.published++
-        })
+        client.publish(
+          telemetryTopic(site.cluster.id, plant, deviceId),
+          JSON.stringify(payload),
+          { qos: 1 },
+          (err) => {
+            if (!err) this.published++
+          },
+        )
       }
     }
     this.saveState()
@@ -101,7 +123,8 @@ export class SimulatedFleet {
 
   private reading(plant: string, device: Device, kw: number, ts: number): ReadingOut {
     const key = `${plant}/${device.id}`
-    const st = (this.state[key] ??= { counters: { e_kwh: 1000 + Math.abs(noise(key, 0)) * 50_000 }, seq: 0, lastTs: ts })
+    this.state[key] ??= { counters: { e_kwh: 1000 + Math.abs(noise(key, 0)) * 50_000 }, seq: 0, lastTs: ts }
+    const st = this.state[key]
     const hours = Math.max(0, Math.min(ts - st.lastTs, 10 * 60_000)) / 3_600_000 // a long pause is not integrated
     st.lastTs = ts
     const kwh = kw * hours
@@ -117,7 +140,8 @@ export class SimulatedFleet {
       m.f_hz = round(50 + 0.05 * noise(`${key}:f`, Math.floor(ts / 5000)), 3)
       m.pf = round(0.95 + 0.03 * noise(`${key}:pf`, Math.floor(ts / 60_000)), 3)
     }
-    if (device.kind === 'battery') m.soc_pct = round(50 + 40 * noise(`${plant}:soc`, Math.floor(ts / 3_600_000)), 1)
+    if (device.kind === 'battery')
+      m.soc_pct = round(50 + 40 * noise(`${plant}:soc`, Math.floor(ts / 3_600_000)), 1)
     return { ts, m }
   }
 

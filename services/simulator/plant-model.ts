@@ -12,7 +12,10 @@ import { SHARED_PLANT_ID } from '../../shared/site-model.js'
 export type PlantPowers = Map<string, number>
 
 /** Fuel burned per kWh of electricity (typical specific consumption of each technology). */
-export const FUEL_PER_KWH: Record<string, { metric: 'fuel_l' | 'fuel_m3' | 'fuel_kg' | 'h2_kg'; perKwh: number }> = {
+export const FUEL_PER_KWH: Record<
+  string,
+  { metric: 'fuel_l' | 'fuel_m3' | 'fuel_kg' | 'h2_kg'; perKwh: number }
+> = {
   diesel: { metric: 'fuel_l', perKwh: 0.27 }, // ~35% efficient genset, 9.9 kWh/L diesel
   natural_gas: { metric: 'fuel_m3', perKwh: 0.25 }, // ~38% CHP electrical efficiency, 10.5 kWh/m³
   biogas: { metric: 'fuel_m3', perKwh: 0.45 },
@@ -55,7 +58,8 @@ export function simulateCluster(site: SiteModel, ts: number): Map<string, PlantP
     const p = dispatch(d, ts, tz)
     shared.set(d.id, p)
     if (d.allocation.method === 'fixed_shares') {
-      for (const [plant, share] of Object.entries(d.allocation.shares)) sharedDelivered.set(plant, (sharedDelivered.get(plant) ?? 0) + p * share)
+      for (const [plant, share] of Object.entries(d.allocation.shares))
+        sharedDelivered.set(plant, (sharedDelivered.get(plant) ?? 0) + p * share)
     }
   }
   if (shared.size > 0) result.set(SHARED_PLANT_ID, shared)

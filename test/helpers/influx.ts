@@ -4,14 +4,24 @@ import { inject } from 'vitest'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 
 export async function freshDatabase(prefix = 'test'): Promise<InfluxClient> {
-  const client = new InfluxClient({ url: inject('influxUrl'), database: `${prefix}_${randomBytes(4).toString('hex')}` })
+  const client = new InfluxClient({
+    url: inject('influxUrl'),
+    database: `${prefix}_${randomBytes(4).toString('hex')}`,
+  })
   await client.createDatabase()
   return client
 }
 
 /** Count of points in a measurement (counting a field every point has). */
-export async function countPoints(client: InfluxClient, measurement: string, field: string, where = ''): Promise<number> {
-  const series = await client.query(`SELECT count("${field}") FROM "${measurement}"${where ? ` WHERE ${where}` : ''}`)
+export async function countPoints(
+  client: InfluxClient,
+  measurement: string,
+  field: string,
+  where = '',
+): Promise<number> {
+  const series = await client.query(
+    `SELECT count("${field}") FROM "${measurement}"${where ? ` WHERE ${where}` : ''}`,
+  )
   return Number(series[0]?.rows[0]?.count ?? 0)
 }
 

@@ -11,7 +11,11 @@ export interface KawasanProcess {
   kill(signal?: NodeJS.Signals): Promise<void>
 }
 
-export async function startKawasan(command: string, env: Record<string, string>, opsPort: number): Promise<KawasanProcess> {
+export async function startKawasan(
+  command: string,
+  env: Record<string, string>,
+  opsPort: number,
+): Promise<KawasanProcess> {
   let output = ''
   const child = spawn(process.execPath, ['bin/kawasan.js', command], {
     env: { ...process.env, LOG_LEVEL: 'warn', OPS_PORT: String(opsPort), ...env },

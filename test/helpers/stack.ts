@@ -4,15 +4,15 @@
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { Registry } from 'prom-client'
-import type { InfluxClient, LineWriter } from '../../shared/influx/influx-client.js'
-import { silentLogger } from '../../shared/logger.js'
-import type { SiteIndex } from '../../shared/site-model.js'
 import { KawasanBroker } from '../../services/broker/app.js'
 import { createIngestPipeline } from '../../services/ingest/app.js'
 import { ingestConfigSchema } from '../../services/ingest/config.js'
 import type { TelemetryPipeline } from '../../services/ingest/telemetry-pipeline.js'
-import { demoPasswords, exampleSite } from './site.js'
+import type { InfluxClient, LineWriter } from '../../shared/influx/influx-client.js'
+import { silentLogger } from '../../shared/logger.js'
+import type { SiteIndex } from '../../shared/site-model.js'
 import { freshDatabase } from './influx.js'
+import { demoPasswords, exampleSite } from './site.js'
 
 export interface TestStack {
   site: SiteIndex
@@ -25,12 +25,20 @@ export interface TestStack {
   stop(): Promise<void>
 }
 
-export async function startStack(options: { writer?: LineWriter; ingest?: Record<string, unknown> } = {}): Promise<TestStack> {
+export async function startStack(
+  options: { writer?: LineWriter; ingest?: Record<string, unknown> } = {},
+): Promise<TestStack> {
   const site = exampleSite()
   const influx = await freshDatabase('stack')
   const metrics = new Registry()
   const log = silentLogger()
-  const pipeline = createIngestPipeline({ config: ingestConfigSchema.parse(options.ingest ?? {}), site, writer: options.writer ?? influx, log, metrics })
+  const pipeline = createIngestPipeline({
+    config: ingestConfigSchema.parse(options.ingest ?? {}),
+    site,
+    writer: options.writer ?? influx,
+    log,
+    metrics,
+  })
   const broker = new KawasanBroker({ site, log, metrics, sink: pipeline })
   const { port } = await broker.start({ host: '127.0.0.1', port: 0 })
   const url = `mqtt://127.0.0.1:${port}`

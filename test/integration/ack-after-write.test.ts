@@ -4,11 +4,10 @@
  * the held messages are written and acknowledged. This also guards the aedes hook order (PUBACK
  * after authorizePublish) against a library upgrade that would move it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { inject } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { freePort } from '../../infra/local/free-port.js'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { telemetryTopic } from '../../shared/topics.js'
-import { freePort } from '../../infra/local/free-port.js'
 import { countPoints } from '../helpers/influx.js'
 import { payload, startStack, type TestStack } from '../helpers/stack.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
@@ -38,7 +37,13 @@ describe('acknowledge after durable write', () => {
     const T0 = Date.UTC(2026, 5, 1)
     let acked = 0
     const sends = Array.from({ length: 50 }, (_, i) =>
-      gw.publishAsync(telemetryTopic('cikarang', 'plant-c', 'pv-roof'), payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]), { qos: 1 }).then(() => acked++),
+      gw
+        .publishAsync(
+          telemetryTopic('cikarang', 'plant-c', 'pv-roof'),
+          payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]),
+          { qos: 1 },
+        )
+        .then(() => acked++),
     )
     await new Promise((r) => setTimeout(r, 1500))
     expect(acked).toBe(0)

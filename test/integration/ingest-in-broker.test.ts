@@ -40,8 +40,15 @@ describe('in-broker ingest', () => {
     ]
     const sends: Promise<unknown>[] = []
     for (let i = 0; i < N; i++) {
-      sends.push(gw.publishAsync(topicA('grid-main'), payload(100 + i, [{ ts: T0 + i * 1000, m: { p_kw: 100 + i, e_kwh: 5000 + i } }]), { qos: 1 }))
-      if (i % 40 === 0 && invalid.length > 0) sends.push(gw.publishAsync(topicA('pv-roof'), invalid.shift()!, { qos: 1 }))
+      sends.push(
+        gw.publishAsync(
+          topicA('grid-main'),
+          payload(100 + i, [{ ts: T0 + i * 1000, m: { p_kw: 100 + i, e_kwh: 5000 + i } }]),
+          { qos: 1 },
+        ),
+      )
+      if (i % 40 === 0 && invalid.length > 0)
+        sends.push(gw.publishAsync(topicA('pv-roof'), invalid.shift()!, { qos: 1 }))
     }
     for (const rest of invalid) sends.push(gw.publishAsync(topicA('pv-roof'), rest, { qos: 1 }))
     await Promise.all(sends) // every PUBACK arrived, so every message is durable
@@ -58,8 +65,17 @@ describe('in-broker ingest', () => {
       bad_reading: 1,
       payload_too_large: 1,
     })
-    const sample = await stack.influx.query(`SELECT * FROM readings WHERE "device" = 'grid-main' AND time = ${T0 + 5000}ms`)
-    expect(sample[0]?.rows[0]).toMatchObject({ p_kw: 105, e_kwh: 5005, seq: 105, plant: 'plant-a', role: 'grid_import', cluster: 'cikarang' })
+    const sample = await stack.influx.query(
+      `SELECT * FROM readings WHERE "device" = 'grid-main' AND time = ${T0 + 5000}ms`,
+    )
+    expect(sample[0]?.rows[0]).toMatchObject({
+      p_kw: 105,
+      e_kwh: 5005,
+      seq: 105,
+      plant: 'plant-a',
+      role: 'grid_import',
+      cluster: 'cikarang',
+    })
   })
 
   it('keeps the valid readings and metrics of a message that also carries bad ones', async () => {
@@ -74,27 +90,38 @@ describe('in-broker ingest', () => {
       ]),
       { qos: 1 },
     )
-    const rows = (await stack.influx.query(`SELECT p_kw, e_kwh, pf, fuel_l FROM readings WHERE "device" = 'genset-1'`))[0]?.rows
+    const rows = (
+      await stack.influx.query(`SELECT p_kw, e_kwh, pf, fuel_l FROM readings WHERE "device" = 'genset-1'`)
+    )[0]?.rows
     expect(rows).toEqual([
       { time: ts, p_kw: 50, e_kwh: 10, pf: null, fuel_l: null },
       { time: ts + 2000, p_kw: 51, e_kwh: null, pf: null, fuel_l: 3.5 },
     ])
-    const letters = await stack.influx.query(`SELECT reason, detail FROM deadletter WHERE "device" = 'genset-1'`)
+    const letters = await stack.influx.query(
+      `SELECT reason, detail FROM deadletter WHERE "device" = 'genset-1'`,
+    )
     expect(letters[0]?.rows.map((r) => r.reason).sort()).toEqual(['bad_reading', 'implausible_value'])
   })
 
   it('writes a redelivered message once: the same device and timestamp overwrite (REL-07)', async () => {
     const gw = await stack.connect('gw-plant-a')
     const ts = T0 + 2 * 86_400_000
-    const body = payload(9, [{ ts, m: { p_kw: 12.5 } }, { ts: ts + 1000, m: { p_kw: 13 } }])
+    const body = payload(9, [
+      { ts, m: { p_kw: 12.5 } },
+      { ts: ts + 1000, m: { p_kw: 13 } },
+    ])
     for (let i = 0; i < 3; i++) await gw.publishAsync(topicA('pv-roof'), body, { qos: 1 })
-    expect(await countPoints(stack.influx, 'readings', 'p_kw', `"device" = 'pv-roof' AND time >= ${ts}ms`)).toBe(2)
+    expect(
+      await countPoints(stack.influx, 'readings', 'p_kw', `"device" = 'pv-roof' AND time >= ${ts}ms`),
+    ).toBe(2)
   })
 
   it('tags readings of an unknown device as dead letters, not as data', async () => {
     const gw = await stack.connect('gw-plant-a')
     await gw.publishAsync(topicA('no-such-meter'), payload(1, [{ ts: T0, m: { p_kw: 1 } }]), { qos: 1 })
-    const letters = await stack.influx.query(`SELECT reason, detail FROM deadletter WHERE "device" = 'no-such-meter'`)
+    const letters = await stack.influx.query(
+      `SELECT reason, detail FROM deadletter WHERE "device" = 'no-such-meter'`,
+    )
     expect(letters[0]?.rows.map((r) => r.reason)).toEqual(['unknown_device'])
   })
 })

@@ -7,8 +7,8 @@
  */
 import mqtt from 'mqtt'
 import { afterAll, describe, expect, inject, it } from 'vitest'
-import { telemetryTopic } from '../../shared/topics.js'
 import { freePort } from '../../infra/local/free-port.js'
+import { telemetryTopic } from '../../shared/topics.js'
 import { countPoints, freshDatabase } from '../helpers/influx.js'
 import { type KawasanProcess, startKawasan } from '../helpers/kawasan-process.js'
 import { demoPasswords } from '../helpers/site.js'
@@ -23,10 +23,22 @@ describe('ingest restart mid-stream', () => {
   it('loses nothing and duplicates nothing when the broker+ingest process is killed with SIGKILL', async () => {
     const db = await freshDatabase('restart')
     const [mqttPort, opsPort] = [await freePort(), await freePort()]
-    const env = { INFLUX_URL: inject('influxUrl'), INFLUX_DATABASE: db.database, MQTT_PORT: String(mqttPort), SIMULATOR_ENABLED: 'false', KAWASAN_DATA_DIR: 'test-output/restart' }
+    const env = {
+      INFLUX_URL: inject('influxUrl'),
+      INFLUX_DATABASE: db.database,
+      MQTT_PORT: String(mqttPort),
+      SIMULATOR_ENABLED: 'false',
+      KAWASAN_DATA_DIR: 'test-output/restart',
+    }
     proc = await startKawasan('broker', env, opsPort)
 
-    const gw = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'gw-restart-test', clean: false, username: 'gw-plant-d', password: demoPasswords()['gw-plant-d'], reconnectPeriod: 200 })
+    const gw = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, {
+      clientId: 'gw-restart-test',
+      clean: false,
+      username: 'gw-plant-d',
+      password: demoPasswords()['gw-plant-d'],
+      reconnectPeriod: 200,
+    })
     await new Promise<void>((resolve) => gw.once('connect', () => resolve()))
     const N = 3000
     const T0 = Date.UTC(2026, 3, 1)
@@ -34,7 +46,15 @@ describe('ingest restart mid-stream', () => {
     const sends: Promise<unknown>[] = []
     let ackedAtKill = -1
     for (let i = 0; i < N; i++) {
-      sends.push(gw.publishAsync(telemetryTopic('cikarang', 'plant-d', 'chp-1'), payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i, fuel_m3: i * 0.25 } }]), { qos: 1 }).then(() => acked++))
+      sends.push(
+        gw
+          .publishAsync(
+            telemetryTopic('cikarang', 'plant-d', 'chp-1'),
+            payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i, fuel_m3: i * 0.25 } }]),
+            { qos: 1 },
+          )
+          .then(() => acked++),
+      )
       if (i % 100 === 0) await new Promise((r) => setTimeout(r, 20)) // a steady stream, not one burst
       if (ackedAtKill < 0 && acked >= 1000) {
         ackedAtKill = acked

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { telemetryTopic } from '../../shared/topics.js'
 import { freePort } from '../../infra/local/free-port.js'
 import { type LocalMosquitto, startLocalMosquitto } from '../../infra/local/mosquitto.js'
+import { telemetryTopic } from '../../shared/topics.js'
 import { countPoints, eventually, freshDatabase } from '../helpers/influx.js'
 import { type KawasanProcess, startKawasan } from '../helpers/kawasan-process.js'
 import { payload } from '../helpers/stack.js'
@@ -31,7 +31,14 @@ afterAll(async () => {
 })
 
 async function startIngest(database: string, opsPort: number): Promise<KawasanProcess> {
-  const env = { INFLUX_URL: inject('influxUrl'), INFLUX_DATABASE: database, INGEST_MQTT_URL: mosquitto.url, INGEST_CONNECTIONS: '3', INGEST_MODE: 'subscriber', KAWASAN_DATA_DIR: 'test-output/mosq' }
+  const env = {
+    INFLUX_URL: inject('influxUrl'),
+    INFLUX_DATABASE: database,
+    INGEST_MQTT_URL: mosquitto.url,
+    INGEST_CONNECTIONS: '3',
+    INGEST_MODE: 'subscriber',
+    KAWASAN_DATA_DIR: 'test-output/mosq',
+  }
   return startKawasan('ingest', { ...env, INGEST_MQTT_USERNAME: '', INGEST_MQTT_PASSWORD: '' }, opsPort)
 }
 
@@ -44,14 +51,27 @@ describe('ingest through mosquitto (subscriber mode)', () => {
     const sends: Promise<unknown>[] = []
     for (let i = 0; i < N; i++) {
       const plant = ['plant-a', 'plant-b', 'plant-c', 'plant-d'][i % 4]!
-      sends.push(gw.publishAsync(telemetryTopic('cikarang', plant, 'grid-main'), payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]), { qos: 1 }))
+      sends.push(
+        gw.publishAsync(
+          telemetryTopic('cikarang', plant, 'grid-main'),
+          payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]),
+          { qos: 1 },
+        ),
+      )
     }
-    const invalid = ['{oops', payload(1, [{ ts: T0, m: { p_kw: null } }]), payload(2, [{ ts: T0, m: { nope: 1 } }])]
-    for (const bad of invalid) sends.push(gw.publishAsync(telemetryTopic('cikarang', 'plant-b', 'pv-roof'), bad, { qos: 1 }))
+    const invalid = [
+      '{oops',
+      payload(1, [{ ts: T0, m: { p_kw: null } }]),
+      payload(2, [{ ts: T0, m: { nope: 1 } }]),
+    ]
+    for (const bad of invalid)
+      sends.push(gw.publishAsync(telemetryTopic('cikarang', 'plant-b', 'pv-roof'), bad, { qos: 1 }))
     await Promise.all(sends)
     // mosquitto acknowledged the publishes; ingest writes them as it receives them.
     expect(await eventually(() => countPoints(db, 'readings', 'p_kw'), N)).toBe(N)
-    expect(await eventually(() => countPoints(db, 'deadletter', 'detail'), invalid.length)).toBe(invalid.length)
+    expect(await eventually(() => countPoints(db, 'deadletter', 'detail'), invalid.length)).toBe(
+      invalid.length,
+    )
     await ingest.kill('SIGTERM')
     ingest = undefined
   })
@@ -65,7 +85,13 @@ describe('ingest through mosquitto (subscriber mode)', () => {
     const sends: Promise<unknown>[] = []
     for (let i = 0; i < N; i++) {
       const plant = ['plant-a', 'plant-b', 'plant-c', 'plant-d'][i % 4]!
-      sends.push(gw.publishAsync(telemetryTopic('cikarang', plant, 'grid-main'), payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]), { qos: 1 }))
+      sends.push(
+        gw.publishAsync(
+          telemetryTopic('cikarang', plant, 'grid-main'),
+          payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]),
+          { qos: 1 },
+        ),
+      )
       if (i % 100 === 0) await new Promise((r) => setTimeout(r, 20))
       if (i === 1000) {
         await ingest.kill('SIGKILL')
