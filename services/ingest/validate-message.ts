@@ -52,7 +52,7 @@ export function validateTelemetry(
       { reason, detail, topic, excerpt, cluster: t?.cluster, plant: t?.plant, device: t?.device },
     ],
   })
-  if (!t || t.kind !== 'telemetry')
+  if (t?.kind !== 'telemetry')
     return reject('unknown_topic', 'topic is not kawasan/v1/{cluster}/{plant}/{device}/telemetry')
   if (payload.length > limits.maxPayloadBytes) {
     return reject(
