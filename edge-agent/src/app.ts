@@ -45,11 +45,17 @@ export class Agent {
     deps: AgentDeps = {},
   ) {
     this.now = deps.now ?? Date.now
-    this.log = (deps.log ?? createLogger({ name: 'kawasan-agent', level: cfg.log_level })).child({ module: 'agent' })
+    this.log = (deps.log ?? createLogger({ name: 'kawasan-agent', level: cfg.log_level })).child({
+      module: 'agent',
+    })
     this.startedAt = this.now()
     this.clock =
       deps.clock ??
-      createClockCheck({ check: cfg.clock.check, syncedFile: cfg.clock.synced_file, minValidTime: cfg.clock.min_valid_time })
+      createClockCheck({
+        check: cfg.clock.check,
+        syncedFile: cfg.clock.synced_file,
+        minValidTime: cfg.clock.min_valid_time,
+      })
     this.spool = new Spool({
       dir: cfg.buffer.dir,
       maxBytes: cfg.buffer.max_mb * 1024 * 1024,
@@ -60,7 +66,13 @@ export class Agent {
     this.buses = new BusRegistry(this.log.child({ module: 'modbus' }), { now: this.now })
     for (const d of cfg.devices) {
       const driver =
-        deps.driverFor?.(d.id) ?? createDriver(d, { buses: this.buses, timeZone: cfg.time_zone, now: this.now, stateDir: cfg.buffer.dir })
+        deps.driverFor?.(d.id) ??
+        createDriver(d, {
+          buses: this.buses,
+          timeZone: cfg.time_zone,
+          now: this.now,
+          stateDir: cfg.buffer.dir,
+        })
       this.drivers.set(d.id, driver)
       this.pollers.set(
         d.id,
@@ -84,7 +96,12 @@ export class Agent {
       keepaliveS: cfg.broker.keepalive_s,
       reconnectMs: cfg.broker.reconnect_s * 1000,
       tls: cfg.broker.tls
-        ? { ca: cfg.broker.tls.ca, cert: cfg.broker.tls.cert, key: cfg.broker.tls.key, rejectUnauthorized: cfg.broker.tls.reject_unauthorized }
+        ? {
+            ca: cfg.broker.tls.ca,
+            cert: cfg.broker.tls.cert,
+            key: cfg.broker.tls.key,
+            rejectUnauthorized: cfg.broker.tls.reject_unauthorized,
+          }
         : undefined,
       cluster: cfg.cluster,
       plant: cfg.plant,

@@ -3,15 +3,14 @@
  * and prints the decoded values with units, connects to the broker with the configured credentials,
  * and checks that the buffer directory is writable.
  */
-import { accessSync, constants, mkdirSync } from 'node:fs'
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs'
 import mqtt from 'mqtt'
 import { silentLogger } from '../../shared/logger.js'
 import { isMetricName, METRICS } from '../../shared/metric-vocabulary.js'
 import type { AgentConfig } from './config.js'
 import { createDriver } from './drivers/create-driver.js'
-import { BusRegistry, withTimeout } from './modbus-bus.js'
-import { readFileSync } from 'node:fs'
 import { AgentError } from './errors.js'
+import { BusRegistry, withTimeout } from './modbus-bus.js'
 
 export interface DeviceCheck {
   device: string
@@ -41,10 +40,27 @@ export async function runCheck(cfg: AgentConfig, now: () => number = Date.now): 
       // No state dir: a check must not move the simulator's persisted counters.
       const driver = createDriver(d, { buses, timeZone: cfg.time_zone, now })
       try {
-        const values = await withTimeout(driver.read(), Math.max(5000, d.timeout_ms * 4), () => new AgentError('DEVICE_TIMEOUT', 'no answer in time'))
-        return { device: d.id, driver: d.driver, role: d.role, reachable: true, sample: formatValues(values), note: driver.describe?.() }
+        const values = await withTimeout(
+          driver.read(),
+          Math.max(5000, d.timeout_ms * 4),
+          () => new AgentError('DEVICE_TIMEOUT', 'no answer in time'),
+        )
+        return {
+          device: d.id,
+          driver: d.driver,
+          role: d.role,
+          reachable: true,
+          sample: formatValues(values),
+          note: driver.describe?.(),
+        }
       } catch (err) {
-        return { device: d.id, driver: d.driver, role: d.role, reachable: false, sample: (err as Error).message }
+        return {
+          device: d.id,
+          driver: d.driver,
+          role: d.role,
+          reachable: false,
+          sample: (err as Error).message,
+        }
       }
     }),
   )
@@ -58,7 +74,10 @@ function checkBuffer(dir: string): { ok: boolean; detail: string } {
     accessSync(dir, constants.W_OK)
     return { ok: true, detail: `${dir} writable` }
   } catch (err) {
-    return { ok: false, detail: `${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; create it and give the agent's user write access` }
+    return {
+      ok: false,
+      detail: `${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; create it and give the agent's user write access`,
+    }
   }
 }
 
@@ -91,7 +110,10 @@ function checkBroker(cfg: AgentConfig): Promise<{ ok: boolean; detail: string }>
       client.end(true)
       resolve({ ok, detail })
     }
-    const timer = setTimeout(() => done(false, `${b.url}: no CONNACK within 6 s (firewall? wrong port?)`), 6000)
+    const timer = setTimeout(
+      () => done(false, `${b.url}: no CONNACK within 6 s (firewall? wrong port?)`),
+      6000,
+    )
     client.once('connect', () => {
       clearTimeout(timer)
       done(true, `${b.url} connected${b.username ? `, auth OK as ${b.username}` : ' (anonymous)'}`)
@@ -100,7 +122,12 @@ function checkBroker(cfg: AgentConfig): Promise<{ ok: boolean; detail: string }>
       clearTimeout(timer)
       const code = (err as { code?: number | string }).code
       const auth = code === 4 || code === 5 || code === 0x86 || code === 0x87
-      done(false, auth ? `${b.url}: credentials refused (${err.message}); check broker.username and KAWASAN_AGENT_PASSWORD` : `${b.url}: ${err.message}`)
+      done(
+        false,
+        auth
+          ? `${b.url}: credentials refused (${err.message}); check broker.username and KAWASAN_AGENT_PASSWORD`
+          : `${b.url}: ${err.message}`,
+      )
     })
   })
 }
@@ -108,7 +135,13 @@ function checkBroker(cfg: AgentConfig): Promise<{ ok: boolean; detail: string }>
 export function renderCheck(r: CheckResult): string {
   const rows = [
     ['DEVICE', 'DRIVER', 'ROLE', 'REACHABLE', 'SAMPLE'],
-    ...r.devices.map((d) => [d.device, d.driver, d.role, d.reachable ? 'yes' : 'NO', d.note ? `${d.sample} (${d.note})` : d.sample]),
+    ...r.devices.map((d) => [
+      d.device,
+      d.driver,
+      d.role,
+      d.reachable ? 'yes' : 'NO',
+      d.note ? `${d.sample} (${d.note})` : d.sample,
+    ]),
   ]
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => (row[i] ?? '').length)))
   const lines = rows.map((row) => row.map((c, i) => (i < 4 ? c.padEnd(widths[i] ?? 0) : c)).join('  '))

@@ -89,11 +89,20 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function init(v: { cluster?: string | undefined; plant?: string | undefined; broker?: string | undefined; 'buffer-dir'?: string | undefined; out?: string | undefined; force?: boolean | undefined }): number {
+function init(v: {
+  cluster?: string | undefined
+  plant?: string | undefined
+  broker?: string | undefined
+  'buffer-dir'?: string | undefined
+  out?: string | undefined
+  force?: boolean | undefined
+}): number {
   for (const key of ['cluster', 'plant'] as const) {
     const id = v[key]
     if (!id || !ID_PATTERN.test(id)) {
-      process.stderr.write(`--${key} is required and must be ${ID_RULE} (the id in the cluster's site model)\n`)
+      process.stderr.write(
+        `--${key} is required and must be ${ID_RULE} (the id in the cluster's site model)\n`,
+      )
       return 2
     }
   }
@@ -156,7 +165,8 @@ function status(cfg: AgentConfig, json: boolean): number {
     return 0
   }
   const age = Date.now() - s.updated_at
-  const when = (ts: number | undefined) => (ts ? `${new Date(ts).toISOString()} (${Math.round((Date.now() - ts) / 1000)} s ago)` : 'never')
+  const when = (ts: number | undefined) =>
+    ts ? `${new Date(ts).toISOString()} (${Math.round((Date.now() - ts) / 1000)} s ago)` : 'never'
   const lines = [
     `agent    ${s.version}, pid ${s.pid}, ${age > 10_000 ? `NOT RUNNING? status is ${Math.round(age / 1000)} s old` : 'running'}`,
     `clock    ${s.clock}`,

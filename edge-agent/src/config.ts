@@ -27,7 +27,10 @@ const registerSchema = z
       error: `must be a metric of the vocabulary: ${METRIC_NAMES.join(', ')}`,
     }),
     address: z.number().int().min(0).max(65535).describe('0-based register address (manual 40001 → 0)'),
-    function: z.enum(['holding', 'input']).default('holding').describe('holding (FC3) or input (FC4) registers'),
+    function: z
+      .enum(['holding', 'input'])
+      .default('holding')
+      .describe('holding (FC3) or input (FC4) registers'),
     type: z.enum(REGISTER_TYPES).default('float32'),
     word_order: z
       .enum([...WORD_ORDERS, 'big', 'little'])
@@ -35,7 +38,10 @@ const registerSchema = z
       .transform((v) => (v === 'big' ? 'ABCD' : v === 'little' ? 'CDAB' : v))
       .describe('ABCD (big, high word first) or CDAB (little, low word first); BADC/DCBA swap bytes'),
     scale: z.number().default(1).describe('Multiplier applied to the raw value before the unit conversion'),
-    unit: z.string().optional().describe('Unit the device reports in, e.g. W or Wh; converted to the metric unit'),
+    unit: z
+      .string()
+      .optional()
+      .describe('Unit the device reports in, e.g. W or Wh; converted to the metric unit'),
   })
   .superRefine((r, ctx) => {
     if (unitFactor(r.metric, r.unit) === undefined) {
@@ -64,7 +70,9 @@ const modbusMap = {
     .min(0)
     .max(100)
     .default(8)
-    .describe('Registers read together when at most this many unused ones lie between (0: one read per value)'),
+    .describe(
+      'Registers read together when at most this many unused ones lie between (0: one read per value)',
+    ),
 }
 
 const modbusTcp = z.object({
@@ -139,12 +147,21 @@ export const agentConfigSchema = z
     }),
     buffer: z
       .object({
-        dir: z.string().default('/var/lib/kawasan-agent').describe('Where the store-and-forward buffer lives'),
-        max_mb: z.number().positive().default(256).describe('Size cap; past it the oldest samples are dropped and counted'),
+        dir: z
+          .string()
+          .default('/var/lib/kawasan-agent')
+          .describe('Where the store-and-forward buffer lives'),
+        max_mb: z
+          .number()
+          .positive()
+          .default(256)
+          .describe('Size cap; past it the oldest samples are dropped and counted'),
         fsync: z
           .enum(['batch', 'interval', 'off'])
           .default('batch')
-          .describe('batch: fsync each poll batch before publishing it (power loss loses nothing that was published)'),
+          .describe(
+            'batch: fsync each poll batch before publishing it (power loss loses nothing that was published)',
+          ),
         fsync_interval_ms: z.number().int().min(10).default(1000),
       })
       .prefault({}),
@@ -152,7 +169,13 @@ export const agentConfigSchema = z
       .object({
         rate: z.number().positive().default(500).describe('Backlog samples per second sent after reconnect'),
         max_readings_per_message: z.number().int().min(1).max(5000).default(500),
-        max_inflight: z.number().int().min(1).max(1000).default(16).describe('Backlog messages awaiting PUBACK'),
+        max_inflight: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(16)
+          .describe('Backlog messages awaiting PUBACK'),
       })
       .prefault({}),
     clock: z
@@ -162,7 +185,10 @@ export const agentConfigSchema = z
           .default('auto')
           .describe('auto: timesyncd flag when present, else only a plausibility floor; off: never flag'),
         synced_file: z.string().default('/run/systemd/timesync/synchronized'),
-        min_valid_time: z.iso.date().default('2025-01-01').describe('A clock before this date is unsynchronised'),
+        min_valid_time: z.iso
+          .date()
+          .default('2025-01-01')
+          .describe('A clock before this date is unsynchronised'),
       })
       .prefault({}),
     status: z
@@ -178,7 +204,11 @@ export const agentConfigSchema = z
     const serial = new Map<string, { baud_rate: number; parity: string; index: number }>()
     cfg.devices.forEach((d, i) => {
       if (seen.has(d.id)) {
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `"${d.id}" is already used by devices[${seen.get(d.id)}]; ids must be unique` })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'id'],
+          message: `"${d.id}" is already used by devices[${seen.get(d.id)}]; ids must be unique`,
+        })
       }
       seen.set(d.id, i)
       if (d.driver === 'modbus-tcp' || d.driver === 'modbus-rtu') {
@@ -226,7 +256,11 @@ export interface LoadAgentConfigOptions {
 }
 
 /** Parses and validates config text; `file` is only used in messages. */
-export function parseAgentConfig(text: string, file: string, options: LoadAgentConfigOptions = {}): AgentConfig {
+export function parseAgentConfig(
+  text: string,
+  file: string,
+  options: LoadAgentConfigOptions = {},
+): AgentConfig {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, prettyErrors: true })
   if (doc.errors.length > 0) {

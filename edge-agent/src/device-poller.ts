@@ -35,13 +35,24 @@ export interface PollerOptions {
   log: Logger
 }
 
-export function backoffDelay(failures: number, intervalMs: number, maxMs: number, random: () => number): number {
+export function backoffDelay(
+  failures: number,
+  intervalMs: number,
+  maxMs: number,
+  random: () => number,
+): number {
   const base = Math.min(maxMs, intervalMs * 2 ** Math.max(0, failures - 1))
   return Math.round(base * (0.75 + 0.5 * random()))
 }
 
 export class DevicePoller {
-  readonly health: DeviceHealth = { state: 'starting', polls: 0, failures: 0, consecutiveFailures: 0, overruns: 0 }
+  readonly health: DeviceHealth = {
+    state: 'starting',
+    polls: 0,
+    failures: 0,
+    consecutiveFailures: 0,
+    overruns: 0,
+  }
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
   private stopped = true
@@ -81,7 +92,7 @@ export class DevicePoller {
     const slot = this.slot
     this.lastSlot = slot
     this.schedule()
-    if (this.running) {
+    if (this.running !== undefined) {
       this.health.overruns++
       return
     }
@@ -96,7 +107,8 @@ export class DevicePoller {
     try {
       const values = await this.o.driver.read()
       h.polls++
-      if (h.state === 'failing') this.o.log.info({ device: this.o.id, after: h.consecutiveFailures }, 'device answers again')
+      if (h.state === 'failing')
+        this.o.log.info({ device: this.o.id, after: h.consecutiveFailures }, 'device answers again')
       h.state = 'ok'
       h.consecutiveFailures = 0
       h.nextAttemptTs = undefined
@@ -110,11 +122,25 @@ export class DevicePoller {
       h.lastError = e.message
       h.lastErrorCode = e.code ?? 'UNKNOWN'
       h.lastErrorTs = ts
-      const delay = backoffDelay(h.consecutiveFailures, this.o.intervalMs, this.o.backoffMaxMs, this.o.random ?? Math.random)
+      const delay = backoffDelay(
+        h.consecutiveFailures,
+        this.o.intervalMs,
+        this.o.backoffMaxMs,
+        this.o.random ?? Math.random,
+      )
       h.nextAttemptTs = this.o.now() + delay
       // Log the first failure and then every 10th, so a dead meter does not flood the journal.
       if (h.consecutiveFailures === 1 || h.consecutiveFailures % 10 === 0) {
-        this.o.log.warn({ device: this.o.id, code: h.lastErrorCode, err: e.message, failures: h.consecutiveFailures, retryInMs: delay }, 'poll failed')
+        this.o.log.warn(
+          {
+            device: this.o.id,
+            code: h.lastErrorCode,
+            err: e.message,
+            failures: h.consecutiveFailures,
+            retryInMs: delay,
+          },
+          'poll failed',
+        )
       }
     }
   }

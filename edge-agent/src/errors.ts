@@ -55,7 +55,9 @@ export function classifyModbusError(err: unknown, what: string): AgentError {
   const e = err as { message?: string; errno?: string; code?: string; modbusCode?: number }
   const msg = e?.message ?? String(err)
   if (typeof e?.modbusCode === 'number') {
-    return new AgentError('DEVICE_EXCEPTION', `${what}: Modbus exception ${e.modbusCode} (${msg})`, { cause: err })
+    return new AgentError('DEVICE_EXCEPTION', `${what}: Modbus exception ${e.modbusCode} (${msg})`, {
+      cause: err,
+    })
   }
   if (e?.errno === 'ETIMEDOUT' || /timed out/i.test(msg)) {
     return new AgentError('DEVICE_TIMEOUT', `${what}: no answer in time`, { cause: err })

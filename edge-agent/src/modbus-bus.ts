@@ -12,7 +12,14 @@ import { AgentError, classifyModbusError } from './errors.js'
 
 export type BusTarget =
   | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'rtu'; path: string; baudRate: number; parity: 'none' | 'even' | 'odd'; dataBits: 7 | 8; stopBits: 1 | 2 }
+  | {
+      kind: 'rtu'
+      path: string
+      baudRate: number
+      parity: 'none' | 'even' | 'odd'
+      dataBits: 7 | 8
+      stopBits: 1 | 2
+    }
 
 export function busKey(t: BusTarget): string {
   return t.kind === 'tcp' ? `tcp://${t.host}:${t.port}` : `rtu://${t.path}`
@@ -48,7 +55,13 @@ export class ModbusBus {
   }
 
   /** Reads `length` registers; queued behind the bus's other requests. */
-  read(unitId: number, fn: 'holding' | 'input', address: number, length: number, timeoutMs: number): Promise<number[]> {
+  read(
+    unitId: number,
+    fn: 'holding' | 'input',
+    address: number,
+    length: number,
+    timeoutMs: number,
+  ): Promise<number[]> {
     const op = this.tail.then(() => this.readNow(unitId, fn, address, length, timeoutMs))
     this.tail = op.catch(() => undefined)
     return op
@@ -60,14 +73,23 @@ export class ModbusBus {
     await this.dropClient()
   }
 
-  private async readNow(unitId: number, fn: 'holding' | 'input', address: number, length: number, timeoutMs: number): Promise<number[]> {
+  private async readNow(
+    unitId: number,
+    fn: 'holding' | 'input',
+    address: number,
+    length: number,
+    timeoutMs: number,
+  ): Promise<number[]> {
     if (this.closed) throw new AgentError('STOPPED', `${this.key} is closed`)
     const client = await this.connected()
     const what = `${this.key} unit ${unitId} ${fn} ${address}+${length}`
     client.setID(unitId)
     client.setTimeout(timeoutMs)
     try {
-      const res = fn === 'holding' ? await client.readHoldingRegisters(address, length) : await client.readInputRegisters(address, length)
+      const res =
+        fn === 'holding'
+          ? await client.readHoldingRegisters(address, length)
+          : await client.readInputRegisters(address, length)
       return res.data
     } catch (err) {
       const classified = classifyModbusError(err, what)
@@ -81,15 +103,25 @@ export class ModbusBus {
   private async connected(): Promise<ModbusRTU> {
     if (this.client?.isOpen) return this.client
     await this.dropClient()
-    if (this.now() - this.connectFailedAt < this.reconnectDelayMs && this.lastConnectError) throw this.lastConnectError
+    if (this.now() - this.connectFailedAt < this.reconnectDelayMs && this.lastConnectError)
+      throw this.lastConnectError
     const client = new ModbusSerial.default()
     try {
-      await withTimeout(this.open(client), this.connectTimeoutMs, () =>
-        new AgentError('DEVICE_UNREACHABLE', `${this.key}: connect timed out after ${this.connectTimeoutMs} ms`),
+      await withTimeout(
+        this.open(client),
+        this.connectTimeoutMs,
+        () =>
+          new AgentError(
+            'DEVICE_UNREACHABLE',
+            `${this.key}: connect timed out after ${this.connectTimeoutMs} ms`,
+          ),
       )
     } catch (err) {
       client.close(() => undefined)
-      const e = err instanceof AgentError ? err : new AgentError('DEVICE_UNREACHABLE', `${this.key}: ${(err as Error).message}`, { cause: err })
+      const e =
+        err instanceof AgentError
+          ? err
+          : new AgentError('DEVICE_UNREACHABLE', `${this.key}: ${(err as Error).message}`, { cause: err })
       this.connectFailedAt = this.now()
       this.lastConnectError = e
       this.log.debug({ bus: this.key, err: e.message }, 'connect failed')

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
-import { MAX_PAYLOAD_BYTES, type AgentStatus } from '../../shared/telemetry-schema.js'
+import { type AgentStatus, MAX_PAYLOAD_BYTES } from '../../shared/telemetry-schema.js'
 import { statusTopic, telemetryTopic } from '../../shared/topics.js'
 import type { Batch, Spool, SpoolRecord } from './spool.js'
 
@@ -20,7 +20,14 @@ export interface PublisherOptions {
   clientId: string
   keepaliveS: number
   reconnectMs: number
-  tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; rejectUnauthorized: boolean } | undefined
+  tls?:
+    | {
+        ca?: string | undefined
+        cert?: string | undefined
+        key?: string | undefined
+        rejectUnauthorized: boolean
+      }
+    | undefined
   cluster: string
   plant: string
   agentId: string
@@ -83,7 +90,12 @@ export class Publisher {
       queueQoSZero: false,
       // [MQTT-3.1.2-8] the will is published when the connection is lost without DISCONNECT
       // (kill -9, power cut, uplink gone past 1.5 × keepalive); retained so a late subscriber sees it (REL-14).
-      will: { topic: this.agentStatusTopic, payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 1, retain: true },
+      will: {
+        topic: this.agentStatusTopic,
+        payload: Buffer.from(JSON.stringify({ state: 'offline' })),
+        qos: 1,
+        retain: true,
+      },
     }
     if (o.username !== undefined) opts.username = o.username
     if (o.password !== undefined) opts.password = o.password
@@ -112,7 +124,9 @@ export class Publisher {
       // CONNACK 4/5 (3.1.1) or 0x86/0x87 (5.0): credentials refused; retrying with the same ones
       // keeps failing, so say which setting to fix.
       const auth = code === 4 || code === 5 || code === 0x86 || code === 0x87
-      this.state.lastError = auth ? `broker refused the credentials (${err.message}); check broker.username and the password` : err.message
+      this.state.lastError = auth
+        ? `broker refused the credentials (${err.message}); check broker.username and the password`
+        : err.message
       o.log.error({ err: err.message, code }, auth ? 'broker authentication failed' : 'broker error')
     })
     this.lastTick = o.now()
@@ -122,7 +136,8 @@ export class Publisher {
 
   /** Called for each record just committed to the buffer. */
   publishLive(record: SpoolRecord): void {
-    if (!this.state.connected || this.stopping || this.liveInflight >= this.o.maxLiveInflight) return
+    if (!this.state.connected || this.stopping !== undefined || this.liveInflight >= this.o.maxLiveInflight)
+      return
     const batch = this.o.spool.live(record)
     if (!batch) return
     this.liveInflight++
@@ -156,7 +171,12 @@ export class Publisher {
       const offline = JSON.stringify({ state: 'offline', version: this.o.version, ts: this.o.now() })
       await Promise.allSettled([
         client.publishAsync(this.agentStatusTopic, offline, { qos: 1, retain: true }),
-        ...this.o.devices.map((d) => client.publishAsync(statusTopic(this.o.cluster, this.o.plant, d), offline, { qos: 1, retain: true })),
+        ...this.o.devices.map((d) =>
+          client.publishAsync(statusTopic(this.o.cluster, this.o.plant, d), offline, {
+            qos: 1,
+            retain: true,
+          }),
+        ),
       ])
     }
     await client.endAsync(!client.connected)
@@ -169,7 +189,7 @@ export class Publisher {
     this.lastTick = now
     const burst = Math.max(1, Math.min(this.o.maxReadingsPerMessage, this.o.drainRate))
     this.tokens = Math.min(burst, this.tokens + (this.o.drainRate * dt) / 1000)
-    if (!this.state.connected || this.stopping) return
+    if (!this.state.connected || this.stopping !== undefined) return
     while (this.tokens >= 1 && this.backlogInflight < this.o.maxInflight) {
       const n = Math.min(Math.floor(this.tokens), this.o.maxReadingsPerMessage)
       const batch = this.o.spool.nextBacklog(n, PAYLOAD_LIMIT)
@@ -199,8 +219,13 @@ export class Publisher {
 
   private publishStatus(): void {
     const client = this.client
-    if (!client || !this.state.connected || this.stopping) return
-    const payload: AgentStatus = { state: 'online', version: this.o.version, buffer_depth: this.o.spool.stats().depth, ts: this.o.now() }
+    if (!client || !this.state.connected || this.stopping !== undefined) return
+    const payload: AgentStatus = {
+      state: 'online',
+      version: this.o.version,
+      buffer_depth: this.o.spool.stats().depth,
+      ts: this.o.now(),
+    }
     const offset = this.o.clockOffsetMs?.()
     if (offset !== undefined) payload.clock_offset_ms = offset
     client.publish(this.agentStatusTopic, JSON.stringify(payload), { qos: 1, retain: true })
@@ -215,7 +240,10 @@ export class Publisher {
       if (!all && this.deviceStates.get(d) === state) continue
       this.deviceStates.set(d, state)
       const payload: AgentStatus = { state, version: this.o.version, ts: this.o.now() }
-      client.publish(statusTopic(this.o.cluster, this.o.plant, d), JSON.stringify(payload), { qos: 1, retain: true })
+      client.publish(statusTopic(this.o.cluster, this.o.plant, d), JSON.stringify(payload), {
+        qos: 1,
+        retain: true,
+      })
     }
   }
 }

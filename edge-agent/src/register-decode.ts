@@ -3,7 +3,16 @@
  * itself only defines 16-bit big-endian registers (Modbus Application Protocol v1.1b3 §4.2); how a
  * device spreads a 32/64-bit value over several registers varies, hence the word order.
  */
-export const REGISTER_TYPES = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'int64', 'uint64', 'float64'] as const
+export const REGISTER_TYPES = [
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'float32',
+  'int64',
+  'uint64',
+  'float64',
+] as const
 export type RegisterType = (typeof REGISTER_TYPES)[number]
 
 /**
@@ -20,7 +29,11 @@ export function registerCount(type: RegisterType): number {
 }
 
 /** Decodes `words` (16-bit register values as the Modbus client returns them) into a number. */
-export function decodeRegisters(words: readonly number[], type: RegisterType, order: WordOrder = 'ABCD'): number {
+export function decodeRegisters(
+  words: readonly number[],
+  type: RegisterType,
+  order: WordOrder = 'ABCD',
+): number {
   const n = registerCount(type)
   if (words.length < n) throw new RangeError(`${type} needs ${n} registers, got ${words.length}`)
   const ordered = words.slice(0, n)

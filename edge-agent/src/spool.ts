@@ -150,7 +150,8 @@ export class Spool {
   private readonly segmentBytes: number
 
   constructor(private readonly o: SpoolOptions) {
-    this.segmentBytes = o.segmentBytes ?? Math.max(64 * 1024, Math.min(8 * 1024 * 1024, Math.floor(o.maxBytes / 8)))
+    this.segmentBytes =
+      o.segmentBytes ?? Math.max(64 * 1024, Math.min(8 * 1024 * 1024, Math.floor(o.maxBytes / 8)))
   }
 
   /** Loads what a previous run left (unacknowledged samples, sequence numbers) and opens a new segment. */
@@ -174,7 +175,10 @@ export class Spool {
       this.syncTimer = setInterval(() => this.syncIfDirty(), this.o.fsyncIntervalMs ?? 1000)
       this.syncTimer.unref()
     }
-    this.o.log.info({ depth: this.unacked, segments: this.segments.length, dropped: this.dropped }, 'buffer opened')
+    this.o.log.info(
+      { depth: this.unacked, segments: this.segments.length, dropped: this.dropped },
+      'buffer opened',
+    )
   }
 
   /**
@@ -197,7 +201,12 @@ export class Spool {
   live(record: SpoolRecord): Batch | undefined {
     if (record.state !== PENDING) return undefined
     this.markInflight([record])
-    return { device: record.device, seq: record.seq, records: [record], payload: payloadOf(record.seq, [record.reading]) }
+    return {
+      device: record.device,
+      seq: record.seq,
+      records: [record],
+      payload: payloadOf(record.seq, [record.reading]),
+    }
   }
 
   /**
@@ -224,7 +233,15 @@ export class Spool {
     }
     this.markInflight(taken)
     const first = taken[0] as SpoolRecord
-    return { device: first.device, seq: first.seq, records: taken, payload: payloadOf(first.seq, taken.map((r) => r.reading)) }
+    return {
+      device: first.device,
+      seq: first.seq,
+      records: taken,
+      payload: payloadOf(
+        first.seq,
+        taken.map((r) => r.reading),
+      ),
+    }
   }
 
   /** PUBACK received: the batch's records leave the buffer. */
@@ -302,8 +319,8 @@ export class Spool {
 
   /** Resolves when everything appended so far is committed. */
   async flushNow(): Promise<void> {
-    while (this.flushing || this.writeQueue.length > 0) {
-      if (this.flushing) await this.flushing
+    while (this.flushing !== undefined || this.writeQueue.length > 0) {
+      if (this.flushing !== undefined) await this.flushing
       else await this.flush()
     }
   }
@@ -314,7 +331,7 @@ export class Spool {
     // setImmediate: appends of the same poll tick (many devices) share one write and one fsync.
     setImmediate(() => {
       this.flushScheduled = false
-      if (!this.flushing) void this.flush()
+      if (this.flushing === undefined) void this.flush()
     })
   }
 
@@ -342,7 +359,10 @@ export class Spool {
     } catch (err) {
       // Disk full or failing (REL-11): keep running, count the samples as dropped, free space.
       this.dropped += batch.length
-      this.o.log.error({ err: (err as Error).message, samples: batch.length }, 'buffer write failed; samples dropped')
+      this.o.log.error(
+        { err: (err as Error).message, samples: batch.length },
+        'buffer write failed; samples dropped',
+      )
       this.dropOldest()
       for (const a of batch) a.resolve(undefined)
       return
@@ -377,7 +397,8 @@ export class Spool {
 
   private firstPending(q: DeviceQueue): number | undefined {
     while (q.head < q.records.length && (q.records[q.head] as SpoolRecord).state === DONE) q.head++
-    for (let i = q.head; i < q.records.length; i++) if ((q.records[i] as SpoolRecord).state === PENDING) return i
+    for (let i = q.head; i < q.records.length; i++)
+      if ((q.records[i] as SpoolRecord).state === PENDING) return i
     return undefined
   }
 
@@ -418,7 +439,10 @@ export class Spool {
     }
     seg.live = 0
     this.dropped += lost
-    this.o.log.warn({ segment: seg.n, samples: lost, droppedTotal: this.dropped }, 'buffer full: oldest samples dropped')
+    this.o.log.warn(
+      { segment: seg.n, samples: lost, droppedTotal: this.dropped },
+      'buffer full: oldest samples dropped',
+    )
     this.deleteSegment(seg)
   }
 
@@ -512,7 +536,9 @@ export class Spool {
 
 function ackLines(records: SpoolRecord[]): string {
   // Consecutive seqs of a device collapse into one "device from to" line.
-  const sorted = [...records].sort((a, b) => (a.device === b.device ? a.seq - b.seq : a.device < b.device ? -1 : 1))
+  const sorted = [...records].sort((a, b) =>
+    a.device === b.device ? a.seq - b.seq : a.device < b.device ? -1 : 1,
+  )
   let out = ''
   let start: SpoolRecord | undefined
   let prev: SpoolRecord | undefined

@@ -96,7 +96,12 @@ function str(words: readonly number[], from: number, count: number): string {
 
 /** Model 1 (common): Mn 0-15, Md 16-31, Opt 32-39, Vr 40-47, SN 48-63. */
 export function decodeCommon(words: readonly number[]): CommonModel {
-  return { manufacturer: str(words, 0, 16), model: str(words, 16, 16), version: str(words, 40, 8), serial: str(words, 48, 16) }
+  return {
+    manufacturer: str(words, 0, 16),
+    model: str(words, 16, 16),
+    version: str(words, 40, 8),
+    serial: str(words, 48, 16),
+  }
 }
 
 export interface MpptModule {
@@ -130,7 +135,8 @@ export function decodeMppt(words: readonly number[]): MpptModule[] {
     const hi = words[base + 12]
     const lo = words[base + 13]
     const s = sf(words, 3)
-    if (hi !== undefined && lo !== undefined && s !== undefined && hi * 0x10000 + lo !== 0) m.dcWh = round((hi * 0x10000 + lo) * 10 ** s)
+    if (hi !== undefined && lo !== undefined && s !== undefined && hi * 0x10000 + lo !== 0)
+      m.dcWh = round((hi * 0x10000 + lo) * 10 ** s)
     modules.push(m)
   }
   return modules

@@ -59,7 +59,9 @@ describe('agent store-and-forward over a real broker', () => {
     const seen: Seen[] = []
     const retained = new Map<string, string>()
     record(broker, seen, retained)
-    const agent = new Agent(parseAgentConfig(configFor(broker.url, dir), 'test.yaml'), { log: silentLogger() })
+    const agent = new Agent(parseAgentConfig(configFor(broker.url, dir), 'test.yaml'), {
+      log: silentLogger(),
+    })
     cleanups.push(() => agent.stop())
     await agent.start()
     await waitFor(() => seen.length >= 10, 5000, 'live samples')
@@ -103,20 +105,29 @@ describe('agent store-and-forward over a real broker', () => {
     const seen: Seen[] = []
     const retained = new Map<string, string>()
     record(broker, seen, retained)
-    const cfg = parseAgentConfig(configFor(broker.url, dir).replace('reconnect_s: 0.2', 'reconnect_s: 30'), 'test.yaml')
+    const cfg = parseAgentConfig(
+      configFor(broker.url, dir).replace('reconnect_s: 0.2', 'reconnect_s: 30'),
+      'test.yaml',
+    )
     const agent = new Agent(cfg, { log: silentLogger() })
     cleanups.push(() => agent.stop())
     await agent.start()
     await waitFor(() => JSON.parse(retained.get('agent') ?? '{}').state === 'online', 5000, 'online status')
     const online = JSON.parse(retained.get('agent') as string)
-    expect(online).toMatchObject({ state: 'online', version: expect.any(String), buffer_depth: expect.any(Number), ts: expect.any(Number) })
+    expect(online).toMatchObject({
+      state: 'online',
+      version: expect.any(String),
+      buffer_depth: expect.any(Number),
+      ts: expect.any(Number),
+    })
     expect(JSON.parse(retained.get('grid-main') ?? '{}').state).toBe('online')
 
     const wills: string[] = []
     broker.aedes.on('publish', (packet: AedesPublishPacket) => {
       if (packet.topic === 'kawasan/v1/cikarang/plant-a/agent/status') wills.push(packet.payload.toString())
     })
-    const conn = (broker.aedes as unknown as { clients: Record<string, { conn: { destroy(): void } }> }).clients['kawasan-cikarang-plant-a']
+    const conn = (broker.aedes as unknown as { clients: Record<string, { conn: { destroy(): void } }> })
+      .clients['kawasan-cikarang-plant-a']
     conn?.conn.destroy() // like kill -9 or a cut cable, seen from the broker
     await waitFor(() => wills.length > 0, 5000, 'last will')
     expect(JSON.parse(wills[0] as string)).toEqual({ state: 'offline' })

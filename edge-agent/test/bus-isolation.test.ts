@@ -30,7 +30,22 @@ describe('one dead device on a shared bus', () => {
           id: `meter-${unit}`,
           // The timeout is longer than the poll interval: without isolation the dead unit would
           // hold the bus for most of every cycle.
-          driver: new ModbusDriver({ bus, unitId: unit, maxGap: 0, timeoutMs: 300, registers: [{ metric: 'p_kw', address: 0, function: 'holding', type: 'float32', word_order: 'ABCD', scale: 1 }] }),
+          driver: new ModbusDriver({
+            bus,
+            unitId: unit,
+            maxGap: 0,
+            timeoutMs: 300,
+            registers: [
+              {
+                metric: 'p_kw',
+                address: 0,
+                function: 'holding',
+                type: 'float32',
+                word_order: 'ABCD',
+                scale: 1,
+              },
+            ],
+          }),
           intervalMs,
           backoffMaxMs: 10_000,
           now: Date.now,
@@ -56,7 +71,9 @@ describe('one dead device on a shared bus', () => {
 
   it('backs off exponentially up to the maximum, with jitter of ±25 %', () => {
     const mid = () => 0.5
-    expect([1, 2, 3, 4, 10].map((n) => backoffDelay(n, 1000, 30_000, mid))).toEqual([1000, 2000, 4000, 8000, 30_000])
+    expect([1, 2, 3, 4, 10].map((n) => backoffDelay(n, 1000, 30_000, mid))).toEqual([
+      1000, 2000, 4000, 8000, 30_000,
+    ])
     expect(backoffDelay(1, 1000, 30_000, () => 0)).toBe(750)
     expect(backoffDelay(1, 1000, 30_000, () => 1)).toBe(1250)
   })

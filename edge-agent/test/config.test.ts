@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { renderConfigTemplate } from '../src/config-template.js'
 import { loadAgentConfig, parseAgentConfig, registerMap } from '../src/config.js'
+import { renderConfigTemplate } from '../src/config-template.js'
 
 const base = `cluster: cikarang
 plant: plant-a
@@ -49,18 +49,26 @@ describe('agent config', () => {
     registers:
       - { metric: p_kw, address: 0, unit: furlongs }
 `
-    expect(() => parseAgentConfig(text, 'x.yaml')).toThrow(/x\.yaml:6 devices\[0\]\.driver: driver must be one of modbus-tcp, modbus-rtu, sunspec, simulator/)
-    expect(() => parseAgentConfig(text, 'x.yaml')).toThrow(/x\.yaml:12 devices\[1\]\.registers\[0\]\.unit: "furlongs" cannot be converted to p_kw; use one of W, kW, MW/)
+    expect(() => parseAgentConfig(text, 'x.yaml')).toThrow(
+      /x\.yaml:6 devices\[0\]\.driver: driver must be one of modbus-tcp, modbus-rtu, sunspec, simulator/,
+    )
+    expect(() => parseAgentConfig(text, 'x.yaml')).toThrow(
+      /x\.yaml:12 devices\[1\]\.registers\[0\]\.unit: "furlongs" cannot be converted to p_kw; use one of W, kW, MW/,
+    )
   })
 
   it('asks for a register map when a Modbus device has neither profile nor registers', () => {
-    expect(() => parseAgentConfig(`${base}  - { id: a, role: load, driver: modbus-tcp, host: h }\n`, 'x.yaml')).toThrow(
+    expect(() =>
+      parseAgentConfig(`${base}  - { id: a, role: load, driver: modbus-tcp, host: h }\n`, 'x.yaml'),
+    ).toThrow(
       /x\.yaml:6 devices\[0\]\.profile: give either profile \(sdm630, pm5xxx, generic\) or a registers list/,
     )
   })
 
   it('takes the broker password from KAWASAN_AGENT_PASSWORD', () => {
-    const cfg = parseAgentConfig(`${base}  - { id: a, role: load, driver: simulator }\n`, 'x.yaml', { env: { KAWASAN_AGENT_PASSWORD: 's3cret' } })
+    const cfg = parseAgentConfig(`${base}  - { id: a, role: load, driver: simulator }\n`, 'x.yaml', {
+      env: { KAWASAN_AGENT_PASSWORD: 's3cret' },
+    })
     expect(cfg.broker.password).toBe('s3cret')
   })
 
@@ -73,12 +81,24 @@ describe('agent config', () => {
     )
     const [a, b] = cfg.devices
     if (a?.driver !== 'modbus-tcp' || b?.driver !== 'modbus-rtu') throw new Error('unexpected drivers')
-    expect(registerMap(a).find((r) => r.metric === 'e_import_kwh')).toMatchObject({ address: 72, function: 'input', type: 'float32' })
+    expect(registerMap(a).find((r) => r.metric === 'e_import_kwh')).toMatchObject({
+      address: 72,
+      function: 'input',
+      type: 'float32',
+    })
     expect(registerMap(b)[0]).toMatchObject({ word_order: 'CDAB', function: 'holding', scale: 1 })
   })
 
   it('init writes a template that validates for the given plant', () => {
-    const cfg = parseAgentConfig(renderConfigTemplate({ cluster: 'kendal', plant: 'mill-2', brokerUrl: 'mqtts://b:8883', bufferDir: '/tmp/x' }), 'init.yaml')
+    const cfg = parseAgentConfig(
+      renderConfigTemplate({
+        cluster: 'kendal',
+        plant: 'mill-2',
+        brokerUrl: 'mqtts://b:8883',
+        bufferDir: '/tmp/x',
+      }),
+      'init.yaml',
+    )
     expect([cfg.cluster, cfg.plant, cfg.broker.username]).toEqual(['kendal', 'mill-2', 'mill-2-gateway'])
   })
 })

@@ -3,10 +3,22 @@ import { silentLogger } from '../../shared/logger.js'
 import { ModbusDriver, planReads } from '../src/drivers/modbus-driver.js'
 import { ModbusBus } from '../src/modbus-bus.js'
 import type { RegisterSpec } from '../src/profiles.js'
-import { decodeRegisters, encodeRegisters, REGISTER_TYPES, type RegisterType, WORD_ORDERS } from '../src/register-decode.js'
+import {
+  decodeRegisters,
+  encodeRegisters,
+  REGISTER_TYPES,
+  type RegisterType,
+  WORD_ORDERS,
+} from '../src/register-decode.js'
 import { setWords, startModbusServer, type TestModbusServer } from './helpers/modbus-server.js'
 
-const spec = (metric: RegisterSpec['metric'], address: number, type: RegisterType, word_order: RegisterSpec['word_order'], extra: Partial<RegisterSpec> = {}): RegisterSpec => ({
+const spec = (
+  metric: RegisterSpec['metric'],
+  address: number,
+  type: RegisterType,
+  word_order: RegisterSpec['word_order'],
+  extra: Partial<RegisterSpec> = {},
+): RegisterSpec => ({
   metric,
   address,
   function: 'holding',
@@ -32,14 +44,32 @@ describe('register decoding', () => {
   })
 
   it('round-trips every type and word order through encodeRegisters', () => {
-    const values: Record<RegisterType, number> = { int16: -1234, uint16: 54_321, int32: -123_456_789, uint32: 3_000_000_000, float32: 49.875, int64: -9_000_000_000, uint64: 9_000_000_000, float64: 12_345.678_9 }
+    const values: Record<RegisterType, number> = {
+      int16: -1234,
+      uint16: 54_321,
+      int32: -123_456_789,
+      uint32: 3_000_000_000,
+      float32: 49.875,
+      int64: -9_000_000_000,
+      uint64: 9_000_000_000,
+      float64: 12_345.678_9,
+    }
     for (const type of REGISTER_TYPES) {
-      for (const order of WORD_ORDERS) expect(decodeRegisters(encodeRegisters(values[type], type, order), type, order)).toBe(values[type])
+      for (const order of WORD_ORDERS)
+        expect(decodeRegisters(encodeRegisters(values[type], type, order), type, order)).toBe(values[type])
     }
   })
 
   it('groups neighbouring registers into reads of at most 125 registers', () => {
-    const blocks = planReads([spec('p_kw', 0, 'float32', 'ABCD'), spec('v_v', 4, 'float32', 'ABCD'), spec('f_hz', 200, 'uint16', 'ABCD'), spec('i_a', 120, 'float32', 'ABCD')], 8)
+    const blocks = planReads(
+      [
+        spec('p_kw', 0, 'float32', 'ABCD'),
+        spec('v_v', 4, 'float32', 'ABCD'),
+        spec('f_hz', 200, 'uint16', 'ABCD'),
+        spec('i_a', 120, 'float32', 'ABCD'),
+      ],
+      8,
+    )
     expect(blocks.map((b) => [b.address, b.length])).toEqual([
       [0, 6],
       [120, 2],
@@ -86,7 +116,15 @@ describe('modbus driver against a real Modbus TCP server', () => {
         spec('e_export_kwh', 104, 'uint64', 'CDAB', { function: 'input', unit: 'Wh' }),
       ],
     })
-    expect(await driver.read()).toEqual({ v_v: 230.5, e_import_kwh: 100, p_kw: -1, f_hz: 50, pf: -0.9, i_a: 12.5, e_export_kwh: 7_000_000 })
+    expect(await driver.read()).toEqual({
+      v_v: 230.5,
+      e_import_kwh: 100,
+      p_kw: -1,
+      f_hz: 50,
+      pf: -0.9,
+      i_a: 12.5,
+      e_export_kwh: 7_000_000,
+    })
   })
 
   it('skips a register the device refuses and keeps the rest of the poll', async () => {
@@ -99,7 +137,11 @@ describe('modbus driver against a real Modbus TCP server', () => {
       unitId: 8,
       maxGap: 8,
       timeoutMs: 500,
-      registers: [spec('p_kw', 0, 'float32', 'ABCD'), spec('q_kvar', 2, 'float32', 'ABCD'), spec('v_v', 4, 'float32', 'ABCD')],
+      registers: [
+        spec('p_kw', 0, 'float32', 'ABCD'),
+        spec('q_kvar', 2, 'float32', 'ABCD'),
+        spec('v_v', 4, 'float32', 'ABCD'),
+      ],
     })
     expect(await driver.read()).toEqual({ p_kw: 11, v_v: 22 })
     expect(driver.describe()).toContain('q_kvar')
@@ -107,7 +149,13 @@ describe('modbus driver against a real Modbus TCP server', () => {
 
   it('reports a timeout for a unit that never answers', async () => {
     server.dead.add(9)
-    const driver = new ModbusDriver({ bus, unitId: 9, maxGap: 0, timeoutMs: 150, registers: [spec('p_kw', 0, 'float32', 'ABCD')] })
+    const driver = new ModbusDriver({
+      bus,
+      unitId: 9,
+      maxGap: 0,
+      timeoutMs: 150,
+      registers: [spec('p_kw', 0, 'float32', 'ABCD')],
+    })
     await expect(driver.read()).rejects.toMatchObject({ code: 'DEVICE_TIMEOUT', retryable: true })
   })
 })

@@ -33,7 +33,8 @@ describe('store-and-forward buffer', () => {
     const dir = tempDir()
     const s1 = await open(dir)
     for (let i = 0; i < 10; i++) await s1.append('grid-main', { ts: T0 + i * 1000, m: { p_kw: i } })
-    for (let i = 0; i < 5; i++) await s1.append('pv-roof', { ts: T0 + i * 1000, m: { p_kw: i }, unsync: true })
+    for (let i = 0; i < 5; i++)
+      await s1.append('pv-roof', { ts: T0 + i * 1000, m: { p_kw: i }, unsync: true })
     const first = s1.nextBacklog(4, 1 << 20)!
     expect(first.device).toBe('grid-main')
     expect(first.seq).toBe(0)
@@ -93,7 +94,11 @@ describe('store-and-forward buffer', () => {
     const s1 = await open(dir, { maxBytes: 64 * 1024, segmentBytes: 8 * 1024 })
     const n = 2000
     for (let i = 0; i < n; i += 50) {
-      await Promise.all(Array.from({ length: 50 }, (_, k) => s1.append('m', { ts: T0 + (i + k) * 1000, m: { p_kw: i + k, e_kwh: 1000 + i + k } })))
+      await Promise.all(
+        Array.from({ length: 50 }, (_, k) =>
+          s1.append('m', { ts: T0 + (i + k) * 1000, m: { p_kw: i + k, e_kwh: 1000 + i + k } }),
+        ),
+      )
     }
     const st = s1.stats()
     expect(st.dropped).toBeGreaterThan(0)
@@ -109,7 +114,11 @@ describe('store-and-forward buffer', () => {
 
   it('loses no committed sample when the writing process is killed with SIGKILL', async () => {
     const dir = tempDir()
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/spool-writer.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures/spool-writer.ts'), dir],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()

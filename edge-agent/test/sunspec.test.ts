@@ -17,24 +17,75 @@ const str = (text: string, regs: number) => {
 function sunspecImage(base: number, opts: { mppt: boolean }): Map<number, number> {
   const bank = new Map<number, number>()
   const words: number[] = [0x5375, 0x6e53]
-  const common = [...str('Kawasan', 16), ...str('SIM-103', 16), ...str('', 8), ...str('1.4.2', 8), ...str('SN123', 16), 1, 0x8000]
+  const common = [
+    ...str('Kawasan', 16),
+    ...str('SIM-103', 16),
+    ...str('', 8),
+    ...str('1.4.2', 8),
+    ...str('SN123', 16),
+    1,
+    0x8000,
+  ]
   words.push(1, common.length, ...common)
   const inv = new Array<number>(50).fill(0)
   Object.assign(inv, {
-    0: 1234, 1: 412, 2: 411, 3: 411, 4: s16(-2), // A, phases, A_SF
-    5: NIU16, 6: NIU16, 7: NIU16, 8: 2301, 9: 2302, 10: NIU16, 11: s16(-1), // PhV A/B, C not implemented, V_SF
-    12: 4500, 13: 1, // W, W_SF → 45 kW
-    14: 5001, 15: s16(-2), // Hz
-    16: 4600, 17: 1, // VA → 46 kVA
-    18: NI16, 19: 1, // VAr not implemented → left out
-    20: 9800, 21: s16(-2), // PF 98 %
-    22: 0x00bc, 23: 0x614e, 24: 0, // WH 12345678 Wh, WH_SF 0
-    31: 415, 35: s16(-1), // TmpCab 41.5 °C
+    0: 1234,
+    1: 412,
+    2: 411,
+    3: 411,
+    4: s16(-2), // A, phases, A_SF
+    5: NIU16,
+    6: NIU16,
+    7: NIU16,
+    8: 2301,
+    9: 2302,
+    10: NIU16,
+    11: s16(-1), // PhV A/B, C not implemented, V_SF
+    12: 4500,
+    13: 1, // W, W_SF → 45 kW
+    14: 5001,
+    15: s16(-2), // Hz
+    16: 4600,
+    17: 1, // VA → 46 kVA
+    18: NI16,
+    19: 1, // VAr not implemented → left out
+    20: 9800,
+    21: s16(-2), // PF 98 %
+    22: 0x00bc,
+    23: 0x614e,
+    24: 0, // WH 12345678 Wh, WH_SF 0
+    31: 415,
+    35: s16(-1), // TmpCab 41.5 °C
   })
   words.push(103, 50, ...inv)
   if (opts.mppt) {
-    const mod = (id: number, label: string, a: number, v: number, w: number) => [id, ...str(label, 8), a, v, w, 0, 1000, 0, 0, 0, 0, 0, 0]
-    const m160 = [s16(-2), s16(-1), 0, 0, 0, 0, 2, 0, ...mod(1, 'string A', 1050, 6123, 6400), ...mod(2, 'string B', 1000, 6050, 6100)]
+    const mod = (id: number, label: string, a: number, v: number, w: number) => [
+      id,
+      ...str(label, 8),
+      a,
+      v,
+      w,
+      0,
+      1000,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ]
+    const m160 = [
+      s16(-2),
+      s16(-1),
+      0,
+      0,
+      0,
+      0,
+      2,
+      0,
+      ...mod(1, 'string A', 1050, 6123, 6400),
+      ...mod(2, 'string B', 1000, 6050, 6100),
+    ]
     words.push(160, m160.length, ...m160)
   }
   words.push(0xffff, 0)

@@ -4,7 +4,7 @@
  * a block the device refuses (exception 2, illegal data address) is retried register by register so
  * one bad entry of a map costs that value only, not the whole poll (FEATURE-ANCHORS §3.7).
  */
-import { AgentError } from '../errors.js'
+import type { AgentError } from '../errors.js'
 import type { ModbusBus } from '../modbus-bus.js'
 import type { RegisterSpec } from '../profiles.js'
 import { decodeRegisters, registerCount } from '../register-decode.js'
@@ -71,7 +71,13 @@ export class ModbusDriver implements DeviceDriver {
     let lastErr: AgentError | undefined
     for (const block of this.blocks) {
       try {
-        const words = await this.o.bus.read(this.o.unitId, block.function, block.address, block.length, this.o.timeoutMs)
+        const words = await this.o.bus.read(
+          this.o.unitId,
+          block.function,
+          block.address,
+          block.length,
+          this.o.timeoutMs,
+        )
         for (const e of block.entries) this.put(out, e, words.slice(e.address - block.address))
         ok++
       } catch (err) {
@@ -99,7 +105,13 @@ export class ModbusDriver implements DeviceDriver {
     let ok = 0
     for (const e of block.entries) {
       try {
-        const words = await this.o.bus.read(this.o.unitId, e.function, e.address, registerCount(e.type), this.o.timeoutMs)
+        const words = await this.o.bus.read(
+          this.o.unitId,
+          e.function,
+          e.address,
+          registerCount(e.type),
+          this.o.timeoutMs,
+        )
         this.put(out, e, words)
         this.skipped.delete(e.metric)
         ok++

@@ -41,7 +41,9 @@ export class SimulatorDriver implements DeviceDriver {
   }
 
   fraction(ts: number): number {
-    return this.o.role === 'solar_pv' ? solarFraction(ts, this.o.timeZone, this.seed) : loadFraction(ts, this.o.timeZone, this.seed)
+    return this.o.role === 'solar_pv'
+      ? solarFraction(ts, this.o.timeZone, this.seed)
+      : loadFraction(ts, this.o.timeZone, this.seed)
   }
 
   async read(): Promise<MetricValues> {

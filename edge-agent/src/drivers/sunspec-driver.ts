@@ -41,7 +41,10 @@ export class SunSpecDriver implements DeviceDriver {
     const models = this.models ?? (await this.discover())
     const inverter = models.find((m) => (INVERTER_MODELS as readonly number[]).includes(m.id))
     if (!inverter) {
-      throw new AgentError('SUNSPEC_NOT_FOUND', `no inverter model (101/102/103) in the chain: ${models.map((m) => m.id).join(', ')}`)
+      throw new AgentError(
+        'SUNSPEC_NOT_FOUND',
+        `no inverter model (101/102/103) in the chain: ${models.map((m) => m.id).join(', ')}`,
+      )
     }
     try {
       const words = await this.readRange(inverter.start, Math.min(inverter.length, 50))
@@ -57,7 +60,8 @@ export class SunSpecDriver implements DeviceDriver {
 
   describe(): string | undefined {
     const parts: string[] = []
-    if (this.common) parts.push(`${this.common.manufacturer} ${this.common.model} sn ${this.common.serial}`.trim())
+    if (this.common)
+      parts.push(`${this.common.manufacturer} ${this.common.model} sn ${this.common.serial}`.trim())
     if (this.models) parts.push(`models ${this.models.map((m) => m.id).join(',')}`)
     if (this.mppt?.length) {
       parts.push(this.mppt.map((m) => `mppt${m.id} ${m.dcV ?? '-'} V ${m.dcW ?? '-'} W`).join(', '))
@@ -94,7 +98,10 @@ export class SunSpecDriver implements DeviceDriver {
         if ((err as AgentError).code !== 'DEVICE_EXCEPTION') throw err
       }
     }
-    throw new AgentError('SUNSPEC_NOT_FOUND', `no "SunS" marker at ${candidates.join(', ')}; is SunSpec enabled on the inverter?`)
+    throw new AgentError(
+      'SUNSPEC_NOT_FOUND',
+      `no "SunS" marker at ${candidates.join(', ')}; is SunSpec enabled on the inverter?`,
+    )
   }
 
   private async readRange(start: number, length: number): Promise<number[]> {

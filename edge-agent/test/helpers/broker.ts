@@ -46,10 +46,18 @@ export interface Received {
   retain: boolean
 }
 
-export async function subscriber(url: string, filter: string): Promise<{ client: MqttClient; messages: Received[] }> {
+export async function subscriber(
+  url: string,
+  filter: string,
+): Promise<{ client: MqttClient; messages: Received[] }> {
   const messages: Received[] = []
-  const client = await mqtt.connectAsync(url, { clientId: `sub-${Math.random().toString(36).slice(2)}`, reconnectPeriod: 200 })
-  client.on('message', (topic, payload, packet) => messages.push({ topic, payload: payload.toString(), retain: packet.retain }))
+  const client = await mqtt.connectAsync(url, {
+    clientId: `sub-${Math.random().toString(36).slice(2)}`,
+    reconnectPeriod: 200,
+  })
+  client.on('message', (topic, payload, packet) =>
+    messages.push({ topic, payload: payload.toString(), retain: packet.retain }),
+  )
   client.on('connect', () => {
     void client.subscribeAsync(filter, { qos: 1 })
   })

@@ -37,29 +37,38 @@ export function setWords(bank: Map<number, number>, address: number, words: read
   })
 }
 
-export async function startModbusServer(units: Map<number, UnitBanks> = new Map()): Promise<TestModbusServer> {
+export async function startModbusServer(
+  units: Map<number, UnitBanks> = new Map(),
+): Promise<TestModbusServer> {
   const port = await freePort()
   const dead = new Set<number>()
   const requests = new Map<number, number>()
-  const read = (kind: 'holding' | 'input') => (addr: number, length: number, unitId: number, cb: (err: Error | null, v?: number[]) => void): void => {
-    requests.set(unitId, (requests.get(unitId) ?? 0) + 1)
-    if (dead.has(unitId)) return // never answer: the client times out
-    const bank = units.get(unitId)?.[kind]
-    const out: number[] = []
-    for (let i = 0; i < length; i++) {
-      const v = bank?.get(addr + i)
-      if (v === undefined) {
-        // An array beside the error: modbus-serial's input-register handler indexes it even on error.
-        cb(Object.assign(new Error('illegal data address'), { modbusErrorCode: 2 }), new Array(length).fill(0))
-        return
+  const read =
+    (kind: 'holding' | 'input') =>
+    (addr: number, length: number, unitId: number, cb: (err: Error | null, v: number[]) => void): void => {
+      requests.set(unitId, (requests.get(unitId) ?? 0) + 1)
+      if (dead.has(unitId)) return // never answer: the client times out
+      const bank = units.get(unitId)?.[kind]
+      const out: number[] = []
+      for (let i = 0; i < length; i++) {
+        const v = bank?.get(addr + i)
+        if (v === undefined) {
+          // An array beside the error: modbus-serial's input-register handler indexes it even on error.
+          cb(
+            Object.assign(new Error('illegal data address'), { modbusErrorCode: 2 }),
+            new Array(length).fill(0),
+          )
+          return
+        }
+        out.push(v)
       }
-      out.push(v)
+      cb(null, out)
     }
-    cb(null, out)
-  }
   // Single-register reads take a separate path in modbus-serial's server (length === 1).
-  const one = (kind: 'holding' | 'input') => (addr: number, unitId: number, cb: (err: Error | null, v?: number) => void) =>
-    read(kind)(addr, 1, unitId, (err, v) => cb(err, v?.[0]))
+  const one =
+    (kind: 'holding' | 'input') =>
+    (addr: number, unitId: number, cb: (err: Error | null, v: number) => void) =>
+      read(kind)(addr, 1, unitId, (err, v) => cb(err, v[0] ?? 0))
   const server = new ModbusSerial.ServerTCP(
     {
       getMultipleHoldingRegisters: read('holding'),
