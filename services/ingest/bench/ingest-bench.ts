@@ -1,0 +1,292 @@
+/**
+ * `npm run bench` (ingest part): sustained end-to-end throughput with zero loss, counted in
+ * InfluxDB, for two payload shapes, through our broker (in-broker ingest) and through mosquitto
+ * (subscriber ingest), as ratios of InfluxDB's raw write rate for the same points measured in the
+ * same run; publish→PUBACK (in-broker: publish→durable) latency at 50% of the sustained rate; CPU
+ * and RSS. JSON lines on stdout, a table on stderr. Everything on loopback, bounded in count.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import { Registry } from 'prom-client'
+import { startLocalInfluxDB } from '../../../infra/local/influxdb.js'
+import { startLocalMosquitto } from '../../../infra/local/mosquitto.js'
+import { InfluxClient } from '../../../shared/influx/influx-client.js'
+import { toLine } from '../../../shared/influx/line-protocol.js'
+import { silentLogger } from '../../../shared/logger.js'
+import { loadSiteIndex } from '../../../shared/site-model-file.js'
+import { telemetryTopic } from '../../../shared/topics.js'
+import { KawasanBroker } from '../../broker/app.js'
+import { createIngestPipeline } from '../app.js'
+import { ingestConfigSchema } from '../config.js'
+import { IngestSubscriber } from '../subscriber.js'
+import type { LoadResult, LoadSpec } from './load-publisher.js'
+
+const QUICK = process.argv.includes('--quick')
+const READINGS_TOTAL = QUICK ? 40_000 : 200_000
+const site = loadSiteIndex('infra/examples/cikarang/site.yaml')
+const passwords: Record<string, string> = {
+  'gw-plant-a': 'demo-gw-plant-a',
+  'gw-plant-b': 'demo-gw-plant-b',
+  'gw-plant-c': 'demo-gw-plant-c',
+  'gw-plant-d': 'demo-gw-plant-d',
+}
+const results: Record<string, unknown>[] = []
+
+function emit(r: Record<string, unknown>): void {
+  results.push(r)
+  process.stdout.write(`${JSON.stringify(r)}\n`)
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+/** One gateway per device of the example site (16 connections), each publishing its own device. */
+function gateways(): LoadSpec['gateways'] {
+  return site
+    .allDevices()
+    .filter((d) => d.plant !== 'shared')
+    .map((d) => ({
+      username: `gw-${d.plant}`,
+      password: passwords[`gw-${d.plant}`]!,
+      topic: telemetryTopic('cikarang', d.plant, d.device.id),
+      device: d.device.id,
+    }))
+}
+
+function load(spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    // Node 20 workers cannot load .ts directly: register tsx inside the worker, then import.
+    const entry = new URL('./load-publisher.ts', import.meta.url).href
+    const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}) })`
+    const worker = new Worker(boot, { eval: true, workerData: spec })
+    worker.once('message', (m: { ok: boolean; result?: LoadResult; error?: string }) =>
+      m.ok ? resolve(m.result!) : reject(new Error(m.error)),
+    )
+    worker.once('error', reject)
+  })
+}
+
+async function countReadings(db: InfluxClient): Promise<number> {
+  const s = await db.query('SELECT count("p_kw") FROM readings')
+  return Number(s[0]?.rows[0]?.count ?? 0)
+}
+
+async function waitForCount(
+  db: InfluxClient,
+  expected: number,
+  timeoutMs: number,
+): Promise<{ count: number; at: number }> {
+  const deadline = performance.now() + timeoutMs
+  let count = await countReadings(db)
+  while (count < expected && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100))
+    count = await countReadings(db)
+  }
+  return { count, at: performance.now() }
+}
+
+function cpuRss(before: NodeJS.CpuUsage, wallMs: number) {
+  const cpu = process.cpuUsage(before)
+  return {
+    cpu_pct: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
+    rss_mb: Math.round(process.memoryUsage().rss / 1048576),
+  }
+}
+
+async function rawCeiling(url: string): Promise<number> {
+  const db = new InfluxClient({ url, database: 'bench_raw' })
+  await db.createDatabase()
+  const lines: string[] = []
+  const t0 = Date.UTC(2026, 0, 1)
+  for (let i = 0; i < READINGS_TOTAL; i++) {
+    lines.push(
+      toLine({
+        measurement: 'readings',
+        tags: { cluster: 'cikarang', plant: 'plant-a', device: `d${i % 16}`, role: 'grid_import' },
+        fields: { p_kw: 100 + (i % 50), e_kwh: 1000 + i, v_v: 230.1, f_hz: 50.01, pf: 0.95, seq: { int: i } },
+        time: t0 + Math.floor(i / 16) * 1000,
+      }),
+    )
+  }
+  const batches: string[][] = []
+  for (let i = 0; i < lines.length; i += 5000) batches.push(lines.slice(i, i + 5000))
+  const start = performance.now()
+  let next = 0
+  await Promise.all(
+    [0, 1].map(async () => {
+      while (next < batches.length) await db.writeLines(batches[next++]!)
+    }),
+  )
+  const secs = (performance.now() - start) / 1000
+  const rate = READINGS_TOTAL / secs
+  emit({
+    bench: 'influxdb_raw_write',
+    points: READINGS_TOTAL,
+    seconds: +secs.toFixed(2),
+    points_per_s: Math.round(rate),
+    batch_lines: 5000,
+    connections: 2,
+  })
+  return rate
+}
+
+async function inBroker(
+  url: string,
+  shape: { name: string; perMessage: number },
+  ceiling: number,
+  runId: string,
+): Promise<number> {
+  const db = new InfluxClient({ url, database: `bench_inbroker_${runId}` })
+  await db.createDatabase()
+  const metrics = new Registry()
+  const pipeline = createIngestPipeline({
+    config: ingestConfigSchema.parse({}),
+    site,
+    writer: db,
+    log: silentLogger(),
+    metrics,
+  })
+  const broker = new KawasanBroker({ site, log: silentLogger(), metrics, sink: pipeline })
+  const { port } = await broker.start({ host: '127.0.0.1', port: 0 })
+  const gws = gateways()
+  const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
+  const cpu0 = process.cpuUsage()
+  const r = await load({
+    url: `mqtt://127.0.0.1:${port}`,
+    gateways: gws,
+    messages,
+    readingsPerMessage: shape.perMessage,
+    window: shape.perMessage > 1 ? 20 : 500,
+    t0: Date.UTC(2026, 1, 1),
+    rate: 0,
+  })
+  const wall = r.finishedAt - r.startedAt
+  const stored = await countReadings(db)
+  const readings = r.acked * shape.perMessage
+  const rate = readings / (wall / 1000)
+  emit({
+    bench: 'e2e_sustained',
+    path: 'kawasan-broker(in-broker ingest)',
+    shape: shape.name,
+    messages: r.acked,
+    readings_sent: readings,
+    readings_stored: stored,
+    lost: readings - stored,
+    readings_per_s: Math.round(rate),
+    ratio_to_influx_raw: +(rate / ceiling).toFixed(3),
+    ack_p50_ms: +percentile(r.latencies, 50).toFixed(1),
+    ack_p99_ms: +percentile(r.latencies, 99).toFixed(1),
+    ...cpuRss(cpu0, wall),
+    note: 'PUBACK = durable in InfluxDB; broker+ingest share this process, publisher in a worker',
+  })
+
+  // Latency at half the sustained rate, fresh time range so points are new.
+  const half = await load({
+    url: `mqtt://127.0.0.1:${port}`,
+    gateways: gws,
+    messages: Math.min(messages, Math.round((rate / 2 / shape.perMessage) * 10)),
+    readingsPerMessage: shape.perMessage,
+    window: 1000,
+    t0: Date.UTC(2026, 2, 1),
+    rate: rate / 2 / shape.perMessage,
+  })
+  emit({
+    bench: 'e2e_latency_at_half_rate',
+    path: 'kawasan-broker(in-broker ingest)',
+    shape: shape.name,
+    messages: half.acked,
+    rate_msgs_per_s: Math.round(rate / 2 / shape.perMessage),
+    publish_to_durable_p50_ms: +percentile(half.latencies, 50).toFixed(1),
+    publish_to_durable_p99_ms: +percentile(half.latencies, 99).toFixed(1),
+  })
+  await pipeline.stop()
+  await broker.stop()
+  return rate
+}
+
+async function viaMosquitto(
+  url: string,
+  shape: { name: string; perMessage: number },
+  ceiling: number,
+  runId: string,
+  dir: string,
+): Promise<void> {
+  const mosq = await startLocalMosquitto({ dataDir: join(dir, `mosq-${runId}`) })
+  const db = new InfluxClient({ url, database: `bench_mosq_${runId}` })
+  await db.createDatabase()
+  const pipeline = createIngestPipeline({
+    config: ingestConfigSchema.parse({}),
+    site,
+    writer: db,
+    log: silentLogger(),
+    metrics: new Registry(),
+  })
+  const subscriber = new IngestSubscriber(
+    site,
+    pipeline,
+    { url: mosq.url, clientIdPrefix: `bench-ingest-${runId}`, connections: 4 },
+    silentLogger(),
+  )
+  await subscriber.start()
+  const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
+  const cpu0 = process.cpuUsage()
+  const r = await load({
+    url: mosq.url,
+    gateways: gateways(),
+    messages,
+    readingsPerMessage: shape.perMessage,
+    window: shape.perMessage > 1 ? 20 : 500,
+    t0: Date.UTC(2026, 1, 1),
+    rate: 0,
+  })
+  const expected = r.acked * shape.perMessage
+  const done = await waitForCount(db, expected, 120_000)
+  const wall = done.at - r.startedAt
+  const rate = done.count / (wall / 1000)
+  emit({
+    bench: 'e2e_sustained',
+    path: 'mosquitto -> subscriber ingest (4 connections)',
+    shape: shape.name,
+    messages: r.acked,
+    readings_sent: expected,
+    readings_stored: done.count,
+    lost: expected - done.count,
+    readings_per_s: Math.round(rate),
+    ratio_to_influx_raw: +(rate / ceiling).toFixed(3),
+    ...cpuRss(cpu0, wall),
+    note: 'PUBACK from mosquitto; rate counted until all readings are in InfluxDB',
+  })
+  await subscriber.stop()
+  await pipeline.stop()
+  await mosq.stop()
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
+const influx = await startLocalInfluxDB({ dataDir: join(dir, 'influx') })
+try {
+  const ceiling = await rawCeiling(influx.url)
+  const shapes = [
+    { name: 'one reading per message', perMessage: 1 },
+    { name: 'agent batch: 60 readings per message', perMessage: 60 },
+  ]
+  for (const [i, shape] of shapes.entries()) {
+    await inBroker(influx.url, shape, ceiling, `s${i}`)
+    await viaMosquitto(influx.url, shape, ceiling, `s${i}`, dir)
+  }
+  process.stderr.write(
+    '\nbench                        path                                          shape                          readings/s  ratio  lost\n',
+  )
+  for (const r of results.filter((x) => x.bench === 'e2e_sustained' || x.bench === 'influxdb_raw_write')) {
+    process.stderr.write(
+      `${String(r.bench).padEnd(29)}${String(r.path ?? 'direct, 5000-line batches').padEnd(46)}${String(r.shape ?? '').padEnd(31)}${String(r.readings_per_s ?? r.points_per_s).padStart(10)}  ${String(r.ratio_to_influx_raw ?? 1).padStart(5)}  ${r.lost ?? ''}\n`,
+    )
+  }
+} finally {
+  await influx.stop()
+  rmSync(dir, { recursive: true, force: true })
+}

@@ -1,0 +1,95 @@
+/**
+ * Load generator (runs in a worker thread so it has its own event loop): `gateways` MQTT
+ * connections publish `messages` QoS 1 messages in total, each with a bounded in-flight window, and
+ * report when the last PUBACK arrived. Only loopback targets; bounded in count.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import mqtt, { type MqttClient } from 'mqtt'
+
+export interface LoadSpec {
+  url: string
+  gateways: { username: string; password: string; topic: string; device: string }[]
+  messages: number
+  readingsPerMessage: number
+  window: number
+  t0: number
+  /** Publish at most this many messages per second in total (0 = as fast as acknowledged). */
+  rate: number
+}
+
+export interface LoadResult {
+  sent: number
+  acked: number
+  startedAt: number
+  finishedAt: number
+  /** publish → PUBACK latency in ms, per message. */
+  latencies: number[]
+}
+
+function reading(i: number, t0: number) {
+  return {
+    ts: t0 + i * 1000,
+    m: { p_kw: 100 + (i % 50), e_kwh: 1000 + i, v_v: 230.1, f_hz: 50.01, pf: 0.95 },
+  }
+}
+
+async function run(spec: LoadSpec): Promise<LoadResult> {
+  const clients: MqttClient[] = await Promise.all(
+    spec.gateways.map(
+      (g, i) =>
+        new Promise<MqttClient>((resolve, reject) => {
+          const c = mqtt.connect(spec.url, {
+            username: g.username,
+            password: g.password,
+            clientId: `bench-${process.pid}-${i}`,
+            reconnectPeriod: 1000,
+          })
+          c.once('connect', () => resolve(c))
+          c.once('error', reject)
+        }),
+    ),
+  )
+  const perGateway = Math.ceil(spec.messages / clients.length)
+  const latencies: number[] = []
+  let sent = 0
+  let acked = 0
+  const startedAt = performance.now()
+  const interval = spec.rate > 0 ? (1000 * clients.length) / spec.rate : 0
+  await Promise.all(
+    clients.map(async (client, gi) => {
+      const g = spec.gateways[gi]!
+      const inflight = new Set<Promise<void>>()
+      for (let n = 0; n < perGateway && sent < spec.messages; n++) {
+        const seq = n
+        const base = n * spec.readingsPerMessage
+        const readings = Array.from({ length: spec.readingsPerMessage }, (_, k) => reading(base + k, spec.t0))
+        const body = JSON.stringify({ v: 1, seq, readings })
+        const start = performance.now()
+        sent++
+        const p: Promise<void> = client.publishAsync(g.topic, body, { qos: 1 }).then(() => {
+          acked++
+          latencies.push(performance.now() - start)
+          inflight.delete(p)
+        })
+        inflight.add(p)
+        if (inflight.size >= spec.window) await Promise.race(inflight)
+        if (interval > 0) {
+          const due = startedAt + (n + 1) * interval
+          const wait = due - performance.now()
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+        }
+      }
+      await Promise.all(inflight)
+    }),
+  )
+  const finishedAt = performance.now()
+  await Promise.all(clients.map((c) => c.endAsync()))
+  return { sent, acked, startedAt, finishedAt, latencies }
+}
+
+if (parentPort && workerData) {
+  run(workerData as LoadSpec).then(
+    (r) => parentPort!.postMessage({ ok: true, result: r }),
+    (err: Error) => parentPort!.postMessage({ ok: false, error: err.message }),
+  )
+}
