@@ -45,9 +45,8 @@ export class Agent {
     deps: AgentDeps = {},
   ) {
     this.now = deps.now ?? Date.now
-    this.log = (deps.log ?? createLogger({ name: 'kawasan-agent', level: cfg.log_level })).child({
-      module: 'agent',
-    })
+    const root = deps.log ?? createLogger({ name: 'kawasan-agent', level: cfg.log_level })
+    this.log = root.child({ module: 'agent' })
     this.startedAt = this.now()
     this.clock =
       deps.clock ??
@@ -61,9 +60,9 @@ export class Agent {
       maxBytes: cfg.buffer.max_mb * 1024 * 1024,
       fsync: cfg.buffer.fsync,
       fsyncIntervalMs: cfg.buffer.fsync_interval_ms,
-      log: this.log.child({ module: 'buffer' }),
+      log: root.child({ module: 'buffer' }),
     })
-    this.buses = new BusRegistry(this.log.child({ module: 'modbus' }), { now: this.now })
+    this.buses = new BusRegistry(root.child({ module: 'modbus' }), { now: this.now })
     for (const d of cfg.devices) {
       const driver =
         deps.driverFor?.(d.id) ??
@@ -84,7 +83,7 @@ export class Agent {
           now: this.now,
           random: deps.random,
           onSample: (device, values, ts) => this.onSample(device, values, ts),
-          log: this.log.child({ module: 'poller' }),
+          log: root.child({ module: 'poller' }),
         }),
       )
     }
@@ -116,7 +115,7 @@ export class Agent {
       devices: cfg.devices.map((d) => d.id),
       deviceOnline: (id) => this.pollers.get(id)?.health.state !== 'failing',
       now: this.now,
-      log: this.log.child({ module: 'publisher' }),
+      log: root.child({ module: 'publisher' }),
     })
   }
 

@@ -116,7 +116,8 @@ export class Publisher {
       this.publishStatus()
     })
     client.on('close', () => {
-      if (this.state.connected) o.log.warn({ url: o.url }, 'broker connection lost; buffering')
+      if (this.state.connected && this.stopping === undefined)
+        o.log.warn({ url: o.url }, 'broker connection lost; buffering')
       this.state.connected = false
     })
     client.on('error', (err) => {
@@ -124,10 +125,13 @@ export class Publisher {
       // CONNACK 4/5 (3.1.1) or 0x86/0x87 (5.0): credentials refused; retrying with the same ones
       // keeps failing, so say which setting to fix.
       const auth = code === 4 || code === 5 || code === 0x86 || code === 0x87
-      this.state.lastError = auth
+      const message = auth
         ? `broker refused the credentials (${err.message}); check broker.username and the password`
         : err.message
-      o.log.error({ err: err.message, code }, auth ? 'broker authentication failed' : 'broker error')
+      // Once per distinct error, not at every reconnect attempt of a long outage.
+      if (message !== this.state.lastError)
+        o.log.error({ err: err.message, code }, auth ? 'broker authentication failed' : 'broker error')
+      this.state.lastError = message
     })
     this.lastTick = o.now()
     this.drainTimer = setInterval(() => this.drain(), DRAIN_TICK_MS)

@@ -1,0 +1,196 @@
+/**
+ * Edge agent benchmark (JSON on stdout): the agent runs as its own process, as on a gateway.
+ * 1. Steady state: 200 simulated devices polled at 1 Hz for ~20 s against a local aedes broker;
+ *    RSS and CPU of the agent process from /proc (Linux).
+ * 2. Backlog drain: the buffer is pre-filled with an outage's worth of samples, the agent starts
+ *    with an unlimited drain rate, and the bench measures backlog samples/s until it is empty.
+ * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 100000]
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { Aedes } from 'aedes'
+import { silentLogger } from '../../shared/logger.js'
+import { Spool } from '../src/spool.js'
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '20' },
+    backlog: { type: 'string', default: '100000' },
+  },
+})
+const DEVICES = Number(values.devices)
+const SECONDS = Number(values.seconds)
+const BACKLOG = Number(values.backlog)
+const AGENT_BIN = new URL('../bin/kawasan-agent.js', import.meta.url).pathname
+const CLK_TCK = 100 // Linux USER_HZ
+
+async function startBroker() {
+  const aedes = new Aedes()
+  await aedes.listen()
+  const server = createServer(aedes.handle)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const port = (server.address() as { port: number }).port
+  let messages = 0
+  let readings = 0
+  let backlogReadings = 0
+  let firstAt = 0
+  let cutoff = 0
+  aedes.on('publish', (packet, client) => {
+    if (!client || !packet.topic.endsWith('/telemetry')) return
+    const msg = JSON.parse(packet.payload.toString()) as { readings: { ts: number }[] }
+    if (!firstAt) firstAt = performance.now()
+    messages++
+    readings += msg.readings.length
+    for (const r of msg.readings) if (r.ts < cutoff) backlogReadings++
+  })
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    counts: () => ({ messages, readings, backlogReadings, firstAt }),
+    setCutoff: (ts: number) => {
+      cutoff = ts
+    },
+    stop: async () => {
+      await new Promise<void>((r) => server.close(() => r()))
+      await new Promise<void>((r) => aedes.close(() => r()))
+    },
+  }
+}
+
+function configYaml(url: string, dir: string, drainRate: number): string {
+  const devices = Array.from(
+    { length: DEVICES },
+    (_, i) =>
+      `  - { id: sim-${String(i).padStart(3, '0')}, role: ${i % 4 === 0 ? 'solar_pv' : 'load'}, driver: simulator, rated_kw: 100, poll_interval_s: 1 }`,
+  ).join('\n')
+  return `cluster: bench
+plant: plant-a
+log_level: warn
+broker: { url: "${url}", reconnect_s: 1 }
+buffer: { dir: "${dir}", fsync: batch, max_mb: 512 }
+drain: { rate: ${drainRate}, max_readings_per_message: 500, max_inflight: 64 }
+clock: { check: off }
+devices:
+${devices}
+`
+}
+
+function procStats(pid: number): { rssMb: number; cpuTicks: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { rssMb: rssKb / 1024, cpuTicks: Number(fields[11]) + Number(fields[12]) }
+}
+
+function startAgent(config: string): ChildProcess {
+  return spawn(process.execPath, [AGENT_BIN, 'run', '--config', config], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+}
+
+async function stopAgent(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r))
+  child.kill('SIGTERM')
+  await exited
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function steadyState() {
+  const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
+  const broker = await startBroker()
+  const config = join(dir, 'agent.yaml')
+  writeFileSync(config, configYaml(broker.url, join(dir, 'buffer'), 500))
+  const child = startAgent(config)
+  const pid = child.pid as number
+  await sleep(4000) // start-up and first polls
+  const before = procStats(pid)
+  const c0 = broker.counts()
+  const t0 = performance.now()
+  const rss: number[] = []
+  for (let s = 0; s < SECONDS; s++) {
+    await sleep(1000)
+    rss.push(procStats(pid).rssMb)
+  }
+  const after = procStats(pid)
+  const c1 = broker.counts()
+  const elapsed = (performance.now() - t0) / 1000
+  await stopAgent(child)
+  await broker.stop()
+  rmSync(dir, { recursive: true, force: true })
+  return {
+    devices: DEVICES,
+    poll_hz: 1,
+    seconds: Math.round(elapsed * 10) / 10,
+    rss_mb_avg: round(rss.reduce((a, b) => a + b, 0) / rss.length),
+    rss_mb_max: round(Math.max(...rss)),
+    cpu_pct_of_one_core: round(((after.cpuTicks - before.cpuTicks) / CLK_TCK / elapsed) * 100),
+    readings_per_s: round((c1.readings - c0.readings) / elapsed),
+    expected_readings_per_s: DEVICES,
+  }
+}
+
+async function drain() {
+  const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
+  const bufferDir = join(dir, 'buffer')
+  // An outage's backlog: BACKLOG samples spread over the devices, timestamps in the past.
+  const spool = new Spool({ dir: bufferDir, maxBytes: 512 * 1024 * 1024, fsync: 'off', log: silentLogger() })
+  await spool.start()
+  const cutoff = Date.now() - 1000
+  const perDevice = Math.ceil(BACKLOG / DEVICES)
+  for (let k = 0; k < perDevice; k++) {
+    const ts = cutoff - (perDevice - k) * 1000
+    for (let i = 0; i < DEVICES; i++)
+      void spool.append(`sim-${String(i).padStart(3, '0')}`, {
+        ts,
+        m: { p_kw: 42.5, e_kwh: 100_000 + k, v_v: 230.1, i_a: 61.2, pf: 0.95, f_hz: 50.01 },
+      })
+    if (k % 50 === 0) await spool.flushNow()
+  }
+  await spool.stop()
+  const total = perDevice * DEVICES
+  const broker = await startBroker()
+  broker.setCutoff(cutoff)
+  const config = join(dir, 'agent.yaml')
+  writeFileSync(config, configYaml(broker.url, bufferDir, 1_000_000))
+  const t0 = performance.now()
+  const child = startAgent(config)
+  const pid = child.pid as number
+  let rssMax = 0
+  const deadline = Date.now() + 120_000
+  while (broker.counts().backlogReadings < total && Date.now() < deadline) {
+    await sleep(50)
+    rssMax = Math.max(rssMax, procStats(pid).rssMb)
+  }
+  const done = performance.now()
+  const { firstAt, backlogReadings, readings } = broker.counts()
+  await stopAgent(child)
+  await broker.stop()
+  rmSync(dir, { recursive: true, force: true })
+  const drainS = (done - firstAt) / 1000
+  return {
+    backlog_samples: total,
+    delivered_backlog_samples: backlogReadings,
+    live_samples_meanwhile: readings - backlogReadings,
+    seconds_start_to_first_publish: round((firstAt - t0) / 1000),
+    seconds_draining: round(drainS),
+    drain_samples_per_s: Math.round(backlogReadings / drainS),
+    rss_mb_max: round(rssMax),
+  }
+}
+
+const round = (v: number) => Math.round(v * 10) / 10
+
+const result = {
+  bench: 'edge-agent',
+  node: process.version,
+  cpus: (await import('node:os')).cpus().length,
+  steady_state: await steadyState(),
+  backlog_drain: await drain(),
+}
+process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
