@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { type AddressInfo, createServer as createNetServer, type Server } from 'node:net'
-import { createServer as createTlsServer } from 'node:tls'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import { Aedes, type Client } from 'aedes'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Logger } from '../../shared/logger.js'
@@ -47,6 +47,14 @@ export interface BrokerOptions {
 }
 
 type Conn = { pause(): void; resume(): void }
+
+/** CN of the client certificate when the connection is TLS and the certificate chains to our CA. */
+function verifiedCertName(client: Client): string | undefined {
+  const conn = client.conn as unknown as Partial<TLSSocket>
+  if (typeof conn.getPeerCertificate !== 'function' || !conn.authorized) return undefined
+  const cn = conn.getPeerCertificate().subject?.CN
+  return typeof cn === 'string' && cn.length > 0 ? cn : undefined
+}
 
 export class KawasanBroker {
   readonly aedes: Aedes
@@ -141,6 +149,16 @@ export class KawasanBroker {
       return false
     }
     if (this.limiter.isBlocked(address)) return fail('rate_limited')
+    // Client-certificate login: a verified certificate whose CN names an identity is enough
+    // (the username, if given, must match it).
+    const certName = verifiedCertName(client)
+    if (certName) {
+      const identity = this.options.site.identity(certName)
+      if (!identity) return fail('unknown_certificate_subject')
+      if (username && username !== certName) return fail('username_differs_from_certificate')
+      this.identities.set(client, identity)
+      return true
+    }
     if (!username || !password) return fail('no_credentials')
     const identity = this.options.site.identity(username)
     if (!identity) return fail('unknown_user')
@@ -235,7 +253,9 @@ export class KawasanBroker {
           cert: readFileSync(listen.tls.certFile),
           key: readFileSync(listen.tls.keyFile),
           ...(listen.tls.caFile ? { ca: readFileSync(listen.tls.caFile) } : {}),
-          requestCert: listen.tls.requireClientCert ?? false,
+          // With a CA configured, ask for client certificates (verified ones log in by CN);
+          // requireClientCert refuses connections without a valid one.
+          requestCert: !!listen.tls.caFile,
           rejectUnauthorized: listen.tls.requireClientCert ?? false,
         },
         handle,
