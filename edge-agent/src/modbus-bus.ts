@@ -25,6 +25,14 @@ export function busKey(t: BusTarget): string {
   return t.kind === 'tcp' ? `tcp://${t.host}:${t.port}` : `rtu://${t.path}`
 }
 
+interface RegisterRead {
+  unitId: number
+  fn: 'holding' | 'input'
+  address: number
+  length: number
+  timeoutMs: number
+}
+
 export interface BusOptions {
   connectTimeoutMs?: number
   /** After a failed connect, requests fail fast for this long instead of each waiting to connect. */
@@ -62,7 +70,7 @@ export class ModbusBus {
     length: number,
     timeoutMs: number,
   ): Promise<number[]> {
-    const op = this.tail.then(() => this.readNow(unitId, fn, address, length, timeoutMs))
+    const op = this.tail.then(() => this.readNow({ unitId, fn, address, length, timeoutMs }))
     this.tail = op.catch(() => undefined)
     return op
   }
@@ -73,13 +81,7 @@ export class ModbusBus {
     await this.dropClient()
   }
 
-  private async readNow(
-    unitId: number,
-    fn: 'holding' | 'input',
-    address: number,
-    length: number,
-    timeoutMs: number,
-  ): Promise<number[]> {
+  private async readNow({ unitId, fn, address, length, timeoutMs }: RegisterRead): Promise<number[]> {
     if (this.closed) throw new AgentError('STOPPED', `${this.key} is closed`)
     const client = await this.connected()
     const what = `${this.key} unit ${unitId} ${fn} ${address}+${length}`
