@@ -97,6 +97,10 @@ export const siteModelSchema = z
       timezone: z.string().refine(isIanaZone, 'must be an IANA time zone such as Asia/Jakarta'),
       grid_region: z.string().min(1).describe('Grid region key in the emission factor data (e.g. ID-JAMALI)'),
       shared_devices: z.array(sharedDeviceSchema).default([]),
+      share_cluster_totals: z
+        .boolean()
+        .default(false)
+        .describe('Whether tenant-limited API keys may see cluster totals (the estate chooses to share)'),
     }),
     plants: z.array(plantSchema).min(1),
     identities: z.array(identitySchema).default([]),

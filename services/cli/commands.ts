@@ -6,6 +6,7 @@ import { createLogger } from '../../shared/logger.js'
 import { OpsRegistry } from '../../shared/ops-server.js'
 import { hashPassword } from '../../shared/password-hash.js'
 import { loadSiteIndex, loadSiteModel } from '../../shared/site-model-file.js'
+import { apiKeyCommand, startApi } from '../api/main.js'
 import { KawasanBroker } from '../broker/app.js'
 import { createIngestPipeline, createLineWriter } from '../ingest/app.js'
 import { IngestSubscriber } from '../ingest/subscriber.js'
@@ -35,7 +36,7 @@ function readSecrets(file: string): Record<string, string> {
  */
 async function runServices(
   config: KawasanConfig,
-  parts: { broker?: boolean; ingest?: boolean; simulator?: boolean },
+  parts: { broker?: boolean; ingest?: boolean; simulator?: boolean; api?: boolean },
   service: string,
 ): Promise<number> {
   const log = createLogger({ level: config.log.level, name: `kawasan-${service}` })
@@ -45,8 +46,10 @@ async function runServices(
   const done = stopOnSignals(stoppers, log)
   try {
     let pipeline: ReturnType<typeof createIngestPipeline> | undefined
+    let influxTarget: Awaited<ReturnType<typeof resolveInflux>> | undefined
     if (parts.ingest) {
       const target = await resolveInflux(config, log, stoppers)
+      influxTarget = target
       const writer = createLineWriter(target)
       pipeline = createIngestPipeline({ config: config.ingest, site, writer, log, metrics: ops.metrics })
       ops.addReadiness('influxdb', () => pipeline!.batcher.isHealthy)
@@ -104,6 +107,11 @@ async function runServices(
       await fleet.start()
       stoppers.push({ name: 'simulator', stop: () => fleet.stop() })
     }
+    if (parts.api && config.api.enabled) {
+      influxTarget ??= await resolveInflux(config, log, stoppers)
+      const api = await startApi({ config, site, influx: influxTarget, log, ops })
+      stoppers.push({ name: 'api', stop: () => api.stop() })
+    }
     await startOpsServer(ops, config, service, log, stoppers)
   } catch (err) {
     log.error({ err: (err as Error).message }, 'start failed; stopping what was started')
@@ -120,7 +128,12 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'Run everything on embedded defaults: broker + ingest + simulated fleet (+ local InfluxDB)',
     help: 'Starts a private InfluxDB (Debian package influxdb, installed if missing) unless INFLUX_URL is set,\nthe MQTT broker on 127.0.0.1:1883 with ingest inside it, and the simulated Cikarang fleet.\nCtrl-C stops everything.',
     run: async (ctx) =>
-      runServices(loadKawasanConfig(ctx.configFile), { broker: true, ingest: true, simulator: true }, 'all'),
+      runServices(
+        // The embedded demo prints the dashboard URL with a fresh read key (API_DEMO_READ_KEY=false: not).
+        loadKawasanConfig(ctx.configFile, { API_DEMO_READ_KEY: 'true', ...process.env }),
+        { broker: true, ingest: true, simulator: true, api: true },
+        'all',
+      ),
   },
   broker: {
     summary: 'Run the MQTT broker (with ingest inside it when ingest.mode is in-broker)',
@@ -139,6 +152,17 @@ export const COMMANDS: Record<string, Command> = {
   simulate: {
     summary: 'Run the simulated plant fleet against a broker (SIMULATOR_MQTT_URL)',
     run: async (ctx) => runServices(loadKawasanConfig(ctx.configFile), { simulator: true }, 'simulator'),
+  },
+  api: {
+    summary: 'Run the HTTP API and dashboard (API_PORT, default 8080) against INFLUX_URL',
+    run: async (ctx) => runServices(loadKawasanConfig(ctx.configFile), { api: true }, 'api'),
+  },
+  'api-key': {
+    summary: 'Manage API keys: `kawasan api-key create --scope read|admin [--tenant X]`, list, revoke ID',
+    run: async (ctx) => {
+      const config = loadKawasanConfig(ctx.configFile)
+      return apiKeyCommand(config, loadSiteIndex(config.site), ctx.args)
+    },
   },
   'hash-password': {
     summary: 'Print the scrypt hash of a password for the site model (reads stdin if no argument)',

@@ -4,8 +4,10 @@
  */
 import { z } from 'zod'
 import { type EnvMap, loadConfig } from '../../shared/config-loader.js'
+import { apiConfigSchema } from '../api/config.js'
 import { brokerConfigSchema } from '../broker/config.js'
 import { ingestConfigSchema } from '../ingest/config.js'
+import { rollupConfigSchema } from '../rollup/config.js'
 import { simulatorConfigSchema } from '../simulator/config.js'
 
 export const influxConfigSchema = z
@@ -50,6 +52,8 @@ export const kawasanConfigSchema = z.object({
   broker: brokerConfigSchema,
   ingest: ingestConfigSchema,
   simulator: simulatorConfigSchema,
+  rollup: rollupConfigSchema,
+  api: apiConfigSchema,
   ops: z
     .object({
       host: z.string().default('127.0.0.1'),
@@ -89,6 +93,20 @@ export const ENV_MAP: EnvMap = {
   SIMULATOR_ENABLED: 'simulator.enabled',
   SIMULATOR_INTERVAL_MS: 'simulator.intervalMs',
   SIMULATOR_MQTT_URL: 'simulator.url',
+  ROLLUP_ENABLED: 'rollup.enabled',
+  ROLLUP_LIVE_EVERY_SECONDS: 'rollup.liveEverySeconds',
+  ROLLUP_EXPECTED_INTERVAL_MS: 'rollup.expectedIntervalMs',
+  ROLLUP_GAP_LIMIT_MS: 'rollup.gapLimitMs',
+  ROLLUP_FACTOR_SET: 'rollup.factorSet',
+  ROLLUP_LATE_DATA_LOOKBACK_DAYS: 'rollup.lateDataLookbackDays',
+  ROLLUP_CATCH_UP_DAYS: 'rollup.catchUpDays',
+  API_ENABLED: 'api.enabled',
+  API_HOST: 'api.host',
+  API_PORT: 'api.port',
+  API_KEYS_FILE: 'api.keysFile',
+  API_DEMO_READ_KEY: 'api.demoReadKey',
+  API_RATE_LIMIT_MAX: 'api.rateLimit.max',
+  API_LIVE_POLL_MS: 'api.livePollMs',
 }
 
 export function loadKawasanConfig(file?: string, env: NodeJS.ProcessEnv = process.env): KawasanConfig {

@@ -1,0 +1,166 @@
+/**
+ * API keys: a YAML file of hashed keys (scrypt, as MQTT passwords; shared/password-hash.ts). A key
+ * reads `kwsn_<id>.<secret>`: the id finds the one record to verify, so a request costs one scrypt
+ * at most, and a verified key is then remembered by its SHA-256 so dashboards polling every few
+ * seconds do not pay scrypt each time. The file is re-read when it changes on disk, so keys made
+ * or revoked with the CLI take effect in a running API within seconds.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import YAML from 'yaml'
+import { z } from 'zod'
+import { formatIssues } from '../../shared/config-loader.js'
+import { KawasanError } from '../../shared/errors.js'
+import { hashPassword, verifyPassword } from '../../shared/password-hash.js'
+import { ID_PATTERN, ID_RULE } from '../../shared/topics.js'
+
+export const KEY_SCOPES = ['read', 'admin'] as const
+export type KeyScope = (typeof KEY_SCOPES)[number]
+
+export const apiKeyRecordSchema = z
+  .object({
+    id: z.string().regex(ID_PATTERN, `must be ${ID_RULE}`),
+    hash: z.string().startsWith('scrypt$', 'must be an scrypt hash'),
+    scope: z.enum(KEY_SCOPES).describe('read: dashboards and schedulers; admin: key and device management'),
+    tenant: z
+      .string()
+      .regex(ID_PATTERN)
+      .optional()
+      .describe('Limit the key to the plants of this tenant (site model `tenant`)'),
+    label: z.string().max(200).optional(),
+    created: z.string().optional(),
+  })
+  .refine((k) => !(k.scope === 'admin' && k.tenant), {
+    message: 'an admin key manages the whole estate and cannot be limited to a tenant',
+  })
+export type ApiKeyRecord = z.infer<typeof apiKeyRecordSchema>
+
+const keysFileSchema = z.object({ keys: z.array(apiKeyRecordSchema).default([]) })
+
+const KEY_FORMAT = /^kwsn_([a-z0-9][a-z0-9_-]{0,62})\.([A-Za-z0-9_-]{20,100})$/
+/** How often at most the store looks at the file's modification time. */
+const RELOAD_CHECK_MS = 2000
+
+export interface AccessKey {
+  id: string
+  scope: KeyScope
+  tenant?: string | undefined
+}
+
+export class ApiKeyStore {
+  private keys = new Map<string, ApiKeyRecord>()
+  /** sha256(presented key) → id and hash it was verified against. */
+  private readonly verified = new Map<string, { id: string; hash: string }>()
+  private mtimeMs = -1
+  private lastCheck = 0
+
+  constructor(
+    readonly file: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.reload()
+  }
+
+  list(): ApiKeyRecord[] {
+    this.reloadIfChanged()
+    return [...this.keys.values()]
+  }
+
+  /** Creates a key; returns the plain key (shown once, never stored) and its record. */
+  async create(options: {
+    scope: KeyScope
+    tenant?: string | undefined
+    label?: string | undefined
+    id?: string | undefined
+  }): Promise<{ key: string; record: ApiKeyRecord }> {
+    this.reload()
+    const id = options.id ?? `k${randomBytes(5).toString('hex')}`
+    if (this.keys.has(id)) throw new KawasanError('CONFIG_INVALID', `an API key with id "${id}" exists`)
+    const secret = randomBytes(24).toString('base64url')
+    const key = `kwsn_${id}.${secret}`
+    const parsed = apiKeyRecordSchema.safeParse({
+      id,
+      hash: await hashPassword(key),
+      scope: options.scope,
+      tenant: options.tenant,
+      label: options.label,
+      created: new Date(this.now()).toISOString(),
+    })
+    if (!parsed.success) throw new KawasanError('CONFIG_INVALID', formatIssues('API key', parsed.error.issues))
+    const record = Object.fromEntries(
+      Object.entries(parsed.data).filter(([, v]) => v !== undefined),
+    ) as ApiKeyRecord
+    this.keys.set(id, record)
+    this.save()
+    return { key, record }
+  }
+
+  /** Removes a key; false when there was none with that id. */
+  revoke(id: string): boolean {
+    this.reload()
+    const had = this.keys.delete(id)
+    if (had) this.save()
+    return had
+  }
+
+  /** The key's access, or undefined when the presented key is not a valid, current key. */
+  async verify(presented: string): Promise<AccessKey | undefined> {
+    this.reloadIfChanged()
+    const m = KEY_FORMAT.exec(presented)
+    if (!m) return undefined
+    const record = this.keys.get(m[1]!)
+    if (!record) return undefined
+    const digest = createHash('sha256').update(presented).digest('hex')
+    const cached = this.verified.get(digest)
+    if (cached && cached.id === record.id && cached.hash === record.hash) return toAccess(record)
+    if (!(await verifyPassword(presented, record.hash))) return undefined
+    if (this.verified.size > 10_000) this.verified.clear()
+    this.verified.set(digest, { id: record.id, hash: record.hash })
+    return toAccess(record)
+  }
+
+  private reloadIfChanged(): void {
+    const now = this.now()
+    if (now - this.lastCheck < RELOAD_CHECK_MS) return
+    this.lastCheck = now
+    if (fileMtime(this.file) !== this.mtimeMs) this.reload()
+  }
+
+  private reload(): void {
+    this.lastCheck = this.now()
+    const mtime = fileMtime(this.file)
+    this.mtimeMs = mtime
+    if (mtime < 0) {
+      this.keys = new Map()
+      return
+    }
+    const raw = YAML.parse(readFileSync(this.file, 'utf8')) ?? {}
+    const parsed = keysFileSchema.safeParse(raw)
+    if (!parsed.success)
+      throw new KawasanError('CONFIG_INVALID', formatIssues(`API keys file ${this.file}`, parsed.error.issues))
+    this.keys = new Map(parsed.data.keys.map((k) => [k.id, k]))
+  }
+
+  private save(): void {
+    mkdirSync(dirname(this.file), { recursive: true })
+    const tmp = `${this.file}.${process.pid}.tmp`
+    const header =
+      '# Kawasan API keys: scrypt hashes only (`kawasan api-key create`). Plain keys are shown once.\n'
+    writeFileSync(tmp, header + YAML.stringify({ keys: [...this.keys.values()] }), { mode: 0o600 })
+    renameSync(tmp, this.file)
+    this.mtimeMs = fileMtime(this.file)
+  }
+}
+
+function toAccess(r: ApiKeyRecord): AccessKey {
+  return { id: r.id, scope: r.scope, tenant: r.tenant }
+}
+
+function fileMtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs
+  } catch {
+    return -1
+  }
+}

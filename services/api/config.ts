@@ -1,0 +1,46 @@
+/** API and dashboard settings (section `api`). Every field is described; defaults run the demo. */
+import { z } from 'zod'
+
+export const apiConfigSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Run the API and dashboard with `kawasan start`'),
+    host: z
+      .string()
+      .default('127.0.0.1')
+      .describe('Listen address; 0.0.0.0 only behind a TLS reverse proxy (keys travel in headers)'),
+    port: z.number().int().min(0).max(65535).default(8080).describe('HTTP port of the API and dashboard'),
+    keysFile: z
+      .string()
+      .optional()
+      .describe('API keys file (YAML, hashes only); default <dataDir>/api-keys.yaml'),
+    demoReadKey: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Create a fresh read key named "demo" at start and print the dashboard URL with it (on for `kawasan start`)',
+      ),
+    rateLimit: z
+      .object({
+        max: z.number().int().min(1).default(600).describe('Requests per key (or address) per window'),
+        windowMs: z.number().int().min(1000).default(60_000).describe('Rate limit window'),
+      })
+      .prefault({}),
+    corsOrigins: z
+      .array(z.string())
+      .default([])
+      .describe('Browser origins allowed to call the API cross-origin; empty = CORS off'),
+    livePollMs: z
+      .number()
+      .int()
+      .min(200)
+      .default(2000)
+      .describe('How often the live feed looks for a new `live` snapshot in InfluxDB (SSE)'),
+    offlineAfterS: z
+      .number()
+      .int()
+      .min(1)
+      .default(60)
+      .describe('A device with no reading for this long is shown offline'),
+  })
+  .prefault({})
+export type ApiConfig = z.infer<typeof apiConfigSchema>

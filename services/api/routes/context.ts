@@ -1,0 +1,32 @@
+/** What every route plugin gets from the app factory. */
+import type { Logger } from '../../../shared/logger.js'
+import type { SiteIndex } from '../../../shared/site-model.js'
+import type { AgentStatus } from '../../../shared/telemetry-schema.js'
+import type { ApiKeyStore } from '../api-keys.js'
+import type { ApiConfig } from '../config.js'
+import type { LiveFeed } from '../live-feed.js'
+import type { StoreReads } from '../store-reads.js'
+
+/** Last retained agent status per device (`plant/device`), when the API watches MQTT status topics. */
+export interface AgentStatusSource {
+  get(plant: string, device: string): AgentStatus | undefined
+}
+
+export interface RouteContext {
+  site: SiteIndex
+  reads: StoreReads
+  keys: ApiKeyStore
+  feed: LiveFeed
+  config: ApiConfig
+  log: Logger
+  now: () => number
+  agentStatus?: AgentStatusSource | undefined
+}
+
+/** Route config: who may call it. `public` routes need no key. */
+export type RouteScope = 'public' | 'read' | 'admin'
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    scope?: RouteScope
+  }
+}
