@@ -5,11 +5,14 @@
  * (lib/handlers/publish.js: authorizePublish → enqueuePublish), so a gateway's message is
  * acknowledged only once InfluxDB holds it. broker-puback.test.ts guards that order.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { type AddressInfo, createServer as createNetServer, type Server } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import { Aedes, type Client } from 'aedes'
+import { Redis } from 'ioredis'
+import mqemitterRedis from 'mqemitter-redis'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Logger } from '../../shared/logger.js'
 import { verifyPassword } from '../../shared/password-hash.js'
@@ -44,6 +47,34 @@ export interface BrokerOptions {
   log: Logger
   metrics: Registry
   sink?: TelemetrySink | undefined
+  /** Scale-out: share messages and sessions with other broker instances through this Redis. */
+  redis?: { url: string; maxSessionDelivery?: number } | undefined
+}
+
+/** The part of aedes-persistence-redis (CommonJS, untyped) that we call ourselves. */
+interface RedisPersistence {
+  destroy(): Promise<void>
+}
+const requireCjs = createRequire(import.meta.url)
+
+/**
+ * aedes 1.2 takes an mqemitter and a persistence whose `setup()` is an AsyncFunction (aedes.js
+ * `listen`). mqemitter-redis 7 and aedes-persistence-redis 11 (the range aedes 1.2 declares as its
+ * peer) fit (aedes-persistence-redis 12 has the same interface but is outside that peer range, so
+ * `npm ci` refuses it). Connections are lazy: they open when aedes subscribes or at `start()`.
+ */
+function redisBackends(url: string, maxSessionDelivery: number) {
+  // maxRetriesPerRequest null: while Redis is away, commands wait instead of failing, so PUBACKs
+  // are held (the gateways keep their messages) rather than aedes erroring out.
+  const conns = [0, 1, 2].map(() => new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null }))
+  const [subConn, pubConn, dbConn] = conns as [Redis, Redis, Redis]
+  const mq = mqemitterRedis({ subConn, pubConn })
+  const createPersistence = requireCjs('aedes-persistence-redis') as (opts: {
+    conn: Redis
+    maxSessionDelivery: number
+  }) => RedisPersistence
+  const persistence = createPersistence({ conn: dbConn, maxSessionDelivery })
+  return { conns, mq, persistence }
 }
 
 type Conn = { pause(): void; resume(): void }
@@ -64,6 +95,7 @@ export class KawasanBroker {
   private readonly limiter = new AuthFailureLimiter()
   private readonly paused = new Set<Conn>()
   private started = false
+  private readonly redis: ReturnType<typeof redisBackends> | undefined
   private readonly m
 
   constructor(private readonly options: BrokerOptions) {
@@ -98,8 +130,15 @@ export class KawasanBroker {
         registers,
       }),
     }
+    this.redis = options.redis
+      ? redisBackends(options.redis.url, options.redis.maxSessionDelivery ?? 100_000)
+      : undefined
     this.aedes = new Aedes({
-      id: `kawasan-${options.site.clusterId}`,
+      // Brokers sharing Redis tell each other apart by id ($SYS/{id}/..., session takeover, wills).
+      id: this.redis
+        ? `kawasan-${options.site.clusterId}-${randomUUID().slice(0, 8)}`
+        : `kawasan-${options.site.clusterId}`,
+      ...(this.redis ? { mq: this.redis.mq, persistence: this.redis.persistence } : {}),
       maxClientsIdLength: 128,
       concurrency: 1000,
       authenticate: (client, username, password, done) => {
@@ -238,6 +277,11 @@ export class KawasanBroker {
   async start(listen: BrokerListen): Promise<{ port: number; tlsPort?: number }> {
     if (this.started) throw new Error('broker already started')
     this.started = true
+    if (this.redis) {
+      // aedes' constructor subscribes to $SYS topics, which makes ioredis connect by itself.
+      await Promise.all(this.redis.conns.map((c) => (c.status === 'wait' ? c.connect() : undefined)))
+      this.options.log.info({ brokerId: this.aedes.id }, 'sharing messages and sessions through Redis')
+    }
     await this.aedes.listen()
     const handle = this.aedes.handle as (socket: unknown) => void
     const plain = createNetServer(handle)
@@ -281,6 +325,7 @@ export class KawasanBroker {
     this.started = false
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
     this.servers = []
-    await new Promise<void>((resolve) => this.aedes.close(() => resolve()))
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve())) // also quits mqemitter-redis
+    await this.redis?.persistence.destroy().catch(() => undefined)
   }
 }

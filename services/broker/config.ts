@@ -18,6 +18,25 @@ export const brokerConfigSchema = z
       })
       .optional()
       .describe('MQTT over TLS listener; make certificates with infra/tls/make-certs.sh'),
+    redis: z
+      .object({
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+          .describe('Redis shared by every broker instance, e.g. redis://redis:6379/0'),
+        maxSessionDelivery: z
+          .number()
+          .int()
+          .min(1)
+          .default(100_000)
+          .describe(
+            'Queued QoS 1 messages a persistent session gets on reconnect (aedes-persistence-redis reads only this many; its default 1000 strands the rest until the next reconnect)',
+          ),
+      })
+      .optional()
+      .describe(
+        'Scale-out (DESIGN §7): brokers sharing this Redis (mqemitter-redis, aedes-persistence-redis) forward messages to each other and keep sessions there; see docs/SCALING.md',
+      ),
   })
   .prefault({})
 export type BrokerConfig = z.infer<typeof brokerConfigSchema>

@@ -62,6 +62,7 @@ async function runServices(
         log: log.child({ module: 'broker' }),
         metrics: ops.metrics,
         sink: inBroker,
+        redis: config.broker.redis,
       })
       const { port } = await broker.start({
         host: config.broker.host,

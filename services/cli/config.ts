@@ -82,6 +82,7 @@ export const ENV_MAP: EnvMap = {
   INFLUX_BUCKET: 'influx.bucket',
   MQTT_HOST: 'broker.host',
   MQTT_PORT: 'broker.port',
+  REDIS_URL: 'broker.redis.url',
   INGEST_MODE: 'ingest.mode',
   INGEST_MQTT_URL: 'ingest.url',
   INGEST_MQTT_USERNAME: 'ingest.username',
