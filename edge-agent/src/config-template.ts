@@ -24,7 +24,7 @@ broker:
   # mqtts:// with TLS in production (port 8883); mqtt:// only on a trusted LAN.
   url: ${o.brokerUrl}
   # The gateway's identity in the broker: it may publish under its own plant only.
-  username: ${o.plant}-gateway
+  username: gw-${o.plant}
   # Prefer the environment variable KAWASAN_AGENT_PASSWORD (the systemd unit reads it from
   # /etc/kawasan/agent.env) to a password in this file.
   # password: change-me
@@ -40,9 +40,11 @@ buffer:
   # Every sample is written here before it is sent and removed only when the broker acknowledged
   # it (PUBACK). Put it on persistent storage (not /tmp), ideally not the SD card's boot partition.
   dir: ${o.bufferDir}
-  # Size cap. At ~150 bytes per sample, 256 MB holds ~1.7 million samples: 10 devices at 10 s for
-  # about 20 days. When full, the OLDEST samples are dropped and counted (see kawasan-agent status).
-  max_mb: 256
+  # Size cap. At ~150 bytes per sample, 64 MB holds ~430,000 samples: 10 devices at 10 s for
+  # about 5 days. Pending samples are also indexed in memory (~250 bytes each, ~100 MB at the cap),
+  # so raise it only on gateways with the RAM. When full, the OLDEST samples are dropped and
+  # counted (see kawasan-agent status).
+  max_mb: 64
   # batch: fsync every poll batch before sending it (nothing published is lost on power loss).
   # interval: fsync every fsync_interval_ms (fewer writes on SD cards; up to that long lost on power loss).
   fsync: batch

@@ -154,8 +154,8 @@ export const agentConfigSchema = z
         max_mb: z
           .number()
           .positive()
-          .default(256)
-          .describe('Size cap; past it the oldest samples are dropped and counted'),
+          .default(64)
+          .describe('Size cap; past it the oldest samples are dropped and counted (pending samples also take ~250 B of RAM each)'),
         fsync: z
           .enum(['batch', 'interval', 'off'])
           .default('batch')

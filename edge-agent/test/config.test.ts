@@ -99,6 +99,6 @@ describe('agent config', () => {
       }),
       'init.yaml',
     )
-    expect([cfg.cluster, cfg.plant, cfg.broker.username]).toEqual(['kendal', 'mill-2', 'mill-2-gateway'])
+    expect([cfg.cluster, cfg.plant, cfg.broker.username]).toEqual(['kendal', 'mill-2', 'gw-mill-2'])
   })
 })

@@ -1,43 +1,83 @@
 /**
- * Per-device sequence tracking: the agent numbers its messages, so a jump forward is a gap the
- * backend can see and report (issue 4), and a repeat is a redelivery (harmless: points overwrite).
+ * Per-device sequence tracking. The agent numbers its readings (a message's `seq` is its first
+ * reading's number; its readings are seq, seq+1, …), so a number that never arrives is a reading
+ * lost upstream. Live messages can overtake a backlog being drained, so a jump forward opens a
+ * hole that later messages may fill: the tracker keeps the open holes per device (bounded) and
+ * reports how many readings are missing right now. Redeliveries fill nothing and are counted.
  */
 export interface DeviceSeen {
-  lastSeq: number
+  /** One past the highest reading number seen. */
+  next: number
   lastSeenMs: number
-  gaps: number
+  /** Open holes as [from, to) ranges, oldest first. */
+  holes: [number, number][]
   missing: number
   redeliveries: number
 }
 
+const MAX_HOLES = 256
+/** A jump this large is an agent that lost its state, not a gap: start counting afresh. */
+const RESTART_JUMP = 10_000_000
+
 export class SequenceTracker {
   private readonly devices = new Map<string, DeviceSeen>()
 
-  /** Records a message; returns how many messages are missing before it (0 when in order). */
-  record(key: string, seq: number, now: number): number {
+  /** Records readings [seq, seq+count); returns the change in missing readings (+ opened, − filled). */
+  record(key: string, seq: number, count: number, now: number): number {
+    const end = seq + Math.max(1, count)
     const seen = this.devices.get(key)
     if (!seen) {
-      this.devices.set(key, { lastSeq: seq, lastSeenMs: now, gaps: 0, missing: 0, redeliveries: 0 })
+      this.devices.set(key, { next: end, lastSeenMs: now, holes: [], missing: 0, redeliveries: 0 })
       return 0
     }
     seen.lastSeenMs = now
-    if (seq <= seen.lastSeq) {
-      // An agent restarted with a lower number, or a backlog replays old messages: not a gap.
-      if (seq < seen.lastSeq - 1_000_000 || seq === 0) seen.lastSeq = seq
-      else seen.redeliveries++
-      return 0
+    const before = seen.missing
+    if (seq >= seen.next) {
+      if (seq - seen.next > RESTART_JUMP) {
+        seen.holes = []
+        seen.missing = 0
+      } else if (seq > seen.next) {
+        seen.holes.push([seen.next, seq])
+        seen.missing += seq - seen.next
+        if (seen.holes.length > MAX_HOLES) seen.holes.shift() // the oldest stays counted as missing
+      }
+      seen.next = end
+      return seen.missing - before
     }
-    const missing = seq - seen.lastSeq - 1
-    seen.lastSeq = seq
-    if (missing > 0) {
-      seen.gaps++
-      seen.missing += missing
+    if (seq < seen.next - RESTART_JUMP || (seq === 0 && seen.next > count)) {
+      // The agent's numbering restarted (new install, wiped buffer).
+      this.devices.set(key, { next: end, lastSeenMs: now, holes: [], missing: 0, redeliveries: seen.redeliveries })
+      return -before
     }
-    return missing
+    // Below the high mark: fills a hole (backlog after live) or is a redelivery.
+    let filled = 0
+    const holes: [number, number][] = []
+    for (const [from, to] of seen.holes) {
+      const a = Math.max(from, seq)
+      const b = Math.min(to, end)
+      if (a >= b) {
+        holes.push([from, to])
+        continue
+      }
+      filled += b - a
+      if (from < a) holes.push([from, a])
+      if (b < to) holes.push([b, to])
+    }
+    seen.holes = holes
+    seen.missing -= filled
+    if (filled === 0) seen.redeliveries++
+    if (end > seen.next) seen.next = end
+    return seen.missing - before
   }
 
   get(key: string): DeviceSeen | undefined {
     return this.devices.get(key)
+  }
+
+  get totalMissing(): number {
+    let n = 0
+    for (const d of this.devices.values()) n += d.missing
+    return n
   }
 
   entries(): IterableIterator<[string, DeviceSeen]> {

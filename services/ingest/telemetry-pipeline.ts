@@ -10,6 +10,7 @@ import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { type DeadLetter, DeadLetterEncoder } from './dead-letter.js'
 import { SequenceTracker } from './sequence-tracker.js'
+import { DEFAULT_LATE_AFTER_MS, lateDataMarkers } from './late-data.js'
 import { DEFAULT_LIMITS, type ValidationLimits, validateTelemetry } from './validate-message.js'
 import { type BatcherOptions, DEFAULT_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js'
 
@@ -21,6 +22,8 @@ export interface PipelineOptions {
   now?: () => number
   limits?: ValidationLimits
   batcher?: Partial<BatcherOptions>
+  /** Readings older than this get a `late_data` marker for the rollup (0 = off; late-data.ts). */
+  lateAfterMs?: number
 }
 
 export interface AcceptResult {
@@ -59,10 +62,11 @@ export class TelemetryPipeline {
         labelNames: ['reason'],
         registers,
       }),
-      gaps: new Counter({
-        name: 'kawasan_ingest_sequence_missing_total',
-        help: 'Messages missing according to device sequence numbers',
+      gaps: new Gauge({
+        name: 'kawasan_ingest_sequence_missing',
+        help: 'Readings missing right now by device sequence numbers (holes a backlog has not filled)',
         registers,
+        collect: (): void => this.m.gaps.set(this.sequences.totalMissing),
       }),
       pending: new Gauge({
         name: 'kawasan_ingest_pending_lines',
@@ -134,15 +138,16 @@ export class TelemetryPipeline {
       this.options.limits ?? DEFAULT_LIMITS,
     )
     const lines = result.points.map(toLine)
+    for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? DEFAULT_LATE_AFTER_MS))
+      lines.push(toLine(marker))
     for (const d of result.deadLetters) {
       lines.push(this.deadLetters.toLine(d))
       this.m.deadLetters.inc({ reason: d.reason })
       this.logOncePerKind(d)
     }
     if (result.source) {
-      const { plant, device, seq } = result.source
-      const missing = this.sequences.record(`${plant}/${device}`, seq, now)
-      if (missing > 0) this.m.gaps.inc(missing)
+      const { plant, device, seq, count } = result.source
+      this.sequences.record(`${plant}/${device}`, seq, count, now)
     }
     await this.batcher.submit(lines)
     this.m.points.inc(result.points.length)

@@ -20,7 +20,7 @@ describe('validateTelemetry', () => {
         time: NOW - 1000,
       },
     ])
-    expect(r.source).toEqual({ cluster: 'cikarang', plant: 'plant-a', device: 'grid-main', seq: 5 })
+    expect(r.source).toEqual({ cluster: 'cikarang', plant: 'plant-a', device: 'grid-main', seq: 5, count: 1 })
   })
 
   it.each([
@@ -65,7 +65,7 @@ describe('validateTelemetry', () => {
     })
     expect(r.points.map((p) => p.fields)).toEqual([
       { p_kw: 1, seq: { int: 9 } },
-      { p_kw: 4, seq: { int: 9 }, unsync: true },
+      { p_kw: 4, seq: { int: 12 }, unsync: true }, // the fourth reading: seq 9 + 3
     ])
     expect(r.deadLetters.map((d) => d.reason).sort()).toEqual([
       'bad_reading',

@@ -30,8 +30,8 @@ export const DEFAULT_LIMITS: ValidationLimits = {
 export interface ValidatedMessage {
   points: PointData[]
   deadLetters: DeadLetter[]
-  /** Device and sequence number, when the envelope was readable (for gap detection). */
-  source?: { cluster: string; plant: string; device: string; seq: number }
+  /** Device, first reading number and reading count, when the envelope was readable (gap detection). */
+  source?: { cluster: string; plant: string; device: string; seq: number; count: number }
 }
 
 export function validateTelemetry(
@@ -147,9 +147,9 @@ export function validateTelemetry(
       count++
     }
     if (count === 0) return
-    fields.seq = { int: seq }
+    fields.seq = { int: seq + index } // readings are numbered seq, seq+1, … (edge-agent README)
     if (unsync) fields.unsync = true
     points.push({ measurement: READINGS_MEASUREMENT, tags, fields, time: ts })
   })
-  return { points, deadLetters, source: { cluster: t.cluster, plant: t.plant, device: t.device, seq } }
+  return { points, deadLetters, source: { cluster: t.cluster, plant: t.plant, device: t.device, seq, count: readings.length } }
 }

@@ -1,0 +1,41 @@
+/**
+ * Late-data markers (DESIGN §6, REL-15): when ingest stores a reading older than `lateAfterMs`
+ * (a gateway replaying its spool after an outage, REL-03), the rollup windows around it were
+ * probably computed already. Ingest writes one `late_data` point per plant and UTC hour touched, in
+ * the same batch as the readings, and the rollup service recomputes those windows. Pure.
+ *
+ * A marker is `late_data,cluster=C,plant=P marked_at=<ingest ms> <hour start>`: InfluxDB overwrites
+ * the same series and time, so many late readings in one hour leave one marker whose `marked_at`
+ * is the newest, and the rollup service's watermark on `marked_at` (not a delete) says what it has
+ * handled, which works on every InfluxDB version.
+ */
+import type { PointData } from '../../shared/influx/line-protocol.js'
+
+export const LATE_DATA_MEASUREMENT = 'late_data'
+/**
+ * Readings older than this when ingest stores them are late. The rollup's minute job runs 15 s
+ * after the minute (rollup.minuteGraceSeconds ≥ 15), so any reading that missed it is marked.
+ */
+export const DEFAULT_LATE_AFTER_MS = 15_000
+const HOUR_MS = 3_600_000
+
+/** Markers for the late readings among `points` (readings points: tags cluster, plant). */
+export function lateDataMarkers(points: readonly PointData[], now: number, lateAfterMs: number): PointData[] {
+  if (lateAfterMs <= 0) return []
+  const seen = new Map<string, PointData>()
+  for (const p of points) {
+    if (p.time >= now - lateAfterMs) continue
+    const cluster = p.tags.cluster ?? ''
+    const plant = p.tags.plant ?? ''
+    const hour = Math.floor(p.time / HOUR_MS) * HOUR_MS
+    const key = `${cluster}\u0000${plant}\u0000${hour}`
+    if (seen.has(key)) continue
+    seen.set(key, {
+      measurement: LATE_DATA_MEASUREMENT,
+      tags: { cluster, plant },
+      fields: { marked_at: now },
+      time: hour,
+    })
+  }
+  return [...seen.values()]
+}
