@@ -87,7 +87,8 @@ export class ApiKeyStore {
       label: options.label,
       created: new Date(this.now()).toISOString(),
     })
-    if (!parsed.success) throw new KawasanError('CONFIG_INVALID', formatIssues('API key', parsed.error.issues))
+    if (!parsed.success)
+      throw new KawasanError('CONFIG_INVALID', formatIssues('API key', parsed.error.issues))
     const record = Object.fromEntries(
       Object.entries(parsed.data).filter(([, v]) => v !== undefined),
     ) as ApiKeyRecord
@@ -138,7 +139,10 @@ export class ApiKeyStore {
     const raw = YAML.parse(readFileSync(this.file, 'utf8')) ?? {}
     const parsed = keysFileSchema.safeParse(raw)
     if (!parsed.success)
-      throw new KawasanError('CONFIG_INVALID', formatIssues(`API keys file ${this.file}`, parsed.error.issues))
+      throw new KawasanError(
+        'CONFIG_INVALID',
+        formatIssues(`API keys file ${this.file}`, parsed.error.issues),
+      )
     this.keys = new Map(parsed.data.keys.map((k) => [k.id, k]))
   }
 

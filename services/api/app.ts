@@ -17,6 +17,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyRequest,
+  LogController,
 } from 'fastify'
 import {
   jsonSchemaTransform,
@@ -89,7 +90,11 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     agentStatus: opts.agentStatus,
   }
 
-  const app = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true, trustProxy: false })
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: false,
+  })
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.decorateRequest('access', undefined)
@@ -148,7 +153,10 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
       throw new ApiError('UNAUTHENTICATED', 'the API key is not valid (mistyped or revoked)')
     }
     if (scope === 'admin' && key.scope !== 'admin')
-      throw new ApiError('FORBIDDEN', `this endpoint needs an admin key; key "${key.id}" has scope ${key.scope}`)
+      throw new ApiError(
+        'FORBIDDEN',
+        `this endpoint needs an admin key; key "${key.id}" has scope ${key.scope}`,
+      )
     req.access = new Access(key, opts.site)
   })
 
@@ -262,10 +270,7 @@ function errorBody(err: FastifyError | ApiError): ApiErrorBody {
 function validationMessage(err: FastifyError): string {
   const where = err.validationContext ?? 'request'
   const parts = (err.validation ?? []).map((v) => {
-    const path = v.instancePath
-      .split('/')
-      .filter(Boolean)
-      .join('.')
+    const path = v.instancePath.split('/').filter(Boolean).join('.')
     return `${where}${path ? `.${path}` : ''}: ${v.message ?? 'is invalid'}`
   })
   return parts.length ? parts.join('; ') : err.message

@@ -59,7 +59,11 @@ export async function startApi(options: {
   if (config.api.demoReadKey) {
     // A fresh demo key per start: only its hash is stored, so it cannot be shown again later.
     keys.revoke(DEMO_KEY_ID)
-    const { key } = await keys.create({ id: DEMO_KEY_ID, scope: 'read', label: 'demo read key (kawasan start)' })
+    const { key } = await keys.create({
+      id: DEMO_KEY_ID,
+      scope: 'read',
+      label: 'demo read key (kawasan start)',
+    })
     process.stdout.write(
       `\n  Kawasan dashboard: ${url}/?key=${key}\n  API docs:          ${url}/docs\n  (demo read key "${DEMO_KEY_ID}", renewed at every start; make your own with \`kawasan api-key create\`)\n\n`,
     )

@@ -4,8 +4,14 @@
  * quoted with quoteIdent/quoteString all the same; request text never reaches InfluxQL. Storage
  * errors are wrapped as STORAGE_UNAVAILABLE so InfluxQL messages never reach a client.
  */
-import { DEAD_LETTER_MEASUREMENT } from '../ingest/dead-letter.js'
-import { type InfluxClient, quoteIdent, quoteString, type Row, type SeriesResult } from '../../shared/influx/influx-client.js'
+
+import {
+  type InfluxClient,
+  quoteIdent,
+  quoteString,
+  type Row,
+  type SeriesResult,
+} from '../../shared/influx/influx-client.js'
 import {
   LIVE_FIELDS,
   LIVE_MEASUREMENT,
@@ -15,6 +21,7 @@ import {
   type RollupRecord,
   type RollupResolution,
 } from '../../shared/rollup-record.js'
+import { DEAD_LETTER_MEASUREMENT } from '../ingest/dead-letter.js'
 import { ApiError } from './errors.js'
 
 const MINUTE = 60_000
@@ -182,7 +189,9 @@ export class StoreReads {
     if (options.reason) conds.push(`${quoteIdent('reason')} = ${quoteString(options.reason)}`)
     const m = quoteIdent(DEAD_LETTER_MEASUREMENT)
     const [items, counts] = await Promise.all([
-      this.run(`SELECT * FROM ${m} WHERE ${conds.join(' AND ')} ORDER BY time DESC LIMIT ${Math.trunc(options.limit)}`),
+      this.run(
+        `SELECT * FROM ${m} WHERE ${conds.join(' AND ')} ORDER BY time DESC LIMIT ${Math.trunc(options.limit)}`,
+      ),
       this.run(
         `SELECT count(${quoteIdent('detail')}) FROM ${m} WHERE ${countConds.join(' AND ')} GROUP BY ${quoteIdent('reason')}`,
       ),
@@ -229,4 +238,3 @@ function rollupRecord(r: Row): RollupRecord {
   for (const f of ROLLUP_NUMBER_FIELDS) rec[f] = num(r[f])
   return rec
 }
-

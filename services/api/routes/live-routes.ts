@@ -16,7 +16,12 @@ const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema }
 /** A comment line keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000
 
-export function liveView(cluster: string, rows: readonly LiveRow[], access: Access, plants: readonly string[]) {
+export function liveView(
+  cluster: string,
+  rows: readonly LiveRow[],
+  access: Access,
+  plants: readonly string[],
+) {
   const wanted = new Set(plants)
   const visible = rows.filter((r) => wanted.has(r.plant) && access.plantIds.has(r.plant))
   const total = access.clusterTotals ? (rows.find((r) => r.plant === CLUSTER_TOTAL) ?? null) : null

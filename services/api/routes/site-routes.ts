@@ -27,7 +27,9 @@ const deviceSchema = z.object({
   kind: z.string(),
   role: z.string(),
   rated_kw: z.number().nullable(),
-  online: z.boolean().describe('A reading arrived within api.offlineAfterS, and the agent did not say offline'),
+  online: z
+    .boolean()
+    .describe('A reading arrived within api.offlineAfterS, and the agent did not say offline'),
   last_seen: z.string().nullable().describe('Time of the last stored reading, ISO 8601'),
   seconds_since_seen: z.number().nullable(),
   sequence_gaps: z.number().describe('Jumps in the message sequence within the window'),
