@@ -1,0 +1,126 @@
+/**
+ * Rolls up windows of one cluster from InfluxDB: reads the readings once for all windows (per
+ * chunk of devices), computes each device's energy per window as its chunk arrives, then the
+ * balances with `rollupFromEnergies` (the streaming path of shared/emissions, README "For large
+ * fleets"). The result equals `computeRollup` on the readings of [start − gapLimit, end + gapLimit]
+ * of each window (test/integration/rollup-simulated-day.test.ts).
+ */
+import {
+  type ClusterRollup,
+  type DeviceEnergy,
+  type DeviceSeries,
+  deviceEnergy,
+  type FactorSet,
+  type Flag,
+  type LocalHour,
+  localHours,
+  rollupFromEnergies,
+  type TimeWindow,
+} from '../../shared/emissions/index.js'
+import type { InfluxClient } from '../../shared/influx/influx-client.js'
+import { toLine } from '../../shared/influx/line-protocol.js'
+import { type RollupResolution, rollupPoints } from '../../shared/rollup-record.js'
+import type { SiteModel } from '../../shared/site-model.js'
+import { deviceKey, type ReadingsReader, siteDevices, sliceSeries, withSiteFacts } from './reader.js'
+import type { JobWindow } from './windows.js'
+
+export interface EngineOptions {
+  site: SiteModel
+  reader: ReadingsReader
+  influx: InfluxClient
+  factorSet: FactorSet
+  expectedIntervalMs: number
+  gapLimitMs: number
+  devicesPerQuery: number
+}
+
+export interface RollupJob extends JobWindow {
+  resolution: RollupResolution
+}
+
+export interface ComputedRollup {
+  job: RollupJob
+  rollup: ClusterRollup
+}
+
+export interface ComputeStats {
+  rows: number
+  queries: number
+}
+
+const WRITE_CHUNK_LINES = 5000
+
+export class RollupEngine {
+  constructor(private readonly options: EngineOptions) {}
+
+  get site(): SiteModel {
+    return this.options.site
+  }
+
+  /** Computes every job's window; one read per device chunk covers all of them. */
+  async compute(jobs: readonly RollupJob[], stats?: ComputeStats): Promise<ComputedRollup[]> {
+    if (jobs.length === 0) return []
+    const { site, gapLimitMs, expectedIntervalMs, devicesPerQuery } = this.options
+    const tz = site.cluster.timezone
+    const outer: TimeWindow = {
+      start: Math.min(...jobs.map((j) => j.window.start)) - gapLimitMs,
+      end: Math.max(...jobs.map((j) => j.window.end)) + gapLimitMs,
+    }
+    const buckets: LocalHour[][] = jobs.map((j) => localHours(j.window, tz))
+    const energies: DeviceEnergy[][] = jobs.map(() => [])
+    const unknownFlags: Flag[] = []
+    const devices = siteDevices(site)
+    const chunked = devices.length > devicesPerQuery
+    for (let i = 0; i < devices.length; i += devicesPerQuery) {
+      const chunk = devices.slice(i, i + devicesPerQuery)
+      const read = await this.options.reader.read(outer, chunked ? chunk : undefined)
+      if (stats) {
+        stats.rows += read.rows
+        stats.queries++
+      }
+      for (const u of read.unknown) {
+        const [plant, device] = u.split('/')
+        unknownFlags.push({ code: 'unknown_device', plant: plant ?? '', device: device ?? '' })
+      }
+      const byKey = new Map(read.series.map((s) => [deviceKey(s.plant, s.deviceId), s]))
+      for (const d of chunk) {
+        const series: DeviceSeries =
+          byKey.get(deviceKey(d.plant, d.device.id)) ??
+          withSiteFacts({ plant: d.plant, deviceId: d.device.id, role: d.device.role, samples: [] }, d.device)
+        jobs.forEach((job, j) => {
+          const w = job.window
+          const part = sliceSeries(series, { start: w.start - gapLimitMs, end: w.end + gapLimitMs })
+          energies[j]!.push(deviceEnergy(part, w, { expectedIntervalMs, gapLimitMs, buckets: buckets[j]! }))
+        })
+      }
+    }
+    return jobs.map((job, j) => {
+      const rollup = rollupFromEnergies({
+        site,
+        energies: energies[j]!,
+        window: job.window,
+        buckets: buckets[j]!,
+        factorSet: this.options.factorSet,
+      })
+      rollup.flags.unshift(...unknownFlags)
+      return { job, rollup }
+    })
+  }
+
+  /** Writes the rollups (one point per plant and `_cluster` each); same window → overwritten. */
+  async write(computed: readonly ComputedRollup[]): Promise<number> {
+    const lines: string[] = []
+    for (const { job, rollup } of computed)
+      for (const p of rollupPoints(rollup, job.resolution, job.date, job.complete)) lines.push(toLine(p))
+    for (let i = 0; i < lines.length; i += WRITE_CHUNK_LINES)
+      await this.options.influx.writeLines(lines.slice(i, i + WRITE_CHUNK_LINES))
+    return lines.length
+  }
+
+  /** compute + write. */
+  async run(jobs: readonly RollupJob[], stats?: ComputeStats): Promise<ComputedRollup[]> {
+    const computed = await this.compute(jobs, stats)
+    await this.write(computed)
+    return computed
+  }
+}

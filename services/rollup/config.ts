@@ -1,0 +1,110 @@
+/** Rollup settings (section `rollup` of the Kawasan config file). See services/rollup/README.md. */
+import { z } from 'zod'
+import { BUNDLED_FACTOR_SETS, LATEST_FACTOR_SET } from '../../shared/emissions/index.js'
+
+const perClusterSchema = z.object({
+  expectedIntervalMs: z
+    .number()
+    .int()
+    .min(100)
+    .optional()
+    .describe('Sample interval of this cluster’s devices (overrides rollup.expectedIntervalMs)'),
+  gapLimitMs: z.number().int().min(1000).optional().describe('Gap limit for this cluster'),
+})
+
+export const rollupConfigSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Run the rollup scheduler with `kawasan start`'),
+    liveEverySeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(60)
+      .refine((s) => 60 % s === 0, 'must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)')
+      .default(5)
+      .describe('How often the `live` snapshot is written (a seconds cron step, so it must divide 60)'),
+    expectedIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(5000)
+      .describe('Per-device sample interval the coverage % is measured against'),
+    gapLimitMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(60_000)
+      .describe(
+        'Longest step between power readings still integrated; windows are read with this margin either side',
+      ),
+    clusters: z
+      .record(z.string(), perClusterSchema)
+      .default({})
+      .describe('Per-cluster overrides keyed by cluster id (sites whose gateways sample at another rate)'),
+    factorSet: z
+      .string()
+      .refine(
+        (v) => (BUNDLED_FACTOR_SETS as readonly string[]).includes(v),
+        `must be a bundled factor set (${BUNDLED_FACTOR_SETS.join(', ')})`,
+      )
+      .default(LATEST_FACTOR_SET)
+      .describe('Emission factor set version; every rollup records it'),
+    minuteGraceSeconds: z
+      .number()
+      .int()
+      .min(15)
+      .max(50)
+      .default(15)
+      .describe(
+        'The minute job runs this many seconds past the minute so in-flight readings land first; ingest marks readings older than 15 s as late (services/ingest/late-data.ts), so it is at least 15',
+      ),
+    todayEveryMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(60)
+      .default(1)
+      .describe('Recompute today-so-far (rollup_1d, complete=false) every N minutes (it rereads the day)'),
+    dailyAt: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
+      .default('00:05')
+      .describe('Local time at which yesterday is rolled up (complete=true)'),
+    catchUpDays: z
+      .number()
+      .int()
+      .min(0)
+      .default(7)
+      .describe('On start, complete days missing in rollup_1d within this many days are rolled up'),
+    lateDataLookbackDays: z
+      .number()
+      .min(0)
+      .default(7)
+      .describe('Late-data markers older than this are ignored (use `kawasan rollup backfill`)'),
+    onlineWithinSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .default(30)
+      .describe('A device with a reading this recent counts as online in the live snapshot'),
+    devicesPerQuery: z
+      .number()
+      .int()
+      .min(1)
+      .default(500)
+      .describe('Devices read per InfluxDB query; bounds memory for big clusters'),
+  })
+  .prefault({})
+export type RollupConfig = z.infer<typeof rollupConfigSchema>
+
+/** The timing settings that apply to one cluster (global values with its override). */
+export function clusterTiming(
+  config: Pick<RollupConfig, 'expectedIntervalMs' | 'gapLimitMs' | 'clusters'>,
+  cluster: string,
+): { expectedIntervalMs: number; gapLimitMs: number } {
+  const o = config.clusters[cluster] ?? {}
+  return {
+    expectedIntervalMs: o.expectedIntervalMs ?? config.expectedIntervalMs,
+    gapLimitMs: o.gapLimitMs ?? config.gapLimitMs,
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Reads the raw `readings` a rollup needs from InfluxDB: one InfluxQL query per window and chunk of
+ * devices, `GROUP BY plant, device`, only the metrics the maths uses (power, energy counters, fuel
+ * counters), as typed columns so a cluster-day of a big fleet stays compact in memory.
+ *
+ * The caller widens the window by the gap limit ([start − gapLimit, end + gapLimit], both ends
+ * included): the readings just outside a window let its energy be split at the boundary
+ * (shared/emissions/types.ts `DeviceSeries`).
+ */
+import { FUEL_METRICS } from '../../shared/emissions/energy.js'
+import type { DeviceSeries, TimeWindow } from '../../shared/emissions/index.js'
+import { SPIKE_RATED_MULTIPLE } from '../../shared/emissions/rollup.js'
+import type { InfluxClient } from '../../shared/influx/influx-client.js'
+import { quoteIdent, quoteString } from '../../shared/influx/influx-client.js'
+import { type Device, SHARED_PLANT_ID, type SiteModel } from '../../shared/site-model.js'
+
+export const READINGS_MEASUREMENT = 'readings'
+
+/** The metrics rollups read (shared/emissions/energy.ts: COUNTERS_FOR_ROLE, p_kw, FUEL_METRICS). */
+export const ROLLUP_METRICS = ['p_kw', 'e_kwh', 'e_import_kwh', 'e_export_kwh', ...FUEL_METRICS] as const
+
+export interface SiteDevice {
+  plant: string
+  device: Device
+}
+
+/** Every device of the site model, shared cluster assets under the `shared` plant. */
+export function siteDevices(site: SiteModel): SiteDevice[] {
+  return [
+    ...site.plants.flatMap((p) => p.devices.map((device) => ({ plant: p.id, device }))),
+    ...site.cluster.shared_devices.map((device) => ({ plant: SHARED_PLANT_ID, device })),
+  ]
+}
+
+export function deviceKey(plant: string, device: string): string {
+  return `${plant}/${device}`
+}
+
+/** InfluxQL time literal (ns) of an epoch-ms instant. */
+export function nsLiteral(ms: number): string {
+  return `${Math.trunc(ms)}000000`
+}
+
+export interface ReadResult {
+  /** Series of the requested devices that had readings, with site facts applied. */
+  series: DeviceSeries[]
+  /** `plant/device` of readings for devices the site model does not know. */
+  unknown: string[]
+  rows: number
+}
+
+export class ReadingsReader {
+  constructor(
+    private readonly influx: InfluxClient,
+    private readonly site: SiteModel,
+  ) {}
+
+  /**
+   * Readings with `range.start <= time <= range.end` for `devices` (all devices of the cluster when
+   * omitted), one query. Series carry the site model's role, fuel and spike bound, as
+   * `computeRollup` applies them.
+   */
+  async read(range: TimeWindow, devices?: readonly SiteDevice[]): Promise<ReadResult> {
+    const cluster = this.site.cluster.id
+    const fields = ROLLUP_METRICS.map(quoteIdent).join(',')
+    let where = `${quoteIdent('cluster')} = ${quoteString(cluster)} AND time >= ${nsLiteral(range.start)} AND time <= ${nsLiteral(range.end)}`
+    if (devices) {
+      if (devices.length === 0) return { series: [], unknown: [], rows: 0 }
+      const pairs = devices.map(
+        (d) =>
+          `(${quoteIdent('plant')} = ${quoteString(d.plant)} AND ${quoteIdent('device')} = ${quoteString(d.device.id)})`,
+      )
+      where += ` AND (${pairs.join(' OR ')})`
+    }
+    const q = `SELECT ${fields} FROM ${quoteIdent(READINGS_MEASUREMENT)} WHERE ${where} GROUP BY ${quoteIdent('plant')},${quoteIdent('device')}`
+    const result = await this.influx.query(q)
+    const known = new Map(siteDevices(this.site).map((d) => [deviceKey(d.plant, d.device.id), d]))
+    const series: DeviceSeries[] = []
+    const unknown: string[] = []
+    let rows = 0
+    for (const s of result) {
+      const plant = s.tags.plant ?? ''
+      const id = s.tags.device ?? ''
+      const ref = known.get(deviceKey(plant, id))
+      if (!ref) {
+        unknown.push(deviceKey(plant, id))
+        continue
+      }
+      rows += s.rows.length
+      series.push(toSeries(ref, s.rows))
+    }
+    return { series, unknown, rows }
+  }
+
+  /** The latest `p_kw` of every device with a reading in [since, until]. */
+  async latestPower(
+    since: number,
+    until: number,
+  ): Promise<{ plant: string; device: string; ts: number; kw: number }[]> {
+    const q = `SELECT last(${quoteIdent('p_kw')}) AS kw FROM ${quoteIdent(READINGS_MEASUREMENT)} WHERE ${quoteIdent('cluster')} = ${quoteString(this.site.cluster.id)} AND time >= ${nsLiteral(since)} AND time <= ${nsLiteral(until)} GROUP BY ${quoteIdent('plant')},${quoteIdent('device')}`
+    const out: { plant: string; device: string; ts: number; kw: number }[] = []
+    for (const s of await this.influx.query(q)) {
+      const row = s.rows[0]
+      if (!row || typeof row.kw !== 'number') continue
+      out.push({ plant: s.tags.plant ?? '', device: s.tags.device ?? '', ts: Number(row.time), kw: row.kw })
+    }
+    return out
+  }
+}
+
+/** Rows (sorted by time, as InfluxDB returns them) to a column series; absent metrics are NaN. */
+function toSeries(ref: SiteDevice, rows: readonly Record<string, unknown>[]): DeviceSeries {
+  const n = rows.length
+  const ts = new Float64Array(n)
+  const m: Record<string, Float64Array> = {}
+  for (let i = 0; i < n; i++) {
+    const row = rows[i]!
+    ts[i] = Number(row.time)
+    for (const metric of ROLLUP_METRICS) {
+      const v = row[metric]
+      if (typeof v !== 'number') continue
+      let col = m[metric]
+      if (!col) {
+        col = new Float64Array(n).fill(Number.NaN)
+        m[metric] = col
+      }
+      col[i] = v
+    }
+  }
+  return withSiteFacts(
+    { plant: ref.plant, deviceId: ref.device.id, role: ref.device.role, columns: { ts, m } },
+    ref.device,
+  )
+}
+
+/** The site model is authoritative for role and fuel; rated power bounds counter spikes (as computeRollup). */
+export function withSiteFacts(s: DeviceSeries, d: Device): DeviceSeries {
+  const out: DeviceSeries = { ...s, role: d.role }
+  if (d.fuel) out.fuel = d.fuel
+  if (out.maxKw === undefined && d.rated_kw) out.maxKw = d.rated_kw * SPIKE_RATED_MULTIPLE
+  return out
+}
+
+/** The part of a column series with `range.start <= ts <= range.end` (views, no copy). */
+export function sliceSeries(s: DeviceSeries, range: TimeWindow): DeviceSeries {
+  const cols = s.columns
+  if (!cols) {
+    const samples = (s.samples ?? []).filter((x) => x.ts >= range.start && x.ts <= range.end)
+    return { ...s, samples }
+  }
+  const ts = cols.ts as Float64Array
+  const lo = lowerBound(ts, range.start)
+  const hi = upperBound(ts, range.end)
+  const m: Record<string, Float64Array> = {}
+  for (const [k, v] of Object.entries(cols.m)) if (v) m[k] = (v as Float64Array).subarray(lo, hi)
+  return { ...s, columns: { ts: ts.subarray(lo, hi), m } }
+}
+
+function lowerBound(a: Float64Array, x: number): number {
+  let lo = 0
+  let hi = a.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (a[mid]! < x) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function upperBound(a: Float64Array, x: number): number {
+  let lo = 0
+  let hi = a.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (a[mid]! <= x) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
