@@ -233,7 +233,7 @@ export class RollupService {
 
   /** The live snapshot; skipped while the previous one still runs. */
   runLive(): Promise<void> {
-    if (this.liveBusy) return this.liveBusy
+    if (this.liveBusy !== undefined) return this.liveBusy
     this.liveBusy = this.measure('live', () => this.live()).finally(() => {
       this.liveBusy = undefined
     })
