@@ -16,6 +16,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyPluginAsync,
   type FastifyRequest,
   LogController,
 } from 'fastify'
@@ -174,19 +175,17 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     } satisfies ApiErrorBody),
   )
 
-  await app.register(
-    async (api) => {
-      await api.register(siteRoutes(ctx))
-      await api.register(liveRoutes(ctx))
-      await api.register(rollupRoutes(ctx))
-      await api.register(deadLetterRoutes(ctx))
-      await api.register(adminRoutes(ctx))
-      api.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>
-        app.swagger(),
-      )
-    },
-    { prefix: API_PREFIX },
-  )
+  const apiV1: FastifyPluginAsync = async (api) => {
+    await api.register(siteRoutes(ctx))
+    await api.register(liveRoutes(ctx))
+    await api.register(rollupRoutes(ctx))
+    await api.register(deadLetterRoutes(ctx))
+    await api.register(adminRoutes(ctx))
+    api.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>
+      app.swagger(),
+    )
+  }
+  await app.register(apiV1, { prefix: API_PREFIX })
 
   const typed = app.withTypeProvider<ZodTypeProvider>()
   typed.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', service: 'api' }))
