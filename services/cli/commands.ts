@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import YAML from 'yaml'
+import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { createLogger } from '../../shared/logger.js'
 import { OpsRegistry } from '../../shared/ops-server.js'
 import { hashPassword } from '../../shared/password-hash.js'
@@ -10,6 +11,8 @@ import { apiKeyCommand, startApi } from '../api/main.js'
 import { KawasanBroker } from '../broker/app.js'
 import { createIngestPipeline, createLineWriter } from '../ingest/app.js'
 import { IngestSubscriber } from '../ingest/subscriber.js'
+import { RollupService } from '../rollup/app.js'
+import { backfillCommand, ROLLUP_HELP } from '../rollup/command.js'
 import { SimulatedFleet } from '../simulator/fleet.js'
 import { type KawasanConfig, loadKawasanConfig } from './config.js'
 import { resolveInflux, type Stoppable, startOpsServer, stopOnSignals } from './runtime.js'
@@ -36,7 +39,7 @@ function readSecrets(file: string): Record<string, string> {
  */
 async function runServices(
   config: KawasanConfig,
-  parts: { broker?: boolean; ingest?: boolean; simulator?: boolean; api?: boolean },
+  parts: { broker?: boolean; ingest?: boolean; simulator?: boolean; api?: boolean; rollup?: boolean },
   service: string,
 ): Promise<number> {
   const log = createLogger({ level: config.log.level, name: `kawasan-${service}` })
@@ -108,6 +111,19 @@ async function runServices(
       await fleet.start()
       stoppers.push({ name: 'simulator', stop: () => fleet.stop() })
     }
+    if (parts.rollup && config.rollup.enabled) {
+      influxTarget ??= await resolveInflux(config, log, stoppers)
+      const rollup = new RollupService({
+        config: config.rollup,
+        site: site.model,
+        influx: new InfluxClient(influxTarget),
+        log: log.child({ module: 'rollup' }),
+        metrics: ops.metrics,
+      })
+      await rollup.start()
+      stoppers.push({ name: 'rollup', stop: () => rollup.stop() })
+      ops.addReadiness('rollup', () => rollup.healthy)
+    }
     if (parts.api && config.api.enabled) {
       influxTarget ??= await resolveInflux(config, log, stoppers)
       const api = await startApi({ config, site, influx: influxTarget, log, ops })
@@ -132,7 +148,7 @@ export const COMMANDS: Record<string, Command> = {
       runServices(
         // The embedded demo prints the dashboard URL with a fresh read key (API_DEMO_READ_KEY=false: not).
         loadKawasanConfig(ctx.configFile, { API_DEMO_READ_KEY: 'true', ...process.env }),
-        { broker: true, ingest: true, simulator: true, api: true },
+        { broker: true, ingest: true, simulator: true, api: true, rollup: true },
         'all',
       ),
   },
@@ -157,6 +173,17 @@ export const COMMANDS: Record<string, Command> = {
   api: {
     summary: 'Run the HTTP API and dashboard (API_PORT, default 8080) against INFLUX_URL',
     run: async (ctx) => runServices(loadKawasanConfig(ctx.configFile), { api: true }, 'api'),
+  },
+  rollup: {
+    summary: 'Rollups: `kawasan rollup run` (the scheduler) or `kawasan rollup backfill --from D --to D`',
+    help: ROLLUP_HELP,
+    run: async (ctx) => {
+      const config = loadKawasanConfig(ctx.configFile)
+      if (ctx.args[0] === 'backfill') return backfillCommand(config, ctx.argv)
+      if (ctx.args[0] === 'run') return runServices(config, { rollup: true }, 'rollup')
+      process.stderr.write(`usage:\n${ROLLUP_HELP}\n`)
+      return 1
+    },
   },
   'api-key': {
     summary: 'Manage API keys: `kawasan api-key create --scope read|admin [--tenant X]`, list, revoke ID',

@@ -290,7 +290,7 @@ export class RollupService {
   private async live(): Promise<void> {
     const now = Math.floor(this.now() / 1000) * 1000
     const within = this.options.config.onlineWithinSeconds * 1000
-    const latest = await this.reader.latestPower(now - within, now + MINUTE_MS)
+    const latest = await this.reader.latestPower(now - within, now)
     const todayDate = localDateOf(now, this.tz)
     const snap = liveSnapshot({
       site: this.options.site,

@@ -195,6 +195,45 @@ describe('rollup service on a simulated day', () => {
     expect(updates).toHaveLength(1)
   })
 
+  it('writes a live snapshot from the latest power of each device and announces it', async () => {
+    const now = DAY.start + 13 * 3_600_000 + 2_000 // 13:00:02 local: solar up, last readings at 13:00:00
+    const svc = service(now)
+    const seen: number[] = []
+    svc.events.on('live', (u) => seen.push(u.devicesOnline))
+    await svc.runLive()
+    expect(seen).toEqual([16])
+    const rows = await influx.query(
+      `SELECT * FROM "live" WHERE time = ${Math.floor(now / 1000) * 1000}000000 GROUP BY "plant"`,
+    )
+    const live = new Map(rows.map((s) => [s.tags.plant, s.rows[0]!]))
+    const kw = (plant: string, device: string) =>
+      full.find((d) => d.plant === plant && d.device === device)!.readings.find((r) => r.ts === now - 2_000)!
+        .m.p_kw!
+    const a = live.get('plant-a')!
+    // consumption = import + own generation + 40 % of the shared farm − export (DESIGN §5)
+    const want =
+      kw('plant-a', 'grid-main') +
+      kw('plant-a', 'pv-roof') +
+      kw('plant-a', 'genset-1') +
+      0.4 * kw('shared', 'solar-farm') -
+      kw('plant-a', 'grid-export')
+    expect(a.consumption_kw).toBeCloseTo(want, 6)
+    expect(a.grid_import_kw).toBeCloseTo(kw('plant-a', 'grid-main'), 9)
+    expect(a.devices_online).toBe(4)
+    expect(a.devices_total).toBe(4)
+    const cluster = live.get(CLUSTER_TOTAL)!
+    const plants = ['plant-a', 'plant-b', 'plant-c', 'plant-d'].map(
+      (p) => live.get(p)!.consumption_kw as number,
+    )
+    expect(cluster.consumption_kw).toBeCloseTo(
+      plants.reduce((x, y) => x + y, 0),
+      6,
+    )
+    expect(cluster.devices_online).toBe(16)
+    expect(cluster.renewable_share_pct as number).toBeGreaterThan(0)
+    expect(cluster.carbon_intensity_g_co2e_per_kwh as number).toBeGreaterThan(0)
+  })
+
   it('catches up on start the daily runs missed while the process was down (REL-15)', async () => {
     // Three days later: the simulated day is complete, the two days after it never ran.
     const svc = service(DAY.end + 3 * 86_400_000 + 3_600_000, { catchUpDays: 4 })
