@@ -85,8 +85,10 @@ export async function backfillCommand(config: KawasanConfig, argv: string[]): Pr
       minutes: values.minutes === true,
       signal: abort.signal,
       progress: streamProgress(process.stderr),
-      onStart: (_pos, resumedFrom) => {
-        if (resumedFrom) process.stderr.write(`resuming at ${resumedFrom} (position in ${stateFile})\n`)
+      onStart: (pos, resumedFrom) => {
+        if (pos.next > pos.to)
+          process.stderr.write(`already done according to ${stateFile}; --restart to roll up again\n`)
+        else if (resumedFrom) process.stderr.write(`resuming at ${resumedFrom} (position in ${stateFile})\n`)
       },
     })
     process.stderr.write(
