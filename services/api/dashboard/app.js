@@ -433,15 +433,15 @@ async function loadPlantChart(view) {
       return { t: Date.parse(r.time) / 1000, values }
     })
   $('plant-chart-source').textContent = 'kW, from 1-minute rollups'
-  view.live = rows.length === 0
+  // Under half an hour of minute rollups (fresh system): live snapshots, with every update appended.
+  view.live = rows.length < 30
   if (view.live) {
-    // No minute rollups yet (fresh system): live snapshots, then every live update is appended.
     const h = await api(`/api/v1/live/history?plant=${view.id}&minutes=1440&step_s=60&include_cluster=false`)
     rows = (h.series.find((s) => s.plant === view.id)?.rows ?? []).map((r) => ({
       t: Date.parse(r.time) / 1000,
       values: powerValues(r),
     }))
-    $('plant-chart-source').textContent = 'kW, from live snapshots (no 1-minute rollups yet)'
+    $('plant-chart-source').textContent = 'kW, from live snapshots (too few 1-minute rollups yet)'
   }
   if (state.plantView === view) view.chart.set(rows)
 }
