@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { freePort } from '../../infra/local/free-port.js'
 import { type LocalInfluxDB, startLocalInfluxDB } from '../../infra/local/influxdb.js'
+import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { type KawasanProcess, startKawasan } from '../helpers/kawasan-process.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
 import { Ledger, report } from './ledger.js'
@@ -39,7 +39,12 @@ async function setup(options: { viaProxy?: boolean } = {}) {
   const db = new InfluxClient({ url: influx.url, database: 'kawasan' })
   const mqttPort = await freePort()
   const opsPort = await freePort()
-  const env = { INFLUX_URL: influxUrl, MQTT_PORT: String(mqttPort), SIMULATOR_ENABLED: 'false', KAWASAN_DATA_DIR: join(dir, 'data') }
+  const env = {
+    INFLUX_URL: influxUrl,
+    MQTT_PORT: String(mqttPort),
+    SIMULATOR_ENABLED: 'false',
+    KAWASAN_DATA_DIR: join(dir, 'data'),
+  }
   let broker = await startKawasan('broker', env, opsPort)
   cleanups.push(() => broker.kill())
   const ledger = new Ledger()
@@ -68,10 +73,20 @@ async function setup(options: { viaProxy?: boolean } = {}) {
   }
 }
 
-async function finishAndReport(name: string, s: Awaited<ReturnType<typeof setup>>, started: number, note?: string) {
+async function finishAndReport(
+  name: string,
+  s: Awaited<ReturnType<typeof setup>>,
+  started: number,
+  note?: string,
+) {
   await s.publisher.finish(120_000)
   const r = await s.ledger.compare(s.db)
-  report({ case: name, ...r, seconds: Math.round((performance.now() - started) / 1000), ...(note ? { note } : {}) })
+  report({
+    case: name,
+    ...r,
+    seconds: Math.round((performance.now() - started) / 1000),
+    ...(note ? { note } : {}),
+  })
   expect(r.sent).toBeGreaterThan(500)
   expect(r.lost).toBe(0)
   expect(r.duplicated).toBe(0)

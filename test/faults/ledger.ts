@@ -28,8 +28,13 @@ export class Ledger {
     return this.sent.size
   }
 
-  async compare(db: InfluxClient, where = ''): Promise<{ sent: number; stored: number; lost: number; duplicated: number }> {
-    const series = await db.query(`SELECT "p_kw" FROM readings${where ? ` WHERE ${where}` : ''} GROUP BY "device"`)
+  async compare(
+    db: InfluxClient,
+    where = '',
+  ): Promise<{ sent: number; stored: number; lost: number; duplicated: number }> {
+    const series = await db.query(
+      `SELECT "p_kw" FROM readings${where ? ` WHERE ${where}` : ''} GROUP BY "device"`,
+    )
     let stored = 0
     let duplicated = 0
     const seen = new Set<string>()
@@ -51,5 +56,7 @@ export class Ledger {
 export function report(r: FaultReport): void {
   mkdirSync('test-output', { recursive: true })
   appendFileSync('test-output/faults.jsonl', `${JSON.stringify({ ...r, at: new Date().toISOString() })}\n`)
-  process.stdout.write(`FAULT ${r.case}: sent ${r.sent}, stored ${r.stored}, lost ${r.lost}, duplicated ${r.duplicated} (${r.seconds} s)${r.note ? ` — ${r.note}` : ''}\n`)
+  process.stdout.write(
+    `FAULT ${r.case}: sent ${r.sent}, stored ${r.stored}, lost ${r.lost}, duplicated ${r.duplicated} (${r.seconds} s)${r.note ? ` — ${r.note}` : ''}\n`,
+  )
 }

@@ -17,11 +17,24 @@ export class SteadyPublisher {
   constructor(
     private readonly url: string,
     private readonly ledger: Ledger,
-    private readonly opts: { username: string; password: string; plant: string; devices: string[]; perSecond: number; t0: number },
+    private readonly opts: {
+      username: string
+      password: string
+      plant: string
+      devices: string[]
+      perSecond: number
+      t0: number
+    },
   ) {}
 
   async start(): Promise<void> {
-    this.client = mqtt.connect(this.url, { clientId: `fault-${this.opts.username}`, clean: false, username: this.opts.username, password: this.opts.password, reconnectPeriod: 250 })
+    this.client = mqtt.connect(this.url, {
+      clientId: `fault-${this.opts.username}`,
+      clean: false,
+      username: this.opts.username,
+      password: this.opts.password,
+      reconnectPeriod: 250,
+    })
     await new Promise<void>((resolve) => this.client!.once('connect', () => resolve()))
     const every = 1000 / this.opts.perSecond
     this.timer = setInterval(() => this.publishOne(), every)
@@ -33,7 +46,9 @@ export class SteadyPublisher {
     const ts = this.opts.t0 + n * 1000
     this.ledger.record(device, ts, n)
     const body = JSON.stringify({ v: 1, seq: n, readings: [{ ts, m: { p_kw: n } }] })
-    const p = this.client!.publishAsync(telemetryTopic('cikarang', this.opts.plant, device), body, { qos: 1 }).then(() => {
+    const p = this.client!.publishAsync(telemetryTopic('cikarang', this.opts.plant, device), body, {
+      qos: 1,
+    }).then(() => {
       this.acked++
       this.pending.delete(p)
     })
@@ -44,7 +59,15 @@ export class SteadyPublisher {
   async finish(timeoutMs = 60_000): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     const all = Promise.all([...this.pending])
-    await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error(`${this.pending.size} messages still unacknowledged after ${timeoutMs} ms`)), timeoutMs))])
+    await Promise.race([
+      all,
+      new Promise((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`${this.pending.size} messages still unacknowledged after ${timeoutMs} ms`)),
+          timeoutMs,
+        ),
+      ),
+    ])
     await this.client?.endAsync()
   }
 }

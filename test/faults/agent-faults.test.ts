@@ -1,0 +1,190 @@
+/**
+ * Faults at the edge (issue 4, REL-03, REL-11, REL-12): the real edge agent (child process,
+ * simulated devices at 1 Hz) → `kawasan broker` (child process, ingest inside) → a private InfluxDB.
+ * The agent numbers its readings per device, so the oracle is the stored `seq` values: a missing
+ * number is a lost reading, a number stored twice (at two timestamps) a duplicate.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ensureDebianPackage } from '../../infra/local/child-server.js'
+import { freePort } from '../../infra/local/free-port.js'
+import { startLocalInfluxDB } from '../../infra/local/influxdb.js'
+import { InfluxClient } from '../../shared/influx/influx-client.js'
+import { type KawasanProcess, startKawasan } from '../helpers/kawasan-process.js'
+import { AgentProcess } from './agent-process.js'
+import { report } from './ledger.js'
+
+const DEVICES = ['grid-main', 'grid-export', 'pv-roof', 'genset-1']
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const cleanups: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
+})
+
+async function setup(agentOptions: { maxMb?: number; drainRate?: number; fakeTime?: string } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'kawasan-agent-fault-'))
+  const influx = await startLocalInfluxDB({ dataDir: join(dir, 'influx') })
+  cleanups.push(async () => {
+    await influx.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const db = new InfluxClient({ url: influx.url, database: 'kawasan' })
+  const mqttPort = await freePort()
+  const opsPort = await freePort()
+  const env = {
+    INFLUX_URL: influx.url,
+    MQTT_PORT: String(mqttPort),
+    SIMULATOR_ENABLED: 'false',
+    KAWASAN_DATA_DIR: join(dir, 'data'),
+  }
+  let broker: KawasanProcess | undefined = await startKawasan('broker', env, opsPort)
+  cleanups.push(() => broker?.kill() ?? Promise.resolve())
+  const agent = new AgentProcess({
+    dir: join(dir, 'agent'),
+    brokerUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    devices: DEVICES,
+    ...agentOptions,
+  })
+  agent.start()
+  cleanups.push(() => agent.stop('SIGKILL'))
+  return {
+    db,
+    agent,
+    cutUplink: async () => {
+      await broker?.kill('SIGKILL')
+      broker = undefined
+    },
+    restoreUplink: async () => {
+      broker = await startKawasan('broker', env, opsPort)
+    },
+  }
+}
+
+/** Per device: the stored reading numbers must run without holes and without repeats. */
+async function seqOracle(db: InfluxClient) {
+  let taken = 0
+  let stored = 0
+  let lost = 0
+  let duplicated = 0
+  for (const device of DEVICES) {
+    const rows = (await db.query(`SELECT "seq" FROM readings WHERE "device" = '${device}'`))[0]?.rows ?? []
+    const seqs = rows.map((r) => Number(r.seq))
+    const distinct = new Set(seqs)
+    const span = seqs.length ? Math.max(...seqs) - Math.min(...seqs) + 1 : 0
+    taken += span
+    stored += seqs.length
+    lost += span - distinct.size
+    duplicated += seqs.length - distinct.size
+  }
+  return { sent: taken, stored, lost, duplicated }
+}
+
+async function readingsBetween(db: InfluxClient, from: number, to: number): Promise<number> {
+  const s = await db.query(`SELECT count("seq") FROM readings WHERE time >= ${from}ms AND time < ${to}ms`)
+  return Number(s[0]?.rows[0]?.count ?? 0)
+}
+
+describe('edge faults', () => {
+  it('uplink cut for 60 s: every reading taken meanwhile arrives once (issue 4, REL-03)', async () => {
+    const started = performance.now()
+    const s = await setup()
+    await sleep(5000)
+    const cut = Date.now()
+    await s.cutUplink()
+    await sleep(60_000)
+    const healed = Date.now()
+    await s.restoreUplink()
+    await s.agent.drained(90_000)
+    await sleep(2000)
+    await s.agent.stop('SIGTERM')
+    const r = await seqOracle(s.db)
+    const during = await readingsBetween(s.db, cut + 2000, healed - 2000)
+    report({
+      case: 'edge-agent uplink cut for 60 s',
+      ...r,
+      seconds: Math.round((performance.now() - started) / 1000),
+      note: `${during} readings taken during the cut`,
+    })
+    expect(during).toBeGreaterThanOrEqual(DEVICES.length * 50) // the agent kept sampling offline
+    expect(r.lost).toBe(0)
+    expect(r.duplicated).toBe(0)
+  })
+
+  it('kill -9 of the agent while it drains its backlog loses and duplicates nothing (REL-03)', async () => {
+    const started = performance.now()
+    const s = await setup({ drainRate: 10 }) // a slow drain, so the kill lands in the middle of it
+    await sleep(3000)
+    await s.cutUplink()
+    await sleep(20_000)
+    await s.restoreUplink()
+    await sleep(3000)
+    const depth = s.agent.status()?.buffer.depth ?? 0
+    await s.agent.stop('SIGKILL')
+    s.agent.start()
+    await s.agent.drained(120_000)
+    await s.agent.stop('SIGTERM')
+    const r = await seqOracle(s.db)
+    report({
+      case: 'agent kill -9 during backlog drain',
+      ...r,
+      seconds: Math.round((performance.now() - started) / 1000),
+      note: `${depth} readings were still buffered at the kill`,
+    })
+    expect(depth).toBeGreaterThan(0)
+    expect(r.lost).toBe(0)
+    expect(r.duplicated).toBe(0)
+  })
+
+  it('a full disk buffer drops the oldest readings, counts each, and loses nothing else (REL-11)', async () => {
+    const started = performance.now()
+    const s = await setup({ maxMb: 0.01 }) // ~10 KB: a 40 s outage of 4 devices at 1 Hz overflows it
+    await sleep(3000)
+    await s.cutUplink()
+    await sleep(40_000)
+    const dropped = s.agent.status()?.buffer.dropped ?? 0
+    await s.restoreUplink()
+    await s.agent.drained(60_000)
+    await s.agent.stop('SIGTERM')
+    const r = await seqOracle(s.db)
+    const finalDropped = s.agent.status()?.buffer.dropped ?? dropped
+    report({
+      case: 'agent disk buffer full',
+      ...r,
+      lost: r.lost - finalDropped,
+      seconds: Math.round((performance.now() - started) / 1000),
+      note: `${finalDropped} oldest readings dropped and counted by the agent (policy); lost = missing − counted drops`,
+    })
+    expect(finalDropped).toBeGreaterThan(0)
+    expect(r.lost).toBe(finalDropped) // every missing reading is one the agent counted as dropped
+    expect(r.duplicated).toBe(0)
+  })
+
+  it('an agent clock 10 minutes ahead: every reading goes to dead letter as future_timestamp, none is stored (REL-12)', async () => {
+    ensureDebianPackage('faketime', 'faketime')
+    const started = performance.now()
+    const s = await setup({ fakeTime: '+600' })
+    await sleep(8000)
+    await s.agent.drained(30_000)
+    await s.agent.stop('SIGTERM')
+    const stored = (await seqOracle(s.db)).stored
+    const letters = await s.db.query(
+      `SELECT count("detail") FROM deadletter WHERE "reason" = 'future_timestamp'`,
+    )
+    const deadLettered = Number(letters[0]?.rows[0]?.count ?? 0)
+    const taken = Object.values(s.agent.status()?.devices ?? {}).reduce((n, d) => n + d.polls, 0)
+    report({
+      case: 'agent clock 10 minutes ahead',
+      sent: taken,
+      stored: deadLettered,
+      lost: taken - deadLettered,
+      duplicated: 0,
+      seconds: Math.round((performance.now() - started) / 1000),
+      note: 'stored = kept as future_timestamp dead letters; 0 readings stored as data',
+    })
+    expect(stored).toBe(0)
+    expect(taken).toBeGreaterThan(0)
+    expect(deadLettered).toBe(taken)
+  })
+})
