@@ -3,19 +3,33 @@
  * agent's simulator driver use the same ones). Time is always passed in; nothing reads the clock.
  */
 
+// Building an Intl.DateTimeFormat is costly (~20 µs); one per zone is enough.
+const formatters = new Map<string, Intl.DateTimeFormat>()
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone)
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+      weekday: 'short',
+    })
+    formatters.set(timeZone, f)
+  }
+  return f
+}
+
 /** Local clock time of an instant in an IANA zone, as fractional hours and day of year. */
-export function localTime(tsMs: number, timeZone: string): { hour: number; dayOfYear: number; weekday: number } {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-    weekday: 'short',
-  }).formatToParts(new Date(tsMs))
+export function localTime(
+  tsMs: number,
+  timeZone: string,
+): { hour: number; dayOfYear: number; weekday: number } {
+  const parts = formatterFor(timeZone).formatToParts(new Date(tsMs))
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '0'
   const year = Number(get('year'))
   const dayStart = Date.UTC(year, Number(get('month')) - 1, Number(get('day')))
