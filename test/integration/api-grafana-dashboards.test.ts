@@ -49,7 +49,8 @@ beforeAll(async () => {
   await seedDeadLetters(influx, site.clusterId, now)
   // A minute rollup for the plant sources panel.
   const lines = [0, 1, 2].map(
-    (i) => `rollup_1m,cluster=${site.clusterId},plant=plant-a grid_import_kwh=${20 + i},gen_solar_pv_kwh=5 ${(now - (3 - i) * 60_000) * 1e6}`,
+    (i) =>
+      `rollup_1m,cluster=${site.clusterId},plant=plant-a grid_import_kwh=${20 + i},gen_solar_pv_kwh=5 ${(now - (3 - i) * 60_000) * 1e6}`,
   )
   await influx.writeLines(lines)
 })
