@@ -19,8 +19,13 @@ describe('classifyWriteFailure', () => {
   })
 
   it('carries Retry-After of a 429/503 in milliseconds, from seconds or an HTTP date', () => {
-    expect(classifyWriteFailure({ status: 429, retryAfter: '5' })).toEqual({ kind: 'retry', retryAfterMs: 5000 })
-    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000)
+    expect(classifyWriteFailure({ status: 429, retryAfter: '5' })).toEqual({
+      kind: 'retry',
+      retryAfterMs: 5000,
+    })
+    expect(
+      parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT')),
+    ).toBe(10_000)
     expect(parseRetryAfter('soon')).toBeUndefined()
   })
 })

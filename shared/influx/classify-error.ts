@@ -15,12 +15,25 @@ export interface WriteFailure {
   body?: string
 }
 
-const RETRYABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ABORT_ERR', 'TIMEOUT'])
+const RETRYABLE_NET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ABORT_ERR',
+  'TIMEOUT',
+])
 
 export function classifyWriteFailure(f: WriteFailure): WriteFailureClass {
   if (f.status === undefined) return { kind: 'retry' } // network: any code, InfluxDB is unreachable or slow
   const retryAfterMs = parseRetryAfter(f.retryAfter)
-  if (f.status === 429 || f.status === 503) return retryAfterMs === undefined ? { kind: 'retry' } : { kind: 'retry', retryAfterMs }
+  if (f.status === 429 || f.status === 503)
+    return retryAfterMs === undefined ? { kind: 'retry' } : { kind: 'retry', retryAfterMs }
   if (f.status >= 500) return { kind: 'retry' }
   // 400 (1.x parse error / partial write / field type conflict), 422 (2.x), 413 (too large): find the bad lines.
   if (f.status === 400 || f.status === 413 || f.status === 422) return { kind: 'split' }

@@ -50,7 +50,8 @@ export class InfluxClient implements LineWriter {
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     const h: Record<string, string> = { ...extra }
     if (this.conn.token) h.authorization = `Token ${this.conn.token}`
-    else if (this.conn.username) h.authorization = `Basic ${Buffer.from(`${this.conn.username}:${this.conn.password ?? ''}`).toString('base64')}`
+    else if (this.conn.username)
+      h.authorization = `Basic ${Buffer.from(`${this.conn.username}:${this.conn.password ?? ''}`).toString('base64')}`
     return h
   }
 
@@ -75,15 +76,26 @@ export class InfluxClient implements LineWriter {
       })
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause
-      throw new InfluxWriteError(`InfluxDB unreachable at ${this.conn.url}: ${cause?.code ?? (err as Error).message}`, { kind: 'retry' })
+      throw new InfluxWriteError(
+        `InfluxDB unreachable at ${this.conn.url}: ${cause?.code ?? (err as Error).message}`,
+        { kind: 'retry' },
+      )
     }
     if (res.status === 204 || res.status === 200) {
       await res.body?.cancel()
       return
     }
     const body = await res.text().catch(() => '')
-    const failure = classifyWriteFailure({ status: res.status, retryAfter: res.headers.get('retry-after'), body })
-    throw new InfluxWriteError(`InfluxDB write rejected (${res.status}): ${body.slice(0, 500)}`, failure, res.status)
+    const failure = classifyWriteFailure({
+      status: res.status,
+      retryAfter: res.headers.get('retry-after'),
+      body,
+    })
+    throw new InfluxWriteError(
+      `InfluxDB write rejected (${res.status}): ${body.slice(0, 500)}`,
+      failure,
+      res.status,
+    )
   }
 
   /** Runs InfluxQL; returns the series of the first statement. Times are epoch ms. */
@@ -99,7 +111,10 @@ export class InfluxClient implements LineWriter {
     try {
       const params = { db: this.conn.database, q, epoch: 'ms' }
       res = isRead
-        ? await fetch(this.url('query', params), { headers: this.headers(), signal: AbortSignal.timeout(this.conn.timeoutMs ?? 30_000) })
+        ? await fetch(this.url('query', params), {
+            headers: this.headers(),
+            signal: AbortSignal.timeout(this.conn.timeoutMs ?? 30_000),
+          })
         : await fetch(this.url('query', {}), {
             method: 'POST',
             headers: this.headers({ 'content-type': 'application/x-www-form-urlencoded' }),
@@ -108,15 +123,32 @@ export class InfluxClient implements LineWriter {
           })
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause
-      throw new KawasanError('INFLUX_UNAVAILABLE', `InfluxDB unreachable at ${this.conn.url}: ${cause?.code ?? (err as Error).message}`)
+      throw new KawasanError(
+        'INFLUX_UNAVAILABLE',
+        `InfluxDB unreachable at ${this.conn.url}: ${cause?.code ?? (err as Error).message}`,
+      )
     }
     const text = await res.text()
-    if (res.status === 401 || res.status === 403) throw new KawasanError('INFLUX_AUTH', `InfluxDB refused the credentials (${res.status}); check influx.username/password or token`)
-    let json: { results?: { statement_id?: number; series?: { name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }[]; error?: string }[]; error?: string }
+    if (res.status === 401 || res.status === 403)
+      throw new KawasanError(
+        'INFLUX_AUTH',
+        `InfluxDB refused the credentials (${res.status}); check influx.username/password or token`,
+      )
+    let json: {
+      results?: {
+        statement_id?: number
+        series?: { name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }[]
+        error?: string
+      }[]
+      error?: string
+    }
     try {
       json = JSON.parse(text)
     } catch {
-      throw new KawasanError('INFLUX_QUERY', `InfluxDB answered ${res.status} with non-JSON: ${text.slice(0, 200)}`)
+      throw new KawasanError(
+        'INFLUX_QUERY',
+        `InfluxDB answered ${res.status} with non-JSON: ${text.slice(0, 200)}`,
+      )
     }
     if (json.error) throw new KawasanError('INFLUX_QUERY', `InfluxQL error: ${json.error}`)
     return (json.results ?? []).map((r) => {
@@ -131,7 +163,10 @@ export class InfluxClient implements LineWriter {
 
   async ping(): Promise<boolean> {
     try {
-      const res = await fetch(this.url('ping', {}), { headers: this.headers(), signal: AbortSignal.timeout(2_000) })
+      const res = await fetch(this.url('ping', {}), {
+        headers: this.headers(),
+        signal: AbortSignal.timeout(2_000),
+      })
       await res.body?.cancel()
       return res.status === 204 || res.status === 200
     } catch {

@@ -35,9 +35,18 @@ export class InfluxV2Writer implements LineWriter {
       await api.close()
     } catch (err) {
       if (err instanceof HttpError) {
-        throw new InfluxWriteError(`InfluxDB write rejected (${err.statusCode}): ${err.body}`, classifyWriteFailure({ status: err.statusCode, retryAfter: err.retryAfter() > 0 ? String(Math.ceil(err.retryAfter() / 1000)) : null }), err.statusCode)
+        throw new InfluxWriteError(
+          `InfluxDB write rejected (${err.statusCode}): ${err.body}`,
+          classifyWriteFailure({
+            status: err.statusCode,
+            retryAfter: err.retryAfter() > 0 ? String(Math.ceil(err.retryAfter() / 1000)) : null,
+          }),
+          err.statusCode,
+        )
       }
-      throw new InfluxWriteError(`InfluxDB unreachable at ${this.target.url}: ${(err as Error).message}`, { kind: 'retry' })
+      throw new InfluxWriteError(`InfluxDB unreachable at ${this.target.url}: ${(err as Error).message}`, {
+        kind: 'retry',
+      })
     }
   }
 }

@@ -8,9 +8,18 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { toLine } from './line-protocol.js'
 
-const tricky = fc.string({ unit: fc.constantFrom('a', 'Z', '0', ' ', ',', '=', '"', '\\', '\n', 'é', '-', '_', '\t', '\r'), minLength: 1, maxLength: 12 })
+const tricky = fc.string({
+  unit: fc.constantFrom('a', 'Z', '0', ' ', ',', '=', '"', '\\', '\n', 'é', '-', '_', '\t', '\r'),
+  minLength: 1,
+  maxLength: 12,
+})
 
-function libraryLine(measurement: string, tags: Record<string, string>, fields: Record<string, number | string | boolean>, timeNs: string): string | undefined {
+function libraryLine(
+  measurement: string,
+  tags: Record<string, string>,
+  fields: Record<string, number | string | boolean>,
+  timeNs: string,
+): string | undefined {
   const p = new Point(measurement)
   for (const [k, v] of Object.entries(tags)) p.tag(k, v)
   for (const [k, v] of Object.entries(fields)) {
@@ -28,7 +37,11 @@ describe('line protocol encoding', () => {
       fc.property(
         tricky,
         fc.dictionary(tricky, tricky, { maxKeys: 3 }),
-        fc.dictionary(tricky, fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), tricky, fc.boolean()), { minKeys: 1, maxKeys: 3 }),
+        fc.dictionary(
+          tricky,
+          fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), tricky, fc.boolean()),
+          { minKeys: 1, maxKeys: 3 },
+        ),
         fc.integer({ min: 0, max: 4_000_000_000_000 }),
         (measurement, tags, fields, ms) => {
           const ours = toLine({ measurement, tags, fields, time: ms })
@@ -42,9 +55,15 @@ describe('line protocol encoding', () => {
   })
 
   it('writes integers with the i suffix, nanosecond offsets, and skips empty tags', () => {
-    expect(toLine({ measurement: 'readings', tags: { plant: 'a', empty: '' }, fields: { seq: { int: 42 }, p_kw: 1 }, time: 1700000000000, nanos: 17 })).toBe(
-      'readings,plant=a p_kw=1,seq=42i 1700000000000000017',
-    )
+    expect(
+      toLine({
+        measurement: 'readings',
+        tags: { plant: 'a', empty: '' },
+        fields: { seq: { int: 42 }, p_kw: 1 },
+        time: 1700000000000,
+        nanos: 17,
+      }),
+    ).toBe('readings,plant=a p_kw=1,seq=42i 1700000000000000017')
   })
 
   it('refuses a point without fields, which InfluxDB would reject', () => {
