@@ -15,20 +15,6 @@ export interface WriteFailure {
   body?: string
 }
 
-const RETRYABLE_NET_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'ABORT_ERR',
-  'TIMEOUT',
-])
-
 export function classifyWriteFailure(f: WriteFailure): WriteFailureClass {
   if (f.status === undefined) return { kind: 'retry' } // network: any code, InfluxDB is unreachable or slow
   const retryAfterMs = parseRetryAfter(f.retryAfter)
@@ -39,10 +25,6 @@ export function classifyWriteFailure(f: WriteFailure): WriteFailureClass {
   if (f.status === 400 || f.status === 413 || f.status === 422) return { kind: 'split' }
   // 401/403: credentials; 404: database or bucket missing. Retrying cannot help until an operator acts.
   return { kind: 'fatal' }
-}
-
-export function isRetryableNetworkCode(code: string | undefined): boolean {
-  return code !== undefined && RETRYABLE_NET_CODES.has(code)
 }
 
 /** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
