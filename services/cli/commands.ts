@@ -111,6 +111,7 @@ async function runServices(
       await fleet.start()
       stoppers.push({ name: 'simulator', stop: () => fleet.stop() })
     }
+    let rollupEvents: RollupService['events'] | undefined
     if (parts.rollup && config.rollup.enabled) {
       influxTarget ??= await resolveInflux(config, log, stoppers)
       const rollup = new RollupService({
@@ -121,12 +122,15 @@ async function runServices(
         metrics: ops.metrics,
       })
       await rollup.start()
+      rollupEvents = rollup.events
       stoppers.push({ name: 'rollup', stop: () => rollup.stop() })
       ops.addReadiness('rollup', () => rollup.healthy)
     }
     if (parts.api && config.api.enabled) {
       influxTarget ??= await resolveInflux(config, log, stoppers)
       const api = await startApi({ config, site, influx: influxTarget, log, ops })
+      // In one process the rollup's live event pushes SSE at once, without waiting for the poll.
+      rollupEvents?.on('live', () => api.api.feed.notify())
       stoppers.push({ name: 'api', stop: () => api.stop() })
     }
     await startOpsServer(ops, config, service, log, stoppers)
