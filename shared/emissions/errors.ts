@@ -1,24 +1,14 @@
 /**
- * Coded errors of the emission maths (STYLE: one catalogue, callers switch on `code`). Kept here
- * rather than in `shared/errors.ts` so the maths module stays self-contained; the codes are
- * prefixed `EMISSIONS_` so they can be merged into the shared catalogue without clashes.
+ * Errors of the emission maths: the shared catalogue's `EMISSIONS_` codes (shared/errors.ts), under
+ * their own class name so callers can tell a maths error from an I/O one.
  */
-export type EmissionsErrorCode =
-  | 'EMISSIONS_FACTOR_SET_INVALID'
-  | 'EMISSIONS_REGION_UNKNOWN'
-  | 'EMISSIONS_FUEL_UNKNOWN'
-  | 'EMISSIONS_SERIES_UNSORTED'
-  | 'EMISSIONS_WINDOW_INVALID'
-  | 'EMISSIONS_TIMEZONE_INVALID'
-  | 'EMISSIONS_DATE_INVALID'
+import { type ErrorCode, KawasanError } from '../errors.js'
 
-export class EmissionsError extends Error {
-  constructor(
-    readonly code: EmissionsErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
+export type EmissionsErrorCode = Extract<ErrorCode, `EMISSIONS_${string}`>
+
+export class EmissionsError extends KawasanError {
+  constructor(code: EmissionsErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
     this.name = 'EmissionsError'
   }
 }

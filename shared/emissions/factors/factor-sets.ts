@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
+import { FUELS } from '../../site-model.js'
 import { EmissionsError } from '../errors.js'
 import type { Fuel } from '../types.js'
 
@@ -76,14 +77,7 @@ const fuelFactorSchema = z.object({
   ...sourced,
 })
 
-const FUEL_KEYS = [
-  'diesel',
-  'natural_gas',
-  'biomass_wood',
-  'biogas',
-  'hydrogen_green',
-  'hydrogen_grey',
-] as const
+const FUEL_KEYS = FUELS
 
 export const factorSetSchema = z.object({
   version: z.string().regex(/^[0-9A-Za-z._-]+$/),
