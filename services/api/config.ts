@@ -41,6 +41,16 @@ export const apiConfigSchema = z
       .min(1)
       .default(60)
       .describe('A device with no reading for this long is shown offline'),
+    statusMqtt: z
+      .object({
+        url: z.string().describe('Broker to watch agent status topics on, e.g. mqtt://broker:1883'),
+        username: z.string().optional().describe('An observer identity of the site model'),
+        password: z.string().optional(),
+      })
+      .optional()
+      .describe(
+        'When the API runs without the broker in its process: where to watch agent online/offline and buffer depth',
+      ),
   })
   .prefault({})
 export type ApiConfig = z.infer<typeof apiConfigSchema>

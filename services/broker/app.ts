@@ -47,13 +47,16 @@ export interface BrokerOptions {
   log: Logger
   metrics: Registry
   sink?: TelemetrySink | undefined
+  /** Called with every authorised status message (agent and device online/offline, retained). */
+  onStatus?: ((topic: string, payload: Buffer) => void) | undefined
   /** Scale-out: share messages and sessions with other broker instances through this Redis. */
   redis?: { url: string; maxSessionDelivery?: number } | undefined
 }
 
-/** The part of aedes-persistence-redis (CommonJS, untyped) that we call ourselves. */
+/** The part of aedes-persistence-redis (CommonJS, untyped) that we call or wrap. */
 interface RedisPersistence {
   destroy(): Promise<void>
+  addSubscriptions(client: unknown, subs: object): Promise<unknown>
 }
 const requireCjs = createRequire(import.meta.url)
 
@@ -74,6 +77,22 @@ function redisBackends(url: string, maxSessionDelivery: number) {
     maxSessionDelivery: number
   }) => RedisPersistence
   const persistence = createPersistence({ conn: dbConn, maxSessionDelivery })
+  // aedes 1.2 calls addSubscriptions(client, packet.subscriptions) once per filter of a SUBSCRIBE,
+  // concurrently (lib/handlers/subscribe.js, storeSubscriptions). aedes-persistence's
+  // BroadcastPersistence waits for its $SYS/sub/add echo under the key client id + first topic, so
+  // the second call replaces the first one's waiter and the SUBACK never comes: any persistent
+  // client subscribing to two filters at once hangs (moscajs/aedes#602; our ingest does that).
+  // The calls carry the same array, so they share one call. test/scale/redis-brokers.test.ts.
+  const addSubscriptions = persistence.addSubscriptions.bind(persistence)
+  const pending = new WeakMap<object, Promise<unknown>>()
+  persistence.addSubscriptions = (client, subs) => {
+    let call = pending.get(subs)
+    if (!call) {
+      call = addSubscriptions(client, subs)
+      pending.set(subs, call)
+    }
+    return call
+  }
   return { conns, mq, persistence }
 }
 
@@ -241,6 +260,7 @@ export class KawasanBroker {
     }
     const kind = parseDeviceTopic(topic)?.kind ?? 'other'
     this.m.messages.inc({ kind })
+    if (kind === 'status') this.options.onStatus?.(topic, payload)
     const sink = this.options.sink
     if (kind !== 'telemetry' || !sink) {
       done()

@@ -7,6 +7,7 @@ import { createLogger } from '../../shared/logger.js'
 import { OpsRegistry } from '../../shared/ops-server.js'
 import { hashPassword } from '../../shared/password-hash.js'
 import { loadSiteIndex, loadSiteModel } from '../../shared/site-model-file.js'
+import { AgentStatusStore, watchStatusTopics } from '../api/agent-status-store.js'
 import { apiKeyCommand, startApi } from '../api/main.js'
 import { KawasanBroker } from '../broker/app.js'
 import { createIngestPipeline, createLineWriter } from '../ingest/app.js'
@@ -57,6 +58,8 @@ async function runServices(
       pipeline = createIngestPipeline({ config: config.ingest, site, writer, log, metrics: ops.metrics })
       ops.addReadiness('influxdb', () => pipeline!.batcher.isHealthy)
     }
+    // Agent and device online/offline for the API: fed by the broker when it runs here.
+    const agentStatus = parts.api ? new AgentStatusStore() : undefined
     let brokerUrl = config.simulator.url
     if (parts.broker) {
       const inBroker = pipeline && config.ingest.mode === 'in-broker' ? pipeline : undefined
@@ -65,6 +68,7 @@ async function runServices(
         log: log.child({ module: 'broker' }),
         metrics: ops.metrics,
         sink: inBroker,
+        onStatus: agentStatus ? (topic, payload) => agentStatus.update(topic, payload) : undefined,
         redis: config.broker.redis,
       })
       const { port } = await broker.start({
@@ -128,7 +132,15 @@ async function runServices(
     }
     if (parts.api && config.api.enabled) {
       influxTarget ??= await resolveInflux(config, log, stoppers)
-      const api = await startApi({ config, site, influx: influxTarget, log, ops })
+      if (agentStatus && !parts.broker && config.api.statusMqtt) {
+        const watcher = watchStatusTopics(
+          agentStatus,
+          { ...config.api.statusMqtt, cluster: site.clusterId },
+          log.child({ module: 'api' }),
+        )
+        stoppers.push({ name: 'status-watcher', stop: async () => void (await watcher.endAsync()) })
+      }
+      const api = await startApi({ config, site, influx: influxTarget, log, ops, agentStatus })
       // In one process the rollup's live event pushes SSE at once, without waiting for the poll.
       rollupEvents?.on('live', () => api.api.feed.notify())
       stoppers.push({ name: 'api', stop: () => api.stop() })

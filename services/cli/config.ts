@@ -89,6 +89,7 @@ export const ENV_MAP: EnvMap = {
   INGEST_MQTT_PASSWORD: 'ingest.password',
   INGEST_CONNECTIONS: 'ingest.connections',
   INGEST_SHARE_GROUP: 'ingest.shareGroup',
+  INGEST_CLIENT_ID_PREFIX: 'ingest.clientIdPrefix',
   OPS_HOST: 'ops.host',
   OPS_PORT: 'ops.port',
   SIMULATOR_ENABLED: 'simulator.enabled',
@@ -108,6 +109,9 @@ export const ENV_MAP: EnvMap = {
   API_DEMO_READ_KEY: 'api.demoReadKey',
   API_RATE_LIMIT_MAX: 'api.rateLimit.max',
   API_LIVE_POLL_MS: 'api.livePollMs',
+  API_STATUS_MQTT_URL: 'api.statusMqtt.url',
+  API_STATUS_MQTT_USERNAME: 'api.statusMqtt.username',
+  API_STATUS_MQTT_PASSWORD: 'api.statusMqtt.password',
 }
 
 export function loadKawasanConfig(file?: string, env: NodeJS.ProcessEnv = process.env): KawasanConfig {

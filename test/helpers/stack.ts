@@ -26,7 +26,11 @@ export interface TestStack {
 }
 
 export async function startStack(
-  options: { writer?: LineWriter; ingest?: Record<string, unknown> } = {},
+  options: {
+    writer?: LineWriter
+    ingest?: Record<string, unknown>
+    onStatus?: (topic: string, payload: Buffer) => void
+  } = {},
 ): Promise<TestStack> {
   const site = exampleSite()
   const influx = await freshDatabase('stack')
@@ -39,7 +43,7 @@ export async function startStack(
     log,
     metrics,
   })
-  const broker = new KawasanBroker({ site, log, metrics, sink: pipeline })
+  const broker = new KawasanBroker({ site, log, metrics, sink: pipeline, onStatus: options.onStatus })
   const { port } = await broker.start({ host: '127.0.0.1', port: 0 })
   const url = `mqtt://127.0.0.1:${port}`
   const clients: MqttClient[] = []
