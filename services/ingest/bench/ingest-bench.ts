@@ -76,18 +76,30 @@ async function countReadings(db: InfluxClient): Promise<number> {
   return Number(s[0]?.rows[0]?.count ?? 0)
 }
 
+/**
+ * Waits until InfluxDB holds `expected` readings, or until the count has not grown for `stallMs`
+ * (then what is missing is reported as lost), bounded by `maxMs`.
+ */
 async function waitForCount(
   db: InfluxClient,
   expected: number,
-  timeoutMs: number,
+  stallMs = 15_000,
+  maxMs = 600_000,
 ): Promise<{ count: number; at: number }> {
-  const deadline = performance.now() + timeoutMs
+  const deadline = performance.now() + maxMs
   let count = await countReadings(db)
-  while (count < expected && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100))
-    count = await countReadings(db)
+  let lastGrowth = performance.now()
+  let at = performance.now()
+  while (count < expected && performance.now() < deadline && performance.now() - lastGrowth < stallMs) {
+    await new Promise((r) => setTimeout(r, 200))
+    const next = await countReadings(db)
+    if (next > count) {
+      lastGrowth = performance.now()
+      at = lastGrowth
+    }
+    count = next
   }
-  return { count, at: performance.now() }
+  return { count, at: count >= expected ? performance.now() : at }
 }
 
 function cpuRss(before: NodeJS.CpuUsage, wallMs: number) {
@@ -245,7 +257,7 @@ async function viaMosquitto(
     rate: 0,
   })
   const expected = r.acked * shape.perMessage
-  const done = await waitForCount(db, expected, 120_000)
+  const done = await waitForCount(db, expected)
   const wall = done.at - r.startedAt
   const rate = done.count / (wall / 1000)
   emit({
