@@ -62,7 +62,13 @@ export const METRICS = {
   f_hz: { unit: 'Hz', kind: 'instant', min: 40, max: 70, description: 'Grid frequency' },
   soc_pct: { unit: '%', kind: 'instant', min: 0, max: 100, description: 'Battery state of charge' },
   temp_c: { unit: '°C', kind: 'instant', min: -50, max: 200, description: 'Device temperature' },
-  dc_kw: { unit: 'kW', kind: 'power', min: -1_000_000, max: 1_000_000, description: 'DC power (inverter input, e.g. SunSpec model 160 MPPT)' },
+  dc_kw: {
+    unit: 'kW',
+    kind: 'power',
+    min: -1_000_000,
+    max: 1_000_000,
+    description: 'DC power (inverter input, e.g. SunSpec model 160 MPPT)',
+  },
   dc_v: { unit: 'V', kind: 'instant', min: 0, max: 2_000, description: 'DC voltage (inverter input)' },
   dc_a: { unit: 'A', kind: 'instant', min: -10_000, max: 10_000, description: 'DC current (inverter input)' },
   irradiance_wm2: {

@@ -155,7 +155,9 @@ export const agentConfigSchema = z
           .number()
           .positive()
           .default(64)
-          .describe('Size cap; past it the oldest samples are dropped and counted (pending samples also take ~250 B of RAM each)'),
+          .describe(
+            'Size cap; past it the oldest samples are dropped and counted (pending samples also take ~250 B of RAM each)',
+          ),
         fsync: z
           .enum(['batch', 'interval', 'off'])
           .default('batch')

@@ -158,7 +158,8 @@ async function runServices(
 
 export const COMMANDS: Record<string, Command> = {
   start: {
-    summary: 'Run everything on embedded defaults: broker + ingest + rollup + API/dashboard + simulated fleet (+ local InfluxDB)',
+    summary:
+      'Run everything on embedded defaults: broker + ingest + rollup + API/dashboard + simulated fleet (+ local InfluxDB)',
     help: 'Starts a private InfluxDB (Debian package influxdb, installed if missing) unless INFLUX_URL is set,\nthe MQTT broker on 127.0.0.1:1883 with ingest inside it, the rollup scheduler, the API and dashboard\non http://127.0.0.1:8080 (a demo read key is printed), and the simulated Cikarang fleet.\nOps endpoints on 127.0.0.1:9464. Ctrl-C stops everything.',
     run: async (ctx) =>
       runServices(

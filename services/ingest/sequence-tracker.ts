@@ -46,7 +46,13 @@ export class SequenceTracker {
     }
     if (seq < seen.next - RESTART_JUMP || (seq === 0 && seen.next > count)) {
       // The agent's numbering restarted (new install, wiped buffer).
-      this.devices.set(key, { next: end, lastSeenMs: now, holes: [], missing: 0, redeliveries: seen.redeliveries })
+      this.devices.set(key, {
+        next: end,
+        lastSeenMs: now,
+        holes: [],
+        missing: 0,
+        redeliveries: seen.redeliveries,
+      })
       return -before
     }
     // Below the high mark: fills a hole (backlog after live) or is a redelivery.

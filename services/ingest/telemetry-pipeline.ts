@@ -9,8 +9,8 @@ import { toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { type DeadLetter, DeadLetterEncoder } from './dead-letter.js'
-import { SequenceTracker } from './sequence-tracker.js'
 import { DEFAULT_LATE_AFTER_MS, lateDataMarkers } from './late-data.js'
+import { SequenceTracker } from './sequence-tracker.js'
 import { DEFAULT_LIMITS, type ValidationLimits, validateTelemetry } from './validate-message.js'
 import { type BatcherOptions, DEFAULT_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js'
 
@@ -138,7 +138,11 @@ export class TelemetryPipeline {
       this.options.limits ?? DEFAULT_LIMITS,
     )
     const lines = result.points.map(toLine)
-    for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? DEFAULT_LATE_AFTER_MS))
+    for (const marker of lateDataMarkers(
+      result.points,
+      now,
+      this.options.lateAfterMs ?? DEFAULT_LATE_AFTER_MS,
+    ))
       lines.push(toLine(marker))
     for (const d of result.deadLetters) {
       lines.push(this.deadLetters.toLine(d))

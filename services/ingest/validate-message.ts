@@ -151,5 +151,9 @@ export function validateTelemetry(
     if (unsync) fields.unsync = true
     points.push({ measurement: READINGS_MEASUREMENT, tags, fields, time: ts })
   })
-  return { points, deadLetters, source: { cluster: t.cluster, plant: t.plant, device: t.device, seq, count: readings.length } }
+  return {
+    points,
+    deadLetters,
+    source: { cluster: t.cluster, plant: t.plant, device: t.device, seq, count: readings.length },
+  }
 }
