@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-// Launcher: the agent ships as TypeScript and runs through tsx's loader, so there is no build step
-// on the gateway.
-import { register } from 'tsx/esm/api'
+// Launcher. In the repository it runs the TypeScript sources through tsx (no build step); the npm
+// package ships no sources but the bundle made by `npm run bundle` (prepack), and runs that.
+import { existsSync } from 'node:fs'
 
-register()
-await import('../src/cli.ts')
+const sources = new URL('../src/cli.ts', import.meta.url)
+if (existsSync(sources)) {
+  const { register } = await import('tsx/esm/api')
+  register()
+  await import(sources.href)
+} else {
+  await import(new URL('../dist/kawasan-agent.mjs', import.meta.url).href)
+}
