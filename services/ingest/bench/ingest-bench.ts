@@ -5,7 +5,7 @@
  * same run; publish→PUBACK (in-broker: publish→durable) latency at 50% of the sustained rate; CPU
  * and RSS. JSON lines on stdout, a table on stderr. Everything on loopback, bounded in count.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -102,11 +102,39 @@ async function waitForCount(
   return { count, at: count >= expected ? performance.now() : at }
 }
 
-function cpuRss(before: NodeJS.CpuUsage, wallMs: number) {
-  const cpu = process.cpuUsage(before)
-  return {
-    cpu_pct: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
-    rss_mb: Math.round(process.memoryUsage().rss / 1048576),
+/** CPU seconds and RSS of a process from /proc (Linux; clock ticks are 100 Hz there). */
+function procStat(pid: number | undefined): { cpuS: number; rssMb: number } | undefined {
+  if (!pid) return undefined
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
+    return { cpuS: ticks / 100, rssMb: Math.round(rssKb / 1024) }
+  } catch {
+    return undefined
+  }
+}
+
+/** CPU (% of one core over the run) and RSS per process: this one (broker+ingest and the load
+ * worker thread), InfluxDB, and mosquitto when it runs. */
+function perProcess(others: Record<string, number | undefined>) {
+  const self = process.cpuUsage()
+  const start = Object.fromEntries(Object.entries(others).map(([name, pid]) => [name, procStat(pid)]))
+  return (wallMs: number) => {
+    const cpu = process.cpuUsage(self)
+    const out: Record<string, number> = {
+      kawasan_cpu_pct: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
+      kawasan_rss_mb: Math.round(process.memoryUsage().rss / 1048576),
+    }
+    for (const [name, pid] of Object.entries(others)) {
+      const before = start[name]
+      const after = procStat(pid)
+      if (!before || !after) continue
+      out[`${name}_cpu_pct`] = Math.round(((after.cpuS - before.cpuS) / (wallMs / 1000)) * 100)
+      out[`${name}_rss_mb`] = after.rssMb
+    }
+    return out
   }
 }
 
@@ -167,7 +195,7 @@ async function inBroker(
   const { port } = await broker.start({ host: '127.0.0.1', port: 0 })
   const gws = gateways()
   const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
-  const cpu0 = process.cpuUsage()
+  const usage = perProcess({ influxd: influxPid })
   const r = await load({
     url: `mqtt://127.0.0.1:${port}`,
     gateways: gws,
@@ -193,8 +221,8 @@ async function inBroker(
     ratio_to_influx_raw: +(rate / ceiling).toFixed(3),
     ack_p50_ms: +percentile(r.latencies, 50).toFixed(1),
     ack_p99_ms: +percentile(r.latencies, 99).toFixed(1),
-    ...cpuRss(cpu0, wall),
-    note: 'PUBACK = durable in InfluxDB; broker+ingest share this process, publisher in a worker',
+    ...usage(wall),
+    note: 'PUBACK = durable in InfluxDB; kawasan = broker+ingest and the load generator (a worker thread)',
   })
 
   // Latency at half the sustained rate, fresh time range so points are new.
@@ -246,7 +274,7 @@ async function viaMosquitto(
   )
   await subscriber.start()
   const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
-  const cpu0 = process.cpuUsage()
+  const usage = perProcess({ influxd: influxPid, mosquitto: mosq.server.process.pid })
   const r = await load({
     url: mosq.url,
     gateways: gateways(),
@@ -270,8 +298,8 @@ async function viaMosquitto(
     lost: expected - done.count,
     readings_per_s: Math.round(rate),
     ratio_to_influx_raw: +(rate / ceiling).toFixed(3),
-    ...cpuRss(cpu0, wall),
-    note: 'PUBACK from mosquitto; rate counted until all readings are in InfluxDB',
+    ...usage(wall),
+    note: 'PUBACK from mosquitto; rate counted until all readings are in InfluxDB; kawasan = ingest and the load generator',
   })
   await subscriber.stop()
   await pipeline.stop()
@@ -280,6 +308,7 @@ async function viaMosquitto(
 
 const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
 const influx = await startLocalInfluxDB({ dataDir: join(dir, 'influx') })
+const influxPid = influx.server.process.pid
 try {
   const ceiling = await rawCeiling(influx.url)
   const shapes = [
