@@ -4,7 +4,8 @@
  * aedes-persistence-redis keeps sessions, subscriptions and queued QoS 1 messages). Gateways log in
  * to broker 1; ingest (`kawasan ingest`, subscriber mode, persistent sessions) to broker 2. Nothing
  * is lost, and when ingest is killed with SIGKILL, broker 1 keeps queueing for its sessions in
- * Redis, and the restarted ingest gets them all from broker 2 (REL-02's idea, with Redis as the store).
+ * Redis, and the restarted ingest gets them all from broker 2; the same when broker 2 itself is
+ * killed with SIGKILL and restarted (REL-02's idea, with Redis as the store).
  * The brokers run without an in-broker sink, so their PUBACK means "queued in Redis", not "written".
  */
 import { mkdtempSync } from 'node:fs'
@@ -27,8 +28,8 @@ const brokers: { proc: KawasanProcess; port: number }[] = []
 const gateways: MqttClient[] = []
 const running: KawasanProcess[] = []
 
-async function startBroker(): Promise<{ proc: KawasanProcess; port: number }> {
-  const port = await freePort()
+async function startBroker(fixedPort?: number): Promise<{ proc: KawasanProcess; port: number }> {
+  const port = fixedPort ?? (await freePort())
   const proc = await startKawasan(
     'broker',
     {
@@ -147,6 +148,30 @@ describe('two aedes brokers sharing Redis', () => {
     // Bounded redelivery: at most one unacknowledged message per ingest connection (4).
     expect(writtenTwice).toBeGreaterThanOrEqual(0)
     expect(writtenTwice).toBeLessThanOrEqual(4)
+    await ingest.kill('SIGTERM')
+  })
+
+  it('keep ingest’s sessions in Redis when its broker is killed with SIGKILL, and deliver the queue when it returns', async () => {
+    const db = await freshDatabase('redis_broker_kill')
+    const ingest = await startIngest(db.database, await freePort())
+    const T0 = Date.UTC(2026, 5, 1)
+    const N = 4000
+    await publish(0, N / 2, T0)
+    const b2 = brokers[1]!
+    await b2.proc.kill('SIGKILL') // ingest loses its broker; broker 1 keeps queueing for its sessions
+    await publish(N / 2, N / 2, T0)
+    const storedWhileDown = await settled(() => countPoints(db, 'readings', 'p_kw'))
+    brokers[1] = await startBroker(b2.port) // same address; ingest reconnects by itself
+    const stored = await eventually(() => countPoints(db, 'readings', 'p_kw'), N, 30_000)
+    const sums = await db.query('SELECT sum("p_kw") FROM readings')
+    console.log(
+      `redis-brokers broker-kill counts: ${JSON.stringify({ published: N, stored, storedWhileDown, queuedInRedis: N - storedWhileDown })}`,
+    )
+    if (stored !== N)
+      console.log(`ingest output:\n${ingest.output()}\nbroker 2 output:\n${brokers[1]!.proc.output()}`)
+    expect(storedWhileDown).toBeLessThan(N)
+    expect(stored).toBe(N)
+    expect(sums[0]?.rows[0]?.sum).toBe((N * (N - 1)) / 2)
     await ingest.kill('SIGTERM')
   })
 })
