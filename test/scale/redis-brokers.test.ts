@@ -104,6 +104,60 @@ async function publish(first: number, count: number, t0: number, pace = true): P
 }
 
 describe('two aedes brokers sharing Redis', () => {
+  it('with ingest inside each, acknowledge a reading only once it is stored, whichever broker a gateway uses', async () => {
+    const db = await freshDatabase('redis_inbroker')
+    const passwords = demoPasswords()
+    const inBroker: { proc: KawasanProcess; port: number }[] = []
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort()
+      const proc = await startKawasan(
+        'broker',
+        {
+          REDIS_URL: redis.url,
+          MQTT_PORT: String(port),
+          INGEST_MODE: 'in-broker',
+          INFLUX_URL: inject('influxUrl'),
+          INFLUX_DATABASE: db.database,
+          KAWASAN_DATA_DIR: 'test-output/redis-brokers',
+        },
+        await freePort(),
+      )
+      running.push(proc)
+      inBroker.push({ proc, port })
+    }
+    // plant-a and plant-b gateways on one broker, plant-c and plant-d on the other.
+    const gws = await Promise.all(
+      PLANTS.map((plant, i) =>
+        connectClient(`mqtt://127.0.0.1:${inBroker[i < 2 ? 0 : 1]!.port}`, {
+          username: `gw-${plant}`,
+          password: passwords[`gw-${plant}`],
+          clientId: `gw-${plant}-inbroker-test`,
+        }),
+      ),
+    )
+    const N = 4000
+    const T0 = Date.UTC(2026, 4, 1)
+    await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        gws[i % 4]!.publishAsync(
+          telemetryTopic('cikarang', PLANTS[i % 4]!, 'grid-main'),
+          payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]),
+          { qos: 1 },
+        ),
+      ),
+    )
+    // Every PUBACK has arrived, so every reading is in InfluxDB now: no waiting.
+    const stored = await countPoints(db, 'readings', 'p_kw')
+    const sums = await db.query('SELECT sum("p_kw") FROM readings')
+    console.log(
+      `redis-brokers in-broker counts: ${JSON.stringify({ published: N, storedAtLastPuback: stored })}`,
+    )
+    expect(stored).toBe(N)
+    expect(sums[0]?.rows[0]?.sum).toBe((N * (N - 1)) / 2)
+    await Promise.all(gws.map((g) => g.endAsync(true)))
+    await Promise.all(inBroker.map((b) => b.proc.kill('SIGTERM')))
+  })
+
   it('deliver every reading a gateway sends to broker 1 to ingest on broker 2', async () => {
     const db = await freshDatabase('redis')
     const ingest = await startIngest(db.database, await freePort())
