@@ -6,7 +6,8 @@
  * is lost, and when ingest is killed with SIGKILL, broker 1 keeps queueing for its sessions in
  * Redis, and the restarted ingest gets them all from broker 2; the same when broker 2 itself is
  * killed with SIGKILL and restarted (REL-02's idea, with Redis as the store).
- * The brokers run without an in-broker sink, so their PUBACK means "queued in Redis", not "written".
+ * The brokers of the last three tests run without an in-broker sink: aedes 1.2 sends their PUBACK
+ * before it queues the message in Redis (docs/SCALING.md), so nothing here kills the gateways' broker.
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -185,7 +186,7 @@ describe('two aedes brokers sharing Redis', () => {
     await publish(0, N / 2, T0)
     const writtenBeforeKill = await readCounter(opsPort, POINTS_WRITTEN)
     await ingest.kill('SIGKILL')
-    await publish(N / 2, N / 2, T0) // every PUBACK here means "queued in Redis for ingest's sessions"
+    await publish(N / 2, N / 2, T0) // broker 1 queues these in Redis for ingest's sessions
     const storedWhileDown = await settled(() => countPoints(db, 'readings', 'p_kw'))
     ingest = await startIngest(db.database, opsPort)
     const stored = await eventually(() => countPoints(db, 'readings', 'p_kw'), N, 30_000)
