@@ -5,10 +5,12 @@
  * same run; publish→PUBACK (in-broker: publish→durable) latency at 50% of the sustained rate; CPU
  * and RSS. JSON lines on stdout, a table on stderr. Everything on loopback, bounded in count.
  */
+
+import { fork } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Worker } from 'node:worker_threads'
+import { fileURLToPath } from 'node:url'
 import { Registry } from 'prom-client'
 import { startLocalInfluxDB } from '../../../infra/local/influxdb.js'
 import { startLocalMosquitto } from '../../../infra/local/mosquitto.js'
@@ -24,6 +26,14 @@ import { IngestSubscriber } from '../subscriber.js'
 import type { LoadResult, LoadSpec } from './load-publisher.js'
 
 const QUICK = process.argv.includes('--quick')
+/** Ingest settings to try, e.g. `-- --ingest '{"flushIntervalMs":10}'`. */
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+const INGEST_OVERRIDES = JSON.parse(arg('--ingest') ?? '{}') as Record<string, unknown>
+/** `--only in-broker` or `--only mosquitto` runs one path. */
+const ONLY = arg('--only')
 const READINGS_TOTAL = QUICK ? 40_000 : 200_000
 const site = loadSiteIndex('infra/examples/cikarang/site.yaml')
 const passwords: Record<string, string> = {
@@ -58,16 +68,18 @@ function gateways(): LoadSpec['gateways'] {
     }))
 }
 
+/** Runs the load generator as a child process (tsx loader), so its CPU and memory are its own. */
 function load(spec: LoadSpec): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    // Node 20 workers cannot load .ts directly: register tsx inside the worker, then import.
-    const entry = new URL('./load-publisher.ts', import.meta.url).href
-    const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}) })`
-    const worker = new Worker(boot, { eval: true, workerData: spec })
-    worker.once('message', (m: { ok: boolean; result?: LoadResult; error?: string }) =>
+    const child = fork(fileURLToPath(new URL('./load-publisher.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+    })
+    child.once('message', (m: { ok: boolean; result?: LoadResult; error?: string }) =>
       m.ok ? resolve(m.result!) : reject(new Error(m.error)),
     )
-    worker.once('error', reject)
+    child.once('error', reject)
+    child.once('exit', (code) => code !== 0 && reject(new Error(`load generator exited ${code}`)))
+    child.send(spec)
   })
 }
 
@@ -86,20 +98,20 @@ async function waitForCount(
   stallMs = 15_000,
   maxMs = 600_000,
 ): Promise<{ count: number; at: number }> {
-  const deadline = performance.now() + maxMs
+  const deadline = Date.now() + maxMs
   let count = await countReadings(db)
-  let lastGrowth = performance.now()
-  let at = performance.now()
-  while (count < expected && performance.now() < deadline && performance.now() - lastGrowth < stallMs) {
+  let lastGrowth = Date.now()
+  let at = Date.now()
+  while (count < expected && Date.now() < deadline && Date.now() - lastGrowth < stallMs) {
     await new Promise((r) => setTimeout(r, 200))
     const next = await countReadings(db)
     if (next > count) {
-      lastGrowth = performance.now()
+      lastGrowth = Date.now()
       at = lastGrowth
     }
     count = next
   }
-  return { count, at: count >= expected ? performance.now() : at }
+  return { count, at: count >= expected ? Date.now() : at }
 }
 
 /** CPU seconds and RSS of a process from /proc (Linux; clock ticks are 100 Hz there). */
@@ -116,8 +128,8 @@ function procStat(pid: number | undefined): { cpuS: number; rssMb: number } | un
   }
 }
 
-/** CPU (% of one core over the run) and RSS per process: this one (broker+ingest and the load
- * worker thread), InfluxDB, and mosquitto when it runs. */
+/** CPU (% of one core over the run) and RSS per process: this one (broker+ingest), InfluxDB, and
+ * mosquitto when it runs. The load generator reports its own. */
 function perProcess(others: Record<string, number | undefined>) {
   const self = process.cpuUsage()
   const start = Object.fromEntries(Object.entries(others).map(([name, pid]) => [name, procStat(pid)]))
@@ -185,7 +197,7 @@ async function inBroker(
   await db.createDatabase()
   const metrics = new Registry()
   const pipeline = createIngestPipeline({
-    config: ingestConfigSchema.parse({}),
+    config: ingestConfigSchema.parse(INGEST_OVERRIDES),
     site,
     writer: db,
     log: silentLogger(),
@@ -222,7 +234,9 @@ async function inBroker(
     ack_p50_ms: +percentile(r.latencies, 50).toFixed(1),
     ack_p99_ms: +percentile(r.latencies, 99).toFixed(1),
     ...usage(wall),
-    note: 'PUBACK = durable in InfluxDB; kawasan = broker+ingest and the load generator (a worker thread)',
+    loadgen_cpu_pct: Math.round((r.cpuS / (wall / 1000)) * 100),
+    loadgen_rss_mb: r.rssMb,
+    note: 'PUBACK = durable in InfluxDB; kawasan = broker+ingest; loadgen = the publishing gateways (own process)',
   })
 
   // Latency at half the sustained rate, fresh time range so points are new.
@@ -260,7 +274,7 @@ async function viaMosquitto(
   const db = new InfluxClient({ url, database: `bench_mosq_${runId}` })
   await db.createDatabase()
   const pipeline = createIngestPipeline({
-    config: ingestConfigSchema.parse({}),
+    config: ingestConfigSchema.parse(INGEST_OVERRIDES),
     site,
     writer: db,
     log: silentLogger(),
@@ -299,7 +313,9 @@ async function viaMosquitto(
     readings_per_s: Math.round(rate),
     ratio_to_influx_raw: +(rate / ceiling).toFixed(3),
     ...usage(wall),
-    note: 'PUBACK from mosquitto; rate counted until all readings are in InfluxDB; kawasan = ingest and the load generator',
+    loadgen_cpu_pct: Math.round((r.cpuS / ((r.finishedAt - r.startedAt) / 1000)) * 100),
+    loadgen_rss_mb: r.rssMb,
+    note: 'PUBACK from mosquitto; rate counted until all readings are in InfluxDB; kawasan = subscriber ingest',
   })
   await subscriber.stop()
   await pipeline.stop()
@@ -316,8 +332,8 @@ try {
     { name: 'agent batch: 60 readings per message', perMessage: 60 },
   ]
   for (const [i, shape] of shapes.entries()) {
-    await inBroker(influx.url, shape, ceiling, `s${i}`)
-    await viaMosquitto(influx.url, shape, ceiling, `s${i}`, dir)
+    if (ONLY !== 'mosquitto') await inBroker(influx.url, shape, ceiling, `s${i}`)
+    if (ONLY !== 'in-broker') await viaMosquitto(influx.url, shape, ceiling, `s${i}`, dir)
   }
   process.stderr.write(
     '\nbench                        path                                          shape                          readings/s  ratio  lost\n',

@@ -1,9 +1,8 @@
 /**
- * Load generator (runs in a worker thread so it has its own event loop): `gateways` MQTT
+ * Load generator (a child process of the benchmark, so its CPU is counted apart): `gateways` MQTT
  * connections publish `messages` QoS 1 messages in total, each with a bounded in-flight window, and
  * report when the last PUBACK arrived. Only loopback targets; bounded in count.
  */
-import { parentPort, workerData } from 'node:worker_threads'
 import mqtt, { type MqttClient } from 'mqtt'
 
 export interface LoadSpec {
@@ -20,8 +19,11 @@ export interface LoadSpec {
 export interface LoadResult {
   sent: number
   acked: number
+  /** Epoch ms (comparable across processes). */
   startedAt: number
   finishedAt: number
+  cpuS: number
+  rssMb: number
   /** publish → PUBACK latency in ms, per message. */
   latencies: number[]
 }
@@ -53,7 +55,9 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   const latencies: number[] = []
   let sent = 0
   let acked = 0
-  const startedAt = performance.now()
+  const startedAt = Date.now()
+  const cpu0 = process.cpuUsage() // after start-up and connecting: only the publishing counts
+  const t0 = performance.now()
   const interval = spec.rate > 0 ? (1000 * clients.length) / spec.rate : 0
   await Promise.all(
     clients.map(async (client, gi) => {
@@ -74,7 +78,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
         inflight.add(p)
         if (inflight.size >= spec.window) await Promise.race(inflight)
         if (interval > 0) {
-          const due = startedAt + (n + 1) * interval
+          const due = t0 + (n + 1) * interval
           const wait = due - performance.now()
           if (wait > 0) await new Promise((r) => setTimeout(r, wait))
         }
@@ -82,14 +86,26 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
       await Promise.all(inflight)
     }),
   )
-  const finishedAt = performance.now()
+  const finishedAt = Date.now()
   await Promise.all(clients.map((c) => c.endAsync()))
-  return { sent, acked, startedAt, finishedAt, latencies }
+  const cpu = process.cpuUsage(cpu0)
+  return {
+    sent,
+    acked,
+    startedAt,
+    finishedAt,
+    latencies,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    rssMb: Math.round(process.memoryUsage().rss / 1048576),
+  }
 }
 
-if (parentPort && workerData) {
-  run(workerData as LoadSpec).then(
-    (r) => parentPort!.postMessage({ ok: true, result: r }),
-    (err: Error) => parentPort!.postMessage({ ok: false, error: err.message }),
-  )
+// Run as a forked child: the spec arrives over IPC, the result goes back the same way.
+if (process.send) {
+  process.once('message', (spec: LoadSpec) => {
+    run(spec).then(
+      (r) => process.send!({ ok: true, result: r }, () => process.exit(0)),
+      (err: Error) => process.send!({ ok: false, error: err.message }, () => process.exit(1)),
+    )
+  })
 }
