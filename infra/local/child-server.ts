@@ -35,9 +35,16 @@ export interface ChildServer {
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
-export function spawnServer(binary: string, args: string[]): ChildServer {
+export function spawnServer(
+  binary: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): ChildServer {
   let output = ''
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(binary, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env ? { env: options.env } : {}),
+  })
   const keep = (d: Buffer) => {
     output = (output + d.toString()).slice(-20_000)
   }

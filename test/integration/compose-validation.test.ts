@@ -7,13 +7,12 @@
  * and HTTP on loopback) until it reports ready.
  */
 
-import { spawn } from 'node:child_process'
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import YAML from 'yaml'
-import { type ChildServer, waitUntil } from '../../infra/local/child-server.js'
+import { type ChildServer, spawnServer, waitUntil } from '../../infra/local/child-server.js'
 import { freePort } from '../../infra/local/free-port.js'
 import { COMMANDS } from '../../services/cli/commands.js'
 import { ENV_MAP, kawasanConfigSchema } from '../../services/cli/config.js'
@@ -180,28 +179,7 @@ describe('docker-compose.yml', () => {
 
 /** `node bin/kawasan.js ...` with exactly this environment on top of ours; stop() sends a signal. */
 function spawnChild(args: string[], env: Record<string, string>): ChildServer {
-  let output = ''
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const keep = (d: Buffer) => {
-    output = (output + d.toString()).slice(-20_000)
-  }
-  child.stdout?.on('data', keep)
-  child.stderr?.on('data', keep)
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  return {
-    process: child,
-    output: () => output,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill(signal)
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(timer)
-    },
-  }
+  return spawnServer(process.execPath, args, { env: { ...process.env, LOG_LEVEL: 'warn', ...env } })
 }
 
 describe('the compose services run natively', () => {
