@@ -32,9 +32,9 @@ export interface DeviceReadState {
   plant: string
   device: string
   lastSeenMs: number | null
-  /** Jumps in the message sequence within the window (each jump is one gap). */
+  /** Jumps in the reading sequence within the window (each jump is one gap). */
   gaps: number
-  /** Messages missing according to the sequence numbers within the window. */
+  /** Readings missing according to their sequence numbers within the window. */
   missing: number
 }
 
@@ -146,7 +146,7 @@ export class StoreReads {
       this.run(
         `SELECT last(${quoteIdent('seq')}) FROM ${quoteIdent('readings')} WHERE ${where} AND time > ${timeMs(now - 30 * 24 * 60 * MINUTE)} ${byDevice}`,
       ),
-      // A step d > 1 between consecutive sequence numbers is one gap of d − 1 missing messages
+      // A step d > 1 between consecutive sequence numbers is one gap of d − 1 missing readings
       // (readings of one message share its number, so d = 0 is normal; d < 0 is an agent restart).
       this.run(
         `SELECT count(d) AS gaps, sum(d) AS total FROM (SELECT difference(${quoteIdent('seq')}) AS d FROM ${quoteIdent('readings')} WHERE ${where} AND time > ${timeMs(now - windowMs)} ${byDevice}) WHERE d > 1 ${byDevice}`,

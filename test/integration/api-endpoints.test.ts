@@ -90,11 +90,11 @@ describe('site endpoints', () => {
       id: string
       online: boolean
       sequence_gaps: number
-      missing_messages: number
+      missing_readings: number
       last_seen: string | null
     }[]
     const dev = (plant: string, id: string) => devices.find((d) => d.plant === plant && d.id === id)!
-    expect(dev('plant-a', 'grid-main')).toMatchObject({ online: true, sequence_gaps: 1, missing_messages: 3 })
+    expect(dev('plant-a', 'grid-main')).toMatchObject({ online: true, sequence_gaps: 1, missing_readings: 3 })
     expect(dev('plant-a', 'pv-roof')).toMatchObject({ online: false, sequence_gaps: 0 })
     expect(dev('plant-a', 'pv-roof').last_seen).not.toBeNull()
     expect(dev('plant-a', 'genset-1')).toMatchObject({ online: false, last_seen: null })

@@ -461,7 +461,7 @@ async function refreshDevices(id) {
         status,
         ago(d.last_seen),
         fmt(d.sequence_gaps),
-        fmt(d.missing_messages),
+        fmt(d.missing_readings),
         d.buffer_depth === null ? '–' : fmt(d.buffer_depth),
       ]
       for (const c of cells) {

@@ -32,8 +32,12 @@ const deviceSchema = z.object({
     .describe('A reading arrived within api.offlineAfterS, and the agent did not say offline'),
   last_seen: z.string().nullable().describe('Time of the last stored reading, ISO 8601'),
   seconds_since_seen: z.number().nullable(),
-  sequence_gaps: z.number().describe('Jumps in the message sequence within the window'),
-  missing_messages: z.number().describe('Messages missing according to sequence numbers within the window'),
+  sequence_gaps: z.number().describe('Jumps in the reading sequence within the window'),
+  missing_readings: z
+    .number()
+    .describe(
+      'Readings missing according to their sequence numbers (the agent numbers each reading) within the window',
+    ),
   agent_state: z.enum(['online', 'offline']).nullable().describe('Retained agent status, when watched'),
   agent_version: z.string().nullable(),
   buffer_depth: z.number().nullable().describe("Samples waiting in the agent's disk buffer"),
@@ -197,7 +201,7 @@ export function siteRoutes(ctx: RouteContext): FastifyPluginAsync {
               last_seen: s?.lastSeenMs != null ? new Date(s.lastSeenMs).toISOString() : null,
               seconds_since_seen: since === null ? null : Math.round(since),
               sequence_gaps: s?.gaps ?? 0,
-              missing_messages: s?.missing ?? 0,
+              missing_readings: s?.missing ?? 0,
               agent_state: agent?.state ?? null,
               agent_version: agent?.version ?? null,
               buffer_depth: agent?.buffer_depth ?? null,
