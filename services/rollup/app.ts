@@ -338,8 +338,12 @@ export class RollupService {
         end: localDayWindow(yesterday, this.tz).end,
       }
       const complete = await this.state.completeDays(range)
+      // Days before the cluster's first reading are not rolled up: a fresh install would otherwise
+      // report a week of empty days as complete.
+      const firstReading = await this.state.firstReading(range.start)
       for (const date of datesBetween(first, yesterday)) {
-        if (complete.has(localDayWindow(date, this.tz).start)) continue
+        const window = localDayWindow(date, this.tz)
+        if (complete.has(window.start) || firstReading === undefined || window.end <= firstReading) continue
         await this.day(date, 'catch-up')
         done.push(date)
       }

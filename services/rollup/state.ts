@@ -64,6 +64,15 @@ export class RollupStateStore {
     return out
   }
 
+  /** Time of the cluster's first reading at or after `since`, if any. */
+  async firstReading(since: number): Promise<number | undefined> {
+    const rows = await this.influx.query(
+      `SELECT first(${quoteIdent('seq')}) FROM ${quoteIdent('readings')} WHERE ${this.clusterWhere} AND time >= ${nsLiteral(since)}`,
+    )
+    const t = rows[0]?.rows[0]?.time
+    return t === undefined || t === null ? undefined : Number(t)
+  }
+
   /** Markers of hours since `since` whose `marked_at` is above `markedAfter`. */
   async lateMarkers(since: number, markedAfter: number): Promise<LateMarker[]> {
     const series = await this.influx.query(

@@ -243,5 +243,10 @@ describe('rollup service on a simulated day', () => {
     const empty = (await storedDay('rollup_1d', localDayWindow('2026-11-04', TZ).start)).get(CLUSTER_TOTAL)!
     expect(empty.coverage_pct).toBe(0)
     expect(empty.complete).toBe(true)
+    // Looking further back finds only days before the first reading: those are not invented.
+    const wider = service(DAY.end + 3 * 86_400_000 + 3_600_000, { catchUpDays: 8 })
+    const before = await wider.catchUp()
+    expect(before.every((d) => d >= '2026-11-01')).toBe(true)
+    expect((await storedDay('rollup_1d', localDayWindow('2026-10-30', TZ).start)).size).toBe(0)
   })
 })
