@@ -50,7 +50,16 @@ export function spawnServer(
   }
   child.stdout?.on('data', keep)
   child.stderr?.on('data', keep)
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  // A parent that dies on an error (a broken pipe, an uncaught exception) must not leave its
+  // private InfluxDB or mosquitto running: kill the child on our way out.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      process.removeListener('exit', killOnExit)
+      resolve()
+    }),
+  )
   return {
     process: child,
     output: () => output,
