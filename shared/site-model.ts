@@ -34,8 +34,14 @@ export const FUELS = [
   'hydrogen_grey',
 ] as const
 
+/** Device id under which an edge agent publishes its own status and last will (edge-agent `agent_id`). */
+export const AGENT_STATUS_DEVICE_ID = 'agent'
+
 export const deviceSchema = z.object({
-  id,
+  id: id.refine(
+    (v) => v !== AGENT_STATUS_DEVICE_ID,
+    `"${AGENT_STATUS_DEVICE_ID}" is reserved for the edge agent's own status topic`,
+  ),
   name: z.string().optional(),
   kind: z.enum(DEVICE_KINDS),
   role: z.enum(DEVICE_ROLES).describe('Place of the device in the energy balance (DESIGN §2)'),

@@ -6,12 +6,10 @@
  */
 import mqtt, { type MqttClient } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
+import { AGENT_STATUS_DEVICE_ID as AGENT_DEVICE_ID } from '../../shared/site-model.js'
 import { type AgentStatus, statusSchema } from '../../shared/telemetry-schema.js'
 import { parseDeviceTopic, TOPIC_ROOT } from '../../shared/topics.js'
 import type { AgentStatusSource } from './routes/context.js'
-
-/** Device id under which the edge agent publishes its own status (edge-agent config `agent_id`). */
-export const AGENT_DEVICE_ID = 'agent'
 
 export class AgentStatusStore implements AgentStatusSource {
   private readonly statuses = new Map<string, AgentStatus>()
