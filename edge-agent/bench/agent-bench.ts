@@ -4,7 +4,10 @@
  *    RSS and CPU of the agent process from /proc (Linux).
  * 2. Backlog drain: the buffer is pre-filled with an outage's worth of samples, the agent starts
  *    with an unlimited drain rate, and the bench measures backlog samples/s until it is empty.
- * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 100000]
+ * Baselines measured in the same run, for ratios: the same agent with one device (RSS and CPU of
+ * the runtime itself), and a bare mqtt.js publisher sending the same backlog as the same messages
+ * (QoS 1, same window) with no disk buffer (the drain ceiling of this broker and machine).
+ * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 400000]
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -13,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Aedes } from 'aedes'
+import mqtt from 'mqtt'
 import { silentLogger } from '../../shared/logger.js'
 import { Spool } from '../src/spool.js'
 
@@ -20,7 +24,7 @@ const { values } = parseArgs({
   options: {
     devices: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '20' },
-    backlog: { type: 'string', default: '100000' },
+    backlog: { type: 'string', default: '400000' },
   },
 })
 const DEVICES = Number(values.devices)
@@ -61,9 +65,9 @@ async function startBroker() {
   }
 }
 
-function configYaml(url: string, dir: string, drainRate: number): string {
+function configYaml(url: string, dir: string, drainRate: number, count = DEVICES): string {
   const devices = Array.from(
-    { length: DEVICES },
+    { length: count },
     (_, i) =>
       `  - { id: sim-${String(i).padStart(3, '0')}, role: ${i % 4 === 0 ? 'solar_pv' : 'load'}, driver: simulator, rated_kw: 100, poll_interval_s: 1 }`,
   ).join('\n')
@@ -101,11 +105,11 @@ async function stopAgent(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function steadyState() {
+async function steadyState(devices = DEVICES) {
   const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
   const broker = await startBroker()
   const config = join(dir, 'agent.yaml')
-  writeFileSync(config, configYaml(broker.url, join(dir, 'buffer'), 500))
+  writeFileSync(config, configYaml(broker.url, join(dir, 'buffer'), 500, devices))
   const child = startAgent(config)
   const pid = child.pid as number
   await sleep(4000) // start-up and first polls
@@ -124,14 +128,51 @@ async function steadyState() {
   await broker.stop()
   rmSync(dir, { recursive: true, force: true })
   return {
-    devices: DEVICES,
+    devices,
     poll_hz: 1,
     seconds: Math.round(elapsed * 10) / 10,
     rss_mb_avg: round(rss.reduce((a, b) => a + b, 0) / rss.length),
     rss_mb_max: round(Math.max(...rss)),
     cpu_pct_of_one_core: round(((after.cpuTicks - before.cpuTicks) / CLK_TCK / elapsed) * 100),
     readings_per_s: round((c1.readings - c0.readings) / elapsed),
-    expected_readings_per_s: DEVICES,
+    expected_readings_per_s: devices,
+  }
+}
+
+/** The drain ceiling: a bare mqtt.js client publishing the same backlog, same message size and window. */
+async function rawPublish() {
+  const broker = await startBroker()
+  const perMessage = 500
+  const window = 64
+  const messages = Math.ceil(BACKLOG / perMessage)
+  const client = await mqtt.connectAsync(broker.url)
+  const body = (k: number) =>
+    JSON.stringify({
+      v: 1,
+      seq: k * perMessage,
+      readings: Array.from({ length: perMessage }, (_, j) => ({
+        ts: 1_700_000_000_000 + (k * perMessage + j) * 1000,
+        m: { p_kw: 42.5, e_kwh: 100_000 + j, v_v: 230.1, i_a: 61.2, pf: 0.95, f_hz: 50.01 },
+      })),
+    })
+  const bodies = Array.from({ length: messages }, (_, k) => body(k)) // built before timing: transport only
+  const t0 = performance.now()
+  const inflight = new Set<Promise<unknown>>()
+  for (let k = 0; k < messages; k++) {
+    const p: Promise<unknown> = client
+      .publishAsync(`kawasan/v1/bench/plant-a/raw/telemetry`, bodies[k]!, { qos: 1 })
+      .then(() => inflight.delete(p))
+    inflight.add(p)
+    if (inflight.size >= window) await Promise.race(inflight)
+  }
+  await Promise.all(inflight)
+  const seconds = (performance.now() - t0) / 1000
+  await client.endAsync()
+  await broker.stop()
+  return {
+    samples: messages * perMessage,
+    seconds: round(seconds),
+    samples_per_s: Math.round((messages * perMessage) / seconds),
   }
 }
 
@@ -186,11 +227,28 @@ async function drain() {
 
 const round = (v: number) => Math.round(v * 10) / 10
 
+const baseline = await steadyState(1)
+const steady = await steadyState()
+const raw = await rawPublish()
+const backlog = await drain()
 const result = {
   bench: 'edge-agent',
   node: process.version,
   cpus: (await import('node:os')).cpus().length,
-  steady_state: await steadyState(),
-  backlog_drain: await drain(),
+  steady_state: {
+    ...steady,
+    baseline_one_device: {
+      rss_mb_avg: baseline.rss_mb_avg,
+      cpu_pct_of_one_core: baseline.cpu_pct_of_one_core,
+    },
+    rss_ratio_to_one_device: round(steady.rss_mb_avg / baseline.rss_mb_avg),
+    rss_mb_per_extra_device:
+      Math.round(((steady.rss_mb_avg - baseline.rss_mb_avg) / (DEVICES - 1)) * 1000) / 1000,
+  },
+  backlog_drain: {
+    ...backlog,
+    baseline_bare_mqtt_publisher_samples_per_s: raw.samples_per_s,
+    drain_ratio_to_bare_publisher: Math.round((backlog.drain_samples_per_s / raw.samples_per_s) * 100) / 100,
+  },
 }
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)

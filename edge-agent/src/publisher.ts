@@ -191,7 +191,11 @@ export class Publisher {
     const now = this.o.now()
     const dt = Math.max(0, now - this.lastTick)
     this.lastTick = now
-    const burst = Math.max(1, Math.min(this.o.maxReadingsPerMessage, this.o.drainRate))
+    // The bucket holds at least one full message, and at least two ticks' worth of the rate:
+    // capping it at one message per tick held a fast drain to maxReadingsPerMessage / tick
+    // (10k samples/s at 500 per message and a 50 ms tick), whatever drain.rate said.
+    const perTick = (this.o.drainRate * DRAIN_TICK_MS) / 1000
+    const burst = Math.max(1, Math.min(this.o.maxReadingsPerMessage, this.o.drainRate), 2 * perTick)
     this.tokens = Math.min(burst, this.tokens + (this.o.drainRate * dt) / 1000)
     if (!this.state.connected || this.stopping !== undefined) return
     while (this.tokens >= 1 && this.backlogInflight < this.o.maxInflight) {
