@@ -92,6 +92,7 @@ async function runServices(
           clientIdPrefix: config.ingest.clientIdPrefix,
           connections: config.ingest.connections,
           shareGroup: config.ingest.shareGroup,
+          leaveGroupOnStop: config.ingest.leaveGroupOnStop,
         },
         log.child({ module: 'ingest-subscriber' }),
       )

@@ -90,6 +90,7 @@ export const ENV_MAP: EnvMap = {
   INGEST_CONNECTIONS: 'ingest.connections',
   INGEST_SHARE_GROUP: 'ingest.shareGroup',
   INGEST_CLIENT_ID_PREFIX: 'ingest.clientIdPrefix',
+  INGEST_LEAVE_GROUP_ON_STOP: 'ingest.leaveGroupOnStop',
   OPS_HOST: 'ops.host',
   OPS_PORT: 'ops.port',
   SIMULATOR_ENABLED: 'simulator.enabled',

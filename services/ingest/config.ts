@@ -35,6 +35,12 @@ export const ingestConfigSchema = z
       .describe(
         'Subscriber mode: join $share/{group}/... (MQTT 5) so several ingest instances split the load',
       ),
+    leaveGroupOnStop: z
+      .boolean()
+      .default(false)
+      .describe(
+        'With shareGroup: on SIGTERM leave the group and end the sessions, so the other instances take over (scale-down). Never on the only instance.',
+      ),
     maxFutureSeconds: z
       .number()
       .int()

@@ -21,6 +21,12 @@ export interface SubscriberOptions {
   clientIdPrefix: string
   connections: number
   shareGroup?: string | undefined
+  /**
+   * With shareGroup: on a planned stop, leave the group (unsubscribe, handle what the broker had
+   * already dealt to us, then end the sessions), so the other members take all new messages.
+   * Never for the only instance: with no member left the broker has nowhere to queue.
+   */
+  leaveGroupOnStop?: boolean | undefined
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } | undefined
 }
 
@@ -42,7 +48,10 @@ export function partitionFilters(
 
 export class IngestSubscriber {
   private clients: MqttClient[] = []
+  private readonly filters = new Map<MqttClient, string[]>()
   private stopping = false
+  private handling = 0
+  private lastMessageAt = 0
 
   constructor(
     private readonly site: SiteIndex,
@@ -62,7 +71,9 @@ export class IngestSubscriber {
     for (let i = 0; i < count; i++) {
       const filters = partitionFilters(this.site, i, count, this.options.shareGroup)
       if (filters.length === 0) continue
-      this.clients.push(this.connect(`${this.options.clientIdPrefix}-${i}`, filters))
+      const client = this.connect(`${this.options.clientIdPrefix}-${i}`, filters)
+      this.filters.set(client, filters)
+      this.clients.push(client)
     }
     await Promise.all(
       this.clients.map(
@@ -90,16 +101,25 @@ export class IngestSubscriber {
     // the broker redelivers on the next session [MQTT-4.4.0-1].
     client.handleMessage = (packet, callback) => {
       if (packet.cmd !== 'publish') return callback()
+      this.handling++
+      this.lastMessageAt = Date.now()
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
-      this.pipeline.accept(packet.topic, payload).then(
-        () => callback(),
-        (err: Error) => {
-          log.warn({ err: err.message }, 'message not stored; leaving it unacknowledged')
-          client.end(true)
-        },
-      )
+      this.pipeline
+        .accept(packet.topic, payload)
+        .then(
+          () => callback(),
+          (err: Error) => {
+            log.warn({ err: err.message }, 'message not stored; leaving it unacknowledged')
+            client.end(true)
+          },
+        )
+        .finally(() => {
+          this.handling--
+          this.lastMessageAt = Date.now()
+        })
     }
     client.on('connect', (connack) => {
+      if (this.stopping) return // leaving the group: never re-join on a reconnect
       log.info({ sessionPresent: connack.sessionPresent, filters }, 'ingest subscriber connected')
       client.subscribe(filters, { qos: 1 }, (err, granted) => {
         if (err) log.error({ err: err.message }, 'subscribe failed')
@@ -117,7 +137,32 @@ export class IngestSubscriber {
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
-    await Promise.all(this.clients.map((c) => c.endAsync(false).catch(() => undefined)))
+    const leave = !!(this.options.shareGroup && this.options.leaveGroupOnStop)
+    if (leave) await this.leaveGroup()
+    // Leaving: end the sessions (MQTT 5 session expiry 0) so the broker deals nothing more to them.
+    await Promise.all(
+      this.clients.map((c) =>
+        (leave ? c.endAsync(false, { properties: { sessionExpiryInterval: 0 } }) : c.endAsync(false)).catch(
+          () => undefined,
+        ),
+      ),
+    )
     this.clients = []
+  }
+
+  /** Unsubscribes from the shared group, then handles what was already dealt to us until quiet. */
+  private async leaveGroup(quietMs = 1500, maxMs = 60_000): Promise<void> {
+    await Promise.all(
+      this.clients.map((c) => c.unsubscribeAsync(this.filters.get(c) ?? []).catch(() => undefined)),
+    )
+    this.lastMessageAt = Date.now()
+    const deadline = Date.now() + maxMs
+    while (Date.now() < deadline && (this.handling > 0 || Date.now() - this.lastMessageAt < quietMs)) {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    this.log.info(
+      { group: this.options.shareGroup },
+      'left the shared subscription; the other members take over',
+    )
   }
 }

@@ -42,6 +42,7 @@ async function startIngest(
   prefix: string,
   opsPort: number,
   group = 'ingest',
+  extra: Record<string, string> = {},
 ): Promise<KawasanProcess> {
   const proc = await startKawasan(
     'ingest',
@@ -55,6 +56,7 @@ async function startIngest(
       INGEST_CONNECTIONS: '2',
       INGEST_CLIENT_ID_PREFIX: prefix,
       KAWASAN_DATA_DIR: 'test-output/share',
+      ...extra,
     },
     opsPort,
   )
@@ -168,6 +170,30 @@ describe('two ingest instances sharing one $share subscription on mosquitto', ()
     // socket; what must hold is exactly N points with the exact sum (asserted above).
     expect(writtenTwice).toBeGreaterThanOrEqual(0)
     expect(writtenTwice).toBeLessThan(N / 2)
+    await a.kill('SIGTERM')
+  })
+
+  it('hand over on a planned stop: the leaving instance drains what it was dealt, the other takes the rest', async () => {
+    const db = await freshDatabase('share_leave')
+    const [opsA, opsB] = [await freePort(), await freePort()]
+    const a = await startIngest(db.database, 'leave-a', opsA, 'leave')
+    const b = await startIngest(db.database, 'leave-b', opsB, 'leave', { INGEST_LEAVE_GROUP_ON_STOP: 'true' })
+    const N = 4000
+    const T0 = Date.UTC(2026, 5, 1) // in the past: readings ahead of the clock go to dead letter
+    await publish(0, N / 2, T0)
+    const bWrote = await settled(() => readCounter(opsB, POINTS_WRITTEN))
+    await b.kill('SIGTERM') // scale-down: B leaves the group and ends its sessions
+    await publish(N / 2, N / 2, T0)
+    const stored = await eventually(() => countPoints(db, 'readings', 'p_kw'), N, 30_000)
+    const sums = await db.query('SELECT sum("p_kw") FROM readings')
+    const aWrote = await settled(() => readCounter(opsA, POINTS_WRITTEN))
+    console.log(
+      `share-subscription leave counts: ${JSON.stringify({ published: N, stored, writtenByB: bWrote, writtenByA: aWrote })}`,
+    )
+    expect(bWrote).toBeGreaterThan(0) // B really took a share before it left
+    expect(stored).toBe(N)
+    expect(sums[0]?.rows[0]?.sum).toBe((N * (N - 1)) / 2)
+    expect(aWrote).toBeGreaterThanOrEqual(N / 2) // everything after B left went to A
     await a.kill('SIGTERM')
   })
 })
