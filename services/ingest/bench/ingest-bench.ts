@@ -49,6 +49,14 @@ function emit(r: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(r)}\n`)
 }
 
+function queryable(q: { p50: number; p99: number; samples: number }) {
+  return {
+    publish_to_queryable_p50_ms: q.p50,
+    publish_to_queryable_p99_ms: q.p99,
+    queryable_samples: q.samples,
+  }
+}
+
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN
   const sorted = [...values].sort((a, b) => a - b)
@@ -66,6 +74,43 @@ function gateways(): LoadSpec['gateways'] {
       topic: telemetryTopic('cikarang', d.plant, d.device.id),
       device: d.device.id,
     }))
+}
+
+/**
+ * Publish → queryable latency, sampled: every 100 ms the probe counts the readings InfluxDB
+ * returns for the run's time range; when the count has reached c, the c-th published reading (in
+ * publish order) is queryable, and its latency is the probe's time minus its publish time. At half
+ * the sustained rate readings are stored in about the order they are published, so this is a fair
+ * estimate with ±100 ms resolution plus one query's duration.
+ */
+function probeQueryable(db: InfluxClient, fromMs: number) {
+  const samples: { at: number; count: number }[] = []
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      const s = await db.query(`SELECT count("p_kw") FROM readings WHERE time >= ${fromMs}ms`)
+      samples.push({ at: Date.now(), count: Number(s[0]?.rows[0]?.count ?? 0) })
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  })()
+  return async (publishedAt: number[], perMessage: number, expected: number) => {
+    await waitForCount(db, expected)
+    running = false
+    await loop
+    const latencies: number[] = []
+    let last = 0
+    for (const { at, count } of samples) {
+      if (count <= last || count === 0) continue
+      last = count
+      const message = Math.min(publishedAt.length - 1, Math.ceil(count / perMessage) - 1)
+      latencies.push(at - publishedAt[message]!)
+    }
+    return {
+      p50: +percentile(latencies, 50).toFixed(0),
+      p99: +percentile(latencies, 99).toFixed(0),
+      samples: latencies.length,
+    }
+  }
 }
 
 /** Runs the load generator as a child process (tsx loader), so its CPU and memory are its own. */
@@ -240,6 +285,7 @@ async function inBroker(
   })
 
   // Latency at half the sustained rate, fresh time range so points are new.
+  const finishProbe = probeQueryable(db, Date.UTC(2026, 2, 1))
   const half = await load({
     url: `mqtt://127.0.0.1:${port}`,
     gateways: gws,
@@ -257,6 +303,7 @@ async function inBroker(
     rate_msgs_per_s: Math.round(rate / 2 / shape.perMessage),
     publish_to_durable_p50_ms: +percentile(half.latencies, 50).toFixed(1),
     publish_to_durable_p99_ms: +percentile(half.latencies, 99).toFixed(1),
+    ...queryable(await finishProbe(half.publishedAt, shape.perMessage, half.acked * shape.perMessage)),
   })
   await pipeline.stop()
   await broker.stop()
@@ -316,6 +363,30 @@ async function viaMosquitto(
     loadgen_cpu_pct: Math.round((r.cpuS / ((r.finishedAt - r.startedAt) / 1000)) * 100),
     loadgen_rss_mb: r.rssMb,
     note: 'PUBACK from mosquitto; rate counted until all readings are in InfluxDB; kawasan = subscriber ingest',
+  })
+
+  // Latency at half the sustained rate: here PUBACK comes from mosquitto, so only the probe says
+  // when a reading is queryable.
+  const halfRate = rate / 2 / shape.perMessage
+  const finishProbe = probeQueryable(db, Date.UTC(2026, 2, 1))
+  const half = await load({
+    url: mosq.url,
+    gateways: gateways(),
+    messages: Math.min(messages, Math.round(halfRate * 10)),
+    readingsPerMessage: shape.perMessage,
+    window: 1000,
+    t0: Date.UTC(2026, 2, 1),
+    rate: halfRate,
+  })
+  emit({
+    bench: 'e2e_latency_at_half_rate',
+    path: 'mosquitto -> subscriber ingest (4 connections)',
+    shape: shape.name,
+    messages: half.acked,
+    rate_msgs_per_s: Math.round(halfRate),
+    publish_to_broker_ack_p50_ms: +percentile(half.latencies, 50).toFixed(1),
+    publish_to_broker_ack_p99_ms: +percentile(half.latencies, 99).toFixed(1),
+    ...queryable(await finishProbe(half.publishedAt, shape.perMessage, half.acked * shape.perMessage)),
   })
   await subscriber.stop()
   await pipeline.stop()

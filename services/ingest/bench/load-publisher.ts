@@ -26,6 +26,8 @@ export interface LoadResult {
   rssMb: number
   /** publish → PUBACK latency in ms, per message. */
   latencies: number[]
+  /** Epoch ms at which each message was published, in publish order. */
+  publishedAt: number[]
 }
 
 function reading(i: number, t0: number) {
@@ -53,6 +55,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   )
   const perGateway = Math.ceil(spec.messages / clients.length)
   const latencies: number[] = []
+  const publishedAt: number[] = []
   let sent = 0
   let acked = 0
   const startedAt = Date.now()
@@ -69,6 +72,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
         const readings = Array.from({ length: spec.readingsPerMessage }, (_, k) => reading(base + k, spec.t0))
         const body = JSON.stringify({ v: 1, seq, readings })
         const start = performance.now()
+        publishedAt.push(Date.now())
         sent++
         const p: Promise<void> = client.publishAsync(g.topic, body, { qos: 1 }).then(() => {
           acked++
@@ -95,6 +99,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     startedAt,
     finishedAt,
     latencies,
+    publishedAt,
     cpuS: (cpu.user + cpu.system) / 1e6,
     rssMb: Math.round(process.memoryUsage().rss / 1048576),
   }
