@@ -51,6 +51,8 @@ export interface BrokerOptions {
   onStatus?: ((topic: string, payload: Buffer) => void) | undefined
   /** Scale-out: share messages and sessions with other broker instances through this Redis. */
   redis?: { url: string; maxSessionDelivery?: number } | undefined
+  /** Disconnect a subscriber whose socket has not drained for this long (REL-09); default 5 s. */
+  drainTimeoutMs?: number | undefined
 }
 
 /** The part of aedes-persistence-redis (CommonJS, untyped) that we call or wrap. */
@@ -160,6 +162,9 @@ export class KawasanBroker {
       ...(this.redis ? { mq: this.redis.mq, persistence: this.redis.persistence } : {}),
       maxClientsIdLength: 128,
       concurrency: 1000,
+      // aedes delivers to subscribers in the publisher's path: a frozen subscriber stalls every
+      // gateway until it is dropped (REL-09). aedes' 60 s default is far too long for telemetry.
+      drainTimeout: options.drainTimeoutMs ?? 5000,
       authenticate: (client, username, password, done) => {
         void this.authenticate(client, username, password).then(
           (ok) =>

@@ -37,6 +37,14 @@ export const brokerConfigSchema = z
       .describe(
         'Scale-out (DESIGN §7): brokers sharing this Redis (mqemitter-redis, aedes-persistence-redis) forward messages to each other and keep sessions there; see docs/SCALING.md',
       ),
+    drainTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(5000)
+      .describe(
+        "A subscriber that stops reading for this long is disconnected. Delivery to subscribers runs in the publishers' path, so a frozen one stalls every gateway until then (REL-09; aedes default 60 s)",
+      ),
   })
   .prefault({})
 export type BrokerConfig = z.infer<typeof brokerConfigSchema>

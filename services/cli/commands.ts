@@ -70,6 +70,7 @@ async function runServices(
         sink: inBroker,
         onStatus: agentStatus ? (topic, payload) => agentStatus.update(topic, payload) : undefined,
         redis: config.broker.redis,
+        drainTimeoutMs: config.broker.drainTimeoutMs,
       })
       const { port } = await broker.start({
         host: config.broker.host,
