@@ -17,6 +17,7 @@ export const DEAD_LETTER_REASONS = [
   'implausible_value',
   'future_timestamp',
   'stale_timestamp',
+  'timestamp_collision',
   'rejected_by_influxdb',
 ] as const
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number]

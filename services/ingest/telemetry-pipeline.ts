@@ -11,7 +11,13 @@ import type { SiteIndex } from '../../shared/site-model.js'
 import { type DeadLetter, DeadLetterEncoder } from './dead-letter.js'
 import { DEFAULT_LATE_AFTER_MS, lateDataMarkers } from './late-data.js'
 import { SequenceTracker } from './sequence-tracker.js'
-import { DEFAULT_LIMITS, type ValidationLimits, validateTelemetry } from './validate-message.js'
+import { TimestampCollisions } from './timestamp-collisions.js'
+import {
+  DEFAULT_LIMITS,
+  type ValidatedMessage,
+  type ValidationLimits,
+  validateTelemetry,
+} from './validate-message.js'
 import { type BatcherOptions, DEFAULT_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js'
 
 export interface PipelineOptions {
@@ -34,6 +40,7 @@ export interface AcceptResult {
 export class TelemetryPipeline {
   readonly batcher: WriteBatcher
   readonly sequences = new SequenceTracker()
+  private readonly collisions = new TimestampCollisions()
   private readonly now: () => number
   private readonly deadLetters: DeadLetterEncoder
   private readonly loggedReasons = new Set<string>()
@@ -137,6 +144,7 @@ export class TelemetryPipeline {
       now,
       this.options.limits ?? DEFAULT_LIMITS,
     )
+    this.dropCollisions(topic, result)
     const lines = result.points.map(toLine)
     for (const marker of lateDataMarkers(
       result.points,
@@ -159,6 +167,26 @@ export class TelemetryPipeline {
       outcome: result.points.length === 0 ? 'rejected' : result.deadLetters.length > 0 ? 'partial' : 'ok',
     })
     return { points: result.points.length, deadLetters: result.deadLetters.length }
+  }
+
+  /** Moves readings that would overwrite another reading of the device (same time, other seq) to dead letter. */
+  private dropCollisions(topic: string, result: ValidatedMessage): void {
+    if (!result.source) return
+    const key = `${result.source.plant}/${result.source.device}`
+    result.points = result.points.filter((p) => {
+      const seq = p.fields.seq as { int: number }
+      if (!this.collisions.collides(key, p.time, seq.int)) return true
+      result.deadLetters.push({
+        reason: 'timestamp_collision',
+        detail: `reading seq ${seq.int} has the timestamp ${new Date(p.time).toISOString()} of an earlier reading with another seq: the device clock went back; kept here instead of overwriting it`,
+        topic,
+        excerpt: JSON.stringify({ ts: p.time, seq: seq.int, m: p.fields }),
+        cluster: result.source?.cluster,
+        plant: result.source?.plant,
+        device: result.source?.device,
+      })
+      return false
+    })
   }
 
   /** Dead letters found after the batch was sent (InfluxDB refused a line) bypass the batcher: a

@@ -124,4 +124,42 @@ describe('in-broker ingest', () => {
     )
     expect(letters[0]?.rows.map((r) => r.reason)).toEqual(['unknown_device'])
   })
+
+  it('keeps a reading whose clock went back in dead letter instead of overwriting the earlier one (REL-12)', async () => {
+    const gw = await stack.connect('gw-plant-a')
+    const ts = T0 + 3 * 86_400_000
+    await gw.publishAsync(
+      topicA('grid-export'),
+      payload(500, [
+        { ts, m: { p_kw: 1 } },
+        { ts: ts + 1000, m: { p_kw: 2 } },
+      ]),
+      { qos: 1 },
+    )
+    // The gateway's clock jumped back 1 s: reading 502 carries the timestamp of reading 501.
+    await gw.publishAsync(topicA('grid-export'), payload(502, [{ ts: ts + 1000, m: { p_kw: 3 } }]), {
+      qos: 1,
+    })
+    await gw.publishAsync(
+      topicA('grid-export'),
+      payload(500, [
+        { ts, m: { p_kw: 1 } },
+        { ts: ts + 1000, m: { p_kw: 2 } },
+      ]),
+      { qos: 1 },
+    ) // redelivery: fine
+    const rows = (
+      await stack.influx.query(
+        `SELECT p_kw, seq FROM readings WHERE "device" = 'grid-export' AND time >= ${ts}ms`,
+      )
+    )[0]?.rows
+    expect(rows?.map((r) => [r.p_kw, r.seq])).toEqual([
+      [1, 500],
+      [2, 501],
+    ])
+    const letters = await stack.influx.query(
+      `SELECT reason, detail FROM deadletter WHERE "device" = 'grid-export'`,
+    )
+    expect(letters[0]?.rows.map((r) => r.reason)).toEqual(['timestamp_collision'])
+  })
 })

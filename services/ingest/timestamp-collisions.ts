@@ -1,0 +1,31 @@
+/**
+ * Two different readings of one device with the same timestamp would silently overwrite each other
+ * in InfluxDB (a point's identity is its series and time). That happens when a gateway's clock
+ * jumps backwards (REL-12). The agent numbers its readings, so a second `seq` at a known timestamp
+ * is a collision: the later reading goes to dead letter (kept, with its reason) instead of
+ * overwriting. Redeliveries carry the same `seq` and pass. Memory-bounded and per process: after a
+ * restart, or beyond `perDevice` recent readings, a collision is not seen (best effort).
+ */
+export class TimestampCollisions {
+  private readonly devices = new Map<string, Map<number, number>>()
+
+  constructor(
+    private readonly perDevice = 4096,
+    private readonly maxDevices = 100_000,
+  ) {}
+
+  /** Records (ts, seq) of a device; true when another seq already holds that timestamp. */
+  collides(device: string, ts: number, seq: number): boolean {
+    let recent = this.devices.get(device)
+    if (!recent) {
+      if (this.devices.size >= this.maxDevices) this.devices.delete(this.devices.keys().next().value!)
+      recent = new Map()
+      this.devices.set(device, recent)
+    }
+    const known = recent.get(ts)
+    if (known !== undefined) return known !== seq
+    recent.set(ts, seq)
+    if (recent.size > this.perDevice) recent.delete(recent.keys().next().value!) // oldest first
+    return false
+  }
+}
