@@ -42,6 +42,18 @@ async function startIngest(database: string, opsPort: number): Promise<KawasanPr
   return startKawasan('ingest', { ...env, INGEST_MQTT_USERNAME: '', INGEST_MQTT_PASSWORD: '' }, opsPort)
 }
 
+/** Reading i (value i, one second apart) from the grid meter of plant i mod 4. */
+function publishReading(i: number, t0: number): Promise<unknown> {
+  const plant = ['plant-a', 'plant-b', 'plant-c', 'plant-d'][i % 4]!
+  return gw.publishAsync(
+    telemetryTopic('cikarang', plant, 'grid-main'),
+    payload(i, [{ ts: t0 + i * 1000, m: { p_kw: i } }]),
+    {
+      qos: 1,
+    },
+  )
+}
+
 describe('ingest through mosquitto (subscriber mode)', () => {
   it('stores exactly N valid readings and M dead letters', async () => {
     const db = await freshDatabase('mosq')
@@ -49,16 +61,7 @@ describe('ingest through mosquitto (subscriber mode)', () => {
     const T0 = Date.UTC(2026, 6, 1)
     const N = 400
     const sends: Promise<unknown>[] = []
-    for (let i = 0; i < N; i++) {
-      const plant = ['plant-a', 'plant-b', 'plant-c', 'plant-d'][i % 4]!
-      sends.push(
-        gw.publishAsync(
-          telemetryTopic('cikarang', plant, 'grid-main'),
-          payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]),
-          { qos: 1 },
-        ),
-      )
-    }
+    for (let i = 0; i < N; i++) sends.push(publishReading(i, T0))
     const invalid = [
       '{oops',
       payload(1, [{ ts: T0, m: { p_kw: null } }]),
@@ -84,14 +87,7 @@ describe('ingest through mosquitto (subscriber mode)', () => {
     const N = 2000
     const sends: Promise<unknown>[] = []
     for (let i = 0; i < N; i++) {
-      const plant = ['plant-a', 'plant-b', 'plant-c', 'plant-d'][i % 4]!
-      sends.push(
-        gw.publishAsync(
-          telemetryTopic('cikarang', plant, 'grid-main'),
-          payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]),
-          { qos: 1 },
-        ),
-      )
+      sends.push(publishReading(i, T0))
       if (i % 100 === 0) await new Promise((r) => setTimeout(r, 20))
       if (i === 1000) {
         await ingest.kill('SIGKILL')
