@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
+import { acquirePidLock, type PidLock } from '../../shared/pid-lock.js'
 import { type ChildServer, ensureDebianPackage, spawnServer, waitUntil } from './child-server.js'
 import { freePort, isPortFree } from './free-port.js'
 
@@ -24,7 +25,27 @@ export async function startLocalInfluxDB(options: {
   const influxd = ensureDebianPackage('influxdb', 'influxd')
   const dataDir = resolve(options.dataDir)
   mkdirSync(dataDir, { recursive: true })
-  const port = options.port && (await isPortFree(options.port)) ? options.port : await freePort()
+  // Two influxd on one data directory can corrupt it: one process of ours owns it at a time.
+  const lock = acquirePidLock(
+    join(dataDir, 'influxd.lock'),
+    'INFLUX_DATA_DIR_IN_USE',
+    `InfluxDB data directory ${dataDir}`,
+  )
+  try {
+    return await startLocked(influxd, dataDir, options.port, lock)
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+}
+
+async function startLocked(
+  influxd: string,
+  dataDir: string,
+  wantedPort: number | undefined,
+  lock: PidLock,
+): Promise<LocalInfluxDB> {
+  const port = wantedPort && (await isPortFree(wantedPort)) ? wantedPort : await freePort()
   const rpcPort = await freePort()
   const conf = join(dataDir, 'influxdb.conf')
   writeFileSync(
@@ -61,8 +82,18 @@ bind-address = "127.0.0.1:${rpcPort}"
 `,
   )
   const server = spawnServer(influxd, ['-config', conf])
+  if (server.process.pid) lock.addPid(server.process.pid)
   const url = `http://127.0.0.1:${port}`
   const client = new InfluxClient({ url, database: '_internal' })
   await waitUntil(() => client.ping(), `InfluxDB on ${url}`, 60_000, server)
-  return { url, port, dataDir, server, stop: (signal) => server.stop(signal) }
+  return {
+    url,
+    port,
+    dataDir,
+    server,
+    async stop(signal) {
+      await server.stop(signal)
+      lock.release()
+    },
+  }
 }

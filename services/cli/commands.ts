@@ -1,243 +1,296 @@
-/** The CLI's commands: each composes services from config and runs until stopped. */
+/**
+ * The CLI's commands. A long-running command is a list of parts (services/stack/parts.ts) that
+ * `runStack` starts in order and stops in reverse; the others do one thing and exit. Every command
+ * declares its options; `kawasan <command> --help` prints its usage.
+ */
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import YAML from 'yaml'
-import { InfluxClient } from '../../shared/influx/influx-client.js'
-import { createLogger } from '../../shared/logger.js'
+import { resolve } from 'node:path'
+import type { Part } from '../../shared/lifecycle.js'
+import { createLogger, type LogFormat, type Logger } from '../../shared/logger.js'
 import { OpsRegistry } from '../../shared/ops-server.js'
 import { hashPassword } from '../../shared/password-hash.js'
+import { acquirePidLock } from '../../shared/pid-lock.js'
 import { loadSiteIndex, loadSiteModel } from '../../shared/site-model-file.js'
-import { AgentStatusStore, watchStatusTopics } from '../api/agent-status-store.js'
-import { apiKeyCommand, startApi } from '../api/main.js'
-import { KawasanBroker } from '../broker/app.js'
-import { createIngestPipeline, createLineWriter } from '../ingest/app.js'
-import { IngestSubscriber } from '../ingest/subscriber.js'
-import { RollupService } from '../rollup/app.js'
-import { backfillCommand, ROLLUP_HELP } from '../rollup/command.js'
-import { SimulatedFleet } from '../simulator/fleet.js'
+import { dataDirLockFile, removeRuntime, writeRuntime } from '../stack/data-dir.js'
+import {
+  AgentStatusStore,
+  apiPart,
+  brokerPart,
+  influxPart,
+  ingestPart,
+  opsPart,
+  rollupPart,
+  type StackContext,
+  simulatorPart,
+  subscriberPart,
+} from '../stack/parts.js'
+import { API_KEY_OPTIONS, API_KEY_USAGE, apiKeyCommand } from './api-key-command.js'
+import type { OptionSpec, ParsedArgs } from './cli-args.js'
 import { type KawasanConfig, loadKawasanConfig } from './config.js'
-import { resolveInflux, type Stoppable, startOpsServer, stopOnSignals } from './runtime.js'
+import { BACKFILL_OPTIONS, backfillCommand, ROLLUP_USAGE } from './rollup-backfill-command.js'
 
 export interface CommandContext {
   configFile: string | undefined
-  args: string[]
-  argv: string[]
+  logFormat: LogFormat | undefined
+  args: ParsedArgs
+  out: NodeJS.WritableStream
+  err: NodeJS.WritableStream
 }
 
 export interface Command {
   summary: string
-  help?: string
+  /** Usage lines shown by `kawasan <command> --help` and after a usage error. */
+  usage: string
+  options: OptionSpec
+  /** Words after the command (sub-command, file, ...) it accepts. */
+  maxPositionals: number
   run(ctx: CommandContext): Promise<number>
 }
 
-function readSecrets(file: string): Record<string, string> {
-  return YAML.parse(readFileSync(file, 'utf8')) as Record<string, string>
+type PartsOf = (ctx: StackContext) => Part[]
+
+/** Runs a long-lived command: logger, ops registry, site model, then `runStack` over its parts. */
+async function serve(
+  ctx: CommandContext,
+  config: KawasanConfig,
+  service: string,
+  partsOf: PartsOf,
+  options: { ownsDataDir?: boolean } = {},
+): Promise<number> {
+  const log = createLogger({ level: config.log.level, name: `kawasan-${service}`, format: ctx.logFormat })
+  const stack: StackContext = {
+    config,
+    site: loadSiteIndex(config.site),
+    log,
+    ops: new OpsRegistry(),
+    service,
+  }
+  const { runStack } = await import('./run-stack.js')
+  // `kawasan start` owns its data directory: a second one there is refused before anything starts.
+  const lock = options.ownsDataDir
+    ? acquirePidLock(
+        dataDirLockFile(config.dataDir),
+        'DATA_DIR_IN_USE',
+        `data directory ${resolve(config.dataDir)}`,
+      )
+    : undefined
+  let parts: Part[] = []
+  try {
+    return await runStack({
+      log,
+      ops: stack.ops,
+      parts: () => {
+        parts = partsOf(stack)
+        return parts
+      },
+      onStarted: () => {
+        if (options.ownsDataDir) publishRuntime(config, parts, log)
+      },
+      onStop: () => {
+        if (options.ownsDataDir) removeRuntime(config.dataDir)
+      },
+    })
+  } finally {
+    lock?.release()
+  }
 }
 
-/**
- * Runs the services `parts` names in this process until SIGINT/SIGTERM. Shared by `start`
- * (everything) and the single-service commands.
- */
-async function runServices(
-  config: KawasanConfig,
-  parts: { broker?: boolean; ingest?: boolean; simulator?: boolean; api?: boolean; rollup?: boolean },
-  service: string,
-): Promise<number> {
-  const log = createLogger({ level: config.log.level, name: `kawasan-${service}` })
-  const site = loadSiteIndex(config.site)
-  const ops = new OpsRegistry()
-  const stoppers: Stoppable[] = []
-  const done = stopOnSignals(stoppers, log)
-  try {
-    let pipeline: ReturnType<typeof createIngestPipeline> | undefined
-    let influxTarget: Awaited<ReturnType<typeof resolveInflux>> | undefined
-    if (parts.ingest) {
-      const target = await resolveInflux(config, log, stoppers)
-      influxTarget = target
-      const writer = createLineWriter(target)
-      pipeline = createIngestPipeline({ config: config.ingest, site, writer, log, metrics: ops.metrics })
-      ops.addReadiness('influxdb', () => pipeline!.batcher.isHealthy)
-    }
-    // Agent and device online/offline for the API: fed by the broker when it runs here.
-    const agentStatus = parts.api ? new AgentStatusStore() : undefined
-    let brokerUrl = config.simulator.url
-    if (parts.broker) {
-      const inBroker = pipeline && config.ingest.mode === 'in-broker' ? pipeline : undefined
-      const broker = new KawasanBroker({
-        site,
-        log: log.child({ module: 'broker' }),
-        metrics: ops.metrics,
-        sink: inBroker,
-        onStatus: agentStatus ? (topic, payload) => agentStatus.update(topic, payload) : undefined,
-        redis: config.broker.redis,
-        drainTimeoutMs: config.broker.drainTimeoutMs,
-      })
-      const { port } = await broker.start({
-        host: config.broker.host,
-        port: config.broker.port,
-        tls: config.broker.tls,
-      })
-      stoppers.push({ name: 'broker', stop: () => broker.stop() })
-      ops.addReadiness('broker', () => broker.listening)
-      brokerUrl ??= `mqtt://${config.broker.host === '0.0.0.0' ? '127.0.0.1' : config.broker.host}:${port}`
-    }
-    if (pipeline) stoppers.push({ name: 'ingest', stop: () => pipeline!.stop() })
-    if (pipeline && config.ingest.mode === 'subscriber') {
-      const subscriber = new IngestSubscriber(
-        site,
-        pipeline,
-        {
-          url: config.ingest.url!,
-          username: config.ingest.username,
-          password: config.ingest.password,
-          clientIdPrefix: config.ingest.clientIdPrefix,
-          connections: config.ingest.connections,
-          shareGroup: config.ingest.shareGroup,
-          leaveGroupOnStop: config.ingest.leaveGroupOnStop,
-        },
-        log.child({ module: 'ingest-subscriber' }),
-      )
-      await subscriber.start()
-      stoppers.push({ name: 'ingest-subscriber', stop: () => subscriber.stop() })
-      ops.addReadiness('mqtt', () => subscriber.connected)
-    }
-    if (parts.simulator && config.simulator.enabled) {
-      if (!brokerUrl)
-        throw new Error(
-          'the simulator needs simulator.url (SIMULATOR_MQTT_URL) when no broker runs in this process',
-        )
-      const fleet = new SimulatedFleet({
-        site: site.model,
-        url: brokerUrl,
-        passwords: readSecrets(config.simulator.secretsFile),
-        intervalMs: config.simulator.intervalMs,
-        stateFile: join(config.dataDir, 'simulator-state.json'),
-        log: log.child({ module: 'simulator' }),
-      })
-      await fleet.start()
-      stoppers.push({ name: 'simulator', stop: () => fleet.stop() })
-    }
-    let rollupEvents: RollupService['events'] | undefined
-    if (parts.rollup && config.rollup.enabled) {
-      influxTarget ??= await resolveInflux(config, log, stoppers)
-      const rollup = new RollupService({
-        config: config.rollup,
-        site: site.model,
-        influx: new InfluxClient(influxTarget),
-        log: log.child({ module: 'rollup' }),
-        metrics: ops.metrics,
-      })
-      await rollup.start()
-      rollupEvents = rollup.events
-      stoppers.push({ name: 'rollup', stop: () => rollup.stop() })
-      ops.addReadiness('rollup', () => rollup.healthy)
-    }
-    if (parts.api && config.api.enabled) {
-      influxTarget ??= await resolveInflux(config, log, stoppers)
-      if (agentStatus && !parts.broker && config.api.statusMqtt) {
-        const watcher = watchStatusTopics(
-          agentStatus,
-          { ...config.api.statusMqtt, cluster: site.clusterId },
-          log.child({ module: 'api' }),
-        )
-        stoppers.push({ name: 'status-watcher', stop: async () => void (await watcher.endAsync()) })
-      }
-      const api = await startApi({ config, site, influx: influxTarget, log, ops, agentStatus })
-      // In one process the rollup's live event pushes SSE at once, without waiting for the poll.
-      rollupEvents?.on('live', () => api.api.feed.notify())
-      stoppers.push({ name: 'api', stop: () => api.stop() })
-    }
-    await startOpsServer(ops, config, service, log, stoppers)
-  } catch (err) {
-    log.error({ err: (err as Error).message }, 'start failed; stopping what was started')
-    process.kill(process.pid, 'SIGTERM')
-    await done
-    throw err
-  }
-  await done
-  return 0
+/** Tells other commands in this data directory where the running stack listens (runtime.json). */
+function publishRuntime(config: KawasanConfig, parts: Part[], log: Logger): void {
+  const find = <T extends Part>(name: string) => parts.find((p) => p.name === name) as T | undefined
+  const influx = find<ReturnType<typeof influxPart>>('influxdb')
+  const target = influx?.target()
+  writeRuntime(config.dataDir, {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    influxUrl: target?.url,
+    influxDatabase: target?.database,
+    mqttUrl: find<ReturnType<typeof brokerPart>>('broker')?.url(),
+    apiUrl: find<ReturnType<typeof apiPart>>('api')?.url(),
+    opsUrl: find<ReturnType<typeof opsPart>>('ops')?.url(),
+  })
+  log.debug({ dataDir: config.dataDir }, 'published runtime.json')
 }
+
+/** broker (+ in-broker ingest) + simulator + rollup + API, and the InfluxDB they share. */
+const everything: PartsOf = (ctx) => {
+  const { config } = ctx
+  const influx = influxPart(ctx, 'private')
+  const ingest = ingestPart(ctx, influx)
+  const agentStatus = new AgentStatusStore()
+  const broker = brokerPart(ctx, { ingest, agentStatus })
+  const rollup = config.rollup.enabled ? rollupPart(ctx, influx) : undefined
+  return [
+    opsPart(ctx),
+    influx,
+    ingest,
+    broker,
+    ...(rollup ? [rollup] : []),
+    ...(config.api.enabled
+      ? [apiPart(ctx, influx, { agentStatus, watchStatusOverMqtt: false, rollup })]
+      : []),
+    ...(config.simulator.enabled ? [simulatorPart(ctx, () => broker.url())] : []),
+  ]
+}
+
+const LONG_RUNNING_USAGE = (name: string, what: string) =>
+  `kawasan ${name} [--config FILE] [--log-format json|pretty]\n    ${what}`
 
 export const COMMANDS: Record<string, Command> = {
   start: {
     summary:
-      'Run everything on embedded defaults: broker + ingest + rollup + API/dashboard + simulated fleet (+ local InfluxDB)',
-    help: 'Starts a private InfluxDB (Debian package influxdb, installed if missing) unless INFLUX_URL is set,\nthe MQTT broker on 127.0.0.1:1883 with ingest inside it, the rollup scheduler, the API and dashboard\non http://127.0.0.1:8080 (a demo read key is printed), and the simulated Cikarang fleet.\nOps endpoints on 127.0.0.1:9464. Ctrl-C stops everything.',
-    run: async (ctx) =>
-      runServices(
+      'Run everything: broker + ingest + rollup + API/dashboard + simulated fleet (+ a private InfluxDB)',
+    usage: `${LONG_RUNNING_USAGE('start', 'Everything on embedded defaults, until Ctrl-C.')}
+
+Starts a private InfluxDB (Debian package influxdb, installed if missing) under <dataDir>/influxdb unless
+INFLUX_URL is set, the MQTT broker on 127.0.0.1:1883 with ingest inside it, the rollup scheduler, the API
+and dashboard on http://127.0.0.1:8080 (a demo read key is printed), and the simulated Cikarang fleet.
+Ops endpoints on 127.0.0.1:9464. One \`kawasan start\` per data directory (KAWASAN_DATA_DIR); other
+commands run in the same data directory use its InfluxDB.`,
+    options: {},
+    maxPositionals: 0,
+    run: (ctx) =>
+      serve(
+        ctx,
         // The embedded demo prints the dashboard URL with a fresh read key (API_DEMO_READ_KEY=false: not).
         loadKawasanConfig(ctx.configFile, { API_DEMO_READ_KEY: 'true', ...process.env }),
-        { broker: true, ingest: true, simulator: true, api: true, rollup: true },
         'all',
+        everything,
+        { ownsDataDir: true },
       ),
   },
   broker: {
     summary: 'Run the MQTT broker (with ingest inside it when ingest.mode is in-broker)',
-    run: async (ctx) => {
+    usage: LONG_RUNNING_USAGE(
+      'broker',
+      "The MQTT broker; with ingest.mode in-broker (default) it stores readings in INFLUX_URL (or the\n    running `kawasan start`'s InfluxDB) before acknowledging them.",
+    ),
+    options: {},
+    maxPositionals: 0,
+    run: (ctx) => {
       const config = loadKawasanConfig(ctx.configFile)
-      return runServices(config, { broker: true, ingest: config.ingest.mode === 'in-broker' }, 'broker')
+      return serve(ctx, config, 'broker', (s) => {
+        if (config.ingest.mode !== 'in-broker') return [opsPart(s), brokerPart(s)]
+        const influx = influxPart(s, 'shared')
+        const ingest = ingestPart(s, influx)
+        return [opsPart(s), influx, ingest, brokerPart(s, { ingest })]
+      })
     },
   },
   ingest: {
     summary: 'Run ingest as a subscriber of an external broker (INGEST_MQTT_URL)',
-    run: async (ctx) => {
+    usage: LONG_RUNNING_USAGE(
+      'ingest',
+      'Subscribes to INGEST_MQTT_URL and writes to INFLUX_URL, acknowledging after the write.',
+    ),
+    options: {},
+    maxPositionals: 0,
+    run: (ctx) => {
       const config = loadKawasanConfig(ctx.configFile, { ...process.env, INGEST_MODE: 'subscriber' })
-      return runServices(config, { ingest: true }, 'ingest')
+      return serve(ctx, config, 'ingest', (s) => {
+        const influx = influxPart(s, 'shared')
+        const ingest = ingestPart(s, influx)
+        return [opsPart(s), influx, ingest, subscriberPart(s, ingest)]
+      })
     },
   },
   simulate: {
     summary: 'Run the simulated plant fleet against a broker (SIMULATOR_MQTT_URL)',
-    run: async (ctx) => runServices(loadKawasanConfig(ctx.configFile), { simulator: true }, 'simulator'),
+    usage: LONG_RUNNING_USAGE(
+      'simulate',
+      'The simulated fleet of the example estate, publishing to SIMULATOR_MQTT_URL.',
+    ),
+    options: {},
+    maxPositionals: 0,
+    run: (ctx) =>
+      serve(ctx, loadKawasanConfig(ctx.configFile), 'simulator', (s) => [
+        opsPart(s),
+        simulatorPart(s, () => undefined),
+      ]),
   },
   api: {
-    summary: 'Run the HTTP API and dashboard (API_PORT, default 8080) against INFLUX_URL',
-    run: async (ctx) => runServices(loadKawasanConfig(ctx.configFile), { api: true }, 'api'),
+    summary: 'Run the HTTP API and dashboard (API_PORT, default 8080)',
+    usage: LONG_RUNNING_USAGE(
+      'api',
+      "The HTTP API and dashboard, reading INFLUX_URL (or the running `kawasan start`'s InfluxDB).",
+    ),
+    options: {},
+    maxPositionals: 0,
+    run: (ctx) =>
+      serve(ctx, loadKawasanConfig(ctx.configFile), 'api', (s) => {
+        const influx = influxPart(s, 'shared')
+        return [
+          opsPart(s),
+          influx,
+          apiPart(s, influx, { agentStatus: new AgentStatusStore(), watchStatusOverMqtt: true }),
+        ]
+      }),
   },
   rollup: {
     summary: 'Rollups: `kawasan rollup run` (the scheduler) or `kawasan rollup backfill --from D --to D`',
-    help: ROLLUP_HELP,
+    usage: ROLLUP_USAGE,
+    options: BACKFILL_OPTIONS,
+    maxPositionals: 1,
     run: async (ctx) => {
+      const [action] = ctx.args.positionals
       const config = loadKawasanConfig(ctx.configFile)
-      if (ctx.args[0] === 'backfill') return backfillCommand(config, ctx.argv)
-      if (ctx.args[0] === 'run') return runServices(config, { rollup: true }, 'rollup')
-      process.stderr.write(`usage:\n${ROLLUP_HELP}\n`)
-      return 1
+      if (action === 'backfill') return backfillCommand(config, ctx)
+      if (action === 'run') {
+        const used = Object.keys(BACKFILL_OPTIONS).filter((o) => ctx.args.values[o] !== undefined)
+        if (used.length) return usageError(ctx, 'rollup', `--${used[0]} belongs to \`rollup backfill\``)
+        return serve(ctx, config, 'rollup', (s) => {
+          const influx = influxPart(s, 'shared')
+          return [opsPart(s), influx, rollupPart(s, influx)]
+        })
+      }
+      return usageError(ctx, 'rollup', action ? `unknown action "${action}"` : 'run or backfill?')
     },
   },
   'api-key': {
-    summary: 'Manage API keys: `kawasan api-key create --scope read|admin [--tenant X]`, list, revoke ID',
+    summary: 'Manage API keys: create --scope read|admin [--tenant ID] [--label TEXT], list, revoke ID',
+    usage: API_KEY_USAGE,
+    options: API_KEY_OPTIONS,
+    maxPositionals: 2,
     run: async (ctx) => {
       const config = loadKawasanConfig(ctx.configFile)
-      return apiKeyCommand(config, loadSiteIndex(config.site), ctx.args)
+      return apiKeyCommand(config, loadSiteIndex(config.site), ctx)
     },
   },
   'hash-password': {
     summary: 'Print the scrypt hash of a password for the site model (reads stdin if no argument)',
+    usage:
+      "kawasan hash-password [PASSWORD]\n    Prints the scrypt hash for an identity's password_hash; without PASSWORD it reads one line from stdin.",
+    options: {},
+    maxPositionals: 1,
     run: async (ctx) => {
-      const pw = ctx.args[0] ?? readFileSync(0, 'utf8').trim()
-      if (!pw) {
-        process.stderr.write('kawasan hash-password: give a password as argument or on stdin\n')
-        return 1
-      }
-      process.stdout.write(`${await hashPassword(pw)}\n`)
+      const pw = ctx.args.positionals[0] ?? readFileSync(0, 'utf8').trim()
+      if (!pw) return usageError(ctx, 'hash-password', 'give a password as argument or on stdin')
+      ctx.out.write(`${await hashPassword(pw)}\n`)
       return 0
     },
   },
   site: {
     summary: 'Check a site model file: `kawasan site check FILE`',
+    usage:
+      'kawasan site check FILE\n    Validates a site model (cluster, plants, devices, identities) and prints a summary or every problem.',
+    options: {},
+    maxPositionals: 2,
     run: async (ctx) => {
-      const file = ctx.args[1] ?? ctx.args[0]
-      if (!file || (ctx.args[0] === 'check' && !ctx.args[1])) {
-        process.stderr.write('usage: kawasan site check FILE\n')
-        return 1
-      }
+      const [action, file] = ctx.args.positionals
+      if (action !== 'check' || !file) return usageError(ctx, 'site', 'usage: kawasan site check FILE')
       const model = loadSiteModel(file)
       const devices =
         model.plants.reduce((n, p) => n + p.devices.length, 0) + model.cluster.shared_devices.length
-      process.stdout.write(
+      ctx.out.write(
         `${file}: cluster ${model.cluster.id} (${model.cluster.timezone}), ${model.plants.length} plants, ${devices} devices, ${model.identities.length} identities: OK\n`,
       )
       return 0
     },
   },
+}
+
+/** Prints a one-line reason and the command's usage; exit code 2 (usage error). */
+export function usageError(ctx: CommandContext, name: string, reason: string): number {
+  ctx.err.write(`kawasan ${name}: ${reason}\n\nusage:\n${COMMANDS[name]?.usage ?? ''}\n`)
+  return 2
 }

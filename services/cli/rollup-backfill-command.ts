@@ -1,69 +1,71 @@
-/** `kawasan rollup backfill ...`: argument parsing and process wiring around runBackfill. */
-import { parseArgs } from 'node:util'
+/** `kawasan rollup backfill ...`: rolls up past days into the deployment's InfluxDB. */
 import { bundledFactorSet, localDateOf } from '../../shared/emissions/index.js'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { createLogger } from '../../shared/logger.js'
 import { loadSiteModel } from '../../shared/site-model-file.js'
-import type { KawasanConfig } from '../cli/config.js'
-import { resolveInflux, type Stoppable } from '../cli/runtime.js'
-import { backfillStateFile, runBackfill, streamProgress } from './backfill.js'
-import { RollupEngine } from './compute.js'
-import { clusterTiming } from './config.js'
-import { ReadingsReader } from './reader.js'
+import { backfillStateFile, runBackfill, streamProgress } from '../rollup/backfill.js'
+import { RollupEngine } from '../rollup/compute.js'
+import { clusterTiming } from '../rollup/config.js'
+import { ReadingsReader } from '../rollup/reader.js'
+import { resolveInflux } from '../stack/influx.js'
+import type { OptionSpec } from './cli-args.js'
+import type { CommandContext } from './commands.js'
+import type { KawasanConfig } from './config.js'
 
-export const ROLLUP_HELP = `kawasan rollup run
+export const BACKFILL_OPTIONS = {
+  from: { type: 'string' },
+  to: { type: 'string' },
+  cluster: { type: 'string' },
+  minutes: { type: 'boolean' },
+  restart: { type: 'boolean' },
+} as const satisfies OptionSpec
+
+export const ROLLUP_USAGE = `kawasan rollup run
     The rollup scheduler alone: live snapshot, every-minute and daily rollups, late data, catch-up.
 
 kawasan rollup backfill --from YYYY-MM-DD --to YYYY-MM-DD [--cluster ID] [--minutes] [--restart]
     Rolls up past local days (rollup_1d, rollup_1h; rollup_1m with --minutes) with a progress bar on
-    stderr. The position is kept in <dataDir>/rollup/backfill-<cluster>.json: run the same command
-    again after an interruption to resume; --restart starts from --from.`
+    stderr, into INFLUX_URL or the InfluxDB of the \`kawasan start\` running in the same data directory.
+    The position is kept in <dataDir>/rollup/backfill-<cluster>.json: run the same command again after
+    an interruption to resume; --restart starts from --from.`
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/
 
-export async function backfillCommand(config: KawasanConfig, argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: false,
-    options: {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      cluster: { type: 'string' },
-      minutes: { type: 'boolean' },
-      restart: { type: 'boolean' },
-      config: { type: 'string', short: 'c' },
-    },
-  })
-  const from = values.from
-  const to = values.to
+export async function backfillCommand(config: KawasanConfig, ctx: CommandContext): Promise<number> {
+  const { values } = ctx.args
   const fail = (msg: string) => {
-    process.stderr.write(`kawasan rollup backfill: ${msg}\n\n${ROLLUP_HELP}\n`)
-    return 1
+    ctx.err.write(`kawasan rollup backfill: ${msg}\n\nusage:\n${ROLLUP_USAGE}\n`)
+    return 2
   }
+  const { from, to, cluster } = values
   if (typeof from !== 'string' || !DATE_RE.test(from)) return fail('--from YYYY-MM-DD is required')
   if (typeof to !== 'string' || !DATE_RE.test(to)) return fail('--to YYYY-MM-DD is required')
   if (to < from) return fail(`--to ${to} is before --from ${from}`)
   const site = loadSiteModel(config.site)
-  if (typeof values.cluster === 'string' && values.cluster !== site.cluster.id)
-    return fail(`--cluster ${values.cluster}: the site model ${config.site} is cluster ${site.cluster.id}`)
+  if (typeof cluster === 'string' && cluster !== site.cluster.id)
+    return fail(`--cluster ${cluster}: the site model ${config.site} is cluster ${site.cluster.id}`)
   const today = localDateOf(Date.now(), site.cluster.timezone)
   if (to >= today) return fail(`--to must be before today (${today}); the scheduler rolls up today so far`)
 
   const log = createLogger({
     level: config.log.level === 'info' ? 'warn' : config.log.level,
     name: 'kawasan-rollup',
+    format: ctx.logFormat,
   })
-  const stoppers: Stoppable[] = []
   const abort = new AbortController()
   const onSignal = () => {
-    process.stderr.write('\nstopping after the current day; run the same command to resume\n')
+    ctx.err.write('\nstopping after the current day; run the same command to resume\n')
     abort.abort()
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    const influx = new InfluxClient(await resolveInflux(config, log, stoppers))
+    const resolved = await resolveInflux(config, log, 'shared')
+    const { url, database } = resolved.target
+    ctx.err.write(
+      `using InfluxDB ${url}, database ${database} (${resolved.origin === 'running-stack' ? 'of the running kawasan start' : 'INFLUX_URL'})\n`,
+    )
+    const influx = new InfluxClient(resolved.target)
     const timing = clusterTiming(config.rollup, site.cluster.id)
     const engine = new RollupEngine({
       site,
@@ -87,19 +89,18 @@ export async function backfillCommand(config: KawasanConfig, argv: string[]): Pr
       progress: streamProgress(process.stderr),
       onStart: (pos, resumedFrom) => {
         if (pos.next > pos.to)
-          process.stderr.write(`already done according to ${stateFile}; --restart to roll up again\n`)
-        else if (resumedFrom) process.stderr.write(`resuming at ${resumedFrom} (position in ${stateFile})\n`)
+          ctx.err.write(`already done according to ${stateFile}; --restart to roll up again\n`)
+        else if (resumedFrom) ctx.err.write(`resuming at ${resumedFrom} (position in ${stateFile})\n`)
       },
     })
-    process.stderr.write(
+    ctx.err.write(
       result.interrupted
         ? `interrupted after ${result.days.length} days; position saved in ${stateFile}\n`
-        : `done: ${result.days.length} days rolled up (${from}..${to}, cluster ${site.cluster.id})\n`,
+        : `done: ${result.days.length} days rolled up (${from}..${to}, cluster ${site.cluster.id}) into ${url}/${database}\n`,
     )
     return result.interrupted ? 130 : 0
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    for (const s of stoppers.reverse()) await s.stop().catch(() => undefined)
   }
 }
