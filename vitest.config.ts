@@ -9,7 +9,7 @@ export default defineConfig({
       'test/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**', 'test/faults/**'],
-    globalSetup: ['test/setup/influxdb-global.ts'],
+    globalSetup: ['test/setup/debian-packages.ts', 'test/setup/influxdb-global.ts'],
     testTimeout: 60_000,
     hookTimeout: 90_000,
     pool: 'forks',

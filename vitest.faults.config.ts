@@ -9,6 +9,6 @@ export default defineConfig({
     hookTimeout: 90_000,
     pool: 'forks',
     fileParallelism: false,
-    globalSetup: ['test/faults/summary-setup.ts'],
+    globalSetup: ['test/setup/debian-packages.ts', 'test/faults/summary-setup.ts'],
   },
 })

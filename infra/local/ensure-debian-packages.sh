@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian packages Kawasan needs beyond npm (influxdb, mosquitto, chromium), only when the
+# Installs Debian packages Kawasan needs beyond npm (influxdb, mosquitto, chromium, ...), only when the
 # command they provide is missing. Usage: ensure-debian-packages.sh PACKAGE[:COMMAND] ...
 # It says what it installs; it never starts a service (Kawasan starts its own copies on loopback).
 set -euo pipefail
@@ -20,7 +20,13 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >&2
+# One apt run at a time even when two of our commands start together (the dpkg lock would refuse the
+# second): wait for our own lock, then wait up to 5 minutes for dpkg's.
+exec 9>/tmp/kawasan-apt.lock
+flock 9
+APT_WAIT=(-o DPkg::Lock::Timeout=300)
+$SUDO apt-get "${APT_WAIT[@]}" update -qq >&2
 # --no-install-recommends keeps it small; policy-rc.d-less containers may try to start the service: ignore that.
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || $SUDO apt-get install -y -qq "${missing[@]}" >&2
+$SUDO apt-get "${APT_WAIT[@]}" install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+  $SUDO apt-get "${APT_WAIT[@]}" install -y -qq "${missing[@]}" >&2
 echo "kawasan: installed ${missing[*]}" >&2

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureDebianPackage } from '../../infra/local/child-server.js'
 import { ApiKeyStore } from '../../services/api/api-keys.js'
 import { type ApiApp, buildApiApp } from '../../services/api/app.js'
 import { SimulatedFleet } from '../../services/simulator/fleet.js'
@@ -106,7 +107,7 @@ async function writeLiveFromReadings(model: SiteModel): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`)
+  ensureDebianPackage('chromium', 'chromium') // normally done once by the global setup
   mkdirSync(OUT, { recursive: true })
   stack = await startStack()
   const model = stack.site.model
