@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import YAML from 'yaml'
-import { InfluxClient } from '../../shared/influx/influx-client.js'
+import { InfluxClient, type LineWriter } from '../../shared/influx/influx-client.js'
 import { definePart, type Part } from '../../shared/lifecycle.js'
 import type { Logger } from '../../shared/logger.js'
 import { buildOpsServer, type OpsRegistry } from '../../shared/ops-server.js'
@@ -86,7 +86,15 @@ export function influxPart(ctx: StackContext, mode: InfluxMode): InfluxPart {
 export type IngestPart = Part & { pipeline(): TelemetryPipeline }
 
 /** Validation and batched writes to InfluxDB; fed by the broker (in-broker) or a subscriber. */
-export function ingestPart(ctx: StackContext, influx: InfluxPart): IngestPart {
+export function ingestPart(
+  ctx: StackContext,
+  influx: InfluxPart,
+  options: {
+    writer?: LineWriter | undefined
+    /** On stop, give up on writes still failing after this long (tests); default: drain fully. */
+    abandonAfterMs?: number | undefined
+  } = {},
+): IngestPart {
   let pipeline: TelemetryPipeline | undefined
   return Object.assign(
     definePart('ingest', {
@@ -94,13 +102,13 @@ export function ingestPart(ctx: StackContext, influx: InfluxPart): IngestPart {
         pipeline = createIngestPipeline({
           config: ctx.config.ingest,
           site: ctx.site,
-          writer: createLineWriter(influx.target()),
+          writer: options.writer ?? createLineWriter(influx.target()),
           log: ctx.log,
           metrics: ctx.ops.metrics,
         })
       },
       async stop() {
-        await pipeline?.stop()
+        await pipeline?.stop(options.abandonAfterMs)
       },
       ready: () => pipeline?.batcher.isHealthy ?? false,
     }),
@@ -113,12 +121,17 @@ export function ingestPart(ctx: StackContext, influx: InfluxPart): IngestPart {
   )
 }
 
-export type BrokerPart = Part & { url(): string }
+export type BrokerPart = Part & { url(): string; broker(): KawasanBroker }
 
 /** Our MQTT broker; with `ingest`, readings are validated and stored before the PUBACK. */
 export function brokerPart(
   ctx: StackContext,
-  options: { ingest?: IngestPart | undefined; agentStatus?: AgentStatusStore | undefined } = {},
+  options: {
+    ingest?: IngestPart | undefined
+    agentStatus?: AgentStatusStore | undefined
+    /** Every authorised status message, besides the agent status store (tests). */
+    onStatus?: ((topic: string, payload: Buffer) => void) | undefined
+  } = {},
 ): BrokerPart {
   let broker: KawasanBroker | undefined
   let url = ''
@@ -131,9 +144,13 @@ export function brokerPart(
           log: ctx.log.child({ module: 'broker' }),
           metrics: ctx.ops.metrics,
           sink: options.ingest?.pipeline(),
-          onStatus: options.agentStatus
-            ? (topic, payload) => options.agentStatus?.update(topic, payload)
-            : undefined,
+          onStatus:
+            options.agentStatus || options.onStatus
+              ? (topic, payload) => {
+                  options.agentStatus?.update(topic, payload)
+                  options.onStatus?.(topic, payload)
+                }
+              : undefined,
           redis: config.broker.redis,
           drainTimeoutMs: config.broker.drainTimeoutMs,
         })
@@ -148,7 +165,13 @@ export function brokerPart(
       },
       ready: () => broker?.listening ?? false,
     }),
-    { url: () => url },
+    {
+      url: () => url,
+      broker() {
+        if (!broker) throw new Error('broker part read before it started')
+        return broker
+      },
+    },
   )
 }
 

@@ -43,6 +43,10 @@ export interface LineWriter {
 export class InfluxClient implements LineWriter {
   constructor(private readonly conn: InfluxConnection) {}
 
+  get baseUrl(): string {
+    return this.conn.url
+  }
+
   get database(): string {
     return this.conn.database
   }

@@ -1,15 +1,18 @@
 /**
  * An in-process Kawasan stack for component tests: our aedes broker on a free loopback port with
  * ingest inside it (in-broker mode), writing to a fresh database of the harness's real InfluxDB.
+ * Built from the same part factories as `kawasan broker` (services/stack/parts.ts).
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { Registry } from 'prom-client'
-import { KawasanBroker } from '../../services/broker/app.js'
-import { createIngestPipeline } from '../../services/ingest/app.js'
-import { ingestConfigSchema } from '../../services/ingest/config.js'
+import type { Registry } from 'prom-client'
+import type { KawasanBroker } from '../../services/broker/app.js'
+import { kawasanConfigSchema } from '../../services/cli/config.js'
 import type { TelemetryPipeline } from '../../services/ingest/telemetry-pipeline.js'
+import { brokerPart, influxPart, ingestPart } from '../../services/stack/parts.js'
 import type { InfluxClient, LineWriter } from '../../shared/influx/influx-client.js'
+import { Stack } from '../../shared/lifecycle.js'
 import { silentLogger } from '../../shared/logger.js'
+import { OpsRegistry } from '../../shared/ops-server.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { freshDatabase } from './influx.js'
 import { demoPasswords, exampleSite } from './site.js'
@@ -34,18 +37,22 @@ export async function startStack(
 ): Promise<TestStack> {
   const site = exampleSite()
   const influx = await freshDatabase('stack')
-  const metrics = new Registry()
-  const log = silentLogger()
-  const pipeline = createIngestPipeline({
-    config: ingestConfigSchema.parse(options.ingest ?? {}),
-    site,
-    writer: options.writer ?? influx,
-    log,
-    metrics,
+  const ops = new OpsRegistry({ defaultMetrics: false })
+  const config = kawasanConfigSchema.parse({
+    influx: { url: influx.baseUrl, database: influx.database },
+    broker: { host: '127.0.0.1', port: 0 },
+    ingest: options.ingest ?? {},
   })
-  const broker = new KawasanBroker({ site, log, metrics, sink: pipeline, onStatus: options.onStatus })
-  const { port } = await broker.start({ host: '127.0.0.1', port: 0 })
-  const url = `mqtt://127.0.0.1:${port}`
+  const ctx = { config, site, log: silentLogger(), ops, service: 'test' }
+  const influxDb = influxPart(ctx, 'shared')
+  const ingest = ingestPart(ctx, influxDb, { writer: options.writer, abandonAfterMs: 1000 })
+  const brokerP = brokerPart(ctx, { ingest, onStatus: options.onStatus })
+  const stack = new Stack()
+  await stack.start([influxDb, ingest, brokerP], new AbortController().signal)
+  const broker = brokerP.broker()
+  const pipeline = ingest.pipeline()
+  const metrics = ops.metrics
+  const url = brokerP.url()
   const clients: MqttClient[] = []
   return {
     site,
@@ -61,8 +68,7 @@ export async function startStack(
     },
     async stop() {
       await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)))
-      await pipeline.stop(1000)
-      await broker.stop()
+      await stack.stop()
     },
   }
 }
