@@ -14,7 +14,7 @@ export class OpsRegistry {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false)
-      collectDefaultMetrics({ register: this.metrics, prefix: 'kawasan_process_' })
+      collectDefaultMetrics({ register: this.metrics, prefix: 'kawasan_' }) // kawasan_process_cpu_seconds_total, kawasan_nodejs_heap_size_used_bytes, ...
   }
 
   addReadiness(name: string, check: ReadinessCheck): void {

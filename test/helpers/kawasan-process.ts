@@ -2,8 +2,35 @@
  * Runs `kawasan <command>` as a child process (as an operator would), so system tests can kill it
  * with SIGKILL and start it again (pino's crash tests use real child processes the same way).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { waitUntil } from '../../infra/local/child-server.js'
+
+export interface KawasanRun {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs a one-shot `kawasan …` command to its end, as a user would type it. */
+export function runKawasan(
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+): Promise<KawasanRun> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ['bin/kawasan.js', ...args],
+      { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const code = err ? ((err as { code?: unknown }).code as number) : 0
+        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr })
+      },
+    )
+    if (input !== undefined) child.stdin?.end(input)
+    else child.stdin?.end()
+  })
+}
 
 export interface KawasanProcess {
   child: ChildProcess
@@ -12,12 +39,13 @@ export interface KawasanProcess {
 }
 
 export async function startKawasan(
-  command: string,
+  command: string | string[],
   env: Record<string, string>,
   opsPort: number,
 ): Promise<KawasanProcess> {
   let output = ''
-  const child = spawn(process.execPath, ['bin/kawasan.js', command], {
+  const args = typeof command === 'string' ? [command] : command
+  const child = spawn(process.execPath, ['bin/kawasan.js', ...args], {
     env: { ...process.env, LOG_LEVEL: 'warn', OPS_PORT: String(opsPort), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
