@@ -4,22 +4,9 @@ import type { SiteIndex } from '../../shared/site-model.js'
 import { ID_PATTERN } from '../../shared/topics.js'
 import { ApiKeyStore, KEY_SCOPES, type KeyScope } from '../api/api-keys.js'
 import { keysFileOf } from '../api/main.js'
-import type { OptionSpec } from './cli-args.js'
+import { API_KEY_OPTIONS, API_KEY_USAGE } from './api-key-options.js'
 import type { CommandContext } from './commands.js'
 import type { KawasanConfig } from './config.js'
-
-export const API_KEY_OPTIONS = {
-  scope: { type: 'string' },
-  tenant: { type: 'string' },
-  label: { type: 'string' },
-} as const satisfies OptionSpec
-
-export const API_KEY_USAGE = `kawasan api-key create --scope read|admin [--tenant TENANT] [--label TEXT]
-    Prints a new key once on stdout (only its scrypt hash is stored, in api.keysFile, default
-    <dataDir>/api-keys.yaml); a running API accepts it within seconds. --tenant limits a read key to
-    that tenant's plants.
-kawasan api-key list
-kawasan api-key revoke ID`
 
 export async function apiKeyCommand(
   config: KawasanConfig,

@@ -1,33 +1,18 @@
 /**
- * The CLI's commands. A long-running command is a list of parts (services/stack/parts.ts) that
- * `runStack` starts in order and stops in reverse; the others do one thing and exit. Every command
- * declares its options; `kawasan <command> --help` prints its usage.
+ * The CLI's commands: name, usage, options and what runs. A long-running command is a list of parts
+ * (services/cli/command-stacks.ts); the others do one thing and exit. Every command declares its
+ * options; `kawasan <command> --help` prints its usage. Heavy modules load only when a command runs.
  */
 import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import type { Part } from '../../shared/lifecycle.js'
-import { createLogger, type LogFormat, type Logger } from '../../shared/logger.js'
-import { OpsRegistry } from '../../shared/ops-server.js'
-import { hashPassword } from '../../shared/password-hash.js'
-import { acquirePidLock } from '../../shared/pid-lock.js'
+import type { LogFormat } from '../../shared/logger.js'
 import { loadSiteIndex, loadSiteModel } from '../../shared/site-model-file.js'
-import { dataDirLockFile, removeRuntime, writeRuntime } from '../stack/data-dir.js'
-import {
-  AgentStatusStore,
-  apiPart,
-  brokerPart,
-  influxPart,
-  ingestPart,
-  opsPart,
-  rollupPart,
-  type StackContext,
-  simulatorPart,
-  subscriberPart,
-} from '../stack/parts.js'
-import { API_KEY_OPTIONS, API_KEY_USAGE, apiKeyCommand } from './api-key-command.js'
+import { API_KEY_OPTIONS, API_KEY_USAGE } from './api-key-options.js'
 import type { OptionSpec, ParsedArgs } from './cli-args.js'
-import { type KawasanConfig, loadKawasanConfig } from './config.js'
-import { BACKFILL_OPTIONS, backfillCommand, ROLLUP_USAGE } from './rollup-backfill-command.js'
+import { loadKawasanConfig } from './config.js'
+import { BACKFILL_OPTIONS, ROLLUP_USAGE } from './rollup-options.js'
+
+/** The long-running commands' stacks, loaded on first use (they import every service). */
+const stacks = () => import('./command-stacks.js')
 
 export interface CommandContext {
   configFile: string | undefined
@@ -47,92 +32,6 @@ export interface Command {
   run(ctx: CommandContext): Promise<number>
 }
 
-type PartsOf = (ctx: StackContext) => Part[]
-
-/** Runs a long-lived command: logger, ops registry, site model, then `runStack` over its parts. */
-async function serve(
-  ctx: CommandContext,
-  config: KawasanConfig,
-  service: string,
-  partsOf: PartsOf,
-  options: { ownsDataDir?: boolean } = {},
-): Promise<number> {
-  const log = createLogger({ level: config.log.level, name: `kawasan-${service}`, format: ctx.logFormat })
-  const stack: StackContext = {
-    config,
-    site: loadSiteIndex(config.site),
-    log,
-    ops: new OpsRegistry(),
-    service,
-  }
-  const { runStack } = await import('./run-stack.js')
-  // `kawasan start` owns its data directory: a second one there is refused before anything starts.
-  const lock = options.ownsDataDir
-    ? acquirePidLock(
-        dataDirLockFile(config.dataDir),
-        'DATA_DIR_IN_USE',
-        `data directory ${resolve(config.dataDir)}`,
-      )
-    : undefined
-  let parts: Part[] = []
-  try {
-    return await runStack({
-      log,
-      ops: stack.ops,
-      parts: () => {
-        parts = partsOf(stack)
-        return parts
-      },
-      onStarted: () => {
-        if (options.ownsDataDir) publishRuntime(config, parts, log)
-      },
-      onStop: () => {
-        if (options.ownsDataDir) removeRuntime(config.dataDir)
-      },
-    })
-  } finally {
-    lock?.release()
-  }
-}
-
-/** Tells other commands in this data directory where the running stack listens (runtime.json). */
-function publishRuntime(config: KawasanConfig, parts: Part[], log: Logger): void {
-  const find = <T extends Part>(name: string) => parts.find((p) => p.name === name) as T | undefined
-  const influx = find<ReturnType<typeof influxPart>>('influxdb')
-  const target = influx?.target()
-  writeRuntime(config.dataDir, {
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-    influxUrl: target?.url,
-    influxDatabase: target?.database,
-    mqttUrl: find<ReturnType<typeof brokerPart>>('broker')?.url(),
-    apiUrl: find<ReturnType<typeof apiPart>>('api')?.url(),
-    opsUrl: find<ReturnType<typeof opsPart>>('ops')?.url(),
-  })
-  log.debug({ dataDir: config.dataDir }, 'published runtime.json')
-}
-
-/** broker (+ in-broker ingest) + simulator + rollup + API, and the InfluxDB they share. */
-const everything: PartsOf = (ctx) => {
-  const { config } = ctx
-  const influx = influxPart(ctx, 'private')
-  const ingest = ingestPart(ctx, influx)
-  const agentStatus = new AgentStatusStore()
-  const broker = brokerPart(ctx, { ingest, agentStatus })
-  const rollup = config.rollup.enabled ? rollupPart(ctx, influx) : undefined
-  return [
-    opsPart(ctx),
-    influx,
-    ingest,
-    broker,
-    ...(rollup ? [rollup] : []),
-    ...(config.api.enabled
-      ? [apiPart(ctx, influx, { agentStatus, watchStatusOverMqtt: false, rollup })]
-      : []),
-    ...(config.simulator.enabled ? [simulatorPart(ctx, () => broker.url())] : []),
-  ]
-}
-
 const LONG_RUNNING_USAGE = (name: string, what: string) =>
   `kawasan ${name} [--config FILE] [--log-format json|pretty]\n    ${what}`
 
@@ -150,13 +49,15 @@ commands run in the same data directory use its InfluxDB.`,
     options: {},
     maxPositionals: 0,
     run: (ctx) =>
-      serve(
-        ctx,
-        // The embedded demo prints the dashboard URL with a fresh read key (API_DEMO_READ_KEY=false: not).
-        loadKawasanConfig(ctx.configFile, { API_DEMO_READ_KEY: 'true', ...process.env }),
-        'all',
-        everything,
-        { ownsDataDir: true },
+      stacks().then(({ serve, everything }) =>
+        serve(
+          ctx,
+          // The embedded demo prints the dashboard URL with a fresh read key (API_DEMO_READ_KEY=false: not).
+          loadKawasanConfig(ctx.configFile, { API_DEMO_READ_KEY: 'true', ...process.env }),
+          'all',
+          everything,
+          { ownsDataDir: true },
+        ),
       ),
   },
   broker: {
@@ -167,14 +68,10 @@ commands run in the same data directory use its InfluxDB.`,
     ),
     options: {},
     maxPositionals: 0,
-    run: (ctx) => {
+    run: async (ctx) => {
       const config = loadKawasanConfig(ctx.configFile)
-      return serve(ctx, config, 'broker', (s) => {
-        if (config.ingest.mode !== 'in-broker') return [opsPart(s), brokerPart(s)]
-        const influx = influxPart(s, 'shared')
-        const ingest = ingestPart(s, influx)
-        return [opsPart(s), influx, ingest, brokerPart(s, { ingest })]
-      })
+      const { serve, brokerParts } = await stacks()
+      return serve(ctx, config, 'broker', brokerParts(config))
     },
   },
   ingest: {
@@ -185,13 +82,10 @@ commands run in the same data directory use its InfluxDB.`,
     ),
     options: {},
     maxPositionals: 0,
-    run: (ctx) => {
+    run: async (ctx) => {
       const config = loadKawasanConfig(ctx.configFile, { ...process.env, INGEST_MODE: 'subscriber' })
-      return serve(ctx, config, 'ingest', (s) => {
-        const influx = influxPart(s, 'shared')
-        const ingest = ingestPart(s, influx)
-        return [opsPart(s), influx, ingest, subscriberPart(s, ingest)]
-      })
+      const { serve, ingestParts } = await stacks()
+      return serve(ctx, config, 'ingest', ingestParts)
     },
   },
   simulate: {
@@ -202,11 +96,10 @@ commands run in the same data directory use its InfluxDB.`,
     ),
     options: {},
     maxPositionals: 0,
-    run: (ctx) =>
-      serve(ctx, loadKawasanConfig(ctx.configFile), 'simulator', (s) => [
-        opsPart(s),
-        simulatorPart(s, () => undefined),
-      ]),
+    run: async (ctx) => {
+      const { serve, simulatorParts } = await stacks()
+      return serve(ctx, loadKawasanConfig(ctx.configFile), 'simulator', simulatorParts)
+    },
   },
   api: {
     summary: 'Run the HTTP API and dashboard (API_PORT, default 8080)',
@@ -216,15 +109,10 @@ commands run in the same data directory use its InfluxDB.`,
     ),
     options: {},
     maxPositionals: 0,
-    run: (ctx) =>
-      serve(ctx, loadKawasanConfig(ctx.configFile), 'api', (s) => {
-        const influx = influxPart(s, 'shared')
-        return [
-          opsPart(s),
-          influx,
-          apiPart(s, influx, { agentStatus: new AgentStatusStore(), watchStatusOverMqtt: true }),
-        ]
-      }),
+    run: async (ctx) => {
+      const { serve, apiParts } = await stacks()
+      return serve(ctx, loadKawasanConfig(ctx.configFile), 'api', apiParts)
+    },
   },
   rollup: {
     summary: 'Rollups: `kawasan rollup run` (the scheduler) or `kawasan rollup backfill --from D --to D`',
@@ -234,14 +122,13 @@ commands run in the same data directory use its InfluxDB.`,
     run: async (ctx) => {
       const [action] = ctx.args.positionals
       const config = loadKawasanConfig(ctx.configFile)
-      if (action === 'backfill') return backfillCommand(config, ctx)
+      if (action === 'backfill')
+        return (await import('./rollup-backfill-command.js')).backfillCommand(config, ctx)
       if (action === 'run') {
         const used = Object.keys(BACKFILL_OPTIONS).filter((o) => ctx.args.values[o] !== undefined)
         if (used.length) return usageError(ctx, 'rollup', `--${used[0]} belongs to \`rollup backfill\``)
-        return serve(ctx, config, 'rollup', (s) => {
-          const influx = influxPart(s, 'shared')
-          return [opsPart(s), influx, rollupPart(s, influx)]
-        })
+        const { serve, rollupParts } = await stacks()
+        return serve(ctx, config, 'rollup', rollupParts)
       }
       return usageError(ctx, 'rollup', action ? `unknown action "${action}"` : 'run or backfill?')
     },
@@ -253,6 +140,7 @@ commands run in the same data directory use its InfluxDB.`,
     maxPositionals: 2,
     run: async (ctx) => {
       const config = loadKawasanConfig(ctx.configFile)
+      const { apiKeyCommand } = await import('./api-key-command.js')
       return apiKeyCommand(config, loadSiteIndex(config.site), ctx)
     },
   },
@@ -265,6 +153,7 @@ commands run in the same data directory use its InfluxDB.`,
     run: async (ctx) => {
       const pw = ctx.args.positionals[0] ?? readFileSync(0, 'utf8').trim()
       if (!pw) return usageError(ctx, 'hash-password', 'give a password as argument or on stdin')
+      const { hashPassword } = await import('../../shared/password-hash.js')
       ctx.out.write(`${await hashPassword(pw)}\n`)
       return 0
     },
