@@ -11,4 +11,5 @@ export const TEST_DEBIAN_PACKAGES = [
   'chromium', // the dashboard test (Playwright drives Debian's Chromium)
   'redis-server', // scale-out tests (brokers sharing Redis)
   'faketime', // the fault case of an agent whose clock is ahead
+  'jq', // the README's scheduler commands (test/docs/readme-commands.test.ts)
 ] as const

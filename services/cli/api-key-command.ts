@@ -41,7 +41,13 @@ export async function apiKeyCommand(
     }
     if (scope === 'admin' && tenant !== undefined)
       return fail('an admin key manages the whole estate and cannot be limited to a tenant')
+    const wantedId = values.id as string | undefined
+    if (wantedId !== undefined && !ID_PATTERN.test(wantedId))
+      return fail(`--id "${wantedId}": use lower-case letters, digits, - and _`)
+    if (wantedId !== undefined && keys.list().some((k) => k.id === wantedId))
+      return fail(`a key with id "${wantedId}" exists (kawasan api-key revoke ${wantedId} first)`)
     const { key, record } = await keys.create({
+      id: wantedId,
       scope: scope as KeyScope,
       tenant,
       label: values.label as string | undefined,
