@@ -2,14 +2,14 @@
 import { z } from 'zod'
 
 export const brokerConfigSchema = z
-  .object({
+  .strictObject({
     host: z
       .string()
       .default('127.0.0.1')
       .describe('Address the MQTT listener binds to (0.0.0.0 for gateways on the plant network)'),
     port: z.number().int().min(0).max(65535).default(1883).describe('MQTT over TCP'),
     tls: z
-      .object({
+      .strictObject({
         port: z.number().int().min(0).max(65535).default(8883),
         certFile: z.string().describe('PEM certificate of the broker'),
         keyFile: z.string().describe('PEM private key of the broker'),
@@ -19,7 +19,7 @@ export const brokerConfigSchema = z
       .optional()
       .describe('MQTT over TLS listener; make certificates with infra/tls/make-certs.sh'),
     redis: z
-      .object({
+      .strictObject({
         url: z
           .string()
           .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')

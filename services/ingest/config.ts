@@ -2,7 +2,7 @@
 import { z } from 'zod'
 
 export const ingestConfigSchema = z
-  .object({
+  .strictObject({
     mode: z
       .enum(['in-broker', 'subscriber'])
       .default('in-broker')
@@ -63,7 +63,8 @@ export const ingestConfigSchema = z
   })
   .prefault({})
   .refine((c) => c.mode !== 'subscriber' || !!c.url, {
-    message: 'subscriber mode needs ingest.url (INGEST_MQTT_URL), the broker to subscribe to',
+    message:
+      'subscriber mode needs ingest.url (KAWASAN_INGEST_URL or INGEST_MQTT_URL), the broker to subscribe to',
     path: ['url'],
   })
 export type IngestConfig = z.infer<typeof ingestConfigSchema>
