@@ -19,6 +19,7 @@ export interface EnvVariable {
   kind: LeafKind
   values?: string[] | undefined
   description: string | undefined
+  defaultValue?: unknown
 }
 
 /** influx.localPort → KAWASAN_INFLUX_LOCAL_PORT */
@@ -39,6 +40,7 @@ export function envVariables(schema: z.ZodType, aliases: Record<string, string> 
     kind: leaf.kind,
     values: leaf.values,
     description: leaf.description,
+    defaultValue: leaf.defaultValue,
   }))
   const seen = new Map<string, string>()
   for (const v of vars) {

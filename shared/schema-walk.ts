@@ -18,6 +18,7 @@ type Def = {
   entries?: Record<string, string | number>
   values?: unknown[]
   getter?: () => z.ZodType
+  defaultValue?: unknown
 }
 
 const WRAPPERS = new Set(['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch', 'nonoptional'])
@@ -32,6 +33,8 @@ export interface Unwrapped {
   /** The first description met on the way in (`.describe()` may sit on a wrapper). */
   description: string | undefined
   optional: boolean
+  /** The value a `.default()` on the way in gives when the setting is left out. */
+  defaultValue?: unknown
 }
 
 /** Looks through wrappers to the schema that holds the structure. */
@@ -39,14 +42,16 @@ export function unwrap(schema: z.ZodType): Unwrapped {
   let s = schema
   let description = s.description
   let optional = false
+  let defaultValue: unknown
   for (;;) {
     const def = defOf(s)
     if (def.type === 'optional' || def.type === 'default' || def.type === 'prefault') optional = true
+    if (def.type === 'default' && defaultValue === undefined) defaultValue = def.defaultValue
     let next: z.ZodType | undefined
     if (WRAPPERS.has(def.type)) next = def.innerType
     else if (def.type === 'pipe') next = defOf(def.in!).type === 'transform' ? def.out : def.in
     else if (def.type === 'lazy') next = def.getter?.()
-    if (!next) return { schema: s, def, description, optional }
+    if (!next) return { schema: s, def, description, optional, defaultValue }
     s = next
     description ??= s.description
   }
@@ -108,6 +113,7 @@ export interface Leaf {
   kind: LeafKind
   values?: string[]
   description: string | undefined
+  defaultValue?: unknown
 }
 
 /**
@@ -115,13 +121,14 @@ export interface Leaf {
  * data, not settings, and are left to the config file).
  */
 export function scalarLeaves(schema: z.ZodType, path: string[] = []): Leaf[] {
-  const { def, description, schema: inner } = unwrap(schema)
+  const { def, description, schema: inner, defaultValue } = unwrap(schema)
   if (def.type === 'object') {
     return Object.entries(def.shape ?? {}).flatMap(([k, s]) => scalarLeaves(s, [...path, k]))
   }
   const kind = kindOf(def, inner)
   if (!kind) return []
   const leaf: Leaf = { path, kind, description }
+  if (defaultValue !== undefined) leaf.defaultValue = defaultValue
   if (kind === 'enum') leaf.values = Object.values(def.entries ?? {}).map(String)
   return [leaf]
 }

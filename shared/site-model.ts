@@ -163,7 +163,7 @@ const SHARE_EPSILON = 1e-9
 /**
  * A shared asset's output is split among plants: a share given to a plant that does not exist, or
  * shares adding up to more than the whole, would count the same kWh twice in the cluster's
- * renewable energy (GHG Protocol Scope 2: each MWh is claimed once). docs/SITE-MODEL.md.
+ * renewable energy (GHG Protocol Scope 2: each MWh is claimed once; docs/SITE-MODEL.md).
  */
 function checkAllocations(model: SiteModelShape, plantIds: ReadonlySet<string>, ctx: Ctx): void {
   const devicesOf = new Map(model.plants.map((p) => [p.id, new Set(p.devices.map((d) => d.id))]))

@@ -95,7 +95,10 @@ devices:
 
   it('says where a required setting is missing when nothing resembles it', () => {
     expect(() =>
-      parseAgentConfig('cluster: c\nplant: p\ndevices:\n  - { id: a, role: load, driver: simulator }\n', 'y.yaml'),
+      parseAgentConfig(
+        'cluster: c\nplant: p\ndevices:\n  - { id: a, role: load, driver: simulator }\n',
+        'y.yaml',
+      ),
     ).toThrow(/y\.yaml:1:1 broker: missing; add broker/)
   })
 

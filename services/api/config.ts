@@ -45,7 +45,7 @@ export const apiConfigSchema = z
       .strictObject({
         url: z.string().describe('Broker to watch agent status topics on, e.g. mqtt://broker:1883'),
         username: z.string().optional().describe('An observer identity of the site model'),
-        password: z.string().optional(),
+        password: z.string().optional().describe('Password of that identity'),
       })
       .optional()
       .describe(

@@ -10,11 +10,14 @@ export const brokerConfigSchema = z
     port: z.number().int().min(0).max(65535).default(1883).describe('MQTT over TCP'),
     tls: z
       .strictObject({
-        port: z.number().int().min(0).max(65535).default(8883),
+        port: z.number().int().min(0).max(65535).default(8883).describe('MQTT over TLS'),
         certFile: z.string().describe('PEM certificate of the broker'),
         keyFile: z.string().describe('PEM private key of the broker'),
         caFile: z.string().optional().describe('CA that signs gateway client certificates'),
-        requireClientCert: z.boolean().default(false),
+        requireClientCert: z
+          .boolean()
+          .default(false)
+          .describe('Refuse gateways without a client certificate signed by caFile (mutual TLS)'),
       })
       .optional()
       .describe('MQTT over TLS listener; make certificates with infra/tls/make-certs.sh'),

@@ -48,7 +48,10 @@ export const kawasanConfigSchema = z.strictObject({
   dataDir: z.string().default('data').describe('Where the private InfluxDB and local state live'),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .describe('pino log level'),
     })
     .prefault({}),
   influx: influxConfigSchema,
