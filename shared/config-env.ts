@@ -1,7 +1,8 @@
 /**
  * Environment variables for config settings, derived from the schema (docs/CONFIGURATION.md):
  * every scalar setting has one, named KAWASAN_ + its path in upper snake case (influx.localPort →
- * KAWASAN_INFLUX_LOCAL_PORT), plus older short names kept as aliases (MQTT_PORT). A value is
+ * KAWASAN_INFLUX_LOCAL_PORT), plus older short names kept as aliases (MQTT_PORT; the KAWASAN_ name
+ * wins when both are set, with a warning). A value is
  * converted by the setting's type, never by what the string looks like: INFLUX_PASSWORD=12345678
  * stays a string, MQTT_PORT=abc is refused as "not a whole number".
  */
@@ -82,12 +83,16 @@ export function applyEnv(
       return env[n] !== undefined && env[n] !== ''
     })
     if (set.length === 0) continue
-    const values = new Set(set.map((n) => env[n]))
-    if (values.size > 1) {
-      result.problems.push(`  - ${set.join(' and ')} both set ${v.path} to different values; keep one`)
-      continue
-    }
+    // The KAWASAN_ name wins over an alias: callers may pass an alias as a default under the
+    // user's environment ({ API_DEMO_READ_KEY: 'true', ...process.env }).
     const name = set[0]!
+    for (const other of set.slice(1)) {
+      if (env[other] !== env[name]) {
+        result.warnings.push(
+          `environment variables ${name} and ${other} both set ${v.path}; using ${name}=${secretLike(v.path) ? '(hidden)' : env[name]}`,
+        )
+      }
+    }
     const converted = convert(env[name]!, v)
     if ('error' in converted) {
       result.problems.push(`  - ${v.path} (from environment variable ${name}): ${converted.error}`)
@@ -104,6 +109,10 @@ export function applyEnv(
     )
   }
   return result
+}
+
+function secretLike(path: string): boolean {
+  return /password|token|secret/i.test(path)
 }
 
 function convert(raw: string, v: EnvVariable): { value: unknown } | { error: string } {

@@ -26,8 +26,9 @@ start, and every problem is reported together:
 Every setting below has a variable: \`${ENV_PREFIX}\` followed by the setting's path in upper snake
 case, a dot becoming \`_\` (\`influx.localPort\` → \`KAWASAN_INFLUX_LOCAL_PORT\`,
 \`api.rateLimit.windowMs\` → \`KAWASAN_API_RATE_LIMIT_WINDOW_MS\`). The shorter names from earlier
-versions (\`MQTT_PORT\`, \`INFLUX_URL\`, \`API_PORT\`, ...) keep working as aliases; setting an alias
-and the \`${ENV_PREFIX}\` name to different values is refused.
+versions (\`MQTT_PORT\`, \`INFLUX_URL\`, \`API_PORT\`, ...) keep working as aliases; when an alias
+and the \`${ENV_PREFIX}\` name are both set to different values, the \`${ENV_PREFIX}\` name wins and
+Kawasan warns.
 
 A value is converted by the type of its setting, never by what it looks like: \`INFLUX_PASSWORD=12345678\`
 and \`INFLUX_DATABASE=2024\` stay text. Whole numbers accept digits only, numbers also decimals;
