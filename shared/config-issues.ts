@@ -73,11 +73,11 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], ctx: IssueCo
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
     const setting = formatPath(path)
     if (folded.has(setting)) continue
-    const absent = valueAt(ctx.data, path) === undefined
+    const value = valueAt(ctx.data, path)
     const text =
-      issue.code === 'invalid_type' && absent
-        ? `missing; add ${path.at(-1) ?? 'it'}${issue.message.includes('expected') ? ` (${issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, '')})` : ''}`
-        : issue.message
+      issue.code === 'invalid_type' && value === undefined
+        ? `missing; add ${path.at(-1) ?? 'it'} (${kindName(issue.expected)})`
+        : plainMessage(issue, value)
     problems.push(place(ctx, path, setting || '(top level)', text))
   }
   problems.sort(
@@ -87,6 +87,43 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], ctx: IssueCo
       (a.at?.col ?? 0) - (b.at?.col ?? 0),
   )
   return problems.map((p) => `  - ${p.where}: ${p.text}`)
+}
+
+const DEFAULT_MESSAGE = /^(Too big|Too small|Invalid option|Invalid input):/
+
+/** zod's own messages in plant-engineer words; messages written in the schemas are kept as they are. */
+function plainMessage(issue: z.core.$ZodIssue, value: unknown): string {
+  if (!DEFAULT_MESSAGE.test(issue.message)) return issue.message
+  const got = value === undefined ? '' : ` (is ${JSON.stringify(value)})`
+  switch (issue.code) {
+    case 'too_big':
+      if (issue.origin === 'string') return `must be at most ${issue.maximum} characters long`
+      if (issue.origin === 'array') return `must list at most ${issue.maximum} items`
+      return `must be ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}${got}`
+    case 'too_small':
+      if (issue.origin === 'string') return `must be at least ${issue.minimum} characters long`
+      if (issue.origin === 'array')
+        return `must list at least ${issue.minimum} item${issue.minimum === 1 ? '' : 's'}`
+      return `must be ${issue.inclusive ? 'at least' : 'more than'} ${issue.minimum}${got}`
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => String(v)).join(', ')}${got}`
+    case 'invalid_type':
+      return `must be ${kindName(issue.expected)}${got}`
+    default:
+      return issue.message
+  }
+}
+
+function kindName(expected: string): string {
+  const names: Record<string, string> = {
+    number: 'a number',
+    int: 'a whole number',
+    string: 'text',
+    boolean: 'true or false',
+    object: 'a mapping of settings',
+    array: 'a list',
+  }
+  return names[expected] ?? expected
 }
 
 function isRequiredMissing(issues: readonly z.core.$ZodIssue[], path: Path): boolean {

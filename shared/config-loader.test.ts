@@ -36,7 +36,7 @@ describe('config loading', () => {
     } catch (err) {
       message = (err as Error).message
     }
-    expect(message).toContain(`${f}:2:9 broker.port: Too big`)
+    expect(message).toContain(`${f}:2:9 broker.port: must be at most 65535 (is 99999)`)
     expect(message).toContain('influx.url (from environment variable INFLUX_URL): Invalid URL')
     expect(message).toContain(`${f}:4:3 ingest.url: subscriber mode needs ingest.url`)
   })
@@ -193,7 +193,7 @@ identities:
     }
     expect(message).toContain('cluster.id: must be lower-case')
     expect(message).toContain('cluster.timezone: must be an IANA time zone')
-    expect(message).toContain('plants[0].devices[1].role: Invalid option')
+    expect(message).toContain('plants[0].devices[1].role: must be one of grid_import, grid_export')
     expect(message).toContain('identities[0].password_hash: must be an scrypt hash')
   })
 })
