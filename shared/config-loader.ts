@@ -1,22 +1,31 @@
 /**
- * Config from a file (YAML or JSON) and/or environment variables, validated once with zod. Every
- * problem is reported together, each naming the field, where its value came from, and the fix.
+ * Config from a file (YAML or JSON) and/or environment variables, validated once with zod. Unknown
+ * settings are refused with a "did you mean"; every problem is reported together, each with the
+ * file, line and column (or the environment variable) it came from, the setting, and the fix.
  */
 import { readFileSync } from 'node:fs'
-import YAML from 'yaml'
 import type { z } from 'zod'
+import { applyEnv, type EnvVariable } from './config-env.js'
+import { describeIssues, problemsMessage } from './config-issues.js'
+import { type ConfigSource, parseConfigText } from './config-source.js'
 import { KawasanError } from './errors.js'
 
-/** Environment variable → dotted config path, e.g. { INFLUX_URL: 'influx.url' }. */
+/** Older environment variable → dotted config path, e.g. { INFLUX_URL: 'influx.url' }. */
 export type EnvMap = Record<string, string>
 
 export interface LoadOptions {
   file?: string | undefined
   env?: NodeJS.ProcessEnv
-  envMap?: EnvMap
+  /** The variables of the schema (config-env.ts `envVariables`). */
+  envVariables?: readonly EnvVariable[]
+  /** KAWASAN_* names that belong to something else (compose, the edge agent) and are not warned about. */
+  ignoreEnv?: readonly string[]
+  /** Receives warnings such as an unknown KAWASAN_* variable. */
+  onWarning?: (message: string) => void
 }
 
-export function readConfigFile(file: string): unknown {
+/** Reads a config file with its positions; syntax errors are thrown, all of them. */
+export function readConfigSource(file: string): ConfigSource {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -26,19 +35,24 @@ export function readConfigFile(file: string): unknown {
       `cannot read config file ${file}: ${(err as Error).message}. Check the path (or unset it to use the defaults).`,
     )
   }
-  try {
-    return file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true })
-  } catch (err) {
+  const source = parseConfigText(text, file)
+  if (source.syntaxErrors.length > 0) {
     throw new KawasanError(
       'CONFIG_FILE_SYNTAX',
-      `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+      `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}:\n${source.syntaxErrors.map((l) => `  - ${l}`).join('\n')}`,
     )
   }
+  return source
+}
+
+export function readConfigFile(file: string): unknown {
+  return readConfigSource(file).data
 }
 
 export function loadConfig<S extends z.ZodType>(schema: S, options: LoadOptions = {}): z.infer<S> {
   const env = options.env ?? process.env
-  const raw = (options.file ? readConfigFile(options.file) : {}) ?? {}
+  const source = options.file ? readConfigSource(options.file) : undefined
+  const raw = source?.data ?? {}
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new KawasanError(
       'CONFIG_INVALID',
@@ -46,46 +60,33 @@ export function loadConfig<S extends z.ZodType>(schema: S, options: LoadOptions 
     )
   }
   const merged = structuredClone(raw) as Record<string, unknown>
-  const sourceOf = new Map<string, string>()
-  for (const [name, path] of Object.entries(options.envMap ?? {})) {
-    const value = env[name]
-    if (value === undefined || value === '') continue
-    setPath(merged, path, coerceEnv(value))
-    sourceOf.set(path, `environment variable ${name}`)
-  }
+  const fromEnv = applyEnv(merged, env, options.envVariables ?? [], options.ignoreEnv)
+  for (const w of fromEnv.warnings) options.onWarning?.(w)
   const result = schema.safeParse(merged)
-  if (result.success) return result.data
-  const where = options.file ? ` in ${options.file}` : ''
-  const lines = result.error.issues.map((issue) => {
-    const path = issue.path.join('.')
-    const source = sourceOf.get(path) ?? (options.file ? `config file${where}` : 'defaults')
-    return `  - ${path || '(top level)'} (from ${source}): ${issue.message}`
-  })
+  const lines = [...fromEnv.problems]
+  if (!result.success) {
+    lines.push(
+      ...describeIssues(result.error.issues, {
+        schema,
+        data: merged,
+        source,
+        sourceOf: fromEnv.sourceOf,
+        what: 'defaults',
+      }),
+    )
+  }
+  if (lines.length === 0 && result.success) return result.data
   throw new KawasanError(
     'CONFIG_INVALID',
-    `invalid configuration, fix these and start again:\n${lines.join('\n')}`,
+    problemsMessage(
+      options.file ? `configuration (${options.file} and environment)` : 'configuration (environment)',
+      lines,
+      'fix them and start again',
+    ),
   )
 }
 
-function coerceEnv(value: string): unknown {
-  if (value === 'true') return true
-  if (value === 'false') return false
-  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value)
-  return value
-}
-
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.')
-  let node = target
-  for (const key of keys.slice(0, -1)) {
-    const next = node[key]
-    if (typeof next !== 'object' || next === null) node[key] = {}
-    node = node[key] as Record<string, unknown>
-  }
-  node[keys[keys.length - 1]!] = value
-}
-
-/** Formats zod issues of a document (site model, agent config) as one readable error. */
+/** Formats zod issues of a document without positions (e.g. an API key record) as one readable error. */
 export function formatIssues(what: string, issues: readonly z.core.$ZodIssue[]): string {
   return `${what} is invalid:\n${issues.map((i) => `  - ${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}`
 }

@@ -37,7 +37,7 @@ export const FUELS = [
 /** Device id under which an edge agent publishes its own status and last will (edge-agent `agent_id`). */
 export const AGENT_STATUS_DEVICE_ID = 'agent'
 
-export const deviceSchema = z.object({
+export const deviceSchema = z.strictObject({
   id: id.refine(
     (v) => v !== AGENT_STATUS_DEVICE_ID,
     `"${AGENT_STATUS_DEVICE_ID}" is reserved for the edge agent's own status topic`,
@@ -53,7 +53,7 @@ export const deviceSchema = z.object({
 })
 export type Device = z.infer<typeof deviceSchema>
 
-export const certificateSchema = z.object({
+export const certificateSchema = z.strictObject({
   id: z.string().min(1),
   type: z.enum(['REC', 'I-REC', 'PPA', 'GO', 'REGO']).default('I-REC'),
   mwh: z.number().positive(),
@@ -63,7 +63,7 @@ export const certificateSchema = z.object({
 })
 export type Certificate = z.infer<typeof certificateSchema>
 
-export const plantSchema = z.object({
+export const plantSchema = z.strictObject({
   id: id.refine((v) => v !== SHARED_PLANT_ID, `"${SHARED_PLANT_ID}" is reserved for shared cluster assets`),
   name: z.string().min(1),
   tenant: id.describe('Company that owns the plant; API keys can be limited to one tenant'),
@@ -74,11 +74,11 @@ export type Plant = z.infer<typeof plantSchema>
 
 export const sharedDeviceSchema = deviceSchema.extend({
   allocation: z.discriminatedUnion('method', [
-    z.object({
+    z.strictObject({
       method: z.literal('fixed_shares'),
       shares: z.record(id, z.number().min(0).max(1)).describe('Plant id → share of the output (sum ≤ 1)'),
     }),
-    z.object({
+    z.strictObject({
       method: z.literal('metered'),
       meters: z.record(id, id).describe('Plant id → device id of the delivery meter at that plant'),
     }),
@@ -86,7 +86,7 @@ export const sharedDeviceSchema = deviceSchema.extend({
 })
 export type SharedDevice = z.infer<typeof sharedDeviceSchema>
 
-export const identitySchema = z.object({
+export const identitySchema = z.strictObject({
   username: z.string().min(1).max(128),
   password_hash: z.string().startsWith('scrypt$', 'must be an scrypt hash from `kawasan hash-password`'),
   /** gateway: publishes under its plant only; ingest: may subscribe to telemetry. */
@@ -95,62 +95,136 @@ export const identitySchema = z.object({
 })
 export type Identity = z.infer<typeof identitySchema>
 
-export const siteModelSchema = z
-  .object({
-    cluster: z.object({
-      id,
-      name: z.string().min(1),
-      timezone: z.string().refine(isIanaZone, 'must be an IANA time zone such as Asia/Jakarta'),
-      grid_region: z.string().min(1).describe('Grid region key in the emission factor data (e.g. ID-JAMALI)'),
-      shared_devices: z.array(sharedDeviceSchema).default([]),
-      share_cluster_totals: z
-        .boolean()
-        .default(false)
-        .describe('Whether tenant-limited API keys may see cluster totals (the estate chooses to share)'),
-    }),
-    plants: z.array(plantSchema).min(1),
-    identities: z.array(identitySchema).default([]),
-  })
-  .superRefine((model, ctx) => {
-    const plantIds = new Set<string>()
-    model.plants.forEach((plant, i) => {
-      if (plantIds.has(plant.id))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['plants', i, 'id'],
-          message: `duplicate plant id "${plant.id}"`,
-        })
-      plantIds.add(plant.id)
-      const deviceIds = new Set<string>()
-      plant.devices.forEach((device, j) => {
-        if (deviceIds.has(device.id)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['plants', i, 'devices', j, 'id'],
-            message: `duplicate device id "${device.id}" in plant ${plant.id}`,
-          })
-        }
-        deviceIds.add(device.id)
+const siteModelShape = z.strictObject({
+  cluster: z.strictObject({
+    id,
+    name: z.string().min(1),
+    timezone: z.string().refine(isIanaZone, 'must be an IANA time zone such as Asia/Jakarta'),
+    grid_region: z.string().min(1).describe('Grid region key in the emission factor data (e.g. ID-JAMALI)'),
+    shared_devices: z.array(sharedDeviceSchema).default([]),
+    share_cluster_totals: z
+      .boolean()
+      .default(false)
+      .describe('Whether tenant-limited API keys may see cluster totals (the estate chooses to share)'),
+  }),
+  plants: z.array(plantSchema).min(1),
+  identities: z.array(identitySchema).default([]),
+})
+type SiteModelShape = z.infer<typeof siteModelShape>
+
+export const siteModelSchema = siteModelShape.superRefine((model, ctx) => {
+  const plantIds = new Set<string>()
+  model.plants.forEach((plant, i) => {
+    if (plantIds.has(plant.id))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['plants', i, 'id'],
+        message: `duplicate plant id "${plant.id}"`,
       })
-    })
-    model.identities.forEach((identity, i) => {
-      if (identity.role === 'gateway' && !identity.plant) {
+    plantIds.add(plant.id)
+    const deviceIds = new Set<string>()
+    plant.devices.forEach((device, j) => {
+      if (deviceIds.has(device.id)) {
         ctx.addIssue({
           code: 'custom',
-          path: ['identities', i, 'plant'],
-          message: 'a gateway identity needs the plant it publishes for',
-        })
-      } else if (identity.plant && identity.plant !== SHARED_PLANT_ID && !plantIds.has(identity.plant)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['identities', i, 'plant'],
-          message: `unknown plant "${identity.plant}"`,
+          path: ['plants', i, 'devices', j, 'id'],
+          message: `duplicate device id "${device.id}" in plant ${plant.id}`,
         })
       }
+      deviceIds.add(device.id)
     })
   })
+  checkAllocations(model, plantIds, ctx)
+  checkCertificateIds(model, ctx)
+  model.identities.forEach((identity, i) => {
+    if (identity.role === 'gateway' && !identity.plant) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identities', i, 'plant'],
+        message: 'a gateway identity needs the plant it publishes for',
+      })
+    } else if (identity.plant && identity.plant !== SHARED_PLANT_ID && !plantIds.has(identity.plant)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identities', i, 'plant'],
+        message: `unknown plant "${identity.plant}"`,
+      })
+    }
+  })
+})
 
 export type SiteModel = z.infer<typeof siteModelSchema>
+
+type Ctx = z.core.$RefinementCtx<unknown>
+
+/** Tolerance for shares written as decimals (0.1 + 0.2 is not exactly 0.3). */
+const SHARE_EPSILON = 1e-9
+
+/**
+ * A shared asset's output is split among plants: a share given to a plant that does not exist, or
+ * shares adding up to more than the whole, would count the same kWh twice in the cluster's
+ * renewable energy (GHG Protocol Scope 2: each MWh is claimed once; docs/SITE-MODEL.md).
+ */
+function checkAllocations(model: SiteModelShape, plantIds: ReadonlySet<string>, ctx: Ctx): void {
+  const devicesOf = new Map(model.plants.map((p) => [p.id, new Set(p.devices.map((d) => d.id))]))
+  model.cluster.shared_devices.forEach((device, i) => {
+    const at = ['cluster', 'shared_devices', i, 'allocation']
+    const a = device.allocation
+    const targets = a.method === 'fixed_shares' ? Object.keys(a.shares) : Object.keys(a.meters)
+    const key = a.method === 'fixed_shares' ? 'shares' : 'meters'
+    for (const plant of targets) {
+      if (!plantIds.has(plant)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, key, plant],
+          message: `plant "${plant}" is not in the site model (plants: ${[...plantIds].join(', ')})`,
+        })
+      }
+    }
+    if (a.method === 'fixed_shares') {
+      const sum = Object.values(a.shares).reduce((x, y) => x + y, 0)
+      if (sum > 1 + SHARE_EPSILON) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'shares'],
+          message: `shares of ${device.id} add up to ${formatPct(sum)}; they must add up to 100 % or less, or the estate counts more energy than ${device.id} produced`,
+        })
+      }
+    } else {
+      for (const [plant, meter] of Object.entries(a.meters)) {
+        const devices = devicesOf.get(plant)
+        if (devices && !devices.has(meter)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'meters', plant],
+            message: `plant ${plant} has no device "${meter}" to meter deliveries from ${device.id}`,
+          })
+        }
+      }
+    }
+  })
+}
+
+function formatPct(share: number): string {
+  return `${Math.round(share * 1000) / 10} %`
+}
+
+/** A certificate (I-REC, GO, PPA...) is retired once: the same id on two plants would be claimed twice. */
+function checkCertificateIds(model: SiteModelShape, ctx: Ctx): void {
+  const seen = new Map<string, string>()
+  model.plants.forEach((plant, i) => {
+    plant.certificates.forEach((cert, j) => {
+      const first = seen.get(cert.id)
+      if (first) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['plants', i, 'certificates', j, 'id'],
+          message: `certificate "${cert.id}" is already listed under ${first}; a certificate can be claimed once in the estate`,
+        })
+      } else seen.set(cert.id, `plant ${plant.id}`)
+    })
+  })
+}
 
 function isIanaZone(zone: string): boolean {
   try {

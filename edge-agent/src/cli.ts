@@ -11,7 +11,7 @@ import { renderCheck, runCheck } from './check.js'
 import { type AgentConfig, loadAgentConfig, statusFilePath } from './config.js'
 import { renderConfigTemplate } from './config-template.js'
 import { AgentError } from './errors.js'
-import { readStatusFile } from './status-file.js'
+import { type Liveness, livenessOf, markStopped, readStatusFile } from './status-file.js'
 import { AGENT_VERSION } from './version.js'
 
 const HELP = `kawasan-agent ${AGENT_VERSION}: polls meters and inverters and forwards readings to Kawasan over MQTT
@@ -24,7 +24,7 @@ Commands:
   check    validate the config, read every device once, connect to the broker; prints a table
   run      poll, buffer and publish until SIGTERM/SIGINT
   status   show the running agent's buffer depth, last publish and per-device errors
-             [--json]
+             [--json]; exit 0 running, 1 not responding, 3 not running (stopped or gone)
 
 Options:
   -c, --config <file>   config file (default: $KAWASAN_AGENT_CONFIG, else /etc/kawasan/agent.yaml,
@@ -132,7 +132,14 @@ async function run(cfg: AgentConfig): Promise<number> {
   const shutdown = (signal: string) => {
     log.info({ signal }, 'stopping')
     agent.stop().then(
-      () => process.exit(exitCode),
+      () => {
+        try {
+          markStopped(statusFilePath(cfg), Date.now())
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'cannot record the stop in the status file')
+        }
+        process.exit(exitCode)
+      },
       (err: unknown) => {
         log.error({ err }, 'stop failed')
         process.exit(1)
@@ -151,26 +158,34 @@ async function run(cfg: AgentConfig): Promise<number> {
   return new Promise<number>(() => undefined) // runs until a signal
 }
 
+/** Exit codes of `status`, as systemd's and LSB's `status`: 3 = not running. */
+const STATUS_EXIT = { running: 0, stale: 1, stopped: 3, gone: 3 } as const
+
 function status(cfg: AgentConfig, json: boolean): number {
   const file = statusFilePath(cfg)
   let s: ReturnType<typeof readStatusFile>
   try {
     s = readStatusFile(file)
   } catch {
-    process.stderr.write(`no status at ${file}: is the agent running (systemctl status kawasan-agent)?\n`)
-    return 1
+    process.stderr.write(
+      `not running: no status at ${file} (has the agent run with this config? systemctl status kawasan-agent)\n`,
+    )
+    return 3
   }
+  const now = Date.now()
+  const live = livenessOf(s, now)
   if (json) {
-    process.stdout.write(`${JSON.stringify(s, null, 2)}\n`)
-    return 0
+    process.stdout.write(
+      `${JSON.stringify({ ...s, running: live.state === 'running', liveness: live }, null, 2)}\n`,
+    )
+    return STATUS_EXIT[live.state]
   }
-  const age = Date.now() - s.updated_at
   const when = (ts: number | undefined) =>
-    ts ? `${new Date(ts).toISOString()} (${Math.round((Date.now() - ts) / 1000)} s ago)` : 'never'
+    ts ? `${new Date(ts).toISOString()} (${Math.round((now - ts) / 1000)} s ago)` : 'never'
   const lines = [
-    `agent    ${s.version}, pid ${s.pid}, ${age > 10_000 ? `NOT RUNNING? status is ${Math.round(age / 1000)} s old` : 'running'}`,
+    `agent    ${s.version}, pid ${s.pid}, ${describeLiveness(live, when)}`,
     `clock    ${s.clock}`,
-    `broker   ${s.broker.url} ${s.broker.connected ? 'connected' : 'DISCONNECTED'}${s.broker.lastError ? ` (${s.broker.lastError})` : ''}`,
+    `broker   ${s.broker.url} ${live.state !== 'running' ? 'was ' : ''}${s.broker.connected ? 'connected' : 'DISCONNECTED'}${s.broker.lastError ? ` (${s.broker.lastError})` : ''}`,
     `         last publish ${when(s.broker.lastPublishTs)}, ${s.broker.readingsPublished} readings in ${s.broker.published} messages since start`,
     `buffer   ${s.buffer.depth} samples waiting (${(s.buffer.bytes / 1024).toFixed(0)} KB, ${s.buffer.segments} segments), oldest ${when(s.buffer.oldestTs)}`,
     `         dropped (buffer full or disk error): ${s.buffer.dropped}`,
@@ -182,7 +197,20 @@ function status(cfg: AgentConfig, json: boolean): number {
     ),
   ]
   process.stdout.write(`${lines.join('\n')}\n`)
-  return 0
+  return STATUS_EXIT[live.state]
+}
+
+function describeLiveness(live: Liveness, when: (ts: number) => string): string {
+  switch (live.state) {
+    case 'running':
+      return 'running'
+    case 'stopped':
+      return `STOPPED at ${when(live.at)}`
+    case 'gone':
+      return `NOT RUNNING (process gone without a clean stop; last status ${when(live.lastUpdate)})`
+    case 'stale':
+      return `NOT RESPONDING (status is ${Math.round(live.ageMs / 1000)} s old)`
+  }
 }
 
 main(process.argv.slice(2)).then(

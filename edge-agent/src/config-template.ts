@@ -1,6 +1,7 @@
 /**
  * The commented config `kawasan-agent init` writes (Telegraf-style: the comments carry the
- * operational guidance). examples/agent.yaml is this template for cikarang / plant-a.
+ * operational guidance). examples/agent.yaml is this template for cikarang / plant-a (a test keeps
+ * them equal).
  */
 export interface TemplateOptions {
   cluster: string
@@ -28,7 +29,7 @@ broker:
   # Prefer the environment variable KAWASAN_AGENT_PASSWORD (the systemd unit reads it from
   # /etc/kawasan/agent.env) to a password in this file.
   # password: change-me
-  keepalive_s: 30   # the broker publishes our "offline" will within 1.5 x keepalive of a lost link
+  keepalive_s: 30 # the broker publishes our "offline" will within 1.5 x keepalive of a lost link
   reconnect_s: 5
   # tls:
   #   ca: /etc/kawasan/ca.pem          # CA that signed the broker certificate
@@ -64,16 +65,19 @@ clock:
   min_valid_time: "2025-01-01"
 
 status:
-  interval_s: 30    # retained status refresh; the status file lives in buffer.dir/status.json
+  interval_s: 30 # retained status refresh; the status file lives in buffer.dir/status.json
 
 devices:
   # Simulated devices, so the agent can be tried without hardware. Replace them with real ones.
-  - id: grid-main
+  # Their ids start with "sim-" so that they never share a series with a real meter or with the
+  # demo's simulated fleet (whose plants use grid-main, pv-roof, ...): readings of an id the site
+  # model does not list are kept as dead letters (unknown_device), never mixed into another device.
+  - id: sim-grid
     role: grid_import
     driver: simulator
     rated_kw: 800
     poll_interval_s: 10
-  - id: pv-roof
+  - id: sim-pv
     role: solar_pv
     driver: simulator
     rated_kw: 300

@@ -1,12 +1,13 @@
 /**
  * The agent's one YAML config file, declared once as a zod schema whose fields carry descriptions
  * and defaults. Every problem is reported together, each with its line in the file, the field, and
- * the fix, because the reader is a plant engineer at a gateway, not a developer.
+ * the fix (and a "did you mean" for an unknown key), because the reader is a plant engineer at a gateway, not a developer.
  */
 import { readFileSync } from 'node:fs'
 import { isAbsolute, join } from 'node:path'
-import { LineCounter, parseDocument } from 'yaml'
 import { z } from 'zod'
+import { describeIssues, problemsMessage } from '../../shared/config-issues.js'
+import { parseConfigText } from '../../shared/config-source.js'
 import { METRIC_NAMES, type MetricName } from '../../shared/metric-vocabulary.js'
 import { DEVICE_ROLES } from '../../shared/site-model.js'
 import { ID_PATTERN, ID_RULE } from '../../shared/topics.js'
@@ -22,7 +23,7 @@ const seconds = (def: number, what: string) =>
   z.number().positive('must be a positive number of seconds').default(def).describe(what)
 
 const registerSchema = z
-  .object({
+  .strictObject({
     metric: z.enum(METRIC_NAMES as [MetricName, ...MetricName[]], {
       error: `must be a metric of the vocabulary: ${METRIC_NAMES.join(', ')}`,
     }),
@@ -75,7 +76,7 @@ const modbusMap = {
     ),
 }
 
-const modbusTcp = z.object({
+const modbusTcp = z.strictObject({
   ...deviceCommon,
   driver: z.literal('modbus-tcp'),
   host: z.string().min(1, 'give the IP address or host name of the meter or Modbus TCP gateway'),
@@ -84,7 +85,7 @@ const modbusTcp = z.object({
   ...modbusMap,
 })
 
-const modbusRtu = z.object({
+const modbusRtu = z.strictObject({
   ...deviceCommon,
   driver: z.literal('modbus-rtu'),
   serial_path: z.string().min(1, 'give the serial device, e.g. /dev/ttyUSB0'),
@@ -96,7 +97,7 @@ const modbusRtu = z.object({
   ...modbusMap,
 })
 
-const sunspec = z.object({
+const sunspec = z.strictObject({
   ...deviceCommon,
   driver: z.literal('sunspec'),
   host: z.string().min(1, 'give the IP address of the inverter'),
@@ -108,7 +109,7 @@ const sunspec = z.object({
     .describe('Where the "SunS" marker is; found automatically when left out'),
 })
 
-const simulator = z.object({
+const simulator = z.strictObject({
   ...deviceCommon,
   driver: z.literal('simulator'),
   rated_kw: z.number().positive().default(100).describe('Nameplate power of the simulated device'),
@@ -120,13 +121,13 @@ const deviceSchema = z.discriminatedUnion('driver', [modbusTcp, modbusRtu, sunsp
 })
 
 export const agentConfigSchema = z
-  .object({
+  .strictObject({
     cluster: id.describe('Cluster id, as in the site model'),
     plant: id.describe('Plant id, as in the site model'),
     agent_id: id.default('agent').describe('Id under which the agent publishes its own status (last will)'),
     time_zone: z.string().default('Asia/Jakarta').describe('IANA time zone, used by the simulator curves'),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    broker: z.object({
+    broker: z.strictObject({
       url: z
         .string()
         .regex(/^(mqtts?|wss?|tcp|ssl):\/\/.+/, 'must be a URL such as mqtts://broker.example.com:8883')
@@ -137,7 +138,7 @@ export const agentConfigSchema = z
       keepalive_s: z.number().int().min(5).max(600).default(30),
       reconnect_s: z.number().positive().default(5),
       tls: z
-        .object({
+        .strictObject({
           ca: z.string().optional().describe('PEM file of the CA that signed the broker certificate'),
           cert: z.string().optional().describe('PEM client certificate (mutual TLS)'),
           key: z.string().optional().describe('PEM private key of the client certificate'),
@@ -146,7 +147,7 @@ export const agentConfigSchema = z
         .optional(),
     }),
     buffer: z
-      .object({
+      .strictObject({
         dir: z
           .string()
           .default('/var/lib/kawasan-agent')
@@ -168,7 +169,7 @@ export const agentConfigSchema = z
       })
       .prefault({}),
     drain: z
-      .object({
+      .strictObject({
         rate: z.number().positive().default(500).describe('Backlog samples per second sent after reconnect'),
         max_readings_per_message: z.number().int().min(1).max(5000).default(500),
         max_inflight: z
@@ -181,7 +182,7 @@ export const agentConfigSchema = z
       })
       .prefault({}),
     clock: z
-      .object({
+      .strictObject({
         check: z
           .enum(['auto', 'timesyncd', 'off'])
           .default('auto')
@@ -194,7 +195,7 @@ export const agentConfigSchema = z
       })
       .prefault({}),
     status: z
-      .object({
+      .strictObject({
         interval_s: seconds(30, 'How often the retained status and the status file are refreshed'),
         file: z.string().optional().describe('Defaults to <buffer.dir>/status.json'),
       })
@@ -263,27 +264,30 @@ export function parseAgentConfig(
   file: string,
   options: LoadAgentConfigOptions = {},
 ): AgentConfig {
-  const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true })
-  if (doc.errors.length > 0) {
-    const lines = doc.errors.map((e) => `  - ${e.message.split('\n')[0]}`)
+  const source = parseConfigText(text, file)
+  if (source.syntaxErrors.length > 0) {
+    const lines = source.syntaxErrors.map((e) => `  - ${e}`)
     throw new AgentError('AGENT_CONFIG_SYNTAX', `${file} is not valid YAML:\n${lines.join('\n')}`)
   }
-  const raw = (doc.toJS() ?? {}) as Record<string, unknown>
+  const raw = (source.data ?? {}) as Record<string, unknown>
   const env = options.env ?? process.env
   const password = env[PASSWORD_ENV]
+  const sourceOf = new Map<string, string>()
   if (password && typeof raw.broker === 'object' && raw.broker !== null) {
     ;(raw.broker as Record<string, unknown>).password = password
+    sourceOf.set('broker.password', `environment variable ${PASSWORD_ENV}`)
   }
   const result = agentConfigSchema.safeParse(raw)
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => {
-      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
-      return `  - ${file}:${lineOf(doc, lineCounter, path)} ${formatPath(path) || '(top level)'}: ${issue.message}`
+    const lines = describeIssues(result.error.issues, {
+      schema: agentConfigSchema,
+      data: raw,
+      source,
+      sourceOf,
     })
     throw new AgentError(
       'AGENT_CONFIG_INVALID',
-      `${file} has ${lines.length} problem${lines.length > 1 ? 's' : ''}; fix ${lines.length > 1 ? 'them' : 'it'} and run \`kawasan-agent check\` again:\n${lines.join('\n')}`,
+      problemsMessage(file, lines, 'fix them and run `kawasan-agent check` again'),
     )
   }
   const cfg = result.data
@@ -316,17 +320,4 @@ export function loadAgentConfig(file: string, options: LoadAgentConfigOptions = 
 
 function resolveFrom(base: string, p: string): string {
   return isAbsolute(p) ? p : join(base, p)
-}
-
-function formatPath(path: (string | number)[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('')
-}
-
-/** Line of the deepest node of `path` present in the document (the parent when a key is missing). */
-function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: (string | number)[]): number {
-  for (let n = path.length; n >= 0; n--) {
-    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined
-    if (node?.range) return lc.linePos(node.range[0]).line
-  }
-  return 1
 }

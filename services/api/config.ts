@@ -2,7 +2,7 @@
 import { z } from 'zod'
 
 export const apiConfigSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(true).describe('Run the API and dashboard with `kawasan start`'),
     host: z
       .string()
@@ -20,7 +20,7 @@ export const apiConfigSchema = z
         'Create a fresh read key named "demo" at start and print the dashboard URL with it (on for `kawasan start`)',
       ),
     rateLimit: z
-      .object({
+      .strictObject({
         max: z.number().int().min(1).default(600).describe('Requests per key (or address) per window'),
         windowMs: z.number().int().min(1000).default(60_000).describe('Rate limit window'),
       })
@@ -42,10 +42,10 @@ export const apiConfigSchema = z
       .default(60)
       .describe('A device with no reading for this long is shown offline'),
     statusMqtt: z
-      .object({
+      .strictObject({
         url: z.string().describe('Broker to watch agent status topics on, e.g. mqtt://broker:1883'),
         username: z.string().optional().describe('An observer identity of the site model'),
-        password: z.string().optional(),
+        password: z.string().optional().describe('Password of that identity'),
       })
       .optional()
       .describe(

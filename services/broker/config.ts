@@ -2,24 +2,27 @@
 import { z } from 'zod'
 
 export const brokerConfigSchema = z
-  .object({
+  .strictObject({
     host: z
       .string()
       .default('127.0.0.1')
       .describe('Address the MQTT listener binds to (0.0.0.0 for gateways on the plant network)'),
     port: z.number().int().min(0).max(65535).default(1883).describe('MQTT over TCP'),
     tls: z
-      .object({
-        port: z.number().int().min(0).max(65535).default(8883),
+      .strictObject({
+        port: z.number().int().min(0).max(65535).default(8883).describe('MQTT over TLS'),
         certFile: z.string().describe('PEM certificate of the broker'),
         keyFile: z.string().describe('PEM private key of the broker'),
         caFile: z.string().optional().describe('CA that signs gateway client certificates'),
-        requireClientCert: z.boolean().default(false),
+        requireClientCert: z
+          .boolean()
+          .default(false)
+          .describe('Refuse gateways without a client certificate signed by caFile (mutual TLS)'),
       })
       .optional()
       .describe('MQTT over TLS listener; make certificates with infra/tls/make-certs.sh'),
     redis: z
-      .object({
+      .strictObject({
         url: z
           .string()
           .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')

@@ -3,6 +3,7 @@
  * variables, validated once. Every section belongs to the service that reads it.
  */
 import { z } from 'zod'
+import { envVariables } from '../../shared/config-env.js'
 import { type EnvMap, loadConfig } from '../../shared/config-loader.js'
 import { apiConfigSchema } from '../api/config.js'
 import { brokerConfigSchema } from '../broker/config.js'
@@ -11,7 +12,7 @@ import { rollupConfigSchema } from '../rollup/config.js'
 import { simulatorConfigSchema } from '../simulator/config.js'
 
 export const influxConfigSchema = z
-  .object({
+  .strictObject({
     url: z
       .url()
       .optional()
@@ -21,14 +22,14 @@ export const influxConfigSchema = z
       .min(1)
       .default('kawasan')
       .describe('v1 database (for 2.x: the DBRP-mapped database name)'),
-    username: z.string().optional(),
-    password: z.string().optional(),
+    username: z.string().optional().describe('InfluxDB 1.x user'),
+    password: z.string().optional().describe('InfluxDB 1.x password'),
     token: z.string().optional().describe('InfluxDB 2.x/3.x token'),
     org: z
       .string()
       .optional()
       .describe('InfluxDB 2.x org: with bucket, writes use @influxdata/influxdb-client'),
-    bucket: z.string().optional(),
+    bucket: z.string().optional().describe('InfluxDB 2.x bucket (with org)'),
     localPort: z
       .number()
       .int()
@@ -39,14 +40,19 @@ export const influxConfigSchema = z
   })
   .prefault({})
 
-export const kawasanConfigSchema = z.object({
+export const kawasanConfigSchema = z.strictObject({
   site: z
     .string()
     .default('infra/examples/cikarang/site.yaml')
     .describe('Site model file (cluster, plants, devices, MQTT identities)'),
   dataDir: z.string().default('data').describe('Where the private InfluxDB and local state live'),
   log: z
-    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .strictObject({
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .describe('pino log level'),
+    })
     .prefault({}),
   influx: influxConfigSchema,
   broker: brokerConfigSchema,
@@ -55,8 +61,11 @@ export const kawasanConfigSchema = z.object({
   rollup: rollupConfigSchema,
   api: apiConfigSchema,
   ops: z
-    .object({
-      host: z.string().default('127.0.0.1'),
+    .strictObject({
+      host: z
+        .string()
+        .default('127.0.0.1')
+        .describe('Listen address of the ops endpoints (0.0.0.0 in a container, for health checks)'),
       port: z
         .number()
         .int()
@@ -69,6 +78,11 @@ export const kawasanConfigSchema = z.object({
 })
 export type KawasanConfig = z.infer<typeof kawasanConfigSchema>
 
+/**
+ * Short variable names from before the KAWASAN_<PATH> rule, kept working as aliases of the
+ * derived names (docs/CONFIGURATION.md). KAWASAN_SITE and KAWASAN_DATA_DIR
+ * already follow the rule and are listed for the compose check.
+ */
 export const ENV_MAP: EnvMap = {
   KAWASAN_SITE: 'site',
   KAWASAN_DATA_DIR: 'dataDir',
@@ -115,6 +129,32 @@ export const ENV_MAP: EnvMap = {
   API_STATUS_MQTT_PASSWORD: 'api.statusMqtt.password',
 }
 
-export function loadKawasanConfig(file?: string, env: NodeJS.ProcessEnv = process.env): KawasanConfig {
-  return loadConfig(kawasanConfigSchema, { file: file ?? env.KAWASAN_CONFIG, env, envMap: ENV_MAP })
+/** Every setting's environment variable (KAWASAN_ + path), with its aliases. */
+export const KAWASAN_ENV = envVariables(kawasanConfigSchema, ENV_MAP)
+
+/**
+ * KAWASAN_* variables that are not settings: the config file path, the edge agent's, and the ones
+ * docker-compose.yml and .env.example use for interpolation and for Grafana. Not warned about.
+ */
+export const FOREIGN_KAWASAN_ENV = [
+  'KAWASAN_CONFIG',
+  'KAWASAN_AGENT_CONFIG',
+  'KAWASAN_AGENT_PASSWORD',
+  'KAWASAN_VERSION',
+  'KAWASAN_SITE_DIR',
+  'KAWASAN_INFLUX_USER',
+] as const
+
+export function loadKawasanConfig(
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  onWarning: (message: string) => void = (m) => process.emitWarning(m, { code: 'KAWASAN_ENV_UNKNOWN' }),
+): KawasanConfig {
+  return loadConfig(kawasanConfigSchema, {
+    file: file ?? env.KAWASAN_CONFIG,
+    env,
+    envVariables: KAWASAN_ENV,
+    ignoreEnv: FOREIGN_KAWASAN_ENV,
+    onWarning,
+  })
 }

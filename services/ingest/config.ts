@@ -2,7 +2,7 @@
 import { z } from 'zod'
 
 export const ingestConfigSchema = z
-  .object({
+  .strictObject({
     mode: z
       .enum(['in-broker', 'subscriber'])
       .default('in-broker')
@@ -13,8 +13,8 @@ export const ingestConfigSchema = z
       .string()
       .optional()
       .describe('Subscriber mode: broker URL, e.g. mqtt://127.0.0.1:1883 or mqtts://broker:8883'),
-    username: z.string().optional(),
-    password: z.string().optional(),
+    username: z.string().optional().describe('Subscriber mode: the ingest identity of the site model'),
+    password: z.string().optional().describe('Subscriber mode: its password'),
     clientIdPrefix: z
       .string()
       .default('kawasan-ingest')
@@ -52,8 +52,13 @@ export const ingestConfigSchema = z
       .min(0)
       .default(0)
       .describe('Readings older than this go to dead letter (0 = no limit)'),
-    maxBatchLines: z.number().int().min(1).default(5000),
-    flushIntervalMs: z.number().int().min(0).default(50),
+    maxBatchLines: z.number().int().min(1).default(5000).describe('Most lines per InfluxDB write'),
+    flushIntervalMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(50)
+      .describe('Longest wait before a partial batch is written'),
     maxPendingLines: z
       .number()
       .int()
@@ -63,7 +68,8 @@ export const ingestConfigSchema = z
   })
   .prefault({})
   .refine((c) => c.mode !== 'subscriber' || !!c.url, {
-    message: 'subscriber mode needs ingest.url (INGEST_MQTT_URL), the broker to subscribe to',
+    message:
+      'subscriber mode needs ingest.url (KAWASAN_INGEST_URL or INGEST_MQTT_URL), the broker to subscribe to',
     path: ['url'],
   })
 export type IngestConfig = z.infer<typeof ingestConfigSchema>

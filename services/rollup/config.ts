@@ -2,7 +2,7 @@
 import { z } from 'zod'
 import { BUNDLED_FACTOR_SETS, LATEST_FACTOR_SET } from '../../shared/emissions/index.js'
 
-const perClusterSchema = z.object({
+const perClusterSchema = z.strictObject({
   expectedIntervalMs: z
     .number()
     .int()
@@ -13,7 +13,7 @@ const perClusterSchema = z.object({
 })
 
 export const rollupConfigSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(true).describe('Run the rollup scheduler with `kawasan start`'),
     liveEverySeconds: z
       .number()

@@ -2,7 +2,7 @@
 import { z } from 'zod'
 
 export const simulatorConfigSchema = z
-  .object({
+  .strictObject({
     enabled: z.boolean().default(true).describe('Run the simulated fleet with `kawasan start`'),
     intervalMs: z.number().int().min(100).default(5000).describe('How often each simulated device publishes'),
     url: z.string().optional().describe('Broker to publish to (default: the embedded broker)'),
