@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type { LogFormat } from '../../shared/logger.js'
-import { loadSiteIndex, loadSiteModel } from '../../shared/site-model-file.js'
+import { loadSiteIndex } from '../../shared/site-model-file.js'
 import { API_KEY_OPTIONS, API_KEY_USAGE } from './api-key-options.js'
 import type { OptionSpec, ParsedArgs } from './cli-args.js'
 import { loadKawasanConfig } from './config.js'
@@ -83,7 +83,7 @@ commands run in the same data directory use its InfluxDB.`,
     options: {},
     maxPositionals: 0,
     run: async (ctx) => {
-      const config = loadKawasanConfig(ctx.configFile, { ...process.env, INGEST_MODE: 'subscriber' })
+      const config = loadKawasanConfig(ctx.configFile, { ...process.env, KAWASAN_INGEST_MODE: 'subscriber' })
       const { serve, ingestParts } = await stacks()
       return serve(ctx, config, 'ingest', ingestParts)
     },
@@ -167,13 +167,10 @@ commands run in the same data directory use its InfluxDB.`,
     run: async (ctx) => {
       const [action, file] = ctx.args.positionals
       if (action !== 'check' || !file) return usageError(ctx, 'site', 'usage: kawasan site check FILE')
-      const model = loadSiteModel(file)
-      const devices =
-        model.plants.reduce((n, p) => n + p.devices.length, 0) + model.cluster.shared_devices.length
-      ctx.out.write(
-        `${file}: cluster ${model.cluster.id} (${model.cluster.timezone}), ${model.plants.length} plants, ${devices} devices, ${model.identities.length} identities: OK\n`,
-      )
-      return 0
+      const { siteCheck } = await import('./site-check.js')
+      const result = siteCheck(file)
+      ;(result.ok ? ctx.out : ctx.err).write(result.text)
+      return result.ok ? 0 : 1
     },
   },
 }
