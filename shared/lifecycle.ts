@@ -110,6 +110,8 @@ export interface StackOptions {
 export class Stack {
   private readonly parts: Part[] = []
   private stopping: Promise<void> | undefined
+  /** The part whose stop is being awaited (for a log line when a stop takes too long). */
+  stoppingPart: string | undefined
 
   constructor(private readonly options: StackOptions = {}) {}
 
@@ -137,12 +139,14 @@ export class Stack {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const part of [...this.parts].reverse()) {
+        this.stoppingPart = part.name
         try {
           await part.stop()
         } catch (err) {
           this.options.log?.warn({ part: part.name, err: (err as Error).message }, 'error while stopping')
         }
       }
+      this.stoppingPart = undefined
     })()
     return this.stopping
   }

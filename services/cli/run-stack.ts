@@ -10,6 +10,11 @@ import type { OpsRegistry } from '../../shared/ops-server.js'
 
 /** After a clean stop, the most a lingering handle (a socket, a timer) may keep the process alive. */
 const EXIT_GRACE_MS = 3_000
+/**
+ * The most a stop may take before the process exits anyway. Nothing is lost by cutting a drain short:
+ * what was not written was not acknowledged, and gateways send it again.
+ */
+const STOP_DEADLINE_MS = 15_000
 
 export interface RunOptions {
   log: Logger
@@ -57,17 +62,32 @@ export async function runStack(options: RunOptions): Promise<number> {
         'start failed; stopping what was started',
       )
       exitCode = 1
-      await stack.stop()
+      await stopWithin(stack, log)
       options.onStop?.()
       leaveSoon(exitCode)
       throw err
     }
   }
-  await stack.stop()
+  await stopWithin(stack, log)
   options.onStop?.()
   log.info('stopped')
   leaveSoon(exitCode)
   return exitCode
+}
+
+/** Stops the stack, or gives up after STOP_DEADLINE_MS naming the part that held it. */
+async function stopWithin(stack: Stack, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), STOP_DEADLINE_MS)
+  })
+  const outcome = await Promise.race([stack.stop(), late])
+  clearTimeout(timer)
+  if (outcome === 'late')
+    log.warn(
+      { part: stack.stoppingPart, afterMs: STOP_DEADLINE_MS },
+      'a part did not stop in time; exiting anyway',
+    )
 }
 
 /** Exits after a grace period unless the event loop empties first (the normal case). */

@@ -9,7 +9,7 @@
  * (1883, 8080, 9464, 18086) become the stack's, in the commands and in the example files they name.
  * Long-running commands are started, must become ready on their ops port, and must stop on SIGINT.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -91,6 +91,12 @@ type Check =
   | { kind: 'ci-and-stack' }
   /** A command that streams until stopped: it must print `expect` within 30 s, then stop on SIGINT. */
   | { kind: 'stream'; env: () => Env | Promise<Env>; expect: RegExp }
+  /**
+   * The edge agent's first steps from its README: `init` for the demo stack's plant (the README's
+   * placeholder ids my-estate/my-plant become cikarang/plant-a, and the broker port the stack's),
+   * `check`, then `run` until it publishes, then Ctrl-C.
+   */
+  | { kind: 'agent-first-steps' }
   /** A subset of `npm test` (running vitest inside vitest would start a second harness). */
   | { kind: 'part-of-npm-test' }
   /**
@@ -193,6 +199,10 @@ const CHECKS: Record<string, Check> = {
   },
   'npm test': { kind: 'ci-and-stack' },
   'npx kawasan --help': lineByLine,
+  // edge-agent/README.md
+  'npx kawasan-agent init --cluster my-estate --plant my-plant --out agent.yaml # commented config': {
+    kind: 'agent-first-steps',
+  },
   // services/api/README.md
   'npx kawasan api-key create --scope read # estate-wide read key (dashboards, schedulers)': lineByLine,
   "KEY=$(npx kawasan api-key create --scope read) # or --tenant X for one tenant's plants": {
@@ -272,8 +282,11 @@ async function serveAndStop(
   }
   signalGroup(child, 'SIGINT')
   // Ctrl-C ends every process of the group (npx, node, a private influxd): wait until none is left.
-  const stopped = await groupGone(child, 20_000)
-  if (!stopped) signalGroup(child, 'SIGKILL')
+  const stopped = await groupGone(child, 30_000)
+  if (!stopped) {
+    out += `\nstill running 30 s after SIGINT:\n${processesOf(child)}`
+    signalGroup(child, 'SIGKILL')
+  }
   return { ready, stopped, out }
 }
 
@@ -307,6 +320,11 @@ async function streamAndStop(
   })
   signalGroup(child, 'SIGINT')
   return { matched, out }
+}
+
+function processesOf(child: ChildProcess): string {
+  const r = spawnSync('ps', ['-o', 'pid,stat,etime,cmd', '-g', String(child.pid)], { encoding: 'utf8' })
+  return r.stdout
 }
 
 /** Whether the detached child's process group has no process left, polled until `withinMs`. */
@@ -442,6 +460,27 @@ describe('README commands', () => {
         expect(r.matched, `\`${block.commands[0]}\` printed ${check.expect}:\n${r.out}`).toBe(true)
         return
       }
+      if (check.kind === 'agent-first-steps') {
+        const dir = tempDir('kawasan-readme-agent-')
+        const ids = (c: string) =>
+          asRun(c.replace('--cluster my-estate --plant my-plant', '--cluster cikarang --plant plant-a'))
+        const env = { KAWASAN_AGENT_PASSWORD: 'demo-gw-plant-a' }
+        const [init, check, run] = block.commands as [string, string, string]
+        const inRepo = (c: string) => c.split('agent.yaml').join(join(dir, 'agent.yaml'))
+        const made = await runScript(inRepo(ids(init)), env)
+        expect(made.code, made.out).toBe(0)
+        const config = join(dir, 'agent.yaml')
+        writeFileSync(
+          config,
+          asRun(readFileSync(config, 'utf8')).replace(/^(\s*dir:\s*).*$/m, `$1${join(dir, 'buffer')}`),
+        )
+        const checked = await runScript(inRepo(check), env)
+        expect(checked.code, checked.out).toBe(0)
+        expect(checked.out).toMatch(/broker\s+OK/)
+        const r = await streamAndStop(inRepo(run), env, /"msg":"agent started"/)
+        expect(r.matched, r.out).toBe(true)
+        return
+      }
       if (check.kind === 'part-of-npm-test') {
         // The paths it names exist and `npm test` (vitest.config.ts) includes them.
         const { default: config } = await import('../../vitest.config.js')
@@ -472,5 +511,6 @@ describe('README commands', () => {
         }
       }
     },
+    300_000,
   )
 })
