@@ -8,8 +8,8 @@
  * biomass shall be reported separately"; FEATURE-ANCHORS §4).
  */
 import type { DeviceRole } from '../site-model.js'
-import type { FactorSet, FuelFactor } from './factors/factor-sets.js'
-import { fuelFactor } from './factors/factor-sets.js'
+import type { FactorSet, FuelFactor, ReferenceConditions } from './factors/factor-sets.js'
+import { convertGasVolume, fuelFactor } from './factors/factor-sets.js'
 import type { Flag, Fuel } from './types.js'
 
 const TJ_PER_KWH = 3.6e-6
@@ -46,7 +46,11 @@ export interface CombustionInput {
   fuel?: Fuel
   fuel_efficiency?: number
   energy_kwh: number
-  fuel_use?: { metric: string; quantity: number }
+  /**
+   * Metered fuel. For gas volumes, `reference` gives the meter's reference conditions (e.g. Sm³ at
+   * 15 °C); the volume is converted to the factor's `volume_reference` before applying the NCV.
+   */
+  fuel_use?: { metric: string; quantity: number; reference?: ReferenceConditions }
 }
 
 /** Emissions of one fuel-fired device over a window. */
@@ -62,7 +66,10 @@ export function combustion(input: CombustionInput, set: FactorSet, flags: Flag[]
   let quantity: number | undefined
   if (input.fuel_use && input.fuel_use.metric === f.meter_metric) {
     quantity = input.fuel_use.quantity
-    fuelTj = quantity * f.ncv_mj_per_unit * TJ_PER_MJ
+    const ref = input.fuel_use.reference
+    const atFactorConditions =
+      ref && f.volume_reference ? convertGasVolume(quantity, ref, f.volume_reference) : quantity
+    fuelTj = atFactorConditions * f.ncv_mj_per_unit * TJ_PER_MJ
     basis = 'meter'
   } else {
     let eff = input.fuel_efficiency
@@ -102,7 +109,9 @@ function emissionsOf(
     co2_biogenic_kg: f.co2_biogenic ? co2 : 0,
     ch4_kg: ch4,
     n2o_kg: n2o,
-    scope1_kg_co2e: fossil + ch4 * set.gwp.ch4 + n2o * set.gwp.n2o,
+    // AR6: CH4 from biomass is non-fossil (27.0), from fossil fuels 29.8; AR5 has one value.
+    scope1_kg_co2e:
+      fossil + ch4 * (f.co2_biogenic ? set.gwp.ch4_non_fossil : set.gwp.ch4) + n2o * set.gwp.n2o,
     factor: { fuel, source: f.source, year: f.year },
   }
   if (quantity !== undefined) out.fuel_quantity = quantity
@@ -131,12 +140,12 @@ export function isRenewable(role: DeviceRole, fuel: Fuel | undefined, set: Facto
     case 'wind':
       return true
     case 'biomass':
-      return fuel ? set.fuels[fuel].renewable : true
+      return fuel ? (set.fuels[fuel]?.renewable ?? true) : true
     case 'hydrogen_fc':
       return fuel === 'hydrogen_green'
     case 'gas_chp':
     case 'diesel_genset':
-      return fuel ? set.fuels[fuel].renewable : false // biogas CHP is renewable, natural gas is not
+      return fuel ? (set.fuels[fuel]?.renewable ?? false) : false // biogas CHP is renewable, natural gas is not
     default:
       return false
   }

@@ -47,11 +47,11 @@ describe('bundled factor set 2025.1', () => {
   })
 
   it('carries IPCC 2006 fuel defaults: diesel 74 100 kg CO2/TJ ≈ 2.68 kg CO2/L', () => {
-    const d = set.fuels.diesel
+    const d = set.fuels.diesel!
     expect(d.co2_kg_per_tj).toBe(74_100)
     expect(d.co2_kg_per_tj * d.ncv_mj_per_unit * 1e-6).toBeCloseTo(2.6765, 4)
-    expect(set.fuels.biomass_wood.co2_biogenic).toBe(true)
-    expect(set.fuels.natural_gas.co2_kg_per_tj * 3.6e-6).toBeCloseTo(0.202, 3) // 0.202 kg CO2/kWh fuel
+    expect(set.fuels.biomass_wood!.co2_biogenic).toBe(true)
+    expect(set.fuels.natural_gas!.co2_kg_per_tj * 3.6e-6).toBeCloseTo(0.202, 3) // 0.202 kg CO2/kWh fuel
   })
 
   it('lists every bundled version and each file declares its own version', () => {
