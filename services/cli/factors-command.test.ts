@@ -37,7 +37,11 @@ describe('kawasan factors show', () => {
     )
     expect(text).toMatch(/source: Red Eléctrica \(REE\) 2024/)
     expect(text).toMatch(/confidence: low-medium/)
-    expect(text).toMatch(/ES: no residual mix in this set/)
+    const market = text.slice(text.indexOf('residual_mix:'))
+    expect(lineOf(market, 'ES')).toBe(
+      '  ES             0.2922 kg CO2/kWh (292.2 g_per_kwh)  gases CO2  type residual_mix  year 2024',
+    )
+    expect(market).toMatch(/source: AIB \(Association of Issuing Bodies\), European Residual Mixes 2024/)
   })
 
   it('ID: every Indonesian region, the average used and the combined margins shown as reference only', async () => {
@@ -85,12 +89,14 @@ describe('kawasan factors show', () => {
     // 497.443 lb/MWh × 0.45359237 / 1000 = 0.225636 kg/kWh
     expect(lineOf(text, 'US-CAMX')).toMatch(/0\.225636 kg CO2\/kWh \(497\.443 lb_per_mwh\) .*year 2022/)
     expect(lineOf(text, 'US')).toMatch(/0\.373374 kg CO2\/kWh \(823\.149 lb_per_mwh\)/)
-    const keys = text
-      .split('\n')
-      .filter((l) => /^ {2}US/.test(l))
-      .map((l) => l.trim().split(' ')[0])
-    expect(keys).toEqual([
-      'US',
+    const keysOf = (section: string) =>
+      section
+        .split('\n')
+        .filter((l) => /^ {2}US/.test(l))
+        .map((l) => l.trim().split(' ')[0])
+    const grid = text.slice(text.indexOf('grid:'), text.indexOf('residual_mix:'))
+    const market = text.slice(text.indexOf('residual_mix:'))
+    const subregions = [
       'US-CAMX',
       'US-ERCT',
       'US-MROE',
@@ -99,7 +105,15 @@ describe('kawasan factors show', () => {
       'US-NYUP',
       'US-RFCW',
       'US-SRSO',
-    ])
+    ]
+    expect(keysOf(grid)).toEqual(['US', ...subregions])
+    // Green-e residual mixes (2023 data) for each subregion, none for the national average
+    expect(keysOf(market)).toEqual(subregions)
+    // 434.22 lb/MWh × 0.45359237 / 1000 = 0.196959 kg/kWh
+    expect(lineOf(market, 'US-CAMX')).toMatch(
+      /0\.196959 kg CO2\/kWh \(434\.22 lb_per_mwh\) .*type residual_mix {2}year 2023/,
+    )
+    expect(text).toMatch(/US: no residual mix in this set/)
   })
 
   it('shows the set in force on another date, or a named set, and AR6 when asked', async () => {

@@ -134,7 +134,7 @@ function fmt(x: number): string {
 function factorLines(section: Section, f: GridFactor, write: (s?: string) => void): void {
   const per = section === 'thermal' ? 'kWh heat' : 'kWh'
   write(
-    `  ${f.region.padEnd(14)} ${fmt(f.kg_per_kwh)} kg ${f.gases}/${per} (${fmt(f.value)} ${f.unit})  gases ${f.gases}  type ${f.type}  year ${f.year}`,
+    `  ${f.region.padEnd(14)} ${fmt(f.kg_per_kwh)} kg ${f.gases}/${per} (${f.value} ${f.unit})  gases ${f.gases}  type ${f.type}  year ${f.year}`,
   )
   if (f.name) write(`      ${f.name}`)
   write(`      source: ${f.source}`)

@@ -85,7 +85,8 @@ describe('factor provenance of a rollup row', () => {
       grid_factor_gases: 'CO2e',
       grid_factor_type: 'average',
       grid_factor_year: 2024,
-      market_factor_basis: 'grid_fallback',
+      market_factor_basis: 'residual_mix',
+      market_factor_kg_per_kwh: 0.2922,
     })
     expect(JSON.parse(String(f.factors_json))).toEqual(p)
     for (const v of Object.values(f)) expect(['string', 'number']).toContain(typeof v)
