@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { factorsCommand } from './factors-command.js'
+import { factorsCliRun, factorsCommand } from './factors-command.js'
 
 /** Runs the command and returns its exit code and everything it printed. */
 async function run(...args: string[]): Promise<{ rc: number; text: string }> {
@@ -199,5 +199,38 @@ describe('kawasan factors list and diff', () => {
     expect(text).toMatch(/= grid US-CAMX: 0\.225636 kg CO2\/kWh unchanged; type unclassified → average/)
     expect(text).toMatch(/\+ fuel lpg: added CO2 63100 kg\/TJ/)
     expect(text).toMatch(/^\d+ changes$/m)
+  })
+})
+
+describe('kawasan factors from the CLI (config applies)', () => {
+  it('uses the config’s rollup.factorFile and rollup.gwp unless the command line names others', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kawasan-factors-cli-'))
+    const factorFile = join(dir, 'factors.json')
+    writeFileSync(
+      factorFile,
+      JSON.stringify({ kawasan_factor_file: 1, version: 'cfg-2026.1', base: '2026.1', licence: 'contract' }),
+    )
+    const configFile = join(dir, 'kawasan.yaml')
+    writeFileSync(configFile, `rollup:\n  factorFile: ${factorFile}\n  gwp: AR6\n`)
+    const runCli = async (argv: string[]) => {
+      let text = ''
+      const out = new Writable({
+        write(chunk, _enc, cb) {
+          text += String(chunk)
+          cb()
+        },
+      })
+      const rc = await factorsCliRun({ configFile, argv }, out, {
+        now: () => Date.parse('2026-12-01T08:00:00Z'),
+      })
+      return { rc, text }
+    }
+    const fromConfig = await runCli(['-c', configFile, 'factors', 'show', 'ES'])
+    expect(fromConfig.rc).toBe(0)
+    expect(fromConfig.text).toMatch(
+      /^Factor set cfg-2026\.1 \(.*factors\.json; .*GWP AR6: CH4 29\.8 fossil \/ 27 non-fossil, N2O 273\)/,
+    )
+    const overridden = await runCli(['factors', 'show', 'ES', '--gwp', 'AR5', '--set', '2026.1'])
+    expect(overridden.text).toMatch(/^Factor set 2026\.1 \(bundled; .*GWP AR5: CH4 28, N2O 265\)/)
   })
 })

@@ -12,6 +12,7 @@ import {
 import { type GwpSetName, isGwpSetName } from '../../shared/emissions/factors/gwp.js'
 import { FactorRegistry } from '../../shared/emissions/factors/registry.js'
 import { KawasanError } from '../../shared/errors.js'
+import { loadKawasanConfig } from './config.js'
 
 export const FACTORS_HELP = `kawasan factors list [--factor-file FILE]
     Every factor set: version, validity period, origin (bundled or the operator file), GWP set,
@@ -110,6 +111,7 @@ function parse(args: string[]) {
       date: { type: 'string' },
       gwp: { type: 'string' },
       'factor-file': { type: 'string' },
+      config: { type: 'string', short: 'c' }, // the CLI's own option, read by factorsCliRun
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -252,4 +254,23 @@ function diff(a: FactorSet, b: FactorSet, write: (s?: string) => void): number {
   }
   write(`${n} change${n === 1 ? '' : 's'}`)
   return 0
+}
+
+/**
+ * `kawasan factors ...` from the CLI: the config's `rollup.factorFile` and `rollup.gwp` apply
+ * unless given on the command line. Wire as
+ * `factors: { summary, help: FACTORS_HELP, run: (ctx) => factorsCliRun(ctx) }`.
+ */
+export async function factorsCliRun(
+  ctx: { configFile: string | undefined; argv: string[] },
+  out: NodeJS.WritableStream = process.stdout,
+  opts: FactorsCommandOptions = {},
+): Promise<number> {
+  const at = ctx.argv.indexOf('factors')
+  const args = ctx.argv.slice(at + 1)
+  const config = loadKawasanConfig(ctx.configFile)
+  const has = (flag: string) => args.some((a) => a === flag || a.startsWith(`${flag}=`))
+  if (config.rollup.factorFile && !has('--factor-file')) args.push('--factor-file', config.rollup.factorFile)
+  if (config.rollup.gwp && !has('--gwp')) args.push('--gwp', config.rollup.gwp)
+  return factorsCommand(args, out, opts)
 }
