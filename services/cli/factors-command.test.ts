@@ -132,6 +132,10 @@ describe('kawasan factors show', () => {
     expect(lineOf(text, 'coal_sub_bituminous')).toMatch(/CO2 96100 kg\/TJ .*NCV 18\.9 MJ\/kg/)
     expect(lineOf(text, 'biomass_wood')).toMatch(/\(biogenic, memo item\)/)
     expect(text).toMatch(/volume at 0 °C, 101\.325 kPa \(Nm³\)/)
+    const thermal = await run('show', 'thermal')
+    expect(lineOf(thermal.text, 'DEFAULT-NG-BOILER')).toMatch(
+      /0\.252684 kg CO2e\/kWh heat \(70\.19 kg_per_gj\) {2}gases CO2e {2}type estimate {2}year 2006/,
+    )
   })
 
   it('shows an operator file’s supplier-specific factor', async () => {

@@ -18,11 +18,12 @@ export const FACTORS_HELP = `kawasan factors list [--factor-file FILE]
     Every factor set: version, validity period, origin (bundled or the operator file), GWP set,
     and the set in force today.
 
-kawasan factors show <REGION|COUNTRY|fuels> [--set VERSION | --date YYYY-MM-DD] [--gwp AR5|AR6] [--factor-file FILE]
+kawasan factors show <REGION|COUNTRY|fuels|thermal> [--set VERSION | --date YYYY-MM-DD] [--gwp AR5|AR6] [--factor-file FILE]
     The factors of a region (ID-JAMALI) or of every region of a country (ID, CN, VN, JP, US, ES):
     location-based grid average, market-based residual mix or supplier factor, reference-only
     factors (CDM margins, never used), purchased steam/heat; each with value, unit, kg/kWh, gases,
-    type, data year, source and confidence. \`fuels\` lists the fuel factors. Default set: the one
+    type, data year, source and confidence. \`fuels\` lists the fuel factors, \`thermal\` the
+    steam/heat factors. Default set: the one
     in force today.
 
 kawasan factors diff <SET_A> <SET_B> [--factor-file FILE]
@@ -160,6 +161,11 @@ function show(set: FactorSet, what: string, write: (s?: string) => void): number
   if (what === 'fuels') {
     write('fuels (stationary combustion, per TJ of fuel at net calorific value)')
     for (const f of Object.values(set.fuels) as FuelFactor[]) fuelLines(f, write)
+    return 0
+  }
+  if (what === 'thermal') {
+    write('thermal: purchased steam/heat (Scope 2)')
+    for (const f of Object.values(set.thermal)) factorLines('thermal', f, write)
     return 0
   }
   const key = what.toUpperCase()
