@@ -331,7 +331,7 @@ describe('schema-2 factor set validation', () => {
 
   it('refuses a marginal or combined-margin factor as a location-based grid factor, naming the path', () => {
     const raw = base()
-    raw.grid['VN'] = { ...raw.reference['VN'] }
+    raw.grid.VN = { ...raw.reference.VN }
     expect(() => parseFactorSet(raw)).toThrow(
       /grid\.VN\.type: a location-based grid factor must be type "average", not "combined_margin"/,
     )
@@ -339,7 +339,7 @@ describe('schema-2 factor set validation', () => {
 
   it('refuses unknown keys (a typo must not pass silently)', () => {
     const raw = base()
-    raw.grid['ES'].valeu = 0.1
+    raw.grid.ES.valeu = 0.1
     raw.gwp_set = 'AR6'
     try {
       parseFactorSet(raw)

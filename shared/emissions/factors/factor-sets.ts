@@ -207,6 +207,15 @@ export const factorSetSchemaV2 = z
           message: `a location-based grid factor must be type "average", not "${f.type}" (GHG Protocol Scope 2 Guidance ch. 6); keep margin factors under "reference"`,
         })
     }
+    // Scope 2 counts emissions at the generating plant; lifecycle factors must not be mixed in.
+    for (const section of ['grid', 'residual_mix', 'thermal'] as const)
+      for (const [key, f] of Object.entries(s[section]))
+        if (f.basis !== 'direct')
+          ctx.addIssue({
+            code: 'custom',
+            path: [section, key, 'basis'],
+            message: 'a Scope 2 factor must be "direct" (combustion at the plant), not lifecycle',
+          })
     for (const [region, f] of Object.entries(s.residual_mix)) {
       if (f.type !== 'residual_mix' && f.type !== 'supplier_specific')
         ctx.addIssue({

@@ -100,6 +100,25 @@ describe('operator factor file', () => {
     expect(msg).toMatch(/grid\.VN\.type: type must be "average"/)
   })
 
+  it('refuses a lifecycle factor (Scope 2 counts direct emissions only)', () => {
+    const msg = problems(
+      file({
+        grid: {
+          VN: {
+            value: 0.5,
+            unit: 't_per_mwh',
+            gases: 'CO2e',
+            type: 'average',
+            basis: 'lifecycle',
+            year: 2024,
+            source: 'Electricity Maps',
+          },
+        },
+      }),
+    )
+    expect(msg).toMatch(/grid\.VN\.basis: a Scope 2 factor must be "direct"/)
+  })
+
   it('reports every problem at once: missing licence, unknown base, bad unit, negative value', () => {
     const { licence: _, ...noLicence } = file()
     const msg = problems({

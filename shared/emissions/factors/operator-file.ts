@@ -79,6 +79,14 @@ export const operatorFactorFileSchema = z
       .describe('Whole fuel entries replacing the base set’s (e.g. the delivered coal’s NCV)'),
   })
   .superRefine((s, ctx) => {
+    for (const section of ['grid', 'residual_mix', 'supplier_specific', 'thermal'] as const)
+      for (const [key, f] of Object.entries(s[section] ?? {}))
+        if (f.basis !== 'direct')
+          ctx.addIssue({
+            code: 'custom',
+            path: [section, key, 'basis'],
+            message: 'a Scope 2 factor must be "direct" (combustion at the plant), not lifecycle',
+          })
     if (s.valid_from && s.valid_to && s.valid_to < s.valid_from)
       ctx.addIssue({
         code: 'custom',
