@@ -25,6 +25,9 @@ export type ErrorCode =
   | 'EMISSIONS_WINDOW_INVALID'
   | 'EMISSIONS_TIMEZONE_INVALID'
   | 'EMISSIONS_DATE_INVALID'
+  | 'EMISSIONS_FACTOR_TYPE_REFUSED'
+  | 'EMISSIONS_FACTOR_SET_NOT_IN_FORCE'
+  | 'EMISSIONS_FACTOR_FILE_INVALID'
 
 export class KawasanError extends Error {
   constructor(

@@ -32,6 +32,9 @@ export const FUELS = [
   'biogas',
   'hydrogen_green',
   'hydrogen_grey',
+  'lpg',
+  'coal_bituminous',
+  'coal_sub_bituminous',
 ] as const
 
 /** Device id under which an edge agent publishes its own status and last will (edge-agent `agent_id`). */

@@ -1,5 +1,7 @@
 /** Rollup settings (section `rollup` of the Kawasan config file). See services/rollup/README.md. */
 import { z } from 'zod'
+import { GWP_SET_NAMES } from '../../shared/emissions/factors/gwp.js'
+import { loadOperatorFactorFile } from '../../shared/emissions/factors/operator-file.js'
 import { BUNDLED_FACTOR_SETS, LATEST_FACTOR_SET } from '../../shared/emissions/index.js'
 
 const perClusterSchema = z.strictObject({
@@ -49,6 +51,26 @@ export const rollupConfigSchema = z
       )
       .default(LATEST_FACTOR_SET)
       .describe('Emission factor set version; every rollup records it'),
+    factorFile: z
+      .string()
+      .min(1)
+      .superRefine((path, ctx) => {
+        // Validated at start (docs/FACTORS.md): a typo in an operator factor must stop the service,
+        // not fall back silently to a bundled factor.
+        try {
+          loadOperatorFactorFile(path)
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message })
+        }
+      })
+      .optional()
+      .describe(
+        'Operator factor file (JSON, docs/FACTORS.md): supplier-specific, steam and fuel factors layered on a bundled set; rows record its version',
+      ),
+    gwp: z
+      .enum(GWP_SET_NAMES)
+      .optional()
+      .describe('GWP set for CO2e (AR5 or AR6); default: the factor set’s own (AR5 for 2026.1)'),
     minuteGraceSeconds: z
       .number()
       .int()

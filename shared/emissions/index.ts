@@ -5,20 +5,37 @@ export type { AppliedFactors, Contribution, EnergyBalance, GenerationRole } from
 export { GENERATION_ROLES, plantBalance, sumBalances } from './balance.js'
 export type { CertificateLike, CertificatesInWindow } from './certificates.js'
 export { certificatesInWindow } from './certificates.js'
-export type { Combustion } from './combustion.js'
-export { combustion, isRenewable } from './combustion.js'
+export type { BlendComponent, BoilerInput, BoilerResult, Combustion, PurchasedHeat } from './combustion.js'
+export { boiler, combustion, isRenewable, purchasedHeat } from './combustion.js'
 export type { DeviceEnergy, EnergyOptions, FuelUse, Gap } from './energy.js'
 export { deviceEnergy } from './energy.js'
 export type { EmissionsErrorCode } from './errors.js'
 export { EmissionsError } from './errors.js'
-export type { FactorSet, FuelFactor, GridFactor } from './factors/factor-sets.js'
+export type {
+  FactorSet,
+  FactorType,
+  FuelFactor,
+  GridFactor,
+  ReferenceConditions,
+} from './factors/factor-sets.js'
 export {
   BUNDLED_FACTOR_SETS,
   bundledFactorSet,
   LATEST_FACTOR_SET,
   loadFactorSetFile,
+  marketFactor,
+  NORMAL_CONDITIONS,
   parseFactorSet,
+  STANDARD_CONDITIONS,
+  withGwp,
 } from './factors/factor-sets.js'
+export type { Gwp, GwpSetName } from './factors/gwp.js'
+export { GWP_SETS } from './factors/gwp.js'
+export { loadOperatorFactorFile, parseOperatorFactorFile } from './factors/operator-file.js'
+export type { FactorProvenance, ProvenanceInput } from './factors/provenance.js'
+export { factorProvenance, massUnitFor, provenanceFields, provenanceOf } from './factors/provenance.js'
+export type { FactorSetPeriod } from './factors/registry.js'
+export { FactorRegistry, factorSetFor } from './factors/registry.js'
 export type { HourInput, HourlyMatchingResult, HourMatch } from './hourly-matching.js'
 export { hourlyMatching } from './hourly-matching.js'
 export type { LocalHour } from './local-days.js'

@@ -2,12 +2,12 @@
  * Input and flag types shared by the emission maths. The input is what a rollup service reads from
  * the `readings` measurement, grouped per device and sorted by time; nothing here does I/O.
  */
-import type { DeviceRole } from '../site-model.js'
+import type { DeviceRole, FUELS } from '../site-model.js'
 import type { TimeWindow } from './local-days.js'
 
 export type { TimeWindow }
 
-export type Fuel = 'diesel' | 'natural_gas' | 'biomass_wood' | 'biogas' | 'hydrogen_green' | 'hydrogen_grey'
+export type Fuel = (typeof FUELS)[number]
 
 /** One reading of one device: epoch ms UTC and metric values (vocabulary: shared/metric-vocabulary.ts). */
 export interface Sample {

@@ -62,6 +62,7 @@ function service(now: number, overrides: Record<string, unknown> = {}): RollupSe
   return new RollupService({
     config: rollupConfigSchema.parse({
       gapLimitMs: GAP_LIMIT,
+      factorSet: '2025.1', // the set `expected` uses (the default is the latest set)
       devicesPerQuery: 5, // 16 devices: four queries per window set, the chunked path
       clusters: { cikarang: { expectedIntervalMs: INTERVAL } },
       ...overrides,
