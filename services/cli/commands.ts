@@ -9,6 +9,7 @@ import { loadSiteIndex } from '../../shared/site-model-file.js'
 import { API_KEY_OPTIONS, API_KEY_USAGE } from './api-key-options.js'
 import type { OptionSpec, ParsedArgs } from './cli-args.js'
 import { loadKawasanConfig } from './config.js'
+import { FACTORS_HELP, FACTORS_OPTIONS } from './factors-options.js'
 import { BACKFILL_OPTIONS, ROLLUP_USAGE } from './rollup-options.js'
 
 /** The long-running commands' stacks, loaded on first use (they import every service). */
@@ -156,6 +157,28 @@ commands run in the same data directory use its InfluxDB.`,
       const { hashPassword } = await import('../../shared/password-hash.js')
       ctx.out.write(`${await hashPassword(pw)}\n`)
       return 0
+    },
+  },
+  factors: {
+    summary: 'Emission factors: list | show <REGION|COUNTRY|fuels|thermal> | diff <SET_A> <SET_B>',
+    usage: FACTORS_HELP,
+    options: FACTORS_OPTIONS,
+    maxPositionals: 3,
+    run: async (ctx) => {
+      const { factorsCommand } = await import('./factors-command.js')
+      const config = loadKawasanConfig(ctx.configFile)
+      const { values, positionals } = ctx.args
+      // The config's operator factor file and GWP set apply unless the command names others.
+      const flags: Record<string, string | undefined> = {
+        set: values.set as string | undefined,
+        date: values.date as string | undefined,
+        gwp: (values.gwp as string | undefined) ?? config.rollup.gwp,
+        'factor-file': (values['factor-file'] as string | undefined) ?? config.rollup.factorFile,
+      }
+      const args = [...positionals]
+      for (const [name, value] of Object.entries(flags))
+        if (value !== undefined) args.push(`--${name}`, value)
+      return factorsCommand(args, ctx.out)
     },
   },
   site: {

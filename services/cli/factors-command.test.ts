@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { factorsCliRun, factorsCommand } from './factors-command.js'
+import { runKawasan } from '../../test/helpers/kawasan-process.js'
+import { factorsCommand } from './factors-command.js'
 
 /** Runs the command and returns its exit code and everything it printed. */
 async function run(...args: string[]): Promise<{ rc: number; text: string }> {
@@ -216,18 +217,10 @@ describe('kawasan factors from the CLI (config applies)', () => {
     )
     const configFile = join(dir, 'kawasan.yaml')
     writeFileSync(configFile, `rollup:\n  factorFile: ${factorFile}\n  gwp: AR6\n`)
+    // The real CLI, as an operator runs it (the set in force today: the operator's, based on 2026.1).
     const runCli = async (argv: string[]) => {
-      let text = ''
-      const out = new Writable({
-        write(chunk, _enc, cb) {
-          text += String(chunk)
-          cb()
-        },
-      })
-      const rc = await factorsCliRun({ configFile, argv }, out, {
-        now: () => Date.parse('2026-12-01T08:00:00Z'),
-      })
-      return { rc, text }
+      const r = await runKawasan(argv)
+      return { rc: r.code, text: r.stdout + r.stderr }
     }
     const fromConfig = await runCli(['-c', configFile, 'factors', 'show', 'ES'])
     expect(fromConfig.rc).toBe(0)

@@ -2,6 +2,7 @@
  * `kawasan factors list|show|diff`: the factor registry as an auditor reads it (docs/FACTORS.md).
  * Prints every value with its unit, gases, type, data year and source; never computes anything.
  */
+
 import { parseArgs } from 'node:util'
 import {
   countryOf,
@@ -13,23 +14,7 @@ import { type GwpSetName, isGwpSetName } from '../../shared/emissions/factors/gw
 import { FactorRegistry } from '../../shared/emissions/factors/registry.js'
 import { KawasanError } from '../../shared/errors.js'
 import { loadKawasanConfig } from './config.js'
-
-export const FACTORS_HELP = `kawasan factors list [--factor-file FILE]
-    Every factor set: version, validity period, origin (bundled or the operator file), GWP set,
-    and the set in force today.
-
-kawasan factors show <REGION|COUNTRY|fuels|thermal> [--set VERSION | --date YYYY-MM-DD] [--gwp AR5|AR6] [--factor-file FILE]
-    The factors of a region (ID-JAMALI) or of every region of a country (ID, CN, VN, JP, US, ES):
-    location-based grid average, market-based residual mix or supplier factor, reference-only
-    factors (CDM margins, never used), purchased steam/heat; each with value, unit, kg/kWh, gases,
-    type, data year, source and confidence. \`fuels\` lists the fuel factors, \`thermal\` the
-    steam/heat factors. Default set: the one
-    in force today.
-
-kawasan factors diff <SET_A> <SET_B> [--factor-file FILE]
-    Every factor added, removed or changed from SET_A to SET_B, old and new value and change in %.
-
---factor-file FILE   An operator factor file (config rollup.factorFile) loaded with the bundled sets.`
+import { FACTORS_HELP } from './factors-options.js'
 
 type Section = 'grid' | 'residual_mix' | 'supplier_specific' | 'reference' | 'thermal'
 const SECTIONS: readonly { key: Section; label: string }[] = [
@@ -112,7 +97,6 @@ function parse(args: string[]) {
       date: { type: 'string' },
       gwp: { type: 'string' },
       'factor-file': { type: 'string' },
-      config: { type: 'string', short: 'c' }, // the CLI's own option, read by factorsCliRun
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -260,23 +244,4 @@ function diff(a: FactorSet, b: FactorSet, write: (s?: string) => void): number {
   }
   write(`${n} change${n === 1 ? '' : 's'}`)
   return 0
-}
-
-/**
- * `kawasan factors ...` from the CLI: the config's `rollup.factorFile` and `rollup.gwp` apply
- * unless given on the command line. Wire as
- * `factors: { summary, help: FACTORS_HELP, run: (ctx) => factorsCliRun(ctx) }`.
- */
-export async function factorsCliRun(
-  ctx: { configFile: string | undefined; argv: string[] },
-  out: NodeJS.WritableStream = process.stdout,
-  opts: FactorsCommandOptions = {},
-): Promise<number> {
-  const at = ctx.argv.indexOf('factors')
-  const args = ctx.argv.slice(at + 1)
-  const config = loadKawasanConfig(ctx.configFile)
-  const has = (flag: string) => args.some((a) => a === flag || a.startsWith(`${flag}=`))
-  if (config.rollup.factorFile && !has('--factor-file')) args.push('--factor-file', config.rollup.factorFile)
-  if (config.rollup.gwp && !has('--gwp')) args.push('--gwp', config.rollup.gwp)
-  return factorsCommand(args, out, opts)
 }

@@ -470,10 +470,11 @@ describe('README commands', () => {
         const made = await runScript(inRepo(ids(init)), env)
         expect(made.code, made.out).toBe(0)
         const config = join(dir, 'agent.yaml')
-        writeFileSync(
-          config,
-          asRun(readFileSync(config, 'utf8')).replace(/^(\s*dir:\s*).*$/m, `$1${join(dir, 'buffer')}`),
-        )
+        // What the README says to do next by hand: point it at your broker (here the demo stack's).
+        const edited = readFileSync(config, 'utf8')
+          .replace(/^(\s*url:\s*).*$/m, `$1mqtt://127.0.0.1:${ports.get(1883)}`)
+          .replace(/^(\s*dir:\s*).*$/m, `$1${join(dir, 'buffer')}`)
+        writeFileSync(config, edited)
         const checked = await runScript(inRepo(check), env)
         expect(checked.code, checked.out).toBe(0)
         expect(checked.out).toMatch(/broker\s+OK/)
