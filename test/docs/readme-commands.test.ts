@@ -194,7 +194,7 @@ const CHECKS: Record<string, Check> = {
     kind: 'script',
     expect: (out) => {
       expect(out).toMatch(/broker\s+OK/)
-      expect(out).toContain('grid-main')
+      expect(out).toMatch(/sim-grid\s+simulator/)
     },
   },
   'npm test': { kind: 'ci-and-stack' },
