@@ -14,6 +14,7 @@ import {
   AgentStatusStore,
   apiPart,
   brokerPart,
+  inBrokerIngestParts,
   influxPart,
   ingestPart,
   opsPart,
@@ -115,9 +116,7 @@ export const brokerParts =
   (config: KawasanConfig): PartsOf =>
   (s) => {
     if (config.ingest.mode !== 'in-broker') return [opsPart(s), brokerPart(s)]
-    const influx = influxPart(s, 'shared')
-    const ingest = ingestPart(s, influx)
-    return [opsPart(s), influx, ingest, brokerPart(s, { ingest })]
+    return [opsPart(s), ...inBrokerIngestParts(s).parts]
   }
 
 export const ingestParts: PartsOf = (s) => {

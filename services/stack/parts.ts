@@ -11,12 +11,12 @@ import YAML from 'yaml'
 import { InfluxClient, type LineWriter } from '../../shared/influx/influx-client.js'
 import { definePart, type Part } from '../../shared/lifecycle.js'
 import type { Logger } from '../../shared/logger.js'
-import { buildOpsServer, type OpsRegistry } from '../../shared/ops-server.js'
+import { buildOpsServer, OpsRegistry } from '../../shared/ops-server.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { AgentStatusStore, watchStatusTopics } from '../api/agent-status-store.js'
 import { type StartedApi, startApi } from '../api/main.js'
 import { KawasanBroker } from '../broker/app.js'
-import type { KawasanConfig } from '../cli/config.js'
+import { type KawasanConfig, kawasanConfigSchema } from '../cli/config.js'
 import { createIngestPipeline, createLineWriter, type InfluxTarget } from '../ingest/app.js'
 import { IngestSubscriber } from '../ingest/subscriber.js'
 import type { TelemetryPipeline } from '../ingest/telemetry-pipeline.js'
@@ -121,7 +121,7 @@ export function ingestPart(
   )
 }
 
-export type BrokerPart = Part & { url(): string; broker(): KawasanBroker }
+export type BrokerPart = Part & { url(): string; tlsUrl(): string | undefined; broker(): KawasanBroker }
 
 /** Our MQTT broker; with `ingest`, readings are validated and stored before the PUBACK. */
 export function brokerPart(
@@ -135,6 +135,7 @@ export function brokerPart(
 ): BrokerPart {
   let broker: KawasanBroker | undefined
   let url = ''
+  let tlsUrl: string | undefined
   const { config } = ctx
   return Object.assign(
     definePart('broker', {
@@ -167,6 +168,7 @@ export function brokerPart(
     }),
     {
       url: () => url,
+      tlsUrl: () => tlsUrl,
       broker() {
         if (!broker) throw new Error('broker part read before it started')
         return broker
@@ -303,3 +305,38 @@ export function apiPart(
 }
 
 export { AgentStatusStore }
+
+/**
+ * The broker with ingest inside it and the InfluxDB it writes to: what `kawasan broker` runs in
+ * in-broker mode, and what tests and the benchmark start.
+ */
+export function inBrokerIngestParts(
+  ctx: StackContext,
+  options: {
+    writer?: LineWriter | undefined
+    abandonAfterMs?: number | undefined
+    onStatus?: ((topic: string, payload: Buffer) => void) | undefined
+    agentStatus?: AgentStatusStore | undefined
+  } = {},
+): { influx: InfluxPart; ingest: IngestPart; broker: BrokerPart; parts: Part[] } {
+  const influx = influxPart(ctx, 'shared')
+  const ingest = ingestPart(ctx, influx, options)
+  const broker = brokerPart(ctx, { ingest, onStatus: options.onStatus, agentStatus: options.agentStatus })
+  return { influx, ingest, broker, parts: [influx, ingest, broker] }
+}
+
+/** A stack context from a partial Kawasan config (tests, benchmarks): validated like the CLI's. */
+export function stackContext(
+  config: Record<string, unknown>,
+  site: SiteIndex,
+  log: Logger,
+  service = 'test',
+): StackContext {
+  return {
+    config: kawasanConfigSchema.parse(config),
+    site,
+    log,
+    ops: new OpsRegistry({ defaultMetrics: false }),
+    service,
+  }
+}

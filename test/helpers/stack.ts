@@ -6,13 +6,11 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Registry } from 'prom-client'
 import type { KawasanBroker } from '../../services/broker/app.js'
-import { kawasanConfigSchema } from '../../services/cli/config.js'
 import type { TelemetryPipeline } from '../../services/ingest/telemetry-pipeline.js'
-import { brokerPart, influxPart, ingestPart } from '../../services/stack/parts.js'
+import { inBrokerIngestParts, stackContext } from '../../services/stack/parts.js'
 import type { InfluxClient, LineWriter } from '../../shared/influx/influx-client.js'
 import { Stack } from '../../shared/lifecycle.js'
 import { silentLogger } from '../../shared/logger.js'
-import { OpsRegistry } from '../../shared/ops-server.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { freshDatabase } from './influx.js'
 import { demoPasswords, exampleSite } from './site.js'
@@ -37,22 +35,26 @@ export async function startStack(
 ): Promise<TestStack> {
   const site = exampleSite()
   const influx = await freshDatabase('stack')
-  const ops = new OpsRegistry({ defaultMetrics: false })
-  const config = kawasanConfigSchema.parse({
-    influx: { url: influx.baseUrl, database: influx.database },
-    broker: { host: '127.0.0.1', port: 0 },
-    ingest: options.ingest ?? {},
+  const ctx = stackContext(
+    {
+      influx: { url: influx.baseUrl, database: influx.database },
+      broker: { host: '127.0.0.1', port: 0 },
+      ingest: options.ingest ?? {},
+    },
+    site,
+    silentLogger(),
+  )
+  const built = inBrokerIngestParts(ctx, {
+    writer: options.writer,
+    abandonAfterMs: 1000,
+    onStatus: options.onStatus,
   })
-  const ctx = { config, site, log: silentLogger(), ops, service: 'test' }
-  const influxDb = influxPart(ctx, 'shared')
-  const ingest = ingestPart(ctx, influxDb, { writer: options.writer, abandonAfterMs: 1000 })
-  const brokerP = brokerPart(ctx, { ingest, onStatus: options.onStatus })
   const stack = new Stack()
-  await stack.start([influxDb, ingest, brokerP], new AbortController().signal)
-  const broker = brokerP.broker()
-  const pipeline = ingest.pipeline()
-  const metrics = ops.metrics
-  const url = brokerP.url()
+  await stack.start(built.parts, new AbortController().signal)
+  const broker = built.broker.broker()
+  const pipeline = built.ingest.pipeline()
+  const metrics = ctx.ops.metrics
+  const url = built.broker.url()
   const clients: MqttClient[] = []
   return {
     site,

@@ -7,11 +7,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { KawasanBroker } from '../../services/broker/app.js'
-import { createIngestPipeline } from '../../services/ingest/app.js'
-import { ingestConfigSchema } from '../../services/ingest/config.js'
+import { inBrokerIngestParts, stackContext } from '../../services/stack/parts.js'
+import { Stack } from '../../shared/lifecycle.js'
 import { silentLogger } from '../../shared/logger.js'
 import { telemetryTopic } from '../../shared/topics.js'
 import { countPoints, freshDatabase } from '../helpers/influx.js'
@@ -20,33 +18,33 @@ import { connectClient, payload } from '../helpers/stack.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kawasan-tls-'))
 const file = (name: string) => readFileSync(join(dir, name))
-const brokers: KawasanBroker[] = []
+const stacks: Stack[] = []
 
 async function tlsBroker(requireClientCert: boolean) {
-  const site = exampleSite()
   const influx = await freshDatabase('tls')
-  const metrics = new Registry()
-  const pipeline = createIngestPipeline({
-    config: ingestConfigSchema.parse({}),
-    site,
-    writer: influx,
-    log: silentLogger(),
-    metrics,
-  })
-  const broker = new KawasanBroker({ site, log: silentLogger(), metrics, sink: pipeline })
-  const { tlsPort } = await broker.start({
-    host: '127.0.0.1',
-    port: 0,
-    tls: {
-      port: 0,
-      certFile: join(dir, 'broker.pem'),
-      keyFile: join(dir, 'broker.key'),
-      caFile: join(dir, 'ca.pem'),
-      requireClientCert,
+  const ctx = stackContext(
+    {
+      influx: { url: influx.baseUrl, database: influx.database },
+      broker: {
+        host: '127.0.0.1',
+        port: 0,
+        tls: {
+          port: 0,
+          certFile: join(dir, 'broker.pem'),
+          keyFile: join(dir, 'broker.key'),
+          caFile: join(dir, 'ca.pem'),
+          requireClientCert,
+        },
+      },
     },
-  })
-  brokers.push(broker)
-  return { url: `mqtts://127.0.0.1:${tlsPort}`, influx }
+    exampleSite(),
+    silentLogger(),
+  )
+  const built = inBrokerIngestParts(ctx)
+  const stack = new Stack()
+  await stack.start(built.parts, new AbortController().signal)
+  stacks.push(stack)
+  return { url: built.broker.tlsUrl()!, influx }
 }
 
 beforeAll(() => {
@@ -55,7 +53,7 @@ beforeAll(() => {
   })
 })
 afterAll(async () => {
-  for (const b of brokers) await b.stop()
+  for (const s of stacks) await s.stop()
 })
 
 describe('broker over TLS', () => {
