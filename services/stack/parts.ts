@@ -156,10 +156,12 @@ export function brokerPart(
           drainTimeoutMs: config.broker.drainTimeoutMs,
         })
         const { host, port: wanted, tls } = config.broker
-        const { port } = await broker.start({ host, port: wanted, tls }).catch((err: unknown) => {
+        const { port, tlsPort } = await broker.start({ host, port: wanted, tls }).catch((err: unknown) => {
           throw listenError(err, 'MQTT broker', host, wanted, 'MQTT_PORT')
         })
-        url = `mqtt://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`
+        const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
+        url = `mqtt://${reachable}:${port}`
+        if (tlsPort !== undefined) tlsUrl = `mqtts://${reachable}:${tlsPort}`
       },
       async stop() {
         await broker?.stop()
