@@ -92,6 +92,13 @@ export const identitySchema = z.object({
   /** gateway: publishes under its plant only; ingest: may subscribe to telemetry. */
   role: z.enum(['gateway', 'ingest', 'observer']).default('gateway'),
   plant: id.optional().describe('For gateways: the plant (or "shared") it publishes for'),
+  client_id_prefixes: z
+    .array(z.string().min(1).max(128))
+    .min(1)
+    .optional()
+    .describe(
+      'MQTT client ids of this identity: each id is a prefix itself or a prefix followed by "-..." . When given, the identity may use no other client id and no other identity may use these (docs/SECURITY.md)',
+    ),
 })
 export type Identity = z.infer<typeof identitySchema>
 
@@ -133,7 +140,18 @@ export const siteModelSchema = z
         deviceIds.add(device.id)
       })
     })
+    const prefixOwner = new Map<string, string>()
     model.identities.forEach((identity, i) => {
+      identity.client_id_prefixes?.forEach((prefix, j) => {
+        const owner = prefixOwner.get(prefix)
+        if (owner !== undefined && owner !== identity.username)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['identities', i, 'client_id_prefixes', j],
+            message: `client id prefix "${prefix}" is already declared by identity ${owner}`,
+          })
+        prefixOwner.set(prefix, identity.username)
+      })
       if (identity.role === 'gateway' && !identity.plant) {
         ctx.addIssue({
           code: 'custom',

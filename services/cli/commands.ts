@@ -71,6 +71,7 @@ async function runServices(
         onStatus: agentStatus ? (topic, payload) => agentStatus.update(topic, payload) : undefined,
         redis: config.broker.redis,
         drainTimeoutMs: config.broker.drainTimeoutMs,
+        limits: config.broker,
       })
       const { port } = await broker.start({
         host: config.broker.host,
