@@ -4,7 +4,7 @@
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { Registry } from 'prom-client'
-import { KawasanBroker } from '../../services/broker/app.js'
+import { type BrokerLimits, KawasanBroker } from '../../services/broker/app.js'
 import { createIngestPipeline } from '../../services/ingest/app.js'
 import { ingestConfigSchema } from '../../services/ingest/config.js'
 import type { TelemetryPipeline } from '../../services/ingest/telemetry-pipeline.js'
@@ -30,6 +30,7 @@ export async function startStack(
     writer?: LineWriter
     ingest?: Record<string, unknown>
     onStatus?: (topic: string, payload: Buffer) => void
+    limits?: Partial<BrokerLimits>
   } = {},
 ): Promise<TestStack> {
   const site = exampleSite()
@@ -43,7 +44,14 @@ export async function startStack(
     log,
     metrics,
   })
-  const broker = new KawasanBroker({ site, log, metrics, sink: pipeline, onStatus: options.onStatus })
+  const broker = new KawasanBroker({
+    site,
+    log,
+    metrics,
+    sink: pipeline,
+    onStatus: options.onStatus,
+    limits: options.limits,
+  })
   const { port } = await broker.start({ host: '127.0.0.1', port: 0 })
   const url = `mqtt://127.0.0.1:${port}`
   const clients: MqttClient[] = []
