@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createConnection, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import type { IClientOptions, MqttClient } from 'mqtt'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { statusTopic, telemetryTopic } from '../../shared/topics.js'
 import { demoPasswords } from '../helpers/site.js'
 import { connectClient, payload, type TestStack } from '../helpers/stack.js'
@@ -204,13 +204,21 @@ export async function rawSession(
   return { socket, reply, closed }
 }
 
-/** Tries a login; 'accepted' (the client is closed again at once) or the refusal's message. */
-export async function loginOutcome(url: string, options: IClientOptions): Promise<string> {
-  try {
-    const client = await connectClient(url, options)
-    await client.endAsync(true)
-    return 'accepted'
-  } catch (err) {
-    return (err as Error).message
-  }
+/**
+ * Tries a login; 'accepted' (the client is closed again at once), the refusal's message, or
+ * 'closed' when the broker closed the socket without a CONNACK.
+ */
+export function loginOutcome(url: string, options: IClientOptions): Promise<string> {
+  return new Promise((resolve) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options })
+    client.once('connect', () => {
+      client.end(true)
+      resolve('accepted')
+    })
+    client.once('error', (err) => {
+      client.end(true)
+      resolve(err.message)
+    })
+    client.once('close', () => resolve('closed'))
+  })
 }
