@@ -133,6 +133,9 @@ function redisBackends(url: string, maxSessionDelivery: number) {
 
 type Conn = { pause(): void; resume(): void }
 
+/** Where refused status messages go: no client can subscribe to a $-topic here (acl.ts). */
+const DROPPED_TOPIC = '$kawasan/dropped'
+
 function addressOf(conn: unknown): string {
   return (conn as { remoteAddress?: string }).remoteAddress ?? 'unknown'
 }
@@ -391,7 +394,13 @@ export class KawasanBroker {
     const content = checkContent(this.options.site, deviceTopic, payload, packet.retain)
     if (!content.ok) {
       this.refuse(content.kind, client, { reason: content.reason, topic: topic.slice(0, 200) })
-      done(new Error(`not accepted: ${content.reason}`)) // as above: aedes disconnects
+      // Acknowledged and dropped: closing the connection instead would make a buggy gateway resend
+      // it forever ahead of its telemetry. aedes publishes what this hook lets through, so the
+      // message goes, empty and not retained, to a $-topic nobody may subscribe to (acl.ts).
+      packet.topic = DROPPED_TOPIC
+      packet.payload = Buffer.alloc(0)
+      packet.retain = false
+      done()
       return
     }
     if (content.stripRetain) {
