@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SiteIndex } from '../../shared/site-model.js'
+import { SiteIndex, siteModelSchema } from '../../shared/site-model.js'
 import { exampleSite } from '../../test/helpers/site.js'
 import { ClientIdRegistry } from './client-id-registry.js'
 
@@ -51,5 +51,14 @@ describe('client id registry', () => {
     expect(ids.claim('plc-c-7', c, true).ok).toBe(true)
     expect(ids.claim('other', c, true)).toMatchObject({ kind: 'client_id_not_declared' })
     expect(ids.claim('plc-c', model.identities[0]!, true)).toMatchObject({ kind: 'client_id_reserved' })
+  })
+
+  it('refuses a site model in which two identities declare the same client id prefix', () => {
+    const model = structuredClone(site.model)
+    model.identities[0]!.client_id_prefixes = ['plc']
+    model.identities[1]!.client_id_prefixes = ['plc']
+    const result = siteModelSchema.safeParse(model)
+    expect(result.success).toBe(false)
+    expect(result.error?.issues[0]?.message).toMatch(/already declared by identity gw-plant-a/)
   })
 })
