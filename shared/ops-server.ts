@@ -14,7 +14,8 @@ export class OpsRegistry {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false)
-      collectDefaultMetrics({ register: this.metrics, prefix: 'kawasan_process_' })
+      // prom-client's default names already start with process_ or nodejs_: prefix with kawasan_ only
+      collectDefaultMetrics({ register: this.metrics, prefix: 'kawasan_' })
   }
 
   addReadiness(name: string, check: ReadinessCheck): void {
