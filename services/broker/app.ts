@@ -472,6 +472,8 @@ export class KawasanBroker {
           // requireClientCert refuses connections without a valid one.
           requestCert: !!listen.tls.caFile,
           rejectUnauthorized: listen.tls.requireClientCert ?? false,
+          // A TLS handshake is not yet a pending CONNECT: bound it by the same time (Node's default 120 s).
+          handshakeTimeout: this.limits.connectTimeoutMs,
         },
         handle,
       )
