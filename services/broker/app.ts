@@ -4,6 +4,8 @@
  * inside `authorizePublish`, and aedes 1.2 writes the QoS 1 PUBACK only after that hook calls back
  * (lib/handlers/publish.js: authorizePublish → enqueuePublish), so a gateway's message is
  * acknowledged only once InfluxDB holds it. broker-puback.test.ts guards that order.
+ * Tenant safety (docs/SECURITY.md): client ids bound to identities, a login limiter keyed by address
+ * and username, packet sizes bounded on the stream, status and retain rules, refusals counted.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
