@@ -68,6 +68,7 @@ export interface BrokerLimits {
   maxPendingConnections: number
   maxConnectBytes: number
   maxPacketBytes: number
+  maxClientIdsPerIdentity: number
   loginLimiter: LoginLimiterOptions
 }
 
@@ -76,6 +77,7 @@ const DEFAULT_LIMITS: BrokerLimits = {
   maxPendingConnections: 512,
   maxConnectBytes: 4096,
   maxPacketBytes: 256 * 1024 + 1024,
+  maxClientIdsPerIdentity: 1000,
   loginLimiter: DEFAULT_LOGIN_LIMITER,
 }
 
@@ -174,7 +176,7 @@ export class KawasanBroker {
       loginLimiter: { ...DEFAULT_LIMITS.loginLimiter, ...options.limits?.loginLimiter },
     }
     this.limiter = new LoginLimiter(this.limits.loginLimiter)
-    this.clientIds = new ClientIdRegistry(options.site)
+    this.clientIds = new ClientIdRegistry(options.site, this.limits.maxClientIdsPerIdentity)
     this.refusals = new RefusalRecorder(options.metrics, options.log)
     this.m = {
       connections: new Gauge({

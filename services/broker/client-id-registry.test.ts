@@ -61,4 +61,17 @@ describe('client id registry', () => {
     expect(result.success).toBe(false)
     expect(result.error?.issues[0]?.message).toMatch(/already declared by identity gw-plant-a/)
   })
+
+  it('bounds the ids one identity holds: clean ids come back on disconnect, persistent ones stay', () => {
+    const ids = new ClientIdRegistry(site, 3)
+    const observer = who('observer')
+    const a = ids.claim('o-1', observer, true)
+    ids.claim('o-2', observer, false)
+    ids.claim('o-3', observer, false)
+    expect(ids.claim('o-4', observer, true)).toMatchObject({ ok: false, kind: 'client_id_limit' })
+    expect(ids.claim('o-2', observer, true).ok).toBe(true) // an id it holds is always usable
+    if (a.ok) a.release()
+    expect(ids.claim('o-4', observer, true).ok).toBe(true)
+    expect(ids.claim('g-1', who('gw-plant-a'), true).ok).toBe(true) // other identities are not affected
+  })
 })

@@ -10,7 +10,8 @@
  * - owners in memory for every other id: the first identity to connect with an id owns it while a
  *   connection holds it or, after a `clean=false` login, while its session may be stored. In-memory
  *   only: after a restart (or on another instance sharing Redis sessions) the next identity to
- *   connect becomes the owner; declared prefixes close that gap.
+ *   connect becomes the owner; declared prefixes close that gap. An identity holds at most
+ *   `maxIdsPerIdentity` ids at once (live or with a stored session), so the map is bounded.
  */
 import type { Identity, SiteIndex } from '../../shared/site-model.js'
 import type { RefusalKind } from './refusals.js'
@@ -28,8 +29,12 @@ export class ClientIdRegistry {
   private readonly namespaces: { prefix: string; owners: Set<string> }[]
   private readonly declared = new Map<string, string[]>()
   private readonly owners = new Map<string, Owner>()
+  private readonly heldBy = new Map<string, number>() // username → ids it holds
 
-  constructor(site: SiteIndex) {
+  constructor(
+    site: SiteIndex,
+    private readonly maxIdsPerIdentity = 1000,
+  ) {
     const byPrefix = new Map<string, Set<string>>()
     const add = (prefix: string, username: string) => {
       const set = byPrefix.get(prefix) ?? new Set<string>()
@@ -80,6 +85,14 @@ export class ClientIdRegistry {
         kind: 'client_id_in_use',
         reason: `client id is held by another identity (${owner.live > 0 ? 'connected' : 'stored session'})`,
       }
+    const held = this.heldBy.get(username) ?? 0
+    if (!owner && held >= this.maxIdsPerIdentity)
+      return {
+        ok: false,
+        kind: 'client_id_limit',
+        reason: `identity already holds ${held} client ids (connected or with a stored session)`,
+      }
+    if (!owner) this.heldBy.set(username, held + 1)
     const entry = owner ?? { username, live: 0, persistent: false }
     entry.live++
     // A clean login discards the stored session [MQTT-3.1.2-6]; a persistent one keeps it.
@@ -92,8 +105,10 @@ export class ClientIdRegistry {
         if (released) return
         released = true
         entry.live--
-        if (entry.live <= 0 && !entry.persistent && this.owners.get(clientId) === entry)
+        if (entry.live <= 0 && !entry.persistent && this.owners.get(clientId) === entry) {
           this.owners.delete(clientId)
+          this.heldBy.set(username, (this.heldBy.get(username) ?? 1) - 1)
+        }
       },
     }
   }

@@ -78,6 +78,14 @@ export const brokerConfigSchema = z
       .describe(
         'Largest packet after CONNECT, checked on the stream before it is buffered: the connection is cut. Default: the largest telemetry payload ingest accepts plus room for the topic',
       ),
+    maxClientIdsPerIdentity: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe(
+        'Client ids one identity may hold at once (connected, or with a stored session after a clean=false login); bounds the client id map (docs/SECURITY.md)',
+      ),
     loginLimiter: z
       .object({
         maxFailuresPerUser: z

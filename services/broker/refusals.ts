@@ -11,6 +11,7 @@ export const REFUSAL_KINDS = [
   'client_id_reserved', // client id in another identity's namespace (site model)
   'client_id_in_use', // client id (live or with a stored session) belongs to another identity
   'client_id_not_declared', // identity declares client_id_prefixes and this id is not one of them
+  'client_id_limit', // identity already holds maxClientIdsPerIdentity ids (live or stored sessions)
   'login_blocked', // login limiter: too many failures for this address+username or this address
   'bad_credentials', // wrong password, unknown user, no credentials, certificate mismatch
   'protocol_refused', // MQTT 5 (or another version aedes does not speak)
