@@ -14,7 +14,8 @@ export class OpsRegistry {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false)
-      collectDefaultMetrics({ register: this.metrics, prefix: 'kawasan_' }) // kawasan_process_cpu_seconds_total, kawasan_nodejs_heap_size_used_bytes, ...
+      // prom-client's default names already start with process_ or nodejs_: prefix with kawasan_ only
+      collectDefaultMetrics({ register: this.metrics, prefix: 'kawasan_' })
   }
 
   addReadiness(name: string, check: ReadinessCheck): void {

@@ -95,6 +95,13 @@ export const identitySchema = z.strictObject({
   /** gateway: publishes under its plant only; ingest: may subscribe to telemetry. */
   role: z.enum(['gateway', 'ingest', 'observer']).default('gateway'),
   plant: id.optional().describe('For gateways: the plant (or "shared") it publishes for'),
+  client_id_prefixes: z
+    .array(z.string().min(1).max(128))
+    .min(1)
+    .optional()
+    .describe(
+      'MQTT client ids of this identity: each id is a prefix itself or a prefix followed by "-..." . When given, the identity may use no other client id and no other identity may use these (docs/SECURITY.md)',
+    ),
 })
 export type Identity = z.infer<typeof identitySchema>
 
@@ -139,6 +146,7 @@ export const siteModelSchema = siteModelShape.superRefine((model, ctx) => {
   })
   checkAllocations(model, plantIds, ctx)
   checkCertificateIds(model, ctx)
+  checkClientIdPrefixes(model, ctx)
   model.identities.forEach((identity, i) => {
     if (identity.role === 'gateway' && !identity.plant) {
       ctx.addIssue({
@@ -225,6 +233,23 @@ function checkCertificateIds(model: SiteModelShape, ctx: Ctx): void {
           message: `certificate "${cert.id}" is already listed under ${first}; a certificate can be claimed once in the estate`,
         })
       } else seen.set(cert.id, `plant ${plant.id}`)
+    })
+  })
+}
+
+/** A client id prefix names one identity: two owners would let one take over the other's sessions. */
+function checkClientIdPrefixes(model: SiteModelShape, ctx: Ctx): void {
+  const prefixOwner = new Map<string, string>()
+  model.identities.forEach((identity, i) => {
+    identity.client_id_prefixes?.forEach((prefix, j) => {
+      const owner = prefixOwner.get(prefix)
+      if (owner !== undefined && owner !== identity.username)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['identities', i, 'client_id_prefixes', j],
+          message: `client id prefix "${prefix}" is already declared by identity ${owner}`,
+        })
+      prefixOwner.set(prefix, identity.username)
     })
   })
 }

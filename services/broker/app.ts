@@ -4,13 +4,15 @@
  * inside `authorizePublish`, and aedes 1.2 writes the QoS 1 PUBACK only after that hook calls back
  * (lib/handlers/publish.js: authorizePublish → enqueuePublish), so a gateway's message is
  * acknowledged only once InfluxDB holds it. broker-puback.test.ts guards that order.
+ * Tenant safety (docs/SECURITY.md): client ids bound to identities, a login limiter keyed by address
+ * and username, packet sizes bounded on the stream, status and retain rules, refusals counted.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { type AddressInfo, createServer as createNetServer, type Server } from 'node:net'
+import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
-import { Aedes, type Client } from 'aedes'
+import { Aedes, type Client, type ConnectPacket } from 'aedes'
 import { Redis } from 'ioredis'
 import mqemitterRedis from 'mqemitter-redis'
 import { Counter, Gauge, type Registry } from 'prom-client'
@@ -19,7 +21,11 @@ import { verifyPassword } from '../../shared/password-hash.js'
 import type { Identity, SiteIndex } from '../../shared/site-model.js'
 import { parseDeviceTopic } from '../../shared/topics.js'
 import { canPublish, canSubscribe } from './acl.js'
-import { AuthFailureLimiter } from './auth-limiter.js'
+import { DEFAULT_LOGIN_LIMITER, LoginLimiter, type LoginLimiterOptions } from './auth-limiter.js'
+import { ClientIdRegistry } from './client-id-registry.js'
+import { guardSocket } from './packet-size-guard.js'
+import { checkContent } from './publish-rules.js'
+import { type RefusalContext, type RefusalKind, RefusalRecorder } from './refusals.js'
 
 export interface TelemetrySink {
   accept(topic: string, payload: Buffer): Promise<unknown>
@@ -53,6 +59,37 @@ export interface BrokerOptions {
   redis?: { url: string; maxSessionDelivery?: number } | undefined
   /** Disconnect a subscriber whose socket has not drained for this long (REL-09); default 5 s. */
   drainTimeoutMs?: number | undefined
+  /** Bounds and the login limiter (docs/SECURITY.md); defaults as in the broker config schema. */
+  limits?: Partial<BrokerLimits> | undefined
+}
+
+export interface BrokerLimits {
+  connectTimeoutMs: number
+  maxPendingConnections: number
+  maxConnectBytes: number
+  maxPacketBytes: number
+  maxClientIdsPerIdentity: number
+  loginLimiter: LoginLimiterOptions
+}
+
+const DEFAULT_LIMITS: BrokerLimits = {
+  connectTimeoutMs: 10_000,
+  maxPendingConnections: 512,
+  maxConnectBytes: 4096,
+  maxPacketBytes: 256 * 1024 + 1024,
+  maxClientIdsPerIdentity: 1000,
+  loginLimiter: DEFAULT_LOGIN_LIMITER,
+}
+
+/** Refused login: the CONNACK return code [MQTT-3.2.2.3] and the kind counted. */
+class LoginRefused extends Error {
+  constructor(
+    readonly kind: RefusalKind,
+    readonly returnCode: 3 | 4 | 5,
+    reason: string,
+  ) {
+    super(reason)
+  }
 }
 
 /** The part of aedes-persistence-redis (CommonJS, untyped) that we call or wrap. */
@@ -100,6 +137,13 @@ function redisBackends(url: string, maxSessionDelivery: number) {
 
 type Conn = { pause(): void; resume(): void }
 
+/** Where refused status messages go: no client can subscribe to a $-topic here (acl.ts). */
+const DROPPED_TOPIC = '$kawasan/dropped'
+
+function addressOf(conn: unknown): string {
+  return (conn as { remoteAddress?: string }).remoteAddress ?? 'unknown'
+}
+
 /** CN of the client certificate when the connection is TLS and the certificate chains to our CA. */
 function verifiedCertName(client: Client): string | undefined {
   const conn = client.conn as unknown as Partial<TLSSocket>
@@ -113,7 +157,12 @@ export class KawasanBroker {
   private servers: Server[] = []
   private readonly identities = new WeakMap<Client, Identity>()
   private readonly verified = new Map<string, string>() // username → sha256(password): skip scrypt on reconnect storms
-  private readonly limiter = new AuthFailureLimiter()
+  private readonly limiter: LoginLimiter
+  private readonly clientIds: ClientIdRegistry
+  private readonly refusals: RefusalRecorder
+  private readonly limits: BrokerLimits
+  private readonly connectPackets = new WeakMap<Client, ConnectPacket>()
+  private readonly pending = new Set<Socket>() // sockets that have not completed CONNECT
   private readonly paused = new Set<Conn>()
   private started = false
   private readonly redis: ReturnType<typeof redisBackends> | undefined
@@ -121,6 +170,14 @@ export class KawasanBroker {
 
   constructor(private readonly options: BrokerOptions) {
     const registers = [options.metrics]
+    this.limits = {
+      ...DEFAULT_LIMITS,
+      ...options.limits,
+      loginLimiter: { ...DEFAULT_LIMITS.loginLimiter, ...options.limits?.loginLimiter },
+    }
+    this.limiter = new LoginLimiter(this.limits.loginLimiter)
+    this.clientIds = new ClientIdRegistry(options.site, this.limits.maxClientIdsPerIdentity)
+    this.refusals = new RefusalRecorder(options.metrics, options.log)
     this.m = {
       connections: new Gauge({
         name: 'kawasan_broker_connected_clients',
@@ -162,21 +219,36 @@ export class KawasanBroker {
       ...(this.redis ? { mq: this.redis.mq, persistence: this.redis.persistence } : {}),
       maxClientsIdLength: 128,
       concurrency: 1000,
+      connectTimeout: this.limits.connectTimeoutMs,
       // aedes delivers to subscribers in the publisher's path: a frozen subscriber stalls every
       // gateway until it is dropped (REL-09). aedes' 60 s default is far too long for telemetry.
       drainTimeout: options.drainTimeoutMs ?? 5000,
+      preConnect: (client, packet, done) => {
+        this.connectPackets.set(client, packet)
+        // aedes 1.2 speaks MQTT 3.1 and 3.1.1 only; it answers CONNACK 1 (unacceptable protocol
+        // version) right after this hook [MQTT-3.1.2-2]. Counted and logged here, where the version is known.
+        if (packet.protocolVersion !== 3 && packet.protocolVersion !== 4)
+          this.refuse('protocol_refused', client, {
+            reason: `MQTT protocol level ${packet.protocolVersion} (only 3.1 and 3.1.1 are spoken)`,
+            username: packet.username,
+          })
+        done(null, true)
+      },
       authenticate: (client, username, password, done) => {
         void this.authenticate(client, username, password).then(
-          (ok) =>
-            done(
-              ok ? null : Object.assign(new Error('bad username or password'), { returnCode: 4 as const }),
-              ok,
-            ),
-          (err) => done(Object.assign(err as Error, { returnCode: 3 as const }), false), // 3: server unavailable
+          () => done(null, true),
+          (err: Error) => {
+            if (err instanceof LoginRefused) {
+              this.refuse(err.kind, client, { reason: err.message, identity: username })
+              done(Object.assign(new Error(err.message), { returnCode: err.returnCode }), false)
+            } else {
+              this.options.log.error({ err, clientId: client.id }, 'login check failed')
+              done(Object.assign(err, { returnCode: 3 as const }), false) // 3: server unavailable
+            }
+          },
         )
       },
-      authorizePublish: (client, packet, done) =>
-        this.authorizePublish(client, packet.topic, packet.payload as Buffer, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
         const identity = client && this.identities.get(client)
         const decision = identity
@@ -184,47 +256,109 @@ export class KawasanBroker {
           : { allowed: false as const, reason: 'not authenticated' }
         if (decision.allowed) return done(null, sub)
         this.m.aclDenied.inc({ action: 'subscribe' })
-        options.log.warn(
-          { clientId: client?.id, filter: sub.topic, reason: decision.reason },
-          'subscription refused',
-        )
+        if (client)
+          this.refuse('acl_subscribe', client, { reason: decision.reason, filter: sub.topic.slice(0, 200) })
         done(null, null) // SUBACK 0x80 for this filter [MQTT-3.9.3]
+      },
+      // Every delivery, live or replayed from a stored session (aedes 1.2 lib/handlers/connect.js
+      // emptyQueue), goes only to a client whose identity may read the topic now.
+      authorizeForward: (client, packet) => {
+        const identity = this.identities.get(client)
+        if (identity && canSubscribe(identity, options.site.clusterId, packet.topic).allowed) return packet
+        this.refuse('forward_refused', client, { topic: packet.topic.slice(0, 200) })
+        return null
       },
     })
     this.aedes.on('client', () => {
       this.m.connects.inc()
       this.m.connections.inc()
     })
+    this.aedes.on('clientReady', (client) => this.pending.delete(client.conn as unknown as Socket))
+    this.aedes.on('clientError', (client, err) => {
+      // aedes 1.2 refuses a PUBLISH with a wildcard topic before authorizePublish (lib/handlers/publish.js)
+      if (/is not allowed in PUBLISH/.test(err.message))
+        this.refuse('wildcard_publish', client, { reason: err.message })
+    })
     this.aedes.on('clientDisconnect', () => this.m.connections.dec())
     this.options.sink?.onDrain?.(() => this.resumePaused())
   }
 
+  /** Counts and logs a refusal with the client's identity (when logged in) and address. */
+  private refuse(kind: RefusalKind, client: Client, ctx: Omit<RefusalContext, 'address'> = {}): void {
+    this.refusals.refuse(kind, {
+      identity: this.identities.get(client)?.username,
+      address: addressOf(client.conn),
+      clientId: client.id ? client.id.slice(0, 128) : undefined,
+      ...ctx,
+    })
+  }
+
+  /** Resolves when the login is accepted; rejects with LoginRefused (or an internal error). */
   private async authenticate(
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
-  ): Promise<boolean> {
-    const address = (client.conn as unknown as { remoteAddress?: string }).remoteAddress ?? 'unknown'
-    const fail = (reason: string) => {
-      this.m.authFailures.inc({ reason })
-      this.limiter.recordFailure(address)
-      this.options.log.warn({ clientId: client.id, username, address, reason }, 'MQTT login refused')
-      return false
+  ): Promise<void> {
+    const address = addressOf(client.conn)
+    const identity = await this.checkCredentials(client, address, username, password)
+    const connect = this.connectPackets.get(client)
+    // The will is published for this identity later, possibly when nobody can refuse it any more
+    // (aedes publishes a dead broker's wills from Redis): check it now, as a publish [MQTT-3.1.2-8].
+    if (connect?.will) {
+      const will = connect.will
+      const acl = canPublish(identity, this.options.site.clusterId, will.topic)
+      const topic = parseDeviceTopic(will.topic)
+      const content =
+        acl.allowed && topic
+          ? checkContent(this.options.site, topic, Buffer.from(will.payload), will.retain ?? false)
+          : undefined
+      if (!acl.allowed) throw new LoginRefused('will_refused', 5, `last will: ${acl.reason}`)
+      if (content && !content.ok) throw new LoginRefused('will_refused', 5, `last will: ${content.reason}`)
+      if (content?.stripRetain) will.retain = false
     }
-    if (this.limiter.isBlocked(address)) return fail('rate_limited')
+    // The client id decides which connection this one takes over and which stored session it
+    // resumes [MQTT-3.1.4-2]: only the identity that holds it may use it.
+    const claim = this.clientIds.claim(client.id, identity, connect?.clean ?? true)
+    if (!claim.ok) throw new LoginRefused(claim.kind, 5, claim.reason)
+    const conn = client.conn as unknown as Socket
+    if (conn.destroyed) claim.release()
+    else conn.once('close', claim.release)
+    this.identities.set(client, identity)
+  }
+
+  private async checkCredentials(
+    client: Client,
+    address: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<Identity> {
+    const refuse = (reason: string): never => {
+      this.m.authFailures.inc({ reason })
+      throw new LoginRefused('bad_credentials', 4, reason) // 4: bad user name or password
+    }
     // Client-certificate login: a verified certificate whose CN names an identity is enough
-    // (the username, if given, must match it).
+    // (the username, if given, must match it). No password, so nothing to guess: no limiter.
     const certName = verifiedCertName(client)
     if (certName) {
       const identity = this.options.site.identity(certName)
-      if (!identity) return fail('unknown_certificate_subject')
-      if (username && username !== certName) return fail('username_differs_from_certificate')
-      this.identities.set(client, identity)
-      return true
+      if (!identity) return refuse('unknown_certificate_subject')
+      if (username && username !== certName) return refuse('username_differs_from_certificate')
+      return identity
     }
-    if (!username || !password) return fail('no_credentials')
+    const verdict = this.limiter.check(address, username ?? '')
+    if (verdict.blocked) {
+      this.m.authFailures.inc({ reason: 'rate_limited' })
+      // 3: server unavailable, so the client retries later; not counted as a failure, so the
+      // block ends when the failures that caused it leave the window.
+      throw new LoginRefused('login_blocked', 3, `too many failed logins (${verdict.scope})`)
+    }
+    const failed = (reason: string): never => {
+      this.limiter.recordFailure(address, username ?? '')
+      return refuse(reason)
+    }
+    if (!username || !password) return failed('no_credentials')
     const identity = this.options.site.identity(username)
-    if (!identity) return fail('unknown_user')
+    if (!identity) return failed('unknown_user')
     const digest = createHash('sha256')
       .update(identity.password_hash)
       .update('\0')
@@ -232,22 +366,22 @@ export class KawasanBroker {
       .digest('hex')
     if (this.verified.get(username) !== digest) {
       if (!(await verifyPassword(password.toString('utf8'), identity.password_hash)))
-        return fail('bad_password')
+        return failed('bad_password')
       this.verified.set(username, digest)
     }
-    this.limiter.recordSuccess(address)
-    this.identities.set(client, identity)
-    return true
+    this.limiter.recordSuccess(address, username)
+    return identity
   }
 
   private authorizePublish(
     client: Client | null,
-    topic: string,
-    payload: Buffer,
+    packet: { topic: string; payload: Buffer | string; retain: boolean },
     done: (err?: Error | null) => void,
   ): void {
+    const topic = packet.topic
+    const payload = packet.payload as Buffer
     if (!client) {
-      done() // the broker's own messages ($SYS heartbeat, wills)
+      done() // the broker's own messages ($SYS heartbeat, wills checked at CONNECT)
       return
     }
     const identity = this.identities.get(client)
@@ -256,14 +390,29 @@ export class KawasanBroker {
       : { allowed: false as const, reason: 'not authenticated' }
     if (!decision.allowed) {
       this.m.aclDenied.inc({ action: 'publish' })
-      this.options.log.warn(
-        { clientId: client.id, topic: topic.slice(0, 200), reason: decision.reason },
-        'publish refused; closing the connection',
-      )
+      this.refuse('acl_publish', client, { reason: decision.reason, topic: topic.slice(0, 200) })
       done(new Error(`not authorised: ${decision.reason}`)) // MQTT 3.1.1 has no negative PUBACK: aedes disconnects
       return
     }
-    const kind = parseDeviceTopic(topic)?.kind ?? 'other'
+    const deviceTopic = parseDeviceTopic(topic)!
+    const content = checkContent(this.options.site, deviceTopic, payload, packet.retain)
+    if (!content.ok) {
+      this.refuse(content.kind, client, { reason: content.reason, topic: topic.slice(0, 200) })
+      // Acknowledged and dropped: closing the connection instead would make a buggy gateway resend
+      // it forever ahead of its telemetry. aedes publishes what this hook lets through, so the
+      // message goes, empty and not retained, to a $-topic nobody may subscribe to (acl.ts).
+      packet.topic = DROPPED_TOPIC
+      packet.payload = Buffer.alloc(0)
+      packet.retain = false
+      done()
+      return
+    }
+    if (content.stripRetain) {
+      // Telemetry is a stream, not a state: retained, it would be replayed to every new subscriber.
+      packet.retain = false
+      this.refuse('retain_stripped', client, { topic: topic.slice(0, 200) })
+    }
+    const kind = deviceTopic.kind
     this.m.messages.inc({ kind })
     if (kind === 'status') this.options.onStatus?.(topic, payload)
     const sink = this.options.sink
@@ -308,7 +457,8 @@ export class KawasanBroker {
       this.options.log.info({ brokerId: this.aedes.id }, 'sharing messages and sessions through Redis')
     }
     await this.aedes.listen()
-    const handle = this.aedes.handle as (socket: unknown) => void
+    const aedesHandle = this.aedes.handle as (socket: unknown) => Client
+    const handle = (socket: Socket) => this.accept(socket, aedesHandle)
     const plain = createNetServer(handle)
     await new Promise<void>((resolve, reject) => {
       plain.once('error', reject)
@@ -326,6 +476,8 @@ export class KawasanBroker {
           // requireClientCert refuses connections without a valid one.
           requestCert: !!listen.tls.caFile,
           rejectUnauthorized: listen.tls.requireClientCert ?? false,
+          // A TLS handshake is not yet a pending CONNECT: bound it by the same time (Node's default 120 s).
+          handshakeTimeout: this.limits.connectTimeoutMs,
         },
         handle,
       )
@@ -338,6 +490,31 @@ export class KawasanBroker {
     }
     this.options.log.info({ host: listen.host, ...result }, 'MQTT broker listening')
     return result
+  }
+
+  /** A new socket: bounded before aedes sees a byte (docs/SECURITY.md "Bounds"). */
+  private accept(socket: Socket, aedesHandle: (socket: unknown) => Client): void {
+    const address = socket.remoteAddress ?? 'unknown'
+    if (this.pending.size >= this.limits.maxPendingConnections) {
+      this.refusals.refuse('pending_connections_full', {
+        address,
+        reason: `${this.pending.size} sockets have not completed CONNECT`,
+      })
+      socket.destroy()
+      return
+    }
+    this.pending.add(socket)
+    socket.once('close', () => this.pending.delete(socket))
+    let client: Client | undefined
+    guardSocket(socket, this.limits, (v) =>
+      this.refusals.refuse(v.kind, {
+        address,
+        identity: client ? this.identities.get(client)?.username : undefined,
+        clientId: client?.id ?? undefined,
+        reason: v.reason,
+      }),
+    )
+    client = aedesHandle(socket)
   }
 
   get listening(): boolean {

@@ -1,5 +1,6 @@
 /** Broker settings (part of the Kawasan config file, section `broker`). */
 import { z } from 'zod'
+import { MAX_PAYLOAD_BYTES } from '../../shared/telemetry-schema.js'
 
 export const brokerConfigSchema = z
   .strictObject({
@@ -47,6 +48,83 @@ export const brokerConfigSchema = z
       .default(5000)
       .describe(
         "A subscriber that stops reading for this long is disconnected. Delivery to subscribers runs in the publishers' path, so a frozen one stalls every gateway until then (REL-09; aedes default 60 s)",
+      ),
+    connectTimeoutMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(10_000)
+      .describe(
+        'A socket that has not sent a complete CONNECT after this long is closed (aedes default 30 s)',
+      ),
+    maxPendingConnections: z
+      .number()
+      .int()
+      .min(1)
+      .default(512)
+      .describe(
+        'Sockets that have not completed CONNECT at once; further ones are closed at once (docs/SECURITY.md). Above the number of gateways that reconnect together after a broker restart',
+      ),
+    maxConnectBytes: z
+      .number()
+      .int()
+      .min(256)
+      .default(4096)
+      .describe(
+        'Largest CONNECT (client id, credentials, will), checked on the stream before it is buffered',
+      ),
+    maxPacketBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(MAX_PAYLOAD_BYTES + 1024)
+      .describe(
+        'Largest packet after CONNECT, checked on the stream before it is buffered: the connection is cut. Default: the largest telemetry payload ingest accepts plus room for the topic',
+      ),
+    maxClientIdsPerIdentity: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe(
+        'Client ids one identity may hold at once (connected, or with a stored session after a clean=false login); bounds the client id map (docs/SECURITY.md)',
+      ),
+    loginLimiter: z
+      .object({
+        maxFailuresPerUser: z
+          .number()
+          .int()
+          .min(1)
+          .default(10)
+          .describe(
+            'Wrong passwords for one username from one address, within the window, that block that pair',
+          ),
+        maxFailuresPerAddress: z
+          .number()
+          .int()
+          .min(1)
+          .default(100)
+          .describe(
+            'Wrong passwords from one address (any username) that block usernames not recently logged in from there',
+          ),
+        windowMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(60_000)
+          .describe('Failures older than this are forgotten'),
+        knownForMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(24 * 3600_000)
+          .describe(
+            "A username that logged in from an address is exempt from that address's block this long",
+          ),
+      })
+      .prefault({})
+      .describe(
+        'Login limiter keyed by address and username, so a shared NAT address cannot lock a gateway out',
       ),
   })
   .prefault({})

@@ -154,6 +154,7 @@ export function brokerPart(
               : undefined,
           redis: config.broker.redis,
           drainTimeoutMs: config.broker.drainTimeoutMs,
+          limits: config.broker,
         })
         const { host, port: wanted, tls } = config.broker
         const { port, tlsPort } = await broker.start({ host, port: wanted, tls }).catch((err: unknown) => {

@@ -5,7 +5,7 @@
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Registry } from 'prom-client'
-import type { KawasanBroker } from '../../services/broker/app.js'
+import type { BrokerLimits, KawasanBroker } from '../../services/broker/app.js'
 import type { TelemetryPipeline } from '../../services/ingest/telemetry-pipeline.js'
 import { inBrokerIngestParts, stackContext } from '../../services/stack/parts.js'
 import type { InfluxClient, LineWriter } from '../../shared/influx/influx-client.js'
@@ -31,6 +31,7 @@ export async function startStack(
     writer?: LineWriter
     ingest?: Record<string, unknown>
     onStatus?: (topic: string, payload: Buffer) => void
+    limits?: Partial<BrokerLimits>
   } = {},
 ): Promise<TestStack> {
   const site = exampleSite()
@@ -38,7 +39,7 @@ export async function startStack(
   const ctx = stackContext(
     {
       influx: { url: influx.baseUrl, database: influx.database },
-      broker: { host: '127.0.0.1', port: 0 },
+      broker: { host: '127.0.0.1', port: 0, ...options.limits },
       ingest: options.ingest ?? {},
     },
     site,

@@ -4,6 +4,7 @@
  * reason; valid neighbours are stored.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MAX_PAYLOAD_BYTES } from '../../shared/telemetry-schema.js'
 import { telemetryTopic } from '../../shared/topics.js'
 import { countPoints } from '../helpers/influx.js'
 import { payload, startStack, type TestStack } from '../helpers/stack.js'
@@ -36,7 +37,9 @@ describe('in-broker ingest', () => {
       payload(4, [{ ts: Date.now() + 3_600_000, m: { p_kw: 1 } }]),
       payload(5, [{ ts: T0, m: { f_hz: 500 } }]),
       JSON.stringify({ v: 1, seq: 6, readings: [{ ts: 'yesterday', m: { p_kw: 1 } }] }),
-      'x'.repeat(1024 * 1024),
+      // Over ingest's payload limit but within the broker's packet limit (which cuts larger ones on
+      // the stream, test/security/broker-bounds.test.ts), so ingest sees it and dead-letters it.
+      'x'.repeat(MAX_PAYLOAD_BYTES + 100),
     ]
     const sends: Promise<unknown>[] = []
     for (let i = 0; i < N; i++) {
