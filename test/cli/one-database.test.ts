@@ -21,7 +21,9 @@ let env: Record<string, string>
 /** influxd processes whose command line names `dir`. */
 function influxdUsing(dir: string): number {
   try {
-    return execFileSync('pgrep', ['-f', `influxd.*${dir}`], { encoding: 'utf8' }).trim().split('\n').length
+    return execFileSync('pgrep', ['-f', `influxd.*${dir}`], { encoding: 'utf8' })
+      .trim()
+      .split('\n').length
   } catch {
     return 0 // pgrep exits 1 when nothing matches
   }
@@ -94,12 +96,16 @@ describe('one InfluxDB per deployment', () => {
 
   it('never starts two influxd on one data directory', async () => {
     const dir = join(dataDir, 'influxdb')
-    await expect(startLocalInfluxDB({ dataDir: dir })).rejects.toMatchObject({ code: 'INFLUX_DATA_DIR_IN_USE' })
+    await expect(startLocalInfluxDB({ dataDir: dir })).rejects.toMatchObject({
+      code: 'INFLUX_DATA_DIR_IN_USE',
+    })
     expect(influxdUsing(dataDir)).toBe(1)
     // A directory of its own is fine, and its lock is released on stop.
     const own = mkdtempSync(join(tmpdir(), 'kawasan-own-influx-'))
     const first = await startLocalInfluxDB({ dataDir: own })
-    await expect(startLocalInfluxDB({ dataDir: own })).rejects.toMatchObject({ code: 'INFLUX_DATA_DIR_IN_USE' })
+    await expect(startLocalInfluxDB({ dataDir: own })).rejects.toMatchObject({
+      code: 'INFLUX_DATA_DIR_IN_USE',
+    })
     await first.stop()
     const again = await startLocalInfluxDB({ dataDir: own })
     await again.stop()

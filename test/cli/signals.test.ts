@@ -25,7 +25,10 @@ function delays(seed: number, count: number, maxMs: number): number[] {
   })
 }
 
-function spawnKawasan(args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string } {
+function spawnKawasan(
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string } {
   let output = ''
   const child = spawn(process.execPath, ['bin/kawasan.js', ...args], {
     env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json', ...env },
@@ -38,7 +41,8 @@ function spawnKawasan(args: string[], env: Record<string, string>): { child: Chi
 
 function exited(child: ChildProcess, withinMs: number): Promise<number | string | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? child.signalCode)
+    if (child.exitCode !== null || child.signalCode !== null)
+      return resolve(child.exitCode ?? child.signalCode)
     const timer = setTimeout(() => resolve(null), withinMs)
     child.once('exit', (code, signal) => {
       clearTimeout(timer)
@@ -49,7 +53,9 @@ function exited(child: ChildProcess, withinMs: number): Promise<number | string 
 
 function influxdUsing(dir: string): number {
   try {
-    return execFileSync('pgrep', ['-f', `influxd.*${dir}`], { encoding: 'utf8' }).trim().split('\n').length
+    return execFileSync('pgrep', ['-f', `influxd.*${dir}`], { encoding: 'utf8' })
+      .trim()
+      .split('\n').length
   } catch {
     return 0
   }

@@ -127,6 +127,13 @@ describe('two ingest instances sharing one $share subscription on mosquitto', ()
       if (i % 100 === 99) await new Promise((r) => setTimeout(r, 25))
       if (i === N / 2) {
         await Promise.all(sends)
+        // mosquitto acknowledged the sends; let both instances write what they were dealt (on a loaded
+        // machine their counters lag the PUBACKs), then read the split and kill B.
+        await settled(
+          async () => (await readCounter(opsA, POINTS_WRITTEN)) + (await readCounter(opsB, POINTS_WRITTEN)),
+          500,
+          10_000,
+        )
         atKill = { a: await readCounter(opsA, POINTS_WRITTEN), b: await readCounter(opsB, POINTS_WRITTEN) }
         await b.kill('SIGKILL')
       }
