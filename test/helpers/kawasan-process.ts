@@ -18,7 +18,8 @@ export async function startKawasan(
 ): Promise<KawasanProcess> {
   let output = ''
   const child = spawn(process.execPath, ['bin/kawasan.js', command], {
-    env: { ...process.env, LOG_LEVEL: 'warn', OPS_PORT: String(opsPort), ...env },
+    // Fixtures are dated on fixed days of 2026: no reading-age window unless a test sets one.
+    env: { ...process.env, LOG_LEVEL: 'warn', OPS_PORT: String(opsPort), INGEST_MAX_AGE_DAYS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   child.stdout?.on('data', (d: Buffer) => (output = (output + d).slice(-20_000)))

@@ -37,7 +37,8 @@ export async function startStack(
   const metrics = new Registry()
   const log = silentLogger()
   const pipeline = createIngestPipeline({
-    config: ingestConfigSchema.parse(options.ingest ?? {}),
+    // Fixtures are dated on fixed days of 2026: no age window unless a test sets one.
+    config: ingestConfigSchema.parse({ maxAgeDays: 0, ...options.ingest }),
     site,
     writer: options.writer ?? influx,
     log,
