@@ -49,9 +49,8 @@ describe('SequenceTracker', () => {
 
   it('holds one device at MAX_MISSING_PER_DEVICE and reports the total per plant', () => {
     const t = new SequenceTracker()
-    let seq = 0
-    t.record('plant-a/d', seq, 1, 0)
-    for (let i = 0; i < 50; i++) t.record('plant-a/d', (seq += MAX_JUMP_CLAIM + 1), 1, 0)
+    t.record('plant-a/d', 0, 1, 0)
+    for (let i = 1; i <= 50; i++) t.record('plant-a/d', i * (MAX_JUMP_CLAIM + 1), 1, 0)
     t.record('plant-b/m', 0, 1, 0)
     t.record('plant-b/m', 11, 1, 0)
     expect(t.get('plant-a/d')?.missing).toBe(MAX_MISSING_PER_DEVICE)

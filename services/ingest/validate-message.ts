@@ -181,8 +181,8 @@ function judgeReading(
   const fields: PointData['fields'] = {}
   const refused = new Map<DeadLetterReason, { names: string[]; problems: string[] }>()
   const refuse = (reason: DeadLetterReason, name: string, problem: string) => {
-    let r = refused.get(reason)
-    if (!r) refused.set(reason, (r = { names: [], problems: [] }))
+    const r = refused.get(reason) ?? { names: [], problems: [] }
+    refused.set(reason, r)
     r.names.push(name)
     if (r.problems.length < NAMES_IN_DETAIL) r.problems.push(problem)
   }
