@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest'
 import { checkMetricValue, isMetricName } from '../../shared/metric-vocabulary.js'
 import { readingSchema } from '../../shared/telemetry-schema.js'
 import { exampleSite } from '../../test/helpers/site.js'
-import { MAX_DEAD_LETTERS_PER_MESSAGE, validateTelemetry } from './validate-message.js'
+import {
+  MAX_DEAD_LETTERS_PER_MESSAGE,
+  MAX_METRICS_PER_READING,
+  validateTelemetry,
+} from './validate-message.js'
 
 const site = exampleSite()
 const NOW = Date.UTC(2026, 10, 23, 12)
@@ -115,13 +119,30 @@ describe('validateTelemetry on hostile input (docs/SECURITY.md)', () => {
 
   it('makes one dead letter per reading for many unknown names, with the count and the first names', () => {
     const m: Record<string, number> = { p_kw: 5 }
-    for (let i = 0; i < 5000; i++) m[`junk_${i}`] = i
+    for (let i = 0; i < 60; i++) m[`junk_${i}`] = i
     const r = run({ v: 1, seq: 1, readings: [{ ts: NOW, m }] })
     expect(r.points.map((p) => p.fields.p_kw)).toEqual([5])
     expect(r.deadLetters).toHaveLength(1)
-    expect(r.deadLetters[0]).toMatchObject({ reason: 'unknown_metric', count: 5000 })
+    expect(r.deadLetters[0]).toMatchObject({ reason: 'unknown_metric', count: 60 })
     expect(r.deadLetters[0]!.detail).toContain('"junk_0"')
-    expect(r.deadLetters[0]!.detail).toContain('(+4995 more)')
+    expect(r.deadLetters[0]!.detail).toContain('(+55 more)')
+  })
+
+  it('refuses a reading with more names than MAX_METRICS_PER_READING as one record, before judging names', () => {
+    const m: Record<string, number> = { p_kw: 5 }
+    for (let i = 0; i < 10_000; i++) m[`junk_${i}`] = i
+    const r = run({
+      v: 1,
+      seq: 1,
+      readings: [
+        { ts: NOW, m },
+        { ts: NOW + 1, m: { p_kw: 6 } },
+      ],
+    })
+    expect(r.points.map((p) => p.fields.p_kw)).toEqual([6])
+    expect(r.deadLetters).toMatchObject([{ reason: 'bad_reading', count: 10_001 }])
+    expect(r.deadLetters[0]!.excerpt.length).toBeLessThan(100)
+    expect(10_001).toBeGreaterThan(MAX_METRICS_PER_READING)
   })
 
   it('caps the dead letters of one message and sums the rest into one record', () => {
