@@ -263,7 +263,14 @@ class DeadLetterBudget {
     } catch {
       text = String(excerpt)
     }
-    this.letters.push({ reason, detail, topic: this.topic, excerpt: excerptOf(text), count, ...this.tags })
+    this.letters.push({
+      reason,
+      detail,
+      topic: this.topic.slice(0, 512),
+      excerpt: excerptOf(text),
+      count,
+      ...this.tags,
+    })
   }
 
   finish(): DeadLetter[] {
@@ -274,7 +281,7 @@ class DeadLetterBudget {
       {
         reason: 'too_many_dead_letters',
         detail: `${this.overflow} more rejections in this message beyond the first ${MAX_DEAD_LETTERS_PER_MESSAGE} records: ${byReason}`,
-        topic: this.topic,
+        topic: this.topic.slice(0, 512),
         excerpt: '',
         count: this.overflow,
         ...this.tags,
