@@ -39,6 +39,13 @@ describe('amplification by one gateway (issue 11)', () => {
   it('34 messages of 10,000 unknown names each make 34 dead letters, while plant B keeps publishing', async () => {
     const attacker = await stack.connect('gw-plant-a')
     const victim = await stack.connect('gw-plant-b')
+    // Warm-up: the first writes to a fresh database create its shard and measurements, which is
+    // not what we measure.
+    await victim.publishAsync(
+      topic('plant-b', 'pv-roof'),
+      JSON.stringify({ v: 1, seq: 0, readings: [{ ts: Date.now(), m: { p_kw: 0, nope: 1 } }] }),
+      { qos: 1 },
+    )
     const before = await deadLetterStats()
     const NAMES = 10_000
     const messages = Array.from({ length: 34 }, (_, k) => {
@@ -70,11 +77,13 @@ describe('amplification by one gateway (issue 11)', () => {
     const after = await deadLetterStats()
     const sorted = latencies.sort((a, b) => a - b)
     console.log(
-      `340,000 unknown names in 34 messages: ${after.records - before.records} dead-letter records, ${after.rejections - before.rejections} rejections counted; plant B PUBACK p50 ${quantile(sorted, 0.5).toFixed(1)} ms, p95 ${quantile(sorted, 0.95).toFixed(1)} ms over ${sorted.length} messages`,
+      `340,000 unknown names in 34 messages: ${after.records - before.records} dead-letter records, ${after.rejections - before.rejections} rejections counted; plant B PUBACK p50 ${quantile(sorted, 0.5).toFixed(1)} ms, p95 ${quantile(sorted, 0.95).toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms over ${sorted.length} messages`,
     )
     expect(after.records - before.records).toBe(34)
     expect(after.rejections - before.rejections).toBe(34 * NAMES)
-    expect(await countPoints(stack.influx, 'readings', 'p_kw', `"plant" = 'plant-b'`)).toBe(latencies.length)
+    expect(
+      await countPoints(stack.influx, 'readings', 'p_kw', `"device" = 'grid-main' AND "plant" = 'plant-b'`),
+    ).toBe(latencies.length)
   })
 
   it('made-up device ids add no dead-letter series: the id stays in the topic field', async () => {
