@@ -94,6 +94,7 @@ export class Agent {
       clientId: cfg.broker.client_id ?? `kawasan-${cfg.cluster}-${cfg.plant}`,
       keepaliveS: cfg.broker.keepalive_s,
       reconnectMs: cfg.broker.reconnect_s * 1000,
+      reconnectMaxMs: cfg.broker.reconnect_max_s * 1000,
       tls: cfg.broker.tls
         ? {
             ca: cfg.broker.tls.ca,

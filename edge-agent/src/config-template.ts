@@ -29,8 +29,9 @@ broker:
   # Prefer the environment variable KAWASAN_AGENT_PASSWORD (the systemd unit reads it from
   # /etc/kawasan/agent.env) to a password in this file.
   # password: change-me
-  keepalive_s: 30 # the broker publishes our "offline" will within 1.5 x keepalive of a lost link
-  reconnect_s: 5
+  keepalive_s: 30   # the broker publishes our "offline" will within 1.5 x keepalive of a lost link
+  reconnect_s: 1       # after a lost link or any refused login: 1 s, doubling with jitter ...
+  reconnect_max_s: 60  # ... up to 60 s; the agent never stops retrying and keeps buffering
   # tls:
   #   ca: /etc/kawasan/ca.pem          # CA that signed the broker certificate
   #   cert: /etc/kawasan/gateway.pem   # client certificate, for mutual TLS

@@ -136,7 +136,18 @@ export const agentConfigSchema = z
       password: z.string().optional().describe(`Better set through the environment variable ${PASSWORD_ENV}`),
       client_id: z.string().min(1).max(128).optional().describe('Defaults to kawasan-<cluster>-<plant>'),
       keepalive_s: z.number().int().min(5).max(600).default(30),
-      reconnect_s: z.number().positive().default(5),
+      reconnect_s: z
+        .number()
+        .positive()
+        .default(1)
+        .describe(
+          'First delay before reconnecting after a lost link or a refused login; doubles per failure',
+        ),
+      reconnect_max_s: z
+        .number()
+        .positive()
+        .default(60)
+        .describe('Longest delay between reconnect attempts (with jitter); the agent never stops retrying'),
       tls: z
         .strictObject({
           ca: z.string().optional().describe('PEM file of the CA that signed the broker certificate'),

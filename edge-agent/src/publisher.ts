@@ -4,13 +4,17 @@
  * from the buffer only on PUBACK (QoS 1, [MQTT-4.3.2]). On a lost connection mqtt.js resends the
  * QoS 1 packets still awaiting PUBACK from its outgoing store after reconnecting ([MQTT-4.4.0-1]
  * for a resumed session; mqtt.js does it for clean sessions too), so in-flight records stay in
- * flight; anything it reports failed goes back to the backlog.
+ * flight; anything it reports failed goes back to the backlog. Any refusal (a CONNACK with an error
+ * code: wrong password, a login limiter, a broker that is not ready) is retried like a lost link,
+ * with exponential backoff and jitter (reconnect-backoff.ts): mqtt.js alone stops for good after
+ * one refused CONNACK, and the agent then only buffered until its cap (issue 11).
  */
 import { readFileSync } from 'node:fs'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
 import { type AgentStatus, MAX_PAYLOAD_BYTES } from '../../shared/telemetry-schema.js'
 import { statusTopic, telemetryTopic } from '../../shared/topics.js'
+import { ReconnectBackoff } from './reconnect-backoff.js'
 import type { Batch, Spool, SpoolRecord } from './spool.js'
 
 export interface PublisherOptions {
@@ -19,7 +23,9 @@ export interface PublisherOptions {
   password?: string | undefined
   clientId: string
   keepaliveS: number
+  /** First delay before reconnecting; doubles per failed attempt up to reconnectMaxMs. */
   reconnectMs: number
+  reconnectMaxMs: number
   tls?:
     | {
         ca?: string | undefined
@@ -70,8 +76,11 @@ export class Publisher {
   private liveInflight = 0
   private readonly deviceStates = new Map<string, string>()
   private stopping: Promise<void> | undefined
+  private readonly backoff: ReconnectBackoff
 
-  constructor(private readonly o: PublisherOptions) {}
+  constructor(private readonly o: PublisherOptions) {
+    this.backoff = new ReconnectBackoff(o.reconnectMs, Math.max(o.reconnectMs, o.reconnectMaxMs))
+  }
 
   get agentStatusTopic(): string {
     return statusTopic(this.o.cluster, this.o.plant, this.o.agentId)
@@ -84,7 +93,10 @@ export class Publisher {
       clientId: o.clientId,
       clean: true,
       keepalive: o.keepaliveS,
-      reconnectPeriod: o.reconnectMs,
+      // mqtt.js reads reconnectPeriod each time it arms its reconnect timer (after a lost link or,
+      // with reconnectOnConnackError, a refused CONNACK); we set it per attempt for the backoff.
+      reconnectPeriod: this.backoff.next(),
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       resubscribe: false,
       queueQoSZero: false,
@@ -107,7 +119,13 @@ export class Publisher {
     }
     const client = mqtt.connect(o.url, opts)
     this.client = client
+    client.on('reconnect', () => {
+      // An attempt starts: should it fail, wait longer before the next one.
+      client.options.reconnectPeriod = this.backoff.next()
+    })
     client.on('connect', () => {
+      this.backoff.reset()
+      client.options.reconnectPeriod = this.backoff.next()
       this.state.connected = true
       this.state.lastConnectTs = o.now()
       this.state.lastError = undefined
@@ -122,15 +140,23 @@ export class Publisher {
     })
     client.on('error', (err) => {
       const code = (err as { code?: number }).code
-      // CONNACK 4/5 (3.1.1) or 0x86/0x87 (5.0): credentials refused; retrying with the same ones
-      // keeps failing, so say which setting to fix.
+      // A CONNACK refusal carries a numeric code: 4/5 (3.1.1) or 0x86/0x87 (5.0) are credentials or
+      // authorisation; 3 / 0x88 / 0x89 a broker or login limiter asking to come back later.
+      const refused = typeof code === 'number'
       const auth = code === 4 || code === 5 || code === 0x86 || code === 0x87
       const message = auth
         ? `broker refused the credentials (${err.message}); check broker.username and the password`
         : err.message
-      // Once per distinct error, not at every reconnect attempt of a long outage.
+      // Once per distinct reason, not at every attempt of a long outage or lockout.
       if (message !== this.state.lastError)
-        o.log.error({ err: err.message, code }, auth ? 'broker authentication failed' : 'broker error')
+        o.log.error(
+          { err: err.message, code, retryInS: Math.round(client.options.reconnectPeriod! / 100) / 10 },
+          auth
+            ? 'broker authentication failed; retrying with backoff'
+            : refused
+              ? 'broker refused the connection; retrying with backoff'
+              : 'broker error',
+        )
       this.state.lastError = message
     })
     this.lastTick = o.now()

@@ -24,7 +24,7 @@ function configFor(url: string, dir: string, extra = ''): string {
   return `
 cluster: cikarang
 plant: plant-a
-broker: { url: "${url}", reconnect_s: 0.2, keepalive_s: 5 }
+broker: { url: "${url}", reconnect_s: 0.2, reconnect_max_s: 1, keepalive_s: 5 }
 buffer: { dir: "${dir}", fsync: batch }
 drain: { rate: 2000, max_readings_per_message: 50 }
 clock: { check: off }

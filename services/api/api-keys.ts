@@ -4,6 +4,10 @@
  * at most, and a verified key is then remembered by its SHA-256 so dashboards polling every few
  * seconds do not pay scrypt each time. The file is re-read when it changes on disk, so keys made
  * or revoked with the CLI take effect in a running API within seconds.
+ *
+ * Key ids must not be told apart by timing (docs/SECURITY.md): an unknown id costs the same scrypt
+ * as a known id with a wrong secret (against a fixed decoy hash), and the cache is looked up by the
+ * digest of the whole presented key, so a lookup can only hit for someone who holds the key.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
@@ -41,6 +45,9 @@ const keysFileSchema = z.object({ keys: z.array(apiKeyRecordSchema).default([]) 
 const KEY_FORMAT = /^kwsn_([a-z0-9][a-z0-9_-]{0,62})\.([A-Za-z0-9_-]{20,100})$/
 /** How often at most the store looks at the file's modification time. */
 const RELOAD_CHECK_MS = 2000
+/** The hash of a random secret nobody holds, with hashPassword's parameters: what an unknown key id
+ * is verified against, so it costs what a known id with a wrong secret costs. */
+const DECOY_HASH = 'scrypt$16384$8$1$5I1E3--ixGrGgQwoGzAIFQ$HKZ8iZa9_5qw99DSFaLui3xgq6ni91KMc7K41XayzdA'
 
 export interface AccessKey {
   id: string
@@ -58,6 +65,8 @@ export class ApiKeyStore {
   constructor(
     readonly file: string,
     private readonly now: () => number = Date.now,
+    /** The scrypt check (shared/password-hash.ts); a test may wrap it to count the work done. */
+    private readonly verifyHash: (secret: string, hash: string) => Promise<boolean> = verifyPassword,
   ) {
     this.reload()
   }
@@ -105,19 +114,29 @@ export class ApiKeyStore {
     return had
   }
 
-  /** The key's access, or undefined when the presented key is not a valid, current key. */
-  async verify(presented: string): Promise<AccessKey | undefined> {
+  /** The key's access when the key was verified before and is unchanged; no scrypt. */
+  verifyCached(presented: string): AccessKey | undefined {
     this.reloadIfChanged()
     const m = KEY_FORMAT.exec(presented)
     if (!m) return undefined
+    const cached = this.verified.get(digestOf(presented))
+    if (!cached) return undefined
     const record = this.keys.get(m[1]!)
-    if (!record) return undefined
-    const digest = createHash('sha256').update(presented).digest('hex')
-    const cached = this.verified.get(digest)
-    if (cached && cached.id === record.id && cached.hash === record.hash) return toAccess(record)
-    if (!(await verifyPassword(presented, record.hash))) return undefined
+    return record && cached.id === record.id && cached.hash === record.hash ? toAccess(record) : undefined
+  }
+
+  /** The key's access, or undefined when the presented key is not a valid, current key. */
+  async verify(presented: string): Promise<AccessKey | undefined> {
+    const fast = this.verifyCached(presented)
+    if (fast) return fast
+    const m = KEY_FORMAT.exec(presented)
+    if (!m) return undefined // the format is public: refusing it early tells nothing about ids
+    const record = this.keys.get(m[1]!)
+    // Same work whether or not the id exists: one scrypt with the same parameters.
+    const ok = await this.verifyHash(presented, record?.hash ?? DECOY_HASH)
+    if (!record || !ok) return undefined
     if (this.verified.size > 10_000) this.verified.clear()
-    this.verified.set(digest, { id: record.id, hash: record.hash })
+    this.verified.set(digestOf(presented), { id: record.id, hash: record.hash })
     return toAccess(record)
   }
 
@@ -155,6 +174,10 @@ export class ApiKeyStore {
     renameSync(tmp, this.file)
     this.mtimeMs = fileMtime(this.file)
   }
+}
+
+function digestOf(presented: string): string {
+  return createHash('sha256').update(presented).digest('hex')
 }
 
 function toAccess(r: ApiKeyRecord): AccessKey {

@@ -4,7 +4,6 @@
  * wires the cross-cutting parts: zod type provider, OpenAPI, key check, rate limit, error shape,
  * dashboard files.
  */
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import cors from '@fastify/cors'
@@ -34,6 +33,7 @@ import { Access } from './access.js'
 import type { ApiKeyStore } from './api-keys.js'
 import { type ApiConfig, apiConfigSchema } from './config.js'
 import { ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.js'
+import { KeyFailureLimiter } from './key-failure-limiter.js'
 import { LiveFeed } from './live-feed.js'
 import { adminRoutes } from './routes/admin-routes.js'
 import type { AgentStatusSource, RouteContext } from './routes/context.js'
@@ -104,17 +104,19 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
   if (opts.metrics) instrument(app, opts.metrics, feed)
 
   await app.register(rateLimit, {
-    global: true,
+    // One app-level hook instead of the plugin's per-route ones: route hooks run after the app's
+    // key check, so a request refused with 401 was never counted (400 of 400 fresh wrong keys got
+    // an scrypt each), and each route had a budget of its own. Issue 11, docs/SECURITY.md.
+    global: false,
     max: config.rateLimit.max,
     timeWindow: config.rateLimit.windowMs,
-    // Per key when one is presented (a dashboard behind NAT shares one address), else per address.
-    keyGenerator: (req) => {
-      const key = presentedKey(req)
-      return key ? `k:${createHash('sha256').update(key).digest('hex').slice(0, 32)}` : `ip:${req.ip}`
-    },
+    // Per client address, counted before the key is checked: keyed by the presented key, every
+    // fresh wrong key got a fresh budget.
+    keyGenerator: (req) => `ip:${req.ip}`,
     errorResponseBuilder: (_req, context) =>
       new ApiError('RATE_LIMITED', `rate limit of ${context.max} requests per ${context.after} reached`),
   })
+  app.addHook('onRequest', app.rateLimit())
   if (config.corsOrigins.length > 0) await app.register(cors, { origin: config.corsOrigins })
 
   await app.register(swagger, {
@@ -137,6 +139,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
+  const keyFailures = new KeyFailureLimiter(config.rateLimit.maxKeyFailures, config.rateLimit.windowMs, now)
   app.addHook('onRequest', async (req, reply) => {
     const scope = req.routeOptions.config.scope
     if (!scope || scope === 'public') return
@@ -148,7 +151,31 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
         'an API key is required: send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
       )
     }
-    const key = await opts.keys.verify(presented)
+    let key = opts.keys.verifyCached(presented)
+    if (!key) {
+      const wait = keyFailures.retryAfterMs(req.ip)
+      if (wait > 0) {
+        reply.header('retry-after', String(Math.ceil(wait / 1000)))
+        throw new ApiError(
+          'RATE_LIMITED',
+          `too many wrong API keys from this address; try again in ${Math.ceil(wait / 1000)} s`,
+        )
+      }
+      key = await opts.keys.verify(presented)
+      if (!key) {
+        keyFailures.recordFailure(req.ip)
+        // Logged once per block: a blocked address never reaches this line until it expires.
+        if (keyFailures.retryAfterMs(req.ip) > 0)
+          log.warn(
+            {
+              address: req.ip,
+              failures: config.rateLimit.maxKeyFailures,
+              windowMs: config.rateLimit.windowMs,
+            },
+            'address presented too many wrong API keys; refusing its unverified keys with 429',
+          )
+      }
+    }
     if (!key) {
       reply.header('www-authenticate', 'Bearer realm="kawasan", error="invalid_token"')
       throw new ApiError('UNAUTHENTICATED', 'the API key is not valid (mistyped or revoked)')

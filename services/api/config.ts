@@ -21,8 +21,23 @@ export const apiConfigSchema = z
       ),
     rateLimit: z
       .strictObject({
-        max: z.number().int().min(1).default(600).describe('Requests per key (or address) per window'),
+        max: z
+          .number()
+          .int()
+          .min(1)
+          .default(600)
+          .describe(
+            'Requests per client address per window, counted before the key is checked (behind a reverse proxy every client shares its address: raise it there)',
+          ),
         windowMs: z.number().int().min(1000).default(60_000).describe('Rate limit window'),
+        maxKeyFailures: z
+          .number()
+          .int()
+          .min(1)
+          .default(10)
+          .describe(
+            'Wrong or unknown API keys one address may present per window; then 429 before any key is checked (each check costs an scrypt). Keys verified before keep working',
+          ),
       })
       .prefault({}),
     corsOrigins: z

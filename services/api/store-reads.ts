@@ -47,6 +47,8 @@ export interface DeadLetterRow {
   detail: string
   topic: string
   excerpt: string
+  /** Readings or metrics this record stands for (records before issue 11 have none: 1). */
+  count: number
 }
 
 /** `(plant = 'a' OR plant = 'b')`; the caller has checked every id against the site model. */
@@ -207,6 +209,7 @@ export class StoreReads {
         detail: String(r.detail ?? ''),
         topic: String(r.topic ?? ''),
         excerpt: String(r.excerpt ?? ''),
+        count: Number(r.count ?? 1),
       })),
       countsByReason: Object.fromEntries(
         counts.map((s) => [s.tags.reason ?? '', Number(s.rows[0]?.count ?? 0)]),

@@ -105,6 +105,7 @@ export const ENV_MAP: EnvMap = {
   INGEST_SHARE_GROUP: 'ingest.shareGroup',
   INGEST_CLIENT_ID_PREFIX: 'ingest.clientIdPrefix',
   INGEST_LEAVE_GROUP_ON_STOP: 'ingest.leaveGroupOnStop',
+  INGEST_MAX_AGE_DAYS: 'ingest.maxAgeDays',
   OPS_HOST: 'ops.host',
   OPS_PORT: 'ops.port',
   SIMULATOR_ENABLED: 'simulator.enabled',

@@ -50,8 +50,10 @@ export const ingestConfigSchema = z
     maxAgeDays: z
       .number()
       .min(0)
-      .default(0)
-      .describe('Readings older than this go to dead letter (0 = no limit)'),
+      .default(35)
+      .describe(
+        'Readings older than this go to dead letter as stale_timestamp (0 = no limit). Bounds the InfluxDB shards (7 days each) one message can create; raise it before replaying an agent buffer older than this',
+      ),
     maxBatchLines: z.number().int().min(1).default(5000).describe('Most lines per InfluxDB write'),
     flushIntervalMs: z
       .number()

@@ -19,6 +19,8 @@ export const DEAD_LETTER_REASONS = [
   'stale_timestamp',
   'timestamp_collision',
   'rejected_by_influxdb',
+  'validation_error',
+  'too_many_dead_letters',
 ] as const
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number]
 
@@ -28,6 +30,9 @@ export interface DeadLetter {
   topic: string
   /** The offending part: the whole payload (truncated) or the one reading/metric. */
   excerpt: string
+  /** How many readings or metrics this one record stands for (one record per reading, not per name). */
+  count?: number | undefined
+  // Tags: only values the site model knows, so a made-up id can never add a series (SECURITY.md).
   cluster?: string | undefined
   plant?: string | undefined
   device?: string | undefined
@@ -68,7 +73,12 @@ export class DeadLetterEncoder {
         plant: letter.plant ?? '',
         device: letter.device ?? '',
       },
-      fields: { detail: letter.detail, topic: letter.topic, excerpt: letter.excerpt },
+      fields: {
+        detail: letter.detail,
+        topic: letter.topic,
+        excerpt: letter.excerpt,
+        count: { int: letter.count ?? 1 },
+      },
       time: ms,
       nanos,
     })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SequenceTracker } from './sequence-tracker.js'
+import { MAX_JUMP_CLAIM, MAX_MISSING_PER_DEVICE, SequenceTracker } from './sequence-tracker.js'
 
 describe('SequenceTracker', () => {
   it('sees no gap in consecutive messages of several readings', () => {
@@ -36,5 +36,27 @@ describe('SequenceTracker', () => {
     expect(t.totalMissing).toBe(19)
     t.record('d', 0, 1, 0)
     expect(t.totalMissing).toBe(0)
+  })
+
+  it('lets one jump claim at most MAX_JUMP_CLAIM missing readings (a gateway cannot add millions)', () => {
+    const t = new SequenceTracker()
+    t.record('plant-a/d', 0, 1, 0)
+    t.record('plant-a/d', 9_999_999, 1, 0) // two messages: ~10 million claimed before
+    expect(t.totalMissing).toBe(MAX_JUMP_CLAIM)
+    t.record('plant-a/d', 9_999_999 - 10, 5, 0) // the newest numbers of the hole still fill it
+    expect(t.totalMissing).toBe(MAX_JUMP_CLAIM - 5)
+  })
+
+  it('holds one device at MAX_MISSING_PER_DEVICE and reports the total per plant', () => {
+    const t = new SequenceTracker()
+    t.record('plant-a/d', 0, 1, 0)
+    for (let i = 1; i <= 50; i++) t.record('plant-a/d', i * (MAX_JUMP_CLAIM + 1), 1, 0)
+    t.record('plant-b/m', 0, 1, 0)
+    t.record('plant-b/m', 11, 1, 0)
+    expect(t.get('plant-a/d')?.missing).toBe(MAX_MISSING_PER_DEVICE)
+    expect(Object.fromEntries(t.missingByPlant())).toEqual({
+      'plant-a': MAX_MISSING_PER_DEVICE,
+      'plant-b': 10,
+    })
   })
 })

@@ -8,12 +8,13 @@ import type { LineWriter } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
-import { type DeadLetter, DeadLetterEncoder } from './dead-letter.js'
+import { type DeadLetter, DeadLetterEncoder, excerptOf } from './dead-letter.js'
 import { DEFAULT_LATE_AFTER_MS, lateDataMarkers } from './late-data.js'
 import { SequenceTracker } from './sequence-tracker.js'
 import { TimestampCollisions } from './timestamp-collisions.js'
 import {
   DEFAULT_LIMITS,
+  isoTime,
   type ValidatedMessage,
   type ValidationLimits,
   validateTelemetry,
@@ -71,9 +72,13 @@ export class TelemetryPipeline {
       }),
       gaps: new Gauge({
         name: 'kawasan_ingest_sequence_missing',
-        help: 'Readings missing right now by device sequence numbers (holes a backlog has not filled)',
+        help: 'Readings missing right now by device sequence numbers (holes a backlog has not filled), per plant; one jump and one device can claim only so much (sequence-tracker.ts)',
+        labelNames: ['plant'],
         registers,
-        collect: (): void => this.m.gaps.set(this.sequences.totalMissing),
+        collect: (): void => {
+          this.m.gaps.reset()
+          for (const [plant, n] of this.sequences.missingByPlant()) this.m.gaps.set({ plant }, n)
+        },
       }),
       pending: new Gauge({
         name: 'kawasan_ingest_pending_lines',
@@ -134,24 +139,46 @@ export class TelemetryPipeline {
     this.drainListeners.push(listener)
   }
 
-  /** Validates and stores one message; resolves when InfluxDB holds every part of it. */
+  /**
+   * Validates and stores one message; resolves when InfluxDB holds every part of it. Rejects only
+   * when the lines could not be stored (the caller then withholds the PUBACK): whatever the payload,
+   * judging it never throws here, so a poison message is acknowledged as a dead letter instead of
+   * being resent forever and stalling the gateway's queue (docs/SECURITY.md).
+   */
   async accept(topic: string, payload: Buffer): Promise<AcceptResult> {
     const now = this.now()
-    const result = validateTelemetry(
-      topic,
-      payload,
-      this.options.site,
-      now,
-      this.options.limits ?? DEFAULT_LIMITS,
-    )
-    this.dropCollisions(topic, result)
-    const lines = result.points.map(toLine)
-    for (const marker of lateDataMarkers(
-      result.points,
-      now,
-      this.options.lateAfterMs ?? DEFAULT_LATE_AFTER_MS,
-    ))
-      lines.push(toLine(marker))
+    let result: ValidatedMessage
+    let lines: string[]
+    try {
+      result = validateTelemetry(
+        topic,
+        payload,
+        this.options.site,
+        now,
+        this.options.limits ?? DEFAULT_LIMITS,
+      )
+      this.dropCollisions(topic, result)
+      lines = result.points.map(toLine)
+      for (const marker of lateDataMarkers(
+        result.points,
+        now,
+        this.options.lateAfterMs ?? DEFAULT_LATE_AFTER_MS,
+      ))
+        lines.push(toLine(marker))
+    } catch (err) {
+      result = {
+        points: [],
+        deadLetters: [
+          {
+            reason: 'validation_error',
+            detail: `message could not be judged: ${String((err as Error)?.message).slice(0, 300)}`,
+            topic: topic.slice(0, 512),
+            excerpt: excerptOf(payload),
+          },
+        ],
+      }
+      lines = []
+    }
     for (const d of result.deadLetters) {
       lines.push(this.deadLetters.toLine(d))
       this.m.deadLetters.inc({ reason: d.reason })
@@ -178,7 +205,7 @@ export class TelemetryPipeline {
       if (!this.collisions.collides(key, p.time, seq.int)) return true
       result.deadLetters.push({
         reason: 'timestamp_collision',
-        detail: `reading seq ${seq.int} has the timestamp ${new Date(p.time).toISOString()} of an earlier reading with another seq: the device clock went back; kept here instead of overwriting it`,
+        detail: `reading seq ${seq.int} has the timestamp ${isoTime(p.time)} of an earlier reading with another seq: the device clock went back; kept here instead of overwriting it`,
         topic,
         excerpt: JSON.stringify({ ts: p.time, seq: seq.int, m: p.fields }),
         cluster: result.source?.cluster,

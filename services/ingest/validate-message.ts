@@ -2,28 +2,37 @@
  * Turns one MQTT telemetry message into InfluxDB points and dead letters (DESIGN §3-4). Pure: the
  * site model and the clock are passed in. A message that cannot be parsed is one dead letter; in a
  * parseable message each reading, and each metric of a reading, stands or falls on its own, so a bad
- * value never takes valid neighbours with it.
+ * value never takes valid neighbours with it. Nothing here may throw on any input: an exception
+ * while judging a reading is that reading's dead letter (docs/SECURITY.md, poison message).
  */
 import type { PointData } from '../../shared/influx/line-protocol.js'
 import { checkMetricValue, isMetricName } from '../../shared/metric-vocabulary.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { MAX_PAYLOAD_BYTES, readingSchema, telemetryEnvelopeSchema } from '../../shared/telemetry-schema.js'
 import { parseDeviceTopic } from '../../shared/topics.js'
-import { type DeadLetter, excerptOf } from './dead-letter.js'
+import { type DeadLetter, type DeadLetterReason, excerptOf } from './dead-letter.js'
 
 export const READINGS_MEASUREMENT = 'readings'
+/** Dead letters one message may produce; the rest are summed into one `too_many_dead_letters` record. */
+export const MAX_DEAD_LETTERS_PER_MESSAGE = 20
+/** Metric names one reading may carry (the vocabulary has 20): more is refused before any per-name work. */
+export const MAX_METRICS_PER_READING = 64
+/** Metric names quoted in one dead letter's detail; the count covers the rest. */
+const NAMES_IN_DETAIL = 5
 
 export interface ValidationLimits {
   /** Readings further in the future than this are refused (clock skew, REL-12). */
   maxFutureMs: number
-  /** Readings older than this are refused (0 = no limit); InfluxDB retention would drop them anyway. */
+  /** Readings older than this are refused (0 = no limit): bounds the InfluxDB shards one message can touch. */
   maxAgeMs: number
   maxPayloadBytes: number
 }
 
+export const DEFAULT_MAX_AGE_DAYS = 35
+
 export const DEFAULT_LIMITS: ValidationLimits = {
   maxFutureMs: 5 * 60_000,
-  maxAgeMs: 0,
+  maxAgeMs: DEFAULT_MAX_AGE_DAYS * 86_400_000,
   maxPayloadBytes: MAX_PAYLOAD_BYTES,
 }
 
@@ -34,6 +43,24 @@ export interface ValidatedMessage {
   source?: { cluster: string; plant: string; device: string; seq: number; count: number }
 }
 
+/** An ISO time for a detail text; never throws (`new Date(9e15).toISOString()` does). */
+export function isoTime(ms: number): string {
+  const d = new Date(ms)
+  return Number.isNaN(d.getTime()) ? `${ms} ms (not a valid date)` : d.toISOString()
+}
+
+/** Tags for a dead letter: only ids the site model knows, so made-up ids never become series. */
+function knownTags(
+  site: SiteIndex,
+  t: { cluster: string; plant: string; device: string } | undefined,
+): Pick<DeadLetter, 'cluster' | 'plant' | 'device'> {
+  if (!t || t.cluster !== site.clusterId) return {}
+  if (site.device(t.cluster, t.plant, t.device))
+    return { cluster: t.cluster, plant: t.plant, device: t.device }
+  const plantKnown = site.model.plants.some((p) => p.id === t.plant)
+  return plantKnown ? { cluster: t.cluster, plant: t.plant } : { cluster: t.cluster }
+}
+
 export function validateTelemetry(
   topic: string,
   payload: Buffer,
@@ -42,15 +69,14 @@ export function validateTelemetry(
   limits = DEFAULT_LIMITS,
 ): ValidatedMessage {
   const t = parseDeviceTopic(topic)
+  const tags = knownTags(site, t)
   const reject = (
     reason: DeadLetter['reason'],
     detail: string,
     excerpt = excerptOf(payload),
   ): ValidatedMessage => ({
     points: [],
-    deadLetters: [
-      { reason, detail, topic, excerpt, cluster: t?.cluster, plant: t?.plant, device: t?.device },
-    ],
+    deadLetters: [{ reason, detail, topic: topic.slice(0, 512), excerpt, ...tags }],
   })
   if (t?.kind !== 'telemetry')
     return reject('unknown_topic', 'topic is not kawasan/v1/{cluster}/{plant}/{device}/telemetry')
@@ -65,95 +91,201 @@ export function validateTelemetry(
   if (!ref)
     return reject(
       'unknown_device',
-      `device ${t.plant}/${t.device} is not in the site model of cluster ${site.clusterId}`,
+      `device ${t.plant.slice(0, 64)}/${t.device.slice(0, 64)} is not in the site model of cluster ${site.clusterId}`,
     )
 
   let json: unknown
   try {
     json = JSON.parse(payload.toString('utf8'))
   } catch (err) {
-    return reject('bad_json', `payload is not JSON: ${(err as Error).message}`)
+    return reject('bad_json', `payload is not JSON: ${(err as Error).message.slice(0, 200)}`)
   }
   const envelope = telemetryEnvelopeSchema.safeParse(json)
   if (!envelope.success) {
     return reject(
       'bad_envelope',
-      envelope.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '),
+      envelope.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`)
+        .join('; '),
     )
   }
 
   const { seq, readings } = envelope.data
-  const tags = { cluster: t.cluster, plant: t.plant, device: t.device, role: ref.device.role }
+  const pointTags = { cluster: t.cluster, plant: t.plant, device: t.device, role: ref.device.role }
   const points: PointData[] = []
-  const deadLetters: DeadLetter[] = []
-  const letter = (reason: DeadLetter['reason'], detail: string, excerpt: unknown) =>
-    deadLetters.push({ reason, detail, topic, excerpt: excerptOf(JSON.stringify(excerpt) ?? ''), ...t })
+  const letters = new DeadLetterBudget(topic, tags)
 
   readings.forEach((raw, index) => {
-    const reading = readingSchema.safeParse(raw)
-    if (!reading.success) {
-      letter(
-        'bad_reading',
-        `readings[${index}]: ${reading.error.issues.map((i) => `${i.path.join('.') || 'reading'}: ${i.message}`).join('; ')}`,
+    try {
+      const point = judgeReading(raw, index, seq, now, limits, letters)
+      if (point) points.push({ measurement: READINGS_MEASUREMENT, tags: pointTags, ...point })
+    } catch (err) {
+      // A bug or an input nobody foresaw: this reading is refused with the reason, the rest go on.
+      letters.add(
+        'validation_error',
+        `readings[${index}]: ${String((err as Error)?.message).slice(0, 200)}`,
         raw,
       )
-      return
     }
-    const { ts, m, unsync } = reading.data
-    if (ts > now + limits.maxFutureMs) {
-      letter(
-        'future_timestamp',
-        `readings[${index}].ts ${new Date(ts).toISOString()} is ${Math.round((ts - now) / 1000)} s ahead of the server clock (limit ${limits.maxFutureMs / 1000} s)`,
-        raw,
-      )
-      return
-    }
-    if (limits.maxAgeMs > 0 && ts < now - limits.maxAgeMs) {
-      letter(
-        'stale_timestamp',
-        `readings[${index}].ts ${new Date(ts).toISOString()} is older than ${limits.maxAgeMs / 1000} s`,
-        raw,
-      )
-      return
-    }
-    if (Object.keys(m).length === 0) {
-      letter('bad_reading', `readings[${index}].m: no metrics`, raw)
-      return
-    }
-    const fields: PointData['fields'] = {}
-    let count = 0
-    for (const [name, value] of Object.entries(m)) {
-      if (!isMetricName(name)) {
-        letter('unknown_metric', `readings[${index}].m.${name.slice(0, 64)}: not in the metric vocabulary`, {
-          ts,
-          m: { [name]: value },
-        })
-        continue
-      }
-      if (typeof value !== 'number') {
-        letter(
-          'bad_value',
-          `readings[${index}].m.${name}: expected a number, got ${value === null ? 'null' : typeof value}`,
-          { ts, m: { [name]: value } },
-        )
-        continue
-      }
-      const problem = checkMetricValue(name, value)
-      if (problem) {
-        letter('implausible_value', `readings[${index}]: ${problem}`, { ts, m: { [name]: value } })
-        continue
-      }
-      fields[name] = value
-      count++
-    }
-    if (count === 0) return
-    fields.seq = { int: seq + index } // readings are numbered seq, seq+1, … (edge-agent README)
-    if (unsync) fields.unsync = true
-    points.push({ measurement: READINGS_MEASUREMENT, tags, fields, time: ts })
   })
   return {
     points,
-    deadLetters,
+    deadLetters: letters.finish(),
     source: { cluster: t.cluster, plant: t.plant, device: t.device, seq, count: readings.length },
+  }
+}
+
+/** A reading's fields and time, or undefined when nothing of it can be stored (its letters are added). */
+function judgeReading(
+  raw: unknown,
+  index: number,
+  seq: number,
+  now: number,
+  limits: ValidationLimits,
+  letters: DeadLetterBudget,
+): Pick<PointData, 'fields' | 'time'> | undefined {
+  // Checked before zod walks the record: 10,000 made-up names would cost ~25 ms of the broker's
+  // event loop per message, stalling every other gateway (amplification, SECURITY.md).
+  const rawM = (raw as { m?: unknown } | null)?.m
+  if (rawM !== null && typeof rawM === 'object' && !Array.isArray(rawM)) {
+    const names = Object.keys(rawM)
+    if (names.length > MAX_METRICS_PER_READING) {
+      const first = names.slice(0, NAMES_IN_DETAIL).map((n) => JSON.stringify(n.slice(0, 64)))
+      letters.add(
+        'bad_reading',
+        `readings[${index}].m: ${names.length} metric names, more than ${MAX_METRICS_PER_READING} a reading may carry: ${first.join(', ')} …`,
+        { ts: (raw as { ts?: unknown }).ts, m: `${names.length} names` },
+        names.length,
+      )
+      return undefined
+    }
+  }
+  const reading = readingSchema.safeParse(raw)
+  if (!reading.success) {
+    const issues = reading.error.issues.slice(0, 5)
+    letters.add(
+      'bad_reading',
+      `readings[${index}]: ${issues.map((i) => `${i.path.join('.') || 'reading'}: ${i.message}`).join('; ')}`,
+      raw,
+    )
+    return undefined
+  }
+  const { ts, unsync } = reading.data
+  if (ts > now + limits.maxFutureMs) {
+    letters.add(
+      'future_timestamp',
+      `readings[${index}].ts ${isoTime(ts)} is ${Math.round((ts - now) / 1000)} s ahead of the server clock (limit ${limits.maxFutureMs / 1000} s)`,
+      raw,
+    )
+    return undefined
+  }
+  if (limits.maxAgeMs > 0 && ts < now - limits.maxAgeMs) {
+    letters.add(
+      'stale_timestamp',
+      `readings[${index}].ts ${isoTime(ts)} is older than ${limits.maxAgeMs / 86_400_000} days (ingest.maxAgeDays)`,
+      raw,
+    )
+    return undefined
+  }
+  // The payload's own object, not zod's copy: z.record() drops `__proto__`, which must not vanish
+  // unseen. JSON.parse makes every key an own property, so Object.keys sees them all.
+  const m = (raw as { m: Record<string, unknown> }).m
+  const names = Object.keys(m)
+  if (names.length === 0) {
+    letters.add('bad_reading', `readings[${index}].m: no metrics`, raw)
+    return undefined
+  }
+  const fields: PointData['fields'] = {}
+  const refused = new Map<DeadLetterReason, { names: string[]; problems: string[] }>()
+  const refuse = (reason: DeadLetterReason, name: string, problem: string) => {
+    const r = refused.get(reason) ?? { names: [], problems: [] }
+    refused.set(reason, r)
+    r.names.push(name)
+    if (r.problems.length < NAMES_IN_DETAIL) r.problems.push(problem)
+  }
+  let count = 0
+  for (const name of names) {
+    const value = m[name]
+    if (!isMetricName(name)) {
+      refuse('unknown_metric', name, JSON.stringify(name.slice(0, 64)))
+      continue
+    }
+    if (typeof value !== 'number') {
+      refuse('bad_value', name, `${name}: expected a number, got ${value === null ? 'null' : typeof value}`)
+      continue
+    }
+    const problem = checkMetricValue(name, value)
+    if (problem) {
+      refuse('implausible_value', name, problem)
+      continue
+    }
+    fields[name] = value
+    count++
+  }
+  // One record per reading and reason, however many names it has (amplification, SECURITY.md).
+  for (const [reason, r] of refused) {
+    const more = r.names.length > r.problems.length ? ` (+${r.names.length - r.problems.length} more)` : ''
+    const what = reason === 'unknown_metric' ? ' not in the metric vocabulary' : ''
+    letters.add(
+      reason,
+      `readings[${index}]: ${r.names.length} metric(s)${what}: ${r.problems.join('; ')}${more}`,
+      { ts, m: Object.fromEntries(r.names.slice(0, NAMES_IN_DETAIL).map((n) => [n, m[n]])) },
+      r.names.length,
+    )
+  }
+  if (count === 0) return undefined
+  fields.seq = { int: seq + index } // readings are numbered seq, seq+1, … (edge-agent README)
+  if (unsync) fields.unsync = true
+  return { fields, time: ts }
+}
+
+/** Collects a message's dead letters up to MAX_DEAD_LETTERS_PER_MESSAGE, then only counts. */
+class DeadLetterBudget {
+  private readonly letters: DeadLetter[] = []
+  private overflow = 0
+  private readonly overflowReasons = new Map<DeadLetterReason, number>()
+
+  constructor(
+    private readonly topic: string,
+    private readonly tags: Pick<DeadLetter, 'cluster' | 'plant' | 'device'>,
+  ) {}
+
+  add(reason: DeadLetterReason, detail: string, excerpt: unknown, count = 1): void {
+    if (this.letters.length >= MAX_DEAD_LETTERS_PER_MESSAGE) {
+      this.overflow += count
+      this.overflowReasons.set(reason, (this.overflowReasons.get(reason) ?? 0) + count)
+      return
+    }
+    let text: string
+    try {
+      text = JSON.stringify(excerpt) ?? ''
+    } catch {
+      text = String(excerpt)
+    }
+    this.letters.push({
+      reason,
+      detail,
+      topic: this.topic.slice(0, 512),
+      excerpt: excerptOf(text),
+      count,
+      ...this.tags,
+    })
+  }
+
+  finish(): DeadLetter[] {
+    if (this.overflow === 0) return this.letters
+    const byReason = [...this.overflowReasons].map(([r, n]) => `${r} ${n}`).join(', ')
+    return [
+      ...this.letters,
+      {
+        reason: 'too_many_dead_letters',
+        detail: `${this.overflow} more rejections in this message beyond the first ${MAX_DEAD_LETTERS_PER_MESSAGE} records: ${byReason}`,
+        topic: this.topic.slice(0, 512),
+        excerpt: '',
+        count: this.overflow,
+        ...this.tags,
+      },
+    ]
   }
 }

@@ -13,6 +13,8 @@ export interface AgentOptions {
   devices: string[]
   maxMb?: number
   drainRate?: number
+  /** Longest reconnect backoff (the agent's default is 60 s; 5 keeps the outage cases short). */
+  reconnectMaxS?: number
   /** Run under libfaketime with this offset, e.g. '+10m' or '+600' (Debian package faketime). */
   fakeTime?: string
 }
@@ -29,7 +31,7 @@ export function writeAgentConfig(o: AgentOptions): string {
 plant: plant-a
 time_zone: Asia/Jakarta
 log_level: warn
-broker: { url: "${o.brokerUrl}", username: gw-plant-a, keepalive_s: 5, reconnect_s: 1 }
+broker: { url: "${o.brokerUrl}", username: gw-plant-a, keepalive_s: 5, reconnect_s: 1, reconnect_max_s: ${o.reconnectMaxS ?? 5} }
 buffer: { dir: "${join(o.dir, 'buffer')}", max_mb: ${o.maxMb ?? 64}, fsync: batch }
 drain: { rate: ${o.drainRate ?? 500}, max_readings_per_message: 100, max_inflight: 8 }
 clock: { check: "off" }

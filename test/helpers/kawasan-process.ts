@@ -45,8 +45,9 @@ export async function startKawasan(
 ): Promise<KawasanProcess> {
   let output = ''
   const args = typeof command === 'string' ? [command] : command
+  // Fixtures are dated on fixed days of 2026: no reading-age window unless a test sets one.
   const child = spawn(process.execPath, ['bin/kawasan.js', ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', OPS_PORT: String(opsPort), ...env },
+    env: { ...process.env, LOG_LEVEL: 'warn', OPS_PORT: String(opsPort), INGEST_MAX_AGE_DAYS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   child.stdout?.on('data', (d: Buffer) => (output = (output + d).slice(-20_000)))

@@ -40,7 +40,8 @@ export async function startStack(
     {
       influx: { url: influx.baseUrl, database: influx.database },
       broker: { host: '127.0.0.1', port: 0, ...options.limits },
-      ingest: options.ingest ?? {},
+      // Fixtures are dated on fixed days of 2026: no age window unless a test sets one.
+      ingest: { maxAgeDays: 0, ...options.ingest },
     },
     site,
     silentLogger(),

@@ -283,8 +283,8 @@ describe('tenant isolation', () => {
 })
 
 describe('rate limiting', () => {
-  it('answers 429 with RATE_LIMITED past the configured number of requests per key', async () => {
-    const g = await startApiFixture(site, { rateLimit: { max: 3, windowMs: 60_000 } })
+  it('answers 429 with RATE_LIMITED past the configured number of requests per address', async () => {
+    const g = await startApiFixture(site, { rateLimit: { max: 3, windowMs: 60_000, maxKeyFailures: 10 } })
     try {
       const codes: number[] = []
       for (let i = 0; i < 5; i++)
@@ -299,11 +299,19 @@ describe('rate limiting', () => {
         headers: bearer(g.key.estate),
       })
       expect(res.json().code).toBe('RATE_LIMITED')
-      // Another key has its own budget.
+      // The budget is the address's (counted before any key is checked): another key from it is
+      // refused too, another address has its own.
+      const sameAddress = await g.api.app.inject({
+        method: 'GET',
+        url: '/api/v1/plants',
+        headers: bearer(g.key.tenantB),
+      })
+      expect(sameAddress.statusCode).toBe(429)
       const other = await g.api.app.inject({
         method: 'GET',
         url: '/api/v1/plants',
         headers: bearer(g.key.tenantB),
+        remoteAddress: '192.0.2.7',
       })
       expect(other.statusCode).toBe(200)
     } finally {

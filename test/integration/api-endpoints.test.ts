@@ -226,7 +226,7 @@ describe('dead letters', () => {
     expect(body.items).toHaveLength(3)
     const only = (await get('/api/v1/dead-letters?reason=bad_json')).json()
     expect(only.items.map((i: { reason: string }) => i.reason)).toEqual(['bad_json'])
-    expect(only.items[0]).toMatchObject({ plant: 'plant-b', device: 'pv-roof', excerpt: '{oops' })
+    expect(only.items[0]).toMatchObject({ plant: 'plant-b', device: 'pv-roof', excerpt: '{oops', count: 1 })
   })
 })
 

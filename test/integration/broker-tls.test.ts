@@ -25,6 +25,7 @@ async function tlsBroker(requireClientCert: boolean) {
   const ctx = stackContext(
     {
       influx: { url: influx.baseUrl, database: influx.database },
+      ingest: { maxAgeDays: 0 }, // fixtures dated 2026-01-01
       broker: {
         host: '127.0.0.1',
         port: 0,

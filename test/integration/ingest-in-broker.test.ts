@@ -122,10 +122,13 @@ describe('in-broker ingest', () => {
   it('tags readings of an unknown device as dead letters, not as data', async () => {
     const gw = await stack.connect('gw-plant-a')
     await gw.publishAsync(topicA('no-such-meter'), payload(1, [{ ts: T0, m: { p_kw: 1 } }]), { qos: 1 })
+    // The made-up id stays in the topic field, never a tag (issue 11: no series per made-up id).
     const letters = await stack.influx.query(
-      `SELECT reason, detail FROM deadletter WHERE "device" = 'no-such-meter'`,
+      `SELECT reason, plant, device, detail FROM deadletter WHERE "topic" =~ /no-such-meter/`,
     )
-    expect(letters[0]?.rows.map((r) => r.reason)).toEqual(['unknown_device'])
+    expect(letters[0]?.rows.map((r) => [r.reason, r.plant, r.device ?? null])).toEqual([
+      ['unknown_device', 'plant-a', null],
+    ])
   })
 
   it('keeps a reading whose clock went back in dead letter instead of overwriting the earlier one (REL-12)', async () => {

@@ -7,6 +7,7 @@
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TelemetryPipeline } from '../../services/ingest/telemetry-pipeline.js'
+import { DEFAULT_LIMITS } from '../../services/ingest/validate-message.js'
 import { RollupService, type RollupUpdate } from '../../services/rollup/app.js'
 import { rollupConfigSchema } from '../../services/rollup/config.js'
 import {
@@ -45,6 +46,7 @@ async function ingest(devices: readonly SimulatedDevice[], lateAfterMs: number):
     log: silentLogger(),
     metrics: new Registry(),
     lateAfterMs,
+    limits: { ...DEFAULT_LIMITS, maxAgeMs: 0 }, // a fixed simulated day, older than the age window
   })
   let seq = 0
   const sends: Promise<unknown>[] = []

@@ -46,6 +46,12 @@ export function deadLetterRoutes(ctx: RouteContext): FastifyPluginAsync {
                   detail: z.string(),
                   topic: z.string(),
                   excerpt: z.string(),
+                  count: z
+                    .number()
+                    .int()
+                    .describe(
+                      'Readings or metric names this one record stands for (one record per reading and reason)',
+                    ),
                 }),
               ),
             }),
