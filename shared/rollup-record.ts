@@ -5,7 +5,7 @@
  * live here only. Units are part of every field name.
  */
 import { type EnergyBalance, GENERATION_ROLES } from './emissions/balance.js'
-import type { ClusterRollup, PlantRollup } from './emissions/rollup.js'
+import type { ClusterRollup, DataQuality, PlantRollup } from './emissions/rollup.js'
 import type { FieldValue, PointData } from './influx/line-protocol.js'
 
 export const ROLLUP_MEASUREMENTS = { '1m': 'rollup_1m', '1h': 'rollup_1h', '1d': 'rollup_1d' } as const
@@ -45,6 +45,9 @@ export const ROLLUP_NUMBER_FIELDS = [
   'coverage_pct',
   'samples_expected',
   'samples_received',
+  'energy_flows_kwh',
+  'estimated_kwh',
+  'estimated_pct',
 ] as const
 export type RollupNumberField = (typeof ROLLUP_NUMBER_FIELDS)[number]
 
@@ -61,9 +64,7 @@ export type RollupRecord = {
   flags: string
 } & Record<RollupNumberField, number | null>
 
-function numbers(
-  b: EnergyBalance & { coverage_pct: number; samples_expected: number; samples_received: number },
-): Record<string, FieldValue> {
+function numbers(b: EnergyBalance & DataQuality): Record<string, FieldValue> {
   const fields: Record<string, FieldValue> = {}
   for (const name of ROLLUP_NUMBER_FIELDS) {
     const value = name.startsWith('gen_')

@@ -130,6 +130,7 @@ export class RollupService {
       expectedIntervalMs: timing.expectedIntervalMs,
       gapLimitMs: timing.gapLimitMs,
       devicesPerQuery: config.devicesPerQuery,
+      counterNeighbourMs: config.counterNeighbourDays * DAY_MS,
     })
     const registers = [options.metrics]
     this.m = {

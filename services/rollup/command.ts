@@ -73,6 +73,7 @@ export async function backfillCommand(config: KawasanConfig, argv: string[]): Pr
       expectedIntervalMs: timing.expectedIntervalMs,
       gapLimitMs: timing.gapLimitMs,
       devicesPerQuery: config.rollup.devicesPerQuery,
+      counterNeighbourMs: config.rollup.counterNeighbourDays * 86_400_000,
     })
     const stateFile = backfillStateFile(config.dataDir, site.cluster.id)
     const result = await runBackfill({

@@ -2,26 +2,29 @@
  * Rolls up windows of one cluster from InfluxDB: reads the readings once for all windows (per
  * chunk of devices), computes each device's energy per window as its chunk arrives, then the
  * balances with `rollupFromEnergies` (the streaming path of shared/emissions, README "For large
- * fleets"). The result equals `computeRollup` on the readings of [start − gapLimit, end + gapLimit]
- * of each window (test/integration/rollup-simulated-day.test.ts).
+ * fleets"). Each device's steps are computed once over everything read (the range ± the gap limit,
+ * plus the nearest counter reading beyond it) and every window is cut from the same steps, so
+ * minutes, hours and days add up exactly even when a counter was silent across a window edge
+ * (issue 16; test/integration/rollup-additivity.test.ts).
  */
 import {
   type ClusterRollup,
   type DeviceEnergy,
   type DeviceSeries,
-  deviceEnergy,
   type FactorSet,
   type Flag,
   type LocalHour,
   localHours,
+  prepareDevice,
   rollupFromEnergies,
   type TimeWindow,
+  windowEnergy,
 } from '../../shared/emissions/index.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import { type RollupResolution, rollupPoints } from '../../shared/rollup-record.js'
 import type { SiteModel } from '../../shared/site-model.js'
-import { deviceKey, type ReadingsReader, siteDevices, sliceSeries, withSiteFacts } from './reader.js'
+import { deviceKey, type ReadingsReader, siteDevices, withSiteFacts } from './reader.js'
 import type { JobWindow } from './windows.js'
 
 export interface EngineOptions {
@@ -32,6 +35,8 @@ export interface EngineOptions {
   expectedIntervalMs: number
   gapLimitMs: number
   devicesPerQuery: number
+  /** How far beyond the read range a counter's neighbour reading is looked up, ms. */
+  counterNeighbourMs: number
 }
 
 export interface RollupJob extends JobWindow {
@@ -73,7 +78,11 @@ export class RollupEngine {
     const chunked = devices.length > devicesPerQuery
     for (let i = 0; i < devices.length; i += devicesPerQuery) {
       const chunk = devices.slice(i, i + devicesPerQuery)
-      const read = await this.options.reader.read(outer, chunked ? chunk : undefined)
+      const read = await this.options.reader.read(
+        outer,
+        chunked ? chunk : undefined,
+        this.options.counterNeighbourMs,
+      )
       if (stats) {
         stats.rows += read.rows
         stats.queries++
@@ -87,10 +96,11 @@ export class RollupEngine {
         const series: DeviceSeries =
           byKey.get(deviceKey(d.plant, d.device.id)) ??
           withSiteFacts({ plant: d.plant, deviceId: d.device.id, role: d.device.role, samples: [] }, d.device)
+        const prepared = prepareDevice(series, { gapLimitMs })
         jobs.forEach((job, j) => {
-          const w = job.window
-          const part = sliceSeries(series, { start: w.start - gapLimitMs, end: w.end + gapLimitMs })
-          energies[j]!.push(deviceEnergy(part, w, { expectedIntervalMs, gapLimitMs, buckets: buckets[j]! }))
+          energies[j]!.push(
+            windowEnergy(prepared, job.window, { expectedIntervalMs, gapLimitMs, buckets: buckets[j]! }),
+          )
         })
       }
     }

@@ -87,6 +87,13 @@ export const rollupConfigSchema = z
       .min(1)
       .default(30)
       .describe('A device with a reading this recent counts as online in the live snapshot'),
+    counterNeighbourDays: z
+      .number()
+      .min(0)
+      .default(7)
+      .describe(
+        'A counter silent across a window edge is bridged to its next reading up to this many days away (its step is split between the windows it spans); beyond it the edge is missing',
+      ),
     devicesPerQuery: z
       .number()
       .int()

@@ -55,6 +55,8 @@ export interface Contribution {
   combustion?: Combustion
   /** Set when this is a plant's allocated part of a shared cluster asset. */
   shared_fraction?: number
+  /** Part of `energy_kwh` that is estimated (`DeviceEnergy.estimated_kwh`, shared share). */
+  estimated_kwh?: number
 }
 
 export interface EnergyBalance {

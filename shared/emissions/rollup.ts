@@ -64,6 +64,12 @@ export interface DataQuality {
   samples_received: number
   coverage_pct: number
   devices_without_data: number
+  /** Σ of the metered flows in the balance (import, export, generation, battery, shared allocations). */
+  energy_flows_kwh: number
+  /** Part of those flows whose timing or amount is estimated (`DeviceEnergy.estimated_kwh`). */
+  estimated_kwh: number
+  /** estimated_kwh / energy_flows_kwh, %; 0 when there is no flow. */
+  estimated_pct: number
 }
 
 export interface PlantRollup extends EnergyBalance, DataQuality {
@@ -233,7 +239,13 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     sharedEnergies.push(e)
     const c = comb(e, sd, flags)
     const renewable = isRenewable(sd.role, sd.fuel, factorSet)
-    const parts: { plant: string; kwh: number; fraction: number; bucket: readonly number[] }[] = []
+    const parts: {
+      plant: string
+      kwh: number
+      fraction: number
+      bucket: readonly number[]
+      estimated: number
+    }[] = []
     if (sd.allocation.method === 'fixed_shares') {
       for (const [plant, share] of Object.entries(sd.allocation.shares)) {
         parts.push({
@@ -241,6 +253,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
           kwh: e.energy_kwh * share,
           fraction: share,
           bucket: e.bucket_kwh.map((x) => x * share),
+          estimated: e.estimated_kwh * share,
         })
       }
     } else {
@@ -267,6 +280,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
           kwh,
           fraction: basis > 0 ? kwh / basis : 0,
           bucket: m.e?.bucket_kwh ?? [],
+          estimated: m.e?.estimated_kwh ?? 0,
         })
       }
     }
@@ -281,6 +295,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
         energy_kwh: p.kwh,
         bucket_kwh: p.bucket,
         shared_fraction: p.fraction,
+        estimated_kwh: p.estimated,
       }
       if (sd.fuel) contrib.fuel = sd.fuel
       if (c) contrib.combustion = scaleCombustion(c, p.fraction)
@@ -309,6 +324,8 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     const contributions: Contribution[] = []
     const summaries: DeviceSummary[] = []
     const own: DeviceEnergy[] = []
+    let flows = 0
+    let estimated = 0
     for (const d of plant.devices) {
       const e = byKey.get(key(plant.id, d.id))
       if (!e) continue
@@ -317,6 +334,8 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       const c = comb(e, d, pflags)
       summaries.push(summary(e, c))
       if (d.role === 'load' || deliveryMeters.has(key(plant.id, d.id))) continue
+      flows += e.energy_kwh
+      estimated += e.estimated_kwh
       const contrib: Contribution = {
         device_id: d.id,
         role: d.role,
@@ -328,13 +347,17 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       if (c) contrib.combustion = c
       contributions.push(contrib)
     }
-    contributions.push(...(allocations.get(plant.id) ?? []))
+    for (const c of allocations.get(plant.id) ?? []) {
+      contributions.push(c)
+      flows += c.energy_kwh
+      estimated += c.estimated_kwh ?? 0
+    }
     const certs = certificatesInWindow(plant.certificates, window, tz, buckets)
     const result = plantBalance(plant.id, contributions, certs, ctx, factors)
     const rollup: PlantRollup = {
       plant: plant.id,
       ...result.balance,
-      ...quality(own),
+      ...quality(own, flows, estimated),
       devices: summaries,
       certificates_used: certs.used,
       flags: [...pflags, ...result.flags],
@@ -359,7 +382,11 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     },
     factor_set: factorSetUsed(factorSet, factors, [...fuelsUsed.values()]),
     ...total,
-    ...quality(allEnergies),
+    ...quality(
+      allEnergies,
+      plants.reduce((s, p) => s + p.energy_flows_kwh, 0),
+      plants.reduce((s, p) => s + p.estimated_kwh, 0),
+    ),
     plants,
     shared,
     flags: [...flags, ...sharedFlags],
@@ -388,7 +415,7 @@ function summary(e: DeviceEnergy, c: Combustion | undefined): DeviceSummary {
   return s
 }
 
-function quality(energies: readonly DeviceEnergy[]): DataQuality {
+function quality(energies: readonly DeviceEnergy[], flows: number, estimated: number): DataQuality {
   let expected = 0
   let received = 0
   let without = 0
@@ -402,6 +429,9 @@ function quality(energies: readonly DeviceEnergy[]): DataQuality {
     samples_received: received,
     coverage_pct: expected > 0 ? Math.min(100, (100 * received) / expected) : 0,
     devices_without_data: without,
+    energy_flows_kwh: flows,
+    estimated_kwh: estimated,
+    estimated_pct: flows > 0 ? (100 * estimated) / flows : 0,
   }
 }
 

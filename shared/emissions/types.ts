@@ -28,9 +28,10 @@ export interface SeriesColumns {
  * The readings of one device, sorted by `ts` ascending. Give either `samples` or `columns`.
  *
  * Include the last reading *before* the window start and the first one *at or after* its end
- * when they exist (query `[start − gapLimit, end + gapLimit]`): the energy between two readings is
- * spread over the time between them, so without the neighbours the window's edges are reported as
- * missing, and with them consecutive windows add up exactly.
+ * when they exist, however far away for counters (query `[start − gapLimit, end + gapLimit]` plus
+ * each counter's nearest reading beyond it): the energy between two readings is spread over the
+ * time between them, so without the neighbours the window's edges are reported as missing, and
+ * with them consecutive windows add up exactly.
  */
 export interface DeviceSeries {
   /** Plant id, or `shared` for a cluster's shared asset. */

@@ -1,0 +1,296 @@
+/**
+ * Rows add up (issue 16 "hourly rows lose counter energy across a meter gap", issue 12 "a day with
+ * no readings"): readings are written to a real InfluxDB, the rollup service rolls a day and its
+ * hours up, and the rows READ BACK from `rollup_1h` / `rollup_1d` must add up exactly (hours to
+ * the day, days to the period) for every additive energy and emission field, and say honestly
+ * which part of their energy was placed in time by spreading a counter step over a long gap.
+ */
+import fc from 'fast-check'
+import { Registry } from 'prom-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { RollupService } from '../../services/rollup/app.js'
+import { rollupConfigSchema } from '../../services/rollup/config.js'
+import { localDayWindow, nextDate } from '../../shared/emissions/local-days.js'
+import type { InfluxClient } from '../../shared/influx/influx-client.js'
+import { toLine } from '../../shared/influx/line-protocol.js'
+import { silentLogger } from '../../shared/logger.js'
+import { CLUSTER_TOTAL } from '../../shared/rollup-record.js'
+import { freshDatabase } from '../helpers/influx.js'
+import { exampleSite } from '../helpers/site.js'
+
+const site = exampleSite().model
+const TZ = site.cluster.timezone // Asia/Jakarta, UTC+7, no DST
+const H = 3_600_000
+const MIN = 60_000
+const INTERVAL = MIN
+const GAP_LIMIT = 2 * MIN
+
+let influx: InfluxClient
+
+beforeAll(async () => {
+  influx = await freshDatabase('rollup_additivity')
+})
+
+afterAll(async () => {
+  await influx?.queryAll(`DROP DATABASE "${influx.database}"`)
+})
+
+function service(): RollupService {
+  return new RollupService({
+    config: rollupConfigSchema.parse({
+      gapLimitMs: GAP_LIMIT,
+      clusters: { cikarang: { expectedIntervalMs: INTERVAL } },
+    }),
+    site,
+    influx,
+    log: silentLogger(),
+    metrics: new Registry(),
+    now: () => Date.UTC(2030, 0, 1),
+  })
+}
+
+interface Reading {
+  ts: number
+  e_kwh: number
+}
+
+async function writeCounter(plant: string, device: string, role: string, readings: readonly Reading[]) {
+  const lines = readings.map((r) =>
+    toLine({
+      measurement: 'readings',
+      tags: { cluster: site.cluster.id, plant, device, role },
+      fields: { e_kwh: r.e_kwh },
+      time: r.ts,
+    }),
+  )
+  for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
+}
+
+type Row = Record<string, unknown> & { time: number }
+
+async function rows(measurement: string, plant: string, from: number, to: number): Promise<Row[]> {
+  const res = await influx.query(
+    `SELECT * FROM "${measurement}" WHERE "plant" = '${plant}' AND time >= ${from}000000 AND time < ${to}000000`,
+  )
+  return (res[0]?.rows ?? []).map((r) => ({ ...r, time: Number(r.time) })) as Row[]
+}
+
+const sum = (list: readonly Row[], field: string) => list.reduce((s, r) => s + Number(r[field] ?? 0), 0)
+
+describe('hourly rows across a meter gap', () => {
+  it('keeps the counter energy of a one-hour silence across an hour boundary in the two hours around it', async () => {
+    // plant-a's grid meter draws a steady 1,600 kW, one reading a minute, and is silent from
+    // 10:30 to 11:30 local. The meter measured 1,600 kWh over that hour (the counter difference),
+    // spread evenly: 800 kWh in 10:00-11:00 and 800 kWh in 11:00-12:00, so each of those hours
+    // still holds 800 + 800 = 1,600 kWh, and the 24 hours sum to the day, 24 × 1,600 = 38,400 kWh.
+    // Readings run from 23:00 the day before to 01:00 the day after (neighbours of the day).
+    const date = '2026-05-04'
+    const day = localDayWindow(date, TZ)
+    const gap = { start: day.start + 10.5 * H, end: day.start + 11.5 * H }
+    const readings: Reading[] = []
+    for (let t = day.start - H; t <= day.end + H; t += MIN)
+      if (t <= gap.start || t >= gap.end)
+        readings.push({ ts: t, e_kwh: 10_000 + ((t - day.start) / H) * 1600 })
+    await writeCounter('plant-a', 'grid-main', 'grid_import', readings)
+
+    await service().day(date)
+
+    const hours = await rows('rollup_1h', 'plant-a', day.start, day.end)
+    const [dayRow] = await rows('rollup_1d', 'plant-a', day.start, day.end)
+    expect(hours).toHaveLength(24)
+    expect(dayRow?.grid_import_kwh).toBeCloseTo(38_400, 6)
+    for (const h of hours) expect(h.grid_import_kwh).toBeCloseTo(1600, 6)
+    expect(sum(hours, 'grid_import_kwh')).toBeCloseTo(38_400, 6)
+    const h10 = hours.find((h) => h.time === day.start + 10 * H)!
+    const h11 = hours.find((h) => h.time === day.start + 11 * H)!
+    for (const h of [h10, h11]) {
+      expect(String(h.flags)).toContain('counter_gap_spread')
+      expect(String(h.flags)).not.toContain('edge_missing')
+      // 800 of its 1,600 kWh was placed by spreading the step over the silent hour: 50 %.
+      expect(h.estimated_kwh).toBeCloseTo(800, 6)
+      expect(h.estimated_pct).toBeCloseTo(50, 6)
+    }
+    const h09 = hours.find((h) => h.time === day.start + 9 * H)!
+    expect(h09.estimated_kwh).toBe(0)
+    expect(dayRow?.estimated_kwh).toBeCloseTo(1600, 6)
+  })
+})
+
+/**
+ * The oracle: energy of a counter in a window, written out independently of shared/emissions.
+ * Each step between consecutive readings adds `cur − prev` (or `cur` after a reset: a drop to a
+ * new cycle), spread evenly over the step; the part of a step longer than the gap limit is
+ * "estimated" (its timing is not measured).
+ */
+function oracle(
+  readings: readonly Reading[],
+  w: { start: number; end: number },
+): { kwh: number; est: number } {
+  let kwh = 0
+  let est = 0
+  for (let i = 1; i < readings.length; i++) {
+    const a = readings[i - 1]!
+    const b = readings[i]!
+    const inc = b.e_kwh >= a.e_kwh ? b.e_kwh - a.e_kwh : b.e_kwh
+    const ov = Math.max(0, Math.min(b.ts, w.end) - Math.max(a.ts, w.start))
+    const part = (inc * ov) / (b.ts - a.ts)
+    kwh += part
+    if (b.ts - a.ts > GAP_LIMIT) est += part
+  }
+  return { kwh, est }
+}
+
+const STEP = 5 * MIN
+const MARGIN = 3 * H
+
+/** A counter read every 5 min over [from, to], power constant per hour, minus gaps, with resets. */
+function counter(
+  from: number,
+  to: number,
+  kw: readonly number[],
+  gaps: readonly { at: number; len: number }[],
+  resets: readonly number[],
+): Reading[] {
+  const out: Reading[] = []
+  let e = 50_000
+  let resetIdx = 0
+  const resetAt = [...resets].sort((x, y) => x - y).map((r) => from + r)
+  for (let t = from; t <= to; t += STEP) {
+    if (t > from) e += (kw[Math.floor((t - from) / H) % kw.length]! * STEP) / H
+    // A reset restarts the register at zero (then the energy of this step).
+    while (resetIdx < resetAt.length && resetAt[resetIdx]! <= t) {
+      e = (kw[Math.floor((t - from) / H) % kw.length]! * STEP) / H
+      resetIdx++
+    }
+    const silent = gaps.some((g) => t > from + g.at && t < from + g.at + g.len)
+    if (!silent) out.push({ ts: t, e_kwh: e })
+  }
+  return out
+}
+
+const ADDITIVE = [
+  'grid_import_kwh',
+  'gen_solar_pv_kwh',
+  'generation_total_kwh',
+  'renewable_generation_kwh',
+  'shared_allocated_kwh',
+  'consumption_kwh',
+  'renewable_consumed_kwh',
+  'scope2_location_kg_co2e',
+  'total_location_kg_co2e',
+  'avoided_kg_co2e',
+  'cfe_kwh',
+  'energy_flows_kwh',
+  'estimated_kwh',
+  'samples_expected',
+  'samples_received',
+] as const
+
+function closeTo(actual: unknown, expected: number, what: string): void {
+  const a = Number(actual ?? 0)
+  expect(Math.abs(a - expected), `${what}: ${a} vs ${expected}`).toBeLessThanOrEqual(
+    1e-6 + 1e-9 * Math.abs(expected),
+  )
+}
+
+describe('rows read back from InfluxDB add up (property)', () => {
+  it('hours sum to their day and days to the period for every additive field, over random gaps and resets', async () => {
+    let run = 0
+    const svc = service()
+    const gap = fc.record({ at: fc.integer({ min: 0, max: 54 * 60 }), len: fc.integer({ min: 0, max: 300 }) })
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 200, max: 1000 }), { minLength: 24, maxLength: 24 }),
+        fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 24, maxLength: 24 }),
+        fc.array(fc.integer({ min: 0, max: 1500 }), { minLength: 24, maxLength: 24 }),
+        fc.array(gap, { maxLength: 3 }),
+        fc.array(gap, { maxLength: 3 }),
+        fc.array(gap, { maxLength: 3 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 25 }), { maxLength: 2 }),
+        async (gridKw, pvKw, farmKw, gridGaps, pvGaps, farmGaps, resetHours) => {
+          // Each run has its own two days, three days apart from the last run's.
+          const d1 = addDays('2027-01-01', 3 * run++)
+          const d2 = nextDate(d1)
+          const days = [localDayWindow(d1, TZ), localDayWindow(d2, TZ)]
+          const from = days[0]!.start - MARGIN
+          const to = days[1]!.end + MARGIN
+          // Resets at least 2 h apart, so a new cycle always drops the register by far more than 10 %.
+          const resets = resetHours.filter((h, i, all) => all.every((o, j) => j >= i || Math.abs(o - h) >= 2))
+          const ms = (gaps: { at: number; len: number }[]) =>
+            gaps.map((g) => ({ at: g.at * MIN, len: g.len * MIN }))
+          const grid = counter(
+            from,
+            to,
+            gridKw,
+            ms(gridGaps),
+            resets.map((h) => h * 2 * H),
+          )
+          const pv = counter(from, to, pvKw, ms(pvGaps), [])
+          const farm = counter(from, to, farmKw, ms(farmGaps), [])
+          await writeCounter('plant-a', 'grid-main', 'grid_import', grid)
+          await writeCounter('plant-a', 'pv-roof', 'solar_pv', pv)
+          await writeCounter('shared', 'solar-farm', 'solar_pv', farm)
+          await svc.day(d1)
+          await svc.day(d2)
+
+          const expectPlantA = (w: { start: number; end: number }) => {
+            const g = oracle(grid, w)
+            const p = oracle(pv, w)
+            const f = oracle(farm, w)
+            return {
+              grid: g.kwh,
+              solar: p.kwh + 0.4 * f.kwh,
+              est: g.est + p.est + 0.4 * f.est,
+              flows: g.kwh + p.kwh + 0.4 * f.kwh,
+            }
+          }
+          const dayRows: Row[] = []
+          for (const day of days) {
+            const hours = await rows('rollup_1h', 'plant-a', day.start, day.end)
+            const [dayRow] = await rows('rollup_1d', 'plant-a', day.start, day.end)
+            expect(hours).toHaveLength(24)
+            expect(dayRow).toBeDefined()
+            dayRows.push(dayRow!)
+            for (const f of ADDITIVE) closeTo(dayRow![f], sum(hours, f), `${f} hours vs day`)
+            for (const h of hours) {
+              const x = expectPlantA({ start: h.time, end: h.time + H })
+              closeTo(h.grid_import_kwh, x.grid, 'hour grid import vs oracle')
+              closeTo(h.gen_solar_pv_kwh, x.solar, 'hour solar vs oracle')
+              closeTo(h.estimated_kwh, x.est, 'hour estimated vs oracle')
+              // Honest flags: estimated energy is flagged as spread, and a spread hour is not silent.
+              if (x.est > 1e-9) expect(String(h.flags)).toContain('counter_gap_spread')
+            }
+            const x = expectPlantA(day)
+            closeTo(dayRow!.grid_import_kwh, x.grid, 'day grid import vs oracle')
+            closeTo(dayRow!.energy_flows_kwh, x.flows, 'day flows vs oracle')
+            const cluster = await rows('rollup_1h', CLUSTER_TOTAL, day.start, day.end)
+            const [clusterDay] = await rows('rollup_1d', CLUSTER_TOTAL, day.start, day.end)
+            for (const f of ADDITIVE) closeTo(clusterDay![f], sum(cluster, f), `cluster ${f} hours vs day`)
+          }
+          // The period (both days) computed as one window equals the sum of its stored days.
+          const [period] = await svc.engine.compute([
+            {
+              window: { start: days[0]!.start, end: days[1]!.end },
+              date: d1,
+              complete: true,
+              resolution: '1d',
+            },
+          ])
+          const plantA = period!.rollup.plants.find((p) => p.plant === 'plant-a')!
+          const periodRow: Record<string, unknown> = {
+            ...plantA,
+            gen_solar_pv_kwh: plantA.generation_kwh.solar_pv,
+          }
+          for (const f of ADDITIVE) closeTo(periodRow[f], sum(dayRows, f), `${f} days vs period`)
+        },
+      ),
+      { numRuns: 12, seed: 1616, endOnFailure: true },
+    )
+  })
+})
+
+function addDays(date: string, n: number): string {
+  let d = date
+  for (let i = 0; i < n; i++) d = nextDate(d)
+  return d
+}
