@@ -58,7 +58,11 @@ export type RollupRecord = {
   plant: string
   /** Local date (YYYY-MM-DD) of the window start in the cluster's time zone. */
   date: string
-  /** False while the window is still open (today so far). */
+  /**
+   * True only when the window is closed, has readings and no part of it lacks energy information
+   * (`rowComplete`): false while open (today so far), for a window without any reading (never a
+   * zero-emission complete row, issue 12), and when a meter stopped inside it (`edge_missing`).
+   */
   complete: boolean
   factor_set: string
   flags: string
@@ -75,25 +79,49 @@ function numbers(b: EnergyBalance & DataQuality): Record<string, FieldValue> {
   return fields
 }
 
+/**
+ * Whether a row of a closed window is final: it has readings, and no device lacks energy
+ * information for part of it (`edge_missing`: a meter stopped or has not reported yet, so late
+ * data may still change it). Schedulers and the dashboard trust `complete`.
+ */
+export function rowComplete(
+  windowClosed: boolean,
+  b: DataQuality,
+  flags: readonly { code: string }[],
+): boolean {
+  return windowClosed && b.samples_received > 0 && !flags.some((f) => f.code === 'edge_missing')
+}
+
 /** The points of one computed cluster rollup: one per plant and one for the cluster total. */
 export function rollupPoints(
   r: ClusterRollup,
   resolution: RollupResolution,
   date: string,
-  complete: boolean,
+  windowClosed: boolean,
 ): PointData[] {
   const measurement = ROLLUP_MEASUREMENTS[resolution]
-  const common = { date, complete, factor_set: r.factor_set.version }
-  const point = (plant: string, b: PlantRollup | ClusterRollup, flags: string): PointData => ({
+  const common = { date, factor_set: r.factor_set.version }
+  const point = (
+    plant: string,
+    b: PlantRollup | ClusterRollup,
+    flags: readonly { code: string }[],
+    complete: boolean,
+  ): PointData => ({
     measurement,
     tags: { cluster: r.cluster, plant },
-    fields: { ...numbers(b), ...common, flags },
+    fields: {
+      ...numbers(b),
+      ...common,
+      complete,
+      flags: [...new Set(flags.map((f) => f.code))].sort().join(','),
+    },
     time: r.window.start,
   })
-  const flagCodes = (list: { code: string }[]) => [...new Set(list.map((f) => f.code))].sort().join(',')
+  // The cluster is complete only when none of its plants lacks data; its stored flags stay its own.
+  const allFlags = [...r.flags, ...r.plants.flatMap((p) => p.flags)]
   return [
-    ...r.plants.map((p) => point(p.plant, p, flagCodes(p.flags))),
-    point(CLUSTER_TOTAL, r, flagCodes(r.flags)),
+    ...r.plants.map((p) => point(p.plant, p, p.flags, rowComplete(windowClosed, p, p.flags))),
+    point(CLUSTER_TOTAL, r, r.flags, rowComplete(windowClosed, r, allFlags)),
   ]
 }
 

@@ -324,7 +324,7 @@ export class RollupService {
   }
 
   /**
-   * Days in the last `catchUpDays` (up to yesterday) with no complete cluster rollup in
+   * Days in the last `catchUpDays` (up to yesterday) not settled (no complete cluster rollup, and not an empty day) in
    * `rollup_1d` are rolled up now: the daily tick may have been missed while the process was down.
    */
   async catchUp(): Promise<string[]> {
@@ -338,13 +338,13 @@ export class RollupService {
         start: localDayWindow(first, this.tz).start,
         end: localDayWindow(yesterday, this.tz).end,
       }
-      const complete = await this.state.completeDays(range)
+      const settled = await this.state.settledDays(range)
       // Days before the cluster's first reading are not rolled up: a fresh install would otherwise
       // report a week of empty days as complete.
       const firstReading = await this.state.firstReading(range.start)
       for (const date of datesBetween(first, yesterday)) {
         const window = localDayWindow(date, this.tz)
-        if (complete.has(window.start) || firstReading === undefined || window.end <= firstReading) continue
+        if (settled.has(window.start) || firstReading === undefined || window.end <= firstReading) continue
         await this.day(date, 'catch-up')
         done.push(date)
       }

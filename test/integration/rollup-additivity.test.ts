@@ -294,3 +294,40 @@ function addDays(date: string, n: number): string {
   for (let i = 0; i < n; i++) d = nextDate(d)
   return d
 }
+
+describe('complete is honest', () => {
+  it('writes a day with no readings as complete=false with coverage 0, never a complete zero-emission day (issue 12)', async () => {
+    const date = '2026-08-10' // no reading of any device within a week either side
+    const day = localDayWindow(date, TZ)
+    await service().day(date)
+    for (const plant of ['plant-a', CLUSTER_TOTAL]) {
+      const [row] = await rows('rollup_1d', plant, day.start, day.end)
+      expect(row).toMatchObject({ complete: false, coverage_pct: 0, samples_received: 0 })
+      const hours = await rows('rollup_1h', plant, day.start, day.end)
+      expect(hours).toHaveLength(24)
+      for (const h of hours) expect(h).toMatchObject({ complete: false, coverage_pct: 0 })
+    }
+  })
+
+  it('marks the hours after a meter stopped, and their day, complete=false (edge_missing), the hours before complete', async () => {
+    // plant-b's grid meter reads every minute from 00:00 and stops at 18:00 for good: the energy
+    // after 18:00 is unknown, so the day and the hours from 18:00 are not complete.
+    const date = '2026-08-20'
+    const day = localDayWindow(date, TZ)
+    const readings: Reading[] = []
+    for (let t = day.start - H; t <= day.start + 18 * H; t += MIN)
+      readings.push({ ts: t, e_kwh: 1000 + ((t - day.start) / H) * 500 })
+    await writeCounter('plant-b', 'grid-main', 'grid_import', readings)
+    await service().day(date)
+    const [dayRow] = await rows('rollup_1d', 'plant-b', day.start, day.end)
+    expect(dayRow).toMatchObject({ complete: false })
+    expect(dayRow?.grid_import_kwh).toBeCloseTo(18 * 500, 6)
+    expect(String(dayRow?.flags)).toContain('edge_missing')
+    const hours = await rows('rollup_1h', 'plant-b', day.start, day.end)
+    expect(hours.filter((h) => h.complete === true).map((h) => (h.time - day.start) / H)).toEqual(
+      Array.from({ length: 18 }, (_, i) => i),
+    )
+    const [cluster] = await rows('rollup_1d', CLUSTER_TOTAL, day.start, day.end)
+    expect(cluster).toMatchObject({ complete: false })
+  })
+})
