@@ -50,6 +50,13 @@ export const deviceSchema = z.object({
   fuel_efficiency: z.number().positive().max(1).optional(),
   /** Nameplate rating, used by the simulator and to bound plausible power. */
   rated_kw: z.number().positive().optional(),
+  counter_wrap_kwh: z
+    .number()
+    .positive()
+    .optional()
+    .describe(
+      'Modulus of an energy register that rolls over (e.g. 1000000 for a 6-digit kWh display): a step past it is energy (counter_wrap), not a reset',
+    ),
 })
 export type Device = z.infer<typeof deviceSchema>
 

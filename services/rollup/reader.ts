@@ -176,6 +176,7 @@ function toSeries(ref: SiteDevice, rows: readonly Record<string, unknown>[]): De
 export function withSiteFacts(s: DeviceSeries, d: Device): DeviceSeries {
   const out: DeviceSeries = { ...s, role: d.role }
   if (d.fuel) out.fuel = d.fuel
+  if (d.counter_wrap_kwh) out.counterWrapKwh = d.counter_wrap_kwh
   if (out.maxKw === undefined && d.rated_kw) out.maxKw = d.rated_kw * SPIKE_RATED_MULTIPLE
   return out
 }

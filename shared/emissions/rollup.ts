@@ -186,6 +186,7 @@ export function computeRollup(input: RollupInput): ClusterRollup {
 function withSiteFacts(s: DeviceSeries, d: Device): DeviceSeries {
   const out: DeviceSeries = { ...s, role: d.role }
   if (d.fuel) out.fuel = d.fuel
+  if (d.counter_wrap_kwh) out.counterWrapKwh = d.counter_wrap_kwh
   if (s.maxKw === undefined && d.rated_kw) out.maxKw = d.rated_kw * SPIKE_RATED_MULTIPLE
   return out
 }
