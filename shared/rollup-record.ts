@@ -21,6 +21,7 @@ export const ROLLUP_NUMBER_FIELDS = [
   'grid_export_kwh',
   'battery_charge_kwh',
   'battery_discharge_kwh',
+  'battery_losses_kwh',
   ...GENERATION_ROLES.map((r) => `gen_${r}_kwh` as const),
   'generation_total_kwh',
   'renewable_generation_kwh',

@@ -50,6 +50,14 @@ export const deviceSchema = z.object({
   fuel_efficiency: z.number().positive().max(1).optional(),
   /** Nameplate rating, used by the simulator and to bound plausible power. */
   rated_kw: z.number().positive().optional(),
+  round_trip_efficiency: z
+    .number()
+    .positive()
+    .max(1)
+    .optional()
+    .describe(
+      'Battery (battery_charge device): energy out / energy in; charge × (1 − this) is counted as storage losses, part of consumption (default 0.9, flagged)',
+    ),
   counter_wrap_kwh: z
     .number()
     .positive()

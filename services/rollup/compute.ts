@@ -8,12 +8,14 @@
  * (issue 16; test/integration/rollup-additivity.test.ts).
  */
 import {
+  type BatteryStore,
   type ClusterRollup,
   type DeviceEnergy,
   type DeviceSeries,
   type FactorSet,
   type Flag,
   type LocalHour,
+  localDayWindow,
   localHours,
   prepareDevice,
   rollupFromEnergies,
@@ -54,6 +56,22 @@ export interface ComputeStats {
 }
 
 const WRITE_CHUNK_LINES = 5000
+
+/**
+ * Each plant's battery store at `ts` from its day's rollup: the state at the start of the hour
+ * holding `ts` (exact for hours; a minute inside an hour gets its hour's opening state).
+ */
+function storesAt(day: ClusterRollup, ts: number): Map<string, BatteryStore> {
+  const out = new Map<string, BatteryStore>()
+  const hours = day.hours ?? []
+  let idx = hours.findIndex((h) => h.start <= ts && ts < h.end)
+  if (idx < 0) idx = hours.length - 1
+  for (const p of day.plants) {
+    const s = idx >= 0 ? p.battery_store.start[idx] : undefined
+    if (s) out.set(p.plant, s)
+  }
+  return out
+}
 
 export class RollupEngine {
   constructor(private readonly options: EngineOptions) {}
@@ -104,17 +122,40 @@ export class RollupEngine {
         })
       }
     }
-    return jobs.map((job, j) => {
-      const rollup = rollupFromEnergies({
+    // Windows that start at their local midnight first: the battery store of every other window
+    // is the state its day reached at that window's start (docs/CARBON-ACCOUNTING.md "Storage").
+    const dayStart = jobs.map((job) => localDayWindow(job.date, tz).start)
+    const order = jobs
+      .map((_, j) => j)
+      .sort((a, b) => {
+        const da = jobs[a]!.window.start === dayStart[a] ? 0 : 1
+        const db = jobs[b]!.window.start === dayStart[b] ? 0 : 1
+        return (
+          da - db ||
+          jobs[b]!.window.end - jobs[b]!.window.start - (jobs[a]!.window.end - jobs[a]!.window.start)
+        )
+      })
+    const out: ComputedRollup[] = new Array(jobs.length)
+    const days: { window: TimeWindow; rollup: ClusterRollup }[] = []
+    for (const j of order) {
+      const job = jobs[j]!
+      const input: Parameters<typeof rollupFromEnergies>[0] = {
         site,
         energies: energies[j]!,
         window: job.window,
         buckets: buckets[j]!,
         factorSet: this.options.factorSet,
-      })
+      }
+      if (job.window.start !== dayStart[j]) {
+        const day = days.find((d) => d.window.start === dayStart[j] && d.window.end >= job.window.start)
+        if (day) input.batteryStores = storesAt(day.rollup, job.window.start)
+      }
+      const rollup = rollupFromEnergies(input)
       rollup.flags.unshift(...unknownFlags)
-      return { job, rollup }
-    })
+      if (job.window.start === dayStart[j]) days.push({ window: job.window, rollup })
+      out[j] = { job, rollup }
+    }
+    return out
   }
 
   /** Writes the rollups (one point per plant and `_cluster` each); same window → overwritten. */

@@ -57,13 +57,31 @@ export interface Contribution {
   shared_fraction?: number
   /** Part of `energy_kwh` that is estimated (`DeviceEnergy.estimated_kwh`, shared share). */
   estimated_kwh?: number
+  /** battery_charge: round-trip efficiency (declared, else `DEFAULT_ROUND_TRIP_EFFICIENCY`). */
+  round_trip_efficiency?: number
 }
+
+/**
+ * What a plant's batteries hold, as deliverable kWh, and the carbon-free part of it (the
+ * state-of-charge mix, docs/CARBON-ACCOUNTING.md "Storage").
+ */
+export interface BatteryStore {
+  kwh: number
+  cfe_kwh: number
+}
+
+export const EMPTY_STORE: BatteryStore = Object.freeze({ kwh: 0, cfe_kwh: 0 })
+
+/** Round-trip efficiency assumed when a battery declares none (typical lithium-ion, flagged). */
+export const DEFAULT_ROUND_TRIP_EFFICIENCY = 0.9
 
 export interface EnergyBalance {
   grid_import_kwh: number
   grid_export_kwh: number
   battery_charge_kwh: number
   battery_discharge_kwh: number
+  /** Charge × (1 − round-trip efficiency): energy lost in storage, part of consumption. */
+  battery_losses_kwh: number
   generation_kwh: Record<GenerationRole, number>
   generation_total_kwh: number
   renewable_generation_kwh: number
@@ -118,6 +136,7 @@ export function emptyBalance(): EnergyBalance {
     grid_export_kwh: 0,
     battery_charge_kwh: 0,
     battery_discharge_kwh: 0,
+    battery_losses_kwh: 0,
     generation_kwh: Object.fromEntries(GENERATION_ROLES.map((r) => [r, 0])) as Record<GenerationRole, number>,
     generation_total_kwh: 0,
     renewable_generation_kwh: 0,
@@ -167,6 +186,8 @@ export function applicableFactors(ctx: BalanceContext, flags: Flag[]): AppliedFa
 export interface PlantBalanceResult {
   balance: EnergyBalance
   hours: HourMatch[]
+  /** Battery store at the start of each bucket, and at the end of the window. */
+  store: { start: BatteryStore[]; end: BatteryStore }
   flags: Flag[]
 }
 
@@ -177,6 +198,7 @@ export function plantBalance(
   certificates: CertificatesInWindow,
   ctx: BalanceContext,
   factors: AppliedFactors,
+  storeStart: BatteryStore = EMPTY_STORE,
 ): PlantBalanceResult {
   const flags: Flag[] = []
   const n = ctx.buckets.length
@@ -186,6 +208,9 @@ export function plantBalance(
   const hourGen = new Array<number>(n).fill(0)
   const hourRenew = new Array<number>(n).fill(0)
   const hourBattery = new Array<number>(n).fill(0) // discharge − charge
+  const hourCharge = new Array<number>(n).fill(0)
+  const hourDischarge = new Array<number>(n).fill(0)
+  const hourLoss = new Array<number>(n).fill(0)
 
   for (const c of contributions) {
     const add = (target: number[], sign = 1) => {
@@ -200,13 +225,24 @@ export function plantBalance(
         b.grid_export_kwh += c.energy_kwh
         add(hourExport)
         break
-      case 'battery_charge':
+      case 'battery_charge': {
         b.battery_charge_kwh += c.energy_kwh
         add(hourBattery, -1)
+        add(hourCharge)
+        let eff = c.round_trip_efficiency
+        if (eff === undefined) {
+          eff = DEFAULT_ROUND_TRIP_EFFICIENCY
+          if (c.energy_kwh > 0)
+            flags.push({ code: 'default_round_trip_efficiency_used', plant, device: c.device_id })
+        }
+        b.battery_losses_kwh += c.energy_kwh * (1 - eff)
+        add(hourLoss, 1 - eff)
         break
+      }
       case 'battery_discharge':
         b.battery_discharge_kwh += c.energy_kwh
         add(hourBattery)
+        add(hourDischarge)
         break
       case 'load':
         break // sub-meter: not in the balance (DESIGN §2)
@@ -224,21 +260,55 @@ export function plantBalance(
     }
   }
 
+  // Storage losses are consumption (docs/CARBON-ACCOUNTING.md "Storage").
   let consumption =
     b.grid_import_kwh +
     b.generation_total_kwh +
     b.battery_discharge_kwh -
     b.battery_charge_kwh -
-    b.grid_export_kwh
+    b.grid_export_kwh +
+    b.battery_losses_kwh
   if (consumption < 0) {
     flags.push({ code: 'negative_consumption_clamped', plant, detail: `${consumption.toFixed(3)} kWh` })
     consumption = 0
   }
   b.consumption_kwh = consumption
-  b.renewable_consumed_kwh = Math.min(
-    consumption,
-    Math.max(0, b.renewable_generation_kwh - b.grid_export_kwh),
-  )
+
+  // On-site carbon-free energy hour by hour, through the batteries' state-of-charge mix: each
+  // hour's renewables (less export) serve the load first, the surplus charges the batteries; the
+  // carbon-free part of a charge (less its losses) joins the store, and a discharge carries the
+  // store's carbon-free fraction. Discharge beyond what the store holds has unknown origin and
+  // is not carbon-free.
+  const store = { kwh: storeStart.kwh, cfe_kwh: storeStart.cfe_kwh }
+  const storeAt: BatteryStore[] = []
+  const hourRenewConsumed = new Array<number>(n).fill(0)
+  let renewableConsumed = 0
+  const hasBattery = b.battery_charge_kwh > 0 || b.battery_discharge_kwh > 0 || storeStart.kwh > 0
+  for (let j = 0; j < n; j++) {
+    storeAt.push({ ...store })
+    const load = hourImport[j]! + hourGen[j]! + hourBattery[j]! - hourExport[j]!
+    const avail = Math.max(0, hourRenew[j]! - hourExport[j]!)
+    if (!hasBattery) {
+      hourRenewConsumed[j] = Math.min(Math.max(0, load), avail)
+      renewableConsumed += hourRenewConsumed[j]!
+      continue
+    }
+    const d = hourDischarge[j]!
+    const drawn = Math.min(d, store.kwh)
+    const dischargeCfe = store.kwh > 0 ? (drawn * store.cfe_kwh) / store.kwh : 0
+    store.kwh -= drawn
+    store.cfe_kwh = Math.max(0, store.cfe_kwh - dischargeCfe)
+    const direct = Math.min(Math.max(0, load - d), avail)
+    const ch = hourCharge[j]!
+    const chargeCfe = Math.min(ch, avail - direct)
+    const lossShare = ch > 0 ? hourLoss[j]! / ch : 0
+    store.kwh += ch - hourLoss[j]!
+    store.cfe_kwh += chargeCfe * (1 - lossShare)
+    const rc = Math.min(Math.max(0, load) + hourLoss[j]!, direct + dischargeCfe + chargeCfe * lossShare)
+    hourRenewConsumed[j] = rc
+    renewableConsumed += rc
+  }
+  b.renewable_consumed_kwh = Math.min(consumption, renewableConsumed)
   b.certificates_kwh = certificates.kwh
   b.certificates_applied_kwh = Math.min(certificates.kwh, b.grid_import_kwh)
   b.renewable_market_kwh = Math.min(consumption, b.renewable_consumed_kwh + b.certificates_applied_kwh)
@@ -266,7 +336,7 @@ export function plantBalance(
 
   // Hourly matching (24/7 CFE).
   const hourInputs: HourInput[] = ctx.buckets.map((bk, j) => {
-    const cons = hourImport[j]! + hourGen[j]! + hourBattery[j]! - hourExport[j]!
+    const cons = hourImport[j]! + hourGen[j]! + hourBattery[j]! - hourExport[j]! + hourLoss[j]!
     return {
       start: bk.start,
       end: bk.end,
@@ -276,12 +346,13 @@ export function plantBalance(
       grid_export_kwh: hourExport[j]!,
       renewable_generation_kwh: hourRenew[j]!,
       certificates_kwh: certificates.bucket_kwh[j] ?? 0,
+      renewable_consumed_kwh: hourRenewConsumed[j]!,
     }
   })
   const matching = hourlyMatching(hourInputs)
   b.cfe_kwh = matching.cfe_kwh
   finishRatios(b)
-  return { balance: b, hours: matching.hours, flags }
+  return { balance: b, hours: matching.hours, store: { start: storeAt, end: { ...store } }, flags }
 }
 
 function addCombustion(b: EnergyBalance, c: Combustion): void {
@@ -311,6 +382,7 @@ const ADDITIVE: readonly (keyof EnergyBalance)[] = [
   'grid_export_kwh',
   'battery_charge_kwh',
   'battery_discharge_kwh',
+  'battery_losses_kwh',
   'generation_total_kwh',
   'renewable_generation_kwh',
   'shared_allocated_kwh',

@@ -1,8 +1,14 @@
 /**
  * Public surface of the emission maths (pure; DESIGN §5). See README.md for the rules.
  */
-export type { AppliedFactors, Contribution, EnergyBalance, GenerationRole } from './balance.js'
-export { GENERATION_ROLES, plantBalance, sumBalances } from './balance.js'
+export type { AppliedFactors, BatteryStore, Contribution, EnergyBalance, GenerationRole } from './balance.js'
+export {
+  DEFAULT_ROUND_TRIP_EFFICIENCY,
+  EMPTY_STORE,
+  GENERATION_ROLES,
+  plantBalance,
+  sumBalances,
+} from './balance.js'
 export type { CertificateLike, CertificatesInWindow } from './certificates.js'
 export { certificatesInWindow } from './certificates.js'
 export type { Combustion } from './combustion.js'

@@ -10,8 +10,8 @@
  */
 import type { Device, SharedDevice, SiteModel } from '../site-model.js'
 import { SHARED_PLANT_ID } from '../site-model.js'
-import type { AppliedFactors, Contribution, EnergyBalance } from './balance.js'
-import { applicableFactors, plantBalance, sumBalances } from './balance.js'
+import type { AppliedFactors, BatteryStore, Contribution, EnergyBalance } from './balance.js'
+import { applicableFactors, EMPTY_STORE, plantBalance, sumBalances } from './balance.js'
 import { certificatesInWindow } from './certificates.js'
 import type { Combustion } from './combustion.js'
 import { combustion, isRenewable, scaleCombustion } from './combustion.js'
@@ -76,6 +76,8 @@ export interface PlantRollup extends EnergyBalance, DataQuality {
   plant: string
   devices: DeviceSummary[]
   certificates_used: { id: string; kwh: number }[]
+  /** The batteries' store (deliverable kWh and carbon-free part) at each bucket start and at the end. */
+  battery_store: { start: BatteryStore[]; end: BatteryStore }
   hours?: HourMatch[]
   flags: Flag[]
 }
@@ -200,6 +202,11 @@ export interface EnergiesInput {
   factorSet: FactorSet
   gridRegion?: string
   includeHours?: boolean
+  /**
+   * Each plant's battery store at the window start (default empty). The rollup service passes the
+   * state its local day reached, so hours and days agree (docs/CARBON-ACCOUNTING.md "Storage").
+   */
+  batteryStores?: ReadonlyMap<string, BatteryStore>
 }
 
 /** Balances, allocation and the cluster sum from per-device energies. */
@@ -346,6 +353,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       }
       if (d.fuel) contrib.fuel = d.fuel
       if (c) contrib.combustion = c
+      if (d.round_trip_efficiency) contrib.round_trip_efficiency = d.round_trip_efficiency
       contributions.push(contrib)
     }
     for (const c of allocations.get(plant.id) ?? []) {
@@ -354,13 +362,21 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       estimated += c.estimated_kwh ?? 0
     }
     const certs = certificatesInWindow(plant.certificates, window, tz, buckets)
-    const result = plantBalance(plant.id, contributions, certs, ctx, factors)
+    const result = plantBalance(
+      plant.id,
+      contributions,
+      certs,
+      ctx,
+      factors,
+      input.batteryStores?.get(plant.id) ?? EMPTY_STORE,
+    )
     const rollup: PlantRollup = {
       plant: plant.id,
       ...result.balance,
       ...quality(own, flows, estimated),
       devices: summaries,
       certificates_used: certs.used,
+      battery_store: result.store,
       flags: [...pflags, ...result.flags],
     }
     if (input.includeHours !== false) rollup.hours = result.hours

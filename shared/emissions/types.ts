@@ -74,6 +74,8 @@ export type FlagCode =
   | 'fuel_estimated_from_energy'
   /** No efficiency on the device: the fuel's default efficiency from the factor set was used. */
   | 'default_efficiency_used'
+  /** A battery declares no `round_trip_efficiency`: 0.9 was assumed for its losses. */
+  | 'default_round_trip_efficiency_used'
   /** The device has no `fuel`: the role's usual fuel was assumed. */
   | 'fuel_assumed'
   /** Consumption came out negative (meters out of step): clamped to zero. */

@@ -122,4 +122,71 @@ describe('golden scenarios through the rollup service', () => {
     // The two 02:00 hours are one hour of real time apart.
     expect(Number(hours[3]!.time) - Number(hours[2]!.time)).toBe(H)
   })
+
+  it("carries noon solar through plant-c's battery into the night hours, rows read back adding up to the day", async () => {
+    // plant-c (Asia/Jakarta): load 100 kWh/h all day. Solar 300 kWh/h 10-13: 100 to the load,
+    // 200 kWh/h charges the battery (600 kWh), which declares no efficiency: 0.9 assumed, losses
+    // 60 kWh (20 per charging hour), the store holds 540 kWh of solar. Discharge 90 kWh/h
+    // 18-24 = 540 kWh; the grid gives 10 kWh/h then, 100 kWh/h 00-10 and 13-18.
+    // Import = 1,000 + 500 + 60 = 1,560 kWh. Consumption = 1,560 + 900 + 540 − 600 + 60 = 2,460
+    // (load 2,400 + losses 60). Renewable consumed = 300 direct + 60 losses + 540 discharged = 900.
+    // Hourly CFE: 10-13 → 100 + 20 = 120 each (360); 18-24 → 90 each (540); total 900 kWh,
+    // 900 / 2,460 = 36.585 %. Scope 2 location = 1,560 × 0.87 = 1,357.2 kg.
+    const site = siteWith('Asia/Jakarta', {})
+    const date = '2026-09-15'
+    const day = localDayWindow(date, 'Asia/Jakarta')
+    const perHour = (h: number, device: string): number => {
+      const noon = h >= 10 && h < 13
+      const night = h >= 18
+      if (device === 'pv-roof') return noon ? 300 : 0
+      if (device === 'bess-charge') return noon ? 200 : 0
+      if (device === 'bess-discharge') return night ? 90 : 0
+      return noon ? 0 : night ? 10 : 100
+    }
+    const lines: string[] = []
+    for (const [device, role] of [
+      ['grid-main', 'grid_import'],
+      ['pv-roof', 'solar_pv'],
+      ['bess-charge', 'battery_charge'],
+      ['bess-discharge', 'battery_discharge'],
+    ] as const) {
+      let e = 1000
+      for (let t = day.start - H; t <= day.end + H; t += MIN) {
+        lines.push(
+          toLine({
+            measurement: 'readings',
+            tags: { cluster: site.cluster.id, plant: 'plant-c', device, role },
+            fields: { e_kwh: e },
+            time: t,
+          }),
+        )
+        const h = Math.floor((t - day.start) / H)
+        e += (perHour(((h % 24) + 24) % 24, device) * MIN) / H
+      }
+    }
+    for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
+    await service(site).day(date)
+    const q = async (m: string) =>
+      (
+        await influx.query(
+          `SELECT * FROM "${m}" WHERE "plant" = 'plant-c' AND time >= ${day.start}000000 AND time < ${day.end}000000`,
+        )
+      )[0]?.rows ?? []
+    const [d] = await q('rollup_1d')
+    const hours = await q('rollup_1h')
+    expect(d?.grid_import_kwh).toBeCloseTo(1560, 6)
+    expect(d?.battery_losses_kwh).toBeCloseTo(60, 6)
+    expect(d?.consumption_kwh).toBeCloseTo(2460, 6)
+    expect(d?.renewable_consumed_kwh).toBeCloseTo(900, 6)
+    expect(d?.cfe_kwh).toBeCloseTo(900, 6)
+    expect(d?.cfe_hourly_pct).toBeCloseTo((100 * 900) / 2460, 6)
+    expect(d?.scope2_location_kg_co2e).toBeCloseTo(1357.2, 6)
+    expect(hours).toHaveLength(24)
+    expect(hours[11]?.cfe_kwh).toBeCloseTo(120, 6)
+    // The 20:00 row, computed as its own window, knows the store its day reached: 90 of 100 CFE.
+    expect(hours[20]?.cfe_kwh).toBeCloseTo(90, 6)
+    expect(hours[20]?.consumption_kwh).toBeCloseTo(100, 6)
+    for (const f of ['cfe_kwh', 'renewable_consumed_kwh', 'consumption_kwh', 'battery_losses_kwh'])
+      expect(hours.reduce((s, h) => s + Number(h[f]), 0)).toBeCloseTo(Number(d?.[f]), 6)
+  })
 })
