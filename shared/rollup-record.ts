@@ -27,6 +27,8 @@ export const ROLLUP_NUMBER_FIELDS = [
   'renewable_generation_kwh',
   'shared_allocated_kwh',
   'renewable_consumed_kwh',
+  'certificates_kwh',
+  'certificates_hourly_kwh',
   'certificates_applied_kwh',
   'renewable_market_kwh',
   'cfe_kwh',

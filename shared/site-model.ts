@@ -70,11 +70,17 @@ export type Device = z.infer<typeof deviceSchema>
 
 export const certificateSchema = z.object({
   id: z.string().min(1),
-  type: z.enum(['REC', 'I-REC', 'PPA', 'GO', 'REGO']).default('I-REC'),
+  type: z.enum(['REC', 'I-REC', 'PPA', 'GO', 'REGO', 'GC']).default('I-REC'),
   mwh: z.number().positive(),
   from: z.iso.date().describe('First day covered (YYYY-MM-DD, local)'),
   to: z.iso.date().describe('Last day covered (YYYY-MM-DD, local)'),
   technology: z.string().default('solar'),
+  production_hour: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe(
+      'Start of the production hour of an hour-stamped instrument (a granular certificate, GC): it covers import of that hour only and counts towards hourly CFE',
+    ),
 })
 export type Certificate = z.infer<typeof certificateSchema>
 
@@ -146,6 +152,21 @@ export const siteModelSchema = z
           })
         }
         deviceIds.add(device.id)
+      })
+    })
+    // One certificate counts once: the same id on two plants (or twice on one) would be a double
+    // claim (GHG Protocol Scope 2 Guidance, ch. 7 Quality Criteria: instruments are retired once).
+    const certificateIds = new Map<string, string>()
+    model.plants.forEach((plant, i) => {
+      plant.certificates.forEach((cert, j) => {
+        const other = certificateIds.get(cert.id)
+        if (other !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['plants', i, 'certificates', j, 'id'],
+            message: `certificate "${cert.id}" is already claimed by plant ${other}`,
+          })
+        else certificateIds.set(cert.id, plant.id)
       })
     })
     model.identities.forEach((identity, i) => {

@@ -9,6 +9,7 @@
  */
 import {
   type BatteryStore,
+  type CertificateUse,
   type ClusterRollup,
   type DeviceEnergy,
   type DeviceSeries,
@@ -26,6 +27,7 @@ import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import { type RollupResolution, rollupPoints } from '../../shared/rollup-record.js'
 import type { SiteModel } from '../../shared/site-model.js'
+import { certificateUseBefore } from './certificate-history.js'
 import { deviceKey, type ReadingsReader, siteDevices, withSiteFacts } from './reader.js'
 import type { JobWindow } from './windows.js'
 
@@ -58,19 +60,26 @@ export interface ComputeStats {
 const WRITE_CHUNK_LINES = 5000
 
 /**
- * Each plant's battery store at `ts` from its day's rollup: the state at the start of the hour
- * holding `ts` (exact for hours; a minute inside an hour gets its hour's opening state).
+ * Each plant's battery store and certificate use at `ts` from its day's rollup: the state at the
+ * start of the hour holding `ts` (exact for hours; a minute inside an hour gets its hour's
+ * opening state).
  */
-function storesAt(day: ClusterRollup, ts: number): Map<string, BatteryStore> {
-  const out = new Map<string, BatteryStore>()
+function stateAt(
+  day: ClusterRollup,
+  ts: number,
+): { stores: Map<string, BatteryStore>; certificates: Map<string, CertificateUse> } {
+  const stores = new Map<string, BatteryStore>()
+  const certificates = new Map<string, CertificateUse>()
   const hours = day.hours ?? []
   let idx = hours.findIndex((h) => h.start <= ts && ts < h.end)
   if (idx < 0) idx = hours.length - 1
   for (const p of day.plants) {
     const s = idx >= 0 ? p.battery_store.start[idx] : undefined
-    if (s) out.set(p.plant, s)
+    if (s) stores.set(p.plant, s)
+    const c = idx >= 0 ? p.certificate_use.start[idx] : undefined
+    if (c) certificates.set(p.plant, c)
   }
-  return out
+  return { stores, certificates }
 }
 
 export class RollupEngine {
@@ -137,6 +146,13 @@ export class RollupEngine {
       })
     const out: ComputedRollup[] = new Array(jobs.length)
     const days: { window: TimeWindow; rollup: ClusterRollup }[] = []
+    const certificateHistory = new Map<number, Map<string, CertificateUse>>()
+    for (const j of order)
+      if (!certificateHistory.has(dayStart[j]!))
+        certificateHistory.set(
+          dayStart[j]!,
+          await certificateUseBefore(this.options.influx, site, dayStart[j]!),
+        )
     for (const j of order) {
       const job = jobs[j]!
       const input: Parameters<typeof rollupFromEnergies>[0] = {
@@ -148,8 +164,16 @@ export class RollupEngine {
       }
       if (job.window.start !== dayStart[j]) {
         const day = days.find((d) => d.window.start === dayStart[j] && d.window.end >= job.window.start)
-        if (day) input.batteryStores = storesAt(day.rollup, job.window.start)
-      }
+        if (day) {
+          const at = stateAt(day.rollup, job.window.start)
+          input.batteryStores = at.stores
+          input.certificatesUsedBefore = at.certificates
+        } else {
+          // No day in this batch (e.g. an hour so far between two today updates): the use at the
+          // day's start; the day's own earlier use is not known here, the daily job settles it.
+          input.certificatesUsedBefore = certificateHistory.get(dayStart[j]!)!
+        }
+      } else input.certificatesUsedBefore = certificateHistory.get(dayStart[j]!)!
       const rollup = rollupFromEnergies(input)
       rollup.flags.unshift(...unknownFlags)
       if (job.window.start === dayStart[j]) days.push({ window: job.window, rollup })

@@ -89,7 +89,10 @@ export interface EnergyBalance {
   shared_allocated_kwh: number
   consumption_kwh: number
   renewable_consumed_kwh: number
+  /** Certificates allocated to this window (time order against import, certificates.ts). */
   certificates_kwh: number
+  /** The hour-stamped part of them, which counts towards hourly CFE. */
+  certificates_hourly_kwh: number
   certificates_applied_kwh: number
   /** renewables consumed + certificates applied, ≤ consumption. */
   renewable_market_kwh: number
@@ -144,6 +147,7 @@ export function emptyBalance(): EnergyBalance {
     consumption_kwh: 0,
     renewable_consumed_kwh: 0,
     certificates_kwh: 0,
+    certificates_hourly_kwh: 0,
     certificates_applied_kwh: 0,
     renewable_market_kwh: 0,
     cfe_kwh: 0,
@@ -195,7 +199,7 @@ export interface PlantBalanceResult {
 export function plantBalance(
   plant: string,
   contributions: readonly Contribution[],
-  certificates: CertificatesInWindow,
+  certificates: CertificatesInWindow & { applied_bucket_kwh?: readonly number[] },
   ctx: BalanceContext,
   factors: AppliedFactors,
   storeStart: BatteryStore = EMPTY_STORE,
@@ -310,6 +314,7 @@ export function plantBalance(
   }
   b.renewable_consumed_kwh = Math.min(consumption, renewableConsumed)
   b.certificates_kwh = certificates.kwh
+  b.certificates_hourly_kwh = certificates.bucket_kwh.reduce((s, x) => s + x, 0)
   b.certificates_applied_kwh = Math.min(certificates.kwh, b.grid_import_kwh)
   b.renewable_market_kwh = Math.min(consumption, b.renewable_consumed_kwh + b.certificates_applied_kwh)
 
@@ -327,9 +332,16 @@ export function plantBalance(
   if (factors.residual) {
     b.scope2_market_kg_co2e = uncovered * factors.residual.kg_co2e_per_kwh
   } else {
-    // Fallback: the grid factor, weighted by the hours of import (equals the annual factor when
-    // the set has no hourly factors), so with no certificates market = location.
-    b.scope2_market_kg_co2e = b.grid_import_kwh > 0 ? (s2loc * uncovered) / b.grid_import_kwh : 0
+    // Fallback: the grid factor of each hour on the import no certificate covers that hour (equals
+    // the annual factor when the set has no hourly factors), so with no certificates market =
+    // location, and hours add up to their day.
+    const applied = certificates.applied_bucket_kwh
+    if (applied) {
+      let s2m = 0
+      for (let j = 0; j < n; j++)
+        s2m += Math.max(0, hourImport[j]! - (applied[j] ?? 0)) * factors.bucket_grid_kg_co2e_per_kwh[j]!
+      b.scope2_market_kg_co2e = s2m
+    } else b.scope2_market_kg_co2e = b.grid_import_kwh > 0 ? (s2loc * uncovered) / b.grid_import_kwh : 0
     if (b.grid_import_kwh > 0)
       flags.push({ code: 'residual_mix_fallback_grid', plant, detail: factors.grid.region })
   }
@@ -389,6 +401,7 @@ const ADDITIVE: readonly (keyof EnergyBalance)[] = [
   'consumption_kwh',
   'renewable_consumed_kwh',
   'certificates_kwh',
+  'certificates_hourly_kwh',
   'certificates_applied_kwh',
   'renewable_market_kwh',
   'cfe_kwh',

@@ -9,8 +9,14 @@ export {
   plantBalance,
   sumBalances,
 } from './balance.js'
-export type { CertificateLike, CertificatesInWindow } from './certificates.js'
-export { certificatesInWindow } from './certificates.js'
+export type {
+  AllocatableCertificate,
+  CertificateAllocation,
+  CertificateLike,
+  CertificatesInWindow,
+  CertificateUse,
+} from './certificates.js'
+export { allocateCertificates, certificatesInWindow, certificateUseAfter } from './certificates.js'
 export type { Combustion } from './combustion.js'
 export { combustion, isRenewable } from './combustion.js'
 export type { DeviceEnergy, EnergyOptions, FuelUse, Gap, PreparedDevice } from './energy.js'

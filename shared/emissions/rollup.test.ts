@@ -265,13 +265,14 @@ describe('plant balance', () => {
   })
 
   it('certificates covering part of the import lower market-based Scope 2 only', () => {
-    // import 10 kWh/h = 240 kWh; I-REC 36.5 MWh over 2026 (365 days) = 100 kWh per day.
+    // import 10 kWh/h = 240 kWh; an I-REC of 0.1 MWh for the day covers import in time order:
+    // 00:00-10:00, 100 kWh, then it is used up.
     const model = site({
       plants: [
         {
           id: 'p1',
           devices: [{ id: 'imp', role: 'grid_import' }],
-          certificates: [{ id: 'irec-1', type: 'I-REC', mwh: 36.5, from: '2026-01-01', to: '2026-12-31' }],
+          certificates: [{ id: 'irec-1', type: 'I-REC', mwh: 0.1, from: '2026-03-02', to: '2026-03-02' }],
         },
       ],
     })
@@ -285,10 +286,13 @@ describe('plant balance', () => {
     expect(p.scope2_location_kg_co2e).toBeCloseTo(120, 6)
     expect(p.scope2_market_kg_co2e).toBeCloseTo(84, 6)
     expect(p.certificates_used).toEqual([{ id: 'irec-1', kwh: expect.closeTo(100, 6) }])
+    expect(p.certificate_use.start[9]!.get('irec-1')).toBeCloseTo(90, 6)
+    expect(p.certificate_use.end.get('irec-1')).toBeCloseTo(100, 6)
   })
 
   it('certificates beyond the grid import are not applied', () => {
-    // 365 MWh/yr = 1000 kWh/day, import only 240 kWh: applied 240, market Scope 2 = 0.
+    // 365 MWh for 2026, import only 240 kWh: applied 240 (the rest stays for later days), market
+    // Scope 2 = 0.
     const model = site({
       plants: [
         {
@@ -488,7 +492,8 @@ describe('data quality and local days in a rollup', () => {
     const MAD = 'Europe/Madrid'
     const dst = localDayWindow('2026-03-29', MAD)
     // import 10 kWh/h over 23 real hours = 230 kWh; Scope 2 = 115 kg.
-    // certificate 365 MWh over 2026 = 1000 kWh that day (one day's share whatever its length).
+    // GO of 365 MWh for 2026, allocated in time order: it covers the whole import, 230 kWh; it has
+    // no production hour, so it counts in the market-based share (100 %) but not in hourly CFE.
     const model = site({
       timezone: MAD,
       plants: [
@@ -522,12 +527,12 @@ describe('data quality and local days in a rollup', () => {
     // 23 h × 360 readings = 8280 expected, all present
     expect(p.samples_expected).toBe(8280)
     expect(p.coverage_pct).toBe(100)
-    expect(p.certificates_kwh).toBeCloseTo(1000, 6)
+    expect(p.certificates_kwh).toBeCloseTo(230, 6)
+    expect(p.renewable_share_market_pct).toBeCloseTo(100, 6)
     // hour 02:00 does not exist: the third row is 03:00 CEST
     expect(p.hours![2]!.label).toBe('2026-03-29T03:00+02:00')
-    // 1000 / 23 = 43.478 kWh certificates per hour, import 10 → applied 10 each hour → CFE 100 %
-    expect(p.hours![2]!.certificates_kwh).toBeCloseTo(1000 / 23, 6)
-    expect(p.cfe_hourly_pct).toBeCloseTo(100, 6)
+    expect(p.hours![2]!.certificates_kwh).toBe(0)
+    expect(p.cfe_hourly_pct).toBe(0)
   })
 
   it('flags a series for a device the site model does not know and leaves it out', () => {

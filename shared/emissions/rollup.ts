@@ -12,7 +12,7 @@ import type { Device, SharedDevice, SiteModel } from '../site-model.js'
 import { SHARED_PLANT_ID } from '../site-model.js'
 import type { AppliedFactors, BatteryStore, Contribution, EnergyBalance } from './balance.js'
 import { applicableFactors, EMPTY_STORE, plantBalance, sumBalances } from './balance.js'
-import { certificatesInWindow } from './certificates.js'
+import { allocateCertificates, type CertificateUse } from './certificates.js'
 import type { Combustion } from './combustion.js'
 import { combustion, isRenewable, scaleCombustion } from './combustion.js'
 import type { DeviceEnergy, FuelUse } from './energy.js'
@@ -78,6 +78,8 @@ export interface PlantRollup extends EnergyBalance, DataQuality {
   certificates_used: { id: string; kwh: number }[]
   /** The batteries' store (deliverable kWh and carbon-free part) at each bucket start and at the end. */
   battery_store: { start: BatteryStore[]; end: BatteryStore }
+  /** Each certificate's use (kWh) at each bucket start and at the end (time-order allocation). */
+  certificate_use: { start: CertificateUse[]; end: CertificateUse }
   hours?: HourMatch[]
   flags: Flag[]
 }
@@ -207,6 +209,12 @@ export interface EnergiesInput {
    * state its local day reached, so hours and days agree (docs/CARBON-ACCOUNTING.md "Storage").
    */
   batteryStores?: ReadonlyMap<string, BatteryStore>
+  /**
+   * Each plant's certificate use before the window start (default none: the allocation starts
+   * with the window). The rollup service derives it from the stored days before, so days add up
+   * to their period (docs/CARBON-ACCOUNTING.md "Certificates").
+   */
+  certificatesUsedBefore?: ReadonlyMap<string, CertificateUse>
 }
 
 /** Balances, allocation and the cluster sum from per-device energies. */
@@ -361,7 +369,18 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       flows += c.energy_kwh
       estimated += c.estimated_kwh ?? 0
     }
-    const certs = certificatesInWindow(plant.certificates, window, tz, buckets)
+    // Certificates in time order against this plant's own import (tenants are not pooled).
+    const bucketImport = new Array<number>(buckets.length).fill(0)
+    for (const c of contributions)
+      if (c.role === 'grid_import')
+        for (let j = 0; j < buckets.length; j++) bucketImport[j]! += c.bucket_kwh[j] ?? 0
+    const certs = allocateCertificates(
+      plant.certificates,
+      input.certificatesUsedBefore?.get(plant.id) ?? new Map(),
+      buckets,
+      bucketImport,
+      tz,
+    )
     const result = plantBalance(
       plant.id,
       contributions,
@@ -377,6 +396,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       devices: summaries,
       certificates_used: certs.used,
       battery_store: result.store,
+      certificate_use: certs.use,
       flags: [...pflags, ...result.flags],
     }
     if (input.includeHours !== false) rollup.hours = result.hours

@@ -35,13 +35,13 @@ afterAll(async () => {
   await influx?.queryAll(`DROP DATABASE "${influx.database}"`)
 })
 
-function service(): RollupService {
+function service(model = site): RollupService {
   return new RollupService({
     config: rollupConfigSchema.parse({
       gapLimitMs: GAP_LIMIT,
       clusters: { cikarang: { expectedIntervalMs: INTERVAL } },
     }),
-    site,
+    site: model,
     influx,
     log: silentLogger(),
     metrics: new Registry(),
@@ -184,6 +184,11 @@ const ADDITIVE = [
   'estimated_kwh',
   'samples_expected',
   'samples_received',
+  'certificates_kwh',
+  'certificates_applied_kwh',
+  'renewable_market_kwh',
+  'scope2_market_kg_co2e',
+  'total_market_kg_co2e',
 ] as const
 
 function closeTo(actual: unknown, expected: number, what: string): void {
@@ -196,7 +201,6 @@ function closeTo(actual: unknown, expected: number, what: string): void {
 describe('rows read back from InfluxDB add up (property)', () => {
   it('hours sum to their day and days to the period for every additive field, over random gaps and resets', async () => {
     let run = 0
-    const svc = service()
     const gap = fc.record({ at: fc.integer({ min: 0, max: 54 * 60 }), len: fc.integer({ min: 0, max: 300 }) })
     await fc.assert(
       fc.asyncProperty(
@@ -207,7 +211,16 @@ describe('rows read back from InfluxDB add up (property)', () => {
         fc.array(gap, { maxLength: 3 }),
         fc.array(gap, { maxLength: 3 }),
         fc.uniqueArray(fc.integer({ min: 1, max: 25 }), { maxLength: 2 }),
-        async (gridKw, pvKw, farmKw, gridGaps, pvGaps, farmGaps, resetHours) => {
+        // Certificates: volume (kWh), first day relative to the first rolled-up day, length in days.
+        fc.array(
+          fc.record({
+            kwh: fc.integer({ min: 100, max: 40_000 }),
+            from: fc.integer({ min: -1, max: 1 }),
+            days: fc.integer({ min: 1, max: 3 }),
+          }),
+          { maxLength: 3 },
+        ),
+        async (gridKw, pvKw, farmKw, gridGaps, pvGaps, farmGaps, resetHours, certs) => {
           // Each run has its own two days, three days apart from the last run's.
           const d1 = addDays('2027-01-01', 3 * run++)
           const d2 = nextDate(d1)
@@ -230,6 +243,19 @@ describe('rows read back from InfluxDB add up (property)', () => {
           await writeCounter('plant-a', 'grid-main', 'grid_import', grid)
           await writeCounter('plant-a', 'pv-roof', 'solar_pv', pv)
           await writeCounter('shared', 'solar-farm', 'solar_pv', farm)
+          const model = structuredClone(site)
+          model.plants.find((p) => p.id === 'plant-a')!.certificates = certs.map((c, i) => {
+            const from = addDays(d1, c.from + 1, -1)
+            return {
+              id: `cert-${run}-${i}`,
+              type: 'I-REC' as const,
+              mwh: c.kwh / 1000,
+              from,
+              to: addDays(from, c.days - 1),
+              technology: 'solar',
+            }
+          })
+          const svc = service(model)
           await svc.day(d1)
           await svc.day(d2)
 
@@ -289,9 +315,14 @@ describe('rows read back from InfluxDB add up (property)', () => {
   })
 })
 
-function addDays(date: string, n: number): string {
+/** `date` + n days (n ≥ 0), then `back` days earlier (0 or −1). */
+function addDays(date: string, n: number, back = 0): string {
   let d = date
   for (let i = 0; i < n; i++) d = nextDate(d)
+  if (back === -1) {
+    const t = Date.parse(`${d}T00:00:00Z`) - 86_400_000
+    d = new Date(t).toISOString().slice(0, 10)
+  }
   return d
 }
 

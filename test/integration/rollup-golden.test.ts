@@ -27,15 +27,16 @@ afterAll(async () => {
   await influx?.queryAll(`DROP DATABASE "${influx.database}"`)
 })
 
-/** The example site with another zone and plant-a's grid meter changed by `device`. */
-function siteWith(timezone: string, device: Record<string, unknown>): SiteModel {
+/** The example site with another zone, plant-a's grid meter changed by `device` and its certificates. */
+function siteWith(timezone: string, device: Record<string, unknown>, certificates?: unknown[]): SiteModel {
   const raw = structuredClone(exampleSite().model) as unknown as {
     cluster: { timezone: string }
-    plants: { id: string; devices: { id: string }[] }[]
+    plants: { id: string; devices: { id: string }[]; certificates: unknown[] }[]
   }
   raw.cluster.timezone = timezone
   const a = raw.plants.find((p) => p.id === 'plant-a')!
   a.devices = a.devices.map((d) => (d.id === 'grid-main' ? { ...d, ...device } : d))
+  if (certificates) a.certificates = certificates
   return siteModelSchema.parse(raw)
 }
 
@@ -188,5 +189,70 @@ describe('golden scenarios through the rollup service', () => {
     expect(hours[20]?.consumption_kwh).toBeCloseTo(100, 6)
     for (const f of ['cfe_kwh', 'renewable_consumed_kwh', 'consumption_kwh', 'battery_losses_kwh'])
       expect(hours.reduce((s, h) => s + Number(h[f]), 0)).toBeCloseTo(Number(d?.[f]), 6)
+  })
+
+  it('allocates a week of certificates to import in time order, so the days add up to the week', async () => {
+    // plant-a imports 250 kW Monday-Friday (6,000 kWh/day) and 62.5 kW at the weekend
+    // (1,500 kWh/day) in the week of Monday 2026-06-01: 5 × 6,000 + 2 × 1,500 = 33,000 kWh.
+    // One I-REC of 14 MWh covers 2026-06-01..07. In time order it covers Monday (6,000),
+    // Tuesday (6,000) and Wednesday's first 2,000 kWh (00:00-08:00 at 250 kWh/h), then it is used up.
+    // Market-based Scope 2 (no residual mix for ID-JAMALI: grid factor 0.87, flagged):
+    // Mon 0, Tue 0, Wed 4,000 × 0.87 = 3,480, Thu and Fri 5,220 each, Sat and Sun 1,305 each;
+    // the days sum to 19,000 × 0.87 = 16,530 kg, the week computed as one window too.
+    // (Spread per day, 2,000 kWh a day capped at each day's import, the days gave 13,000 kWh
+    // applied and 17,400 kg, and 1,000 kWh of certificate was lost.)
+    const tz = 'Asia/Jakarta'
+    const site = siteWith(tz, {}, [
+      { id: 'IREC-WEEK-23', type: 'I-REC', mwh: 14, from: '2026-06-01', to: '2026-06-07' },
+    ])
+    const dates = [
+      '2026-06-01',
+      '2026-06-02',
+      '2026-06-03',
+      '2026-06-04',
+      '2026-06-05',
+      '2026-06-06',
+      '2026-06-07',
+    ]
+    const week = { start: localDayWindow(dates[0]!, tz).start, end: localDayWindow(dates[6]!, tz).end }
+    const readings: { ts: number; e_kwh: number }[] = []
+    let e = 10_000
+    for (let t = week.start - H; t <= week.end + H; t += MIN) {
+      readings.push({ ts: t, e_kwh: e })
+      const weekend = t >= localDayWindow('2026-06-06', tz).start && t < week.end
+      e += ((weekend ? 62.5 : 250) * MIN) / H
+    }
+    await writeGrid(site, readings)
+    const svc = service(site)
+    for (const d of dates) await svc.day(d)
+    const days = await rows('rollup_1d', week.start, week.end)
+    expect(days).toHaveLength(7)
+    const market = days.map((d) => Number(d.scope2_market_kg_co2e))
+    const want = [0, 0, 3480, 5220, 5220, 1305, 1305]
+    expect(market).toEqual(want.map((w) => expect.closeTo(w, 6)))
+    expect(days.map((d) => Number(d.certificates_kwh))).toEqual([
+      expect.closeTo(6000, 6),
+      expect.closeTo(6000, 6),
+      expect.closeTo(2000, 6),
+      0,
+      0,
+      0,
+      0,
+    ])
+    const wed = await rows(
+      'rollup_1h',
+      localDayWindow('2026-06-03', tz).start,
+      localDayWindow('2026-06-03', tz).end,
+    )
+    expect(wed.map((h) => Number(h.certificates_kwh))).toEqual(
+      Array.from({ length: 24 }, (_, h) => (h < 8 ? expect.closeTo(250, 6) : 0)),
+    )
+    const [asWeek] = await svc.engine.compute([
+      { window: week, date: dates[0]!, complete: true, resolution: '1d' },
+    ])
+    const plantA = asWeek!.rollup.plants.find((p) => p.plant === 'plant-a')!
+    expect(plantA.scope2_market_kg_co2e).toBeCloseTo(16_530, 6)
+    expect(market.reduce((a, b) => a + b, 0)).toBeCloseTo(16_530, 6)
+    expect(plantA.certificates_used).toEqual([{ id: 'IREC-WEEK-23', kwh: expect.closeTo(14_000, 6) }])
   })
 })
