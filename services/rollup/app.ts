@@ -131,6 +131,7 @@ export class RollupService {
       gapLimitMs: timing.gapLimitMs,
       devicesPerQuery: config.devicesPerQuery,
       counterNeighbourMs: config.counterNeighbourDays * DAY_MS,
+      powerGapEstimateMaxMs: config.powerGapEstimateMaxMs,
     })
     const registers = [options.metrics]
     this.m = {

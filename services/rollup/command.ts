@@ -74,6 +74,7 @@ export async function backfillCommand(config: KawasanConfig, argv: string[]): Pr
       gapLimitMs: timing.gapLimitMs,
       devicesPerQuery: config.rollup.devicesPerQuery,
       counterNeighbourMs: config.rollup.counterNeighbourDays * 86_400_000,
+      powerGapEstimateMaxMs: config.rollup.powerGapEstimateMaxMs,
     })
     const stateFile = backfillStateFile(config.dataDir, site.cluster.id)
     const result = await runBackfill({

@@ -41,6 +41,8 @@ export interface EngineOptions {
   devicesPerQuery: number
   /** How far beyond the read range a counter's neighbour reading is looked up, ms. */
   counterNeighbourMs: number
+  /** Power gaps up to this long are estimated (straight line), ms; 0: never. */
+  powerGapEstimateMaxMs?: number
 }
 
 export interface RollupJob extends JobWindow {
@@ -123,7 +125,10 @@ export class RollupEngine {
         const series: DeviceSeries =
           byKey.get(deviceKey(d.plant, d.device.id)) ??
           withSiteFacts({ plant: d.plant, deviceId: d.device.id, role: d.device.role, samples: [] }, d.device)
-        const prepared = prepareDevice(series, { gapLimitMs })
+        const prepared = prepareDevice(series, {
+          gapLimitMs,
+          estimateGapMaxMs: this.options.powerGapEstimateMaxMs ?? 0,
+        })
         jobs.forEach((job, j) => {
           energies[j]!.push(
             windowEnergy(prepared, job.window, { expectedIntervalMs, gapLimitMs, buckets: buckets[j]! }),

@@ -87,6 +87,14 @@ export const rollupConfigSchema = z
       .min(1)
       .default(30)
       .describe('A device with a reading this recent counts as online in the live snapshot'),
+    powerGapEstimateMaxMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(14_400_000)
+      .describe(
+        'A power-only meter silent longer than gapLimitMs but at most this long is estimated by a straight line between its readings (flag power_gap_estimated, counted in estimated_kwh); longer gaps stay missing; 0 disables',
+      ),
     counterNeighbourDays: z
       .number()
       .min(0)

@@ -59,8 +59,8 @@ export class ReadingsReader {
 
   /**
    * Readings with `range.start <= time <= range.end` for `devices` (all devices of the cluster when
-   * omitted). With `neighbourMs`, each device's last counter reading before the range and first
-   * one after it (at most `neighbourMs` away) are added: a counter step that spans a gap across the
+   * omitted). With `neighbourMs`, each device's last counter or power reading before the range
+   * and first one after it (at most `neighbourMs` away) are added: a counter step that spans a gap across the
    * range's edge is then split between the windows it covers instead of being lost
    * (shared/emissions/types.ts `DeviceSeries`). Series carry the site model's role, fuel and spike
    * bound, as `computeRollup` applies them.
@@ -74,9 +74,13 @@ export class ReadingsReader {
     const main = this.influx.query(
       `SELECT ${fields} FROM ${from} WHERE ${where} AND time >= ${nsLiteral(range.start)} AND time <= ${nsLiteral(range.end)} ${group}`,
     )
-    // A row that carries any counter (counters are never negative); power alone never bridges a
-    // gap longer than the gap limit, which the range already includes.
-    const hasCounter = `(${NEIGHBOUR_METRICS.map((m) => `${quoteIdent(m)} >= 0`).join(' OR ')})`
+    // A row that carries a counter (never negative) or a power reading: a counter step, or a power
+    // gap short enough to be estimated, may reach across the range's edge.
+    const hasCounter = `(${[
+      ...NEIGHBOUR_METRICS.map((m) => `${quoteIdent(m)} >= 0`),
+      `${quoteIdent('p_kw')} >= 0`,
+      `${quoteIdent('p_kw')} < 0`,
+    ].join(' OR ')})`
     const before =
       neighbourMs > 0
         ? this.influx.query(

@@ -43,6 +43,12 @@ export interface EnergyOptions {
   expectedIntervalMs: number
   /** Longest step between power readings that is still integrated, ms. */
   gapLimitMs: number
+  /**
+   * Power steps longer than the gap limit and at most this long are estimated by a straight line
+   * between their readings (flag `power_gap_estimated`, counted in `estimated_kwh`); longer ones
+   * stay missing. Default 0: no estimate (docs/CARBON-ACCOUNTING.md "Gaps").
+   */
+  estimateGapMaxMs?: number
   /** Contiguous buckets covering the window (e.g. `localHours`); default one bucket = window. */
   buckets?: readonly TimeWindow[]
 }
@@ -50,8 +56,11 @@ export interface EnergyOptions {
 export interface Gap {
   start: number
   end: number
-  /** `spread`: counter energy placed evenly; `missing`: no energy known for this time. */
-  kind: 'spread' | 'missing'
+  /**
+   * `spread`: counter energy placed evenly; `estimated`: power interpolated across the gap;
+   * `missing`: no energy known for this time.
+   */
+  kind: 'spread' | 'estimated' | 'missing'
 }
 
 export interface FuelUse {
@@ -339,11 +348,17 @@ interface WindowSum {
   spreadMs: number
   coveredMs: number
   gapCount: number
+  estimatedGaps: number
   gaps: Gap[]
 }
 
 /** The steps' energy inside one window, split into its buckets. */
-export function windowSum(steps: Steps, window: TimeWindow, buckets: readonly TimeWindow[]): WindowSum {
+export function windowSum(
+  steps: Steps,
+  window: TimeWindow,
+  buckets: readonly TimeWindow[],
+  estimateGapMaxMs = 0,
+): WindowSum {
   const acc = new Accumulator(window, buckets)
   const out: WindowSum = {
     acc,
@@ -356,6 +371,7 @@ export function windowSum(steps: Steps, window: TimeWindow, buckets: readonly Ti
     spreadMs: 0,
     coveredMs: 0,
     gapCount: 0,
+    estimatedGaps: 0,
     gaps: [],
   }
   // First step ending after the window start (b is ascending).
@@ -385,6 +401,13 @@ export function windowSum(steps: Steps, window: TimeWindow, buckets: readonly Ti
       if (ev === StepEvent.Reset) out.resets++
       else if (ev === StepEvent.Wrap) out.wraps++
       else if (ev === StepEvent.Jitter) out.jitters++
+    } else if (long && b - a <= estimateGapMaxMs) {
+      const before = acc.total
+      acc.ramp(a, b, steps.x[k]!, steps.y[k]!)
+      out.estimated += acc.total - before
+      out.coveredMs += ov
+      out.estimatedGaps++
+      pushGap(out.gaps, { start: Math.max(a, window.start), end: Math.min(b, window.end), kind: 'estimated' })
     } else if (long) {
       out.gapCount++
       pushGap(out.gaps, { start: Math.max(a, window.start), end: Math.min(b, window.end), kind: 'missing' })
@@ -459,6 +482,7 @@ function countInWindow(col: Column, window: TimeWindow): number {
  */
 export interface PreparedDevice {
   series: DeviceSeries
+  estimateGapMaxMs: number
   method: DeviceEnergy['method']
   metric: string | null
   col: Column | undefined
@@ -466,7 +490,10 @@ export interface PreparedDevice {
   fuel: { metric: FuelMetric; steps: Steps } | undefined
 }
 
-export function prepareDevice(series: DeviceSeries, opts: Pick<EnergyOptions, 'gapLimitMs'>): PreparedDevice {
+export function prepareDevice(
+  series: DeviceSeries,
+  opts: Pick<EnergyOptions, 'gapLimitMs' | 'estimateGapMaxMs'>,
+): PreparedDevice {
   const what = `${series.plant}/${series.deviceId}`
   let method: DeviceEnergy['method'] = 'none'
   let metric: string | null = null
@@ -508,7 +535,7 @@ export function prepareDevice(series: DeviceSeries, opts: Pick<EnergyOptions, 'g
       }
     }
   }
-  return { series, method, metric, col, steps, fuel }
+  return { series, estimateGapMaxMs: opts.estimateGapMaxMs ?? 0, method, metric, col, steps, fuel }
 }
 
 /** Energy, fuel and data quality of one device over a window. */
@@ -541,7 +568,7 @@ export function windowEnergy(prep: PreparedDevice, window: TimeWindow, opts: Ene
   let resets = 0
   let gaps: Gap[] = []
   if (steps) {
-    const r = windowSum(steps, window, buckets)
+    const r = windowSum(steps, window, buckets, prep.estimateGapMaxMs)
     energy = r.acc.total
     bucketKwh = r.acc.bucket
     estimated = r.estimated
@@ -556,6 +583,7 @@ export function windowEnergy(prep: PreparedDevice, window: TimeWindow, opts: Ene
     if (r.spreadMs > 0)
       flag('counter_gap_spread', r.gaps.length, `${Math.round(r.spreadMs / 60_000)} min spread`)
     if (r.gapCount) flag('power_gap_missing', r.gapCount)
+    if (r.estimatedGaps) flag('power_gap_estimated', r.estimatedGaps)
     if (r.clamped) flag('negative_power_clamped', r.clamped)
   } else {
     flag('no_data')

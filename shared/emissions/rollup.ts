@@ -36,6 +36,8 @@ export interface RollupInput {
   expectedIntervalMs: number
   /** Longest step between power readings still integrated; longer is missing, ms. */
   gapLimitMs: number
+  /** Power gaps up to this long are estimated by a straight line (energy.ts `EnergyOptions`). */
+  estimateGapMaxMs?: number
   /** Grid region key in the factor set; default the cluster's `grid_region`. */
   gridRegion?: string
   /** Include per-hour rows (default true). */
@@ -49,6 +51,8 @@ export interface DeviceSummary {
   method: DeviceEnergy['method']
   metric: string | null
   energy_kwh: number
+  /** Part of energy_kwh that is estimated (counter spread over a long gap, or power gap filled). */
+  estimated_kwh: number
   coverage_pct: number
   samples_expected: number
   samples_received: number
@@ -159,7 +163,12 @@ export function computeRollup(input: RollupInput): ClusterRollup {
   const flags: Flag[] = []
   const energies: DeviceEnergy[] = []
   const seen = new Set<string>()
-  const opts = { expectedIntervalMs: input.expectedIntervalMs, gapLimitMs: input.gapLimitMs, buckets }
+  const opts = {
+    expectedIntervalMs: input.expectedIntervalMs,
+    gapLimitMs: input.gapLimitMs,
+    estimateGapMaxMs: input.estimateGapMaxMs ?? 0,
+    buckets,
+  }
   for (const s of input.series) {
     const k = key(s.plant, s.deviceId)
     const info = devices.get(k)
@@ -440,6 +449,7 @@ function summary(e: DeviceEnergy, c: Combustion | undefined): DeviceSummary {
     method: e.method,
     metric: e.metric,
     energy_kwh: e.energy_kwh,
+    estimated_kwh: e.estimated_kwh,
     coverage_pct: e.coverage_pct,
     samples_expected: e.samples_expected,
     samples_received: e.samples_received,

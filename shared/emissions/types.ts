@@ -60,6 +60,8 @@ export type FlagCode =
   | 'counter_gap_spread'
   /** Power readings had a gap longer than the gap limit: that time is missing, not filled. */
   | 'power_gap_missing'
+  /** A power gap longer than the gap limit (up to `estimateGapMaxMs`) was filled by a straight line. */
+  | 'power_gap_estimated'
   /** Part of the window has no reading around it at all (before the first, after the last). */
   | 'edge_missing'
   /** Negative power in the role's direction was treated as zero. */

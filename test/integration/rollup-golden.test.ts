@@ -255,4 +255,45 @@ describe('golden scenarios through the rollup service', () => {
     expect(market.reduce((a, b) => a + b, 0)).toBeCloseTo(16_530, 6)
     expect(plantA.certificates_used).toEqual([{ id: 'IREC-WEEK-23', kwh: expect.closeTo(14_000, 6) }])
   })
+
+  it('estimates a two-hour silence of a power-only inverter by a straight line and says how much is estimated', async () => {
+    // plant-b's rooftop inverter reports only p_kw: 200 kW all day, one reading a minute, silent
+    // 10:30-12:30 local. The 2-hour step (over the 2-minute gap limit, under the 4-hour estimate
+    // bound) is a straight line 200 → 200 kW: 400 kWh estimated. Day: 24 × 200 = 4,800 kWh of
+    // solar, 400 of it estimated: estimated_pct = 400 / 4,800 = 8.333 % (the plant's only flow).
+    // Hour 10:00-11:00: 100 of its 200 kWh estimated (50 %); 11:00-12:00 all of it (100 %).
+    const site = siteWith('Asia/Jakarta', {})
+    const date = '2026-10-07'
+    const day = localDayWindow(date, 'Asia/Jakarta')
+    const gap = { start: day.start + 10.5 * H, end: day.start + 12.5 * H }
+    const lines: string[] = []
+    for (let t = day.start - H; t <= day.end + H; t += MIN)
+      if (t <= gap.start || t >= gap.end)
+        lines.push(
+          toLine({
+            measurement: 'readings',
+            tags: { cluster: site.cluster.id, plant: 'plant-b', device: 'pv-roof', role: 'solar_pv' },
+            fields: { p_kw: 200 },
+            time: t,
+          }),
+        )
+    await influx.writeLines(lines)
+    await service(site).day(date)
+    const q = async (m: string) =>
+      (
+        await influx.query(
+          `SELECT * FROM "${m}" WHERE "plant" = 'plant-b' AND time >= ${day.start}000000 AND time < ${day.end}000000`,
+        )
+      )[0]?.rows ?? []
+    const [d] = await q('rollup_1d')
+    expect(d?.gen_solar_pv_kwh).toBeCloseTo(4800, 6)
+    expect(d?.estimated_kwh).toBeCloseTo(400, 6)
+    expect(d?.estimated_pct).toBeCloseTo((100 * 400) / 4800, 6)
+    expect(String(d?.flags)).toContain('power_gap_estimated')
+    const hours = await q('rollup_1h')
+    expect(hours[10]?.estimated_pct).toBeCloseTo(50, 6)
+    expect(hours[11]?.estimated_pct).toBeCloseTo(100, 6)
+    expect(hours[12]?.estimated_pct).toBeCloseTo(50, 6)
+    expect(hours[9]?.estimated_pct).toBe(0)
+  })
 })
