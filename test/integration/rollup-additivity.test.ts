@@ -35,7 +35,7 @@ afterAll(async () => {
   await influx?.queryAll(`DROP DATABASE "${influx.database}"`)
 })
 
-function service(model = site): RollupService {
+function service(model = site, now = Date.UTC(2030, 0, 1)): RollupService {
   return new RollupService({
     config: rollupConfigSchema.parse({
       gapLimitMs: GAP_LIMIT,
@@ -45,7 +45,7 @@ function service(model = site): RollupService {
     influx,
     log: silentLogger(),
     metrics: new Registry(),
-    now: () => Date.UTC(2030, 0, 1),
+    now: () => now,
   })
 }
 
@@ -360,5 +360,44 @@ describe('complete is honest', () => {
     )
     const [cluster] = await rows('rollup_1d', CLUSTER_TOTAL, day.start, day.end)
     expect(cluster).toMatchObject({ complete: false })
+  })
+})
+
+describe('late data inside a long gap', () => {
+  it('recomputes every hour the gap spans when a late reading splits it, not only the marked hour ± the gap limit', async () => {
+    // plant-d's grid meter reads every minute at 600 kW but is silent 06:00-12:00 local. Its
+    // counter rose 3,600 kWh over the silence, spread evenly: 600 kWh in each hour 06-11. Then
+    // a buffered reading for 07:00 arrives late, showing 3,000 kWh of it used by 07:00 (a burst):
+    // 06:00-07:00 now holds 3,000 kWh and 07:00-12:00 share the other 600 (120 kWh each). The
+    // late-data marker names the UTC hour of 07:00 only; hours 09-11 lie beyond 07:00-08:00 ± the
+    // 2-minute gap limit, but their energy changed too.
+    const date = '2026-07-14'
+    const day = localDayWindow(date, TZ)
+    const at = (h: number) => day.start + h * H
+    const readings: Reading[] = []
+    for (let t = day.start - H; t <= day.end + H; t += MIN)
+      if (t <= at(6) || t >= at(12)) readings.push({ ts: t, e_kwh: 20_000 + ((t - day.start) / H) * 600 })
+    await writeCounter('plant-d', 'grid-main', 'grid_import', readings)
+    const svc = service(site, day.end + 2 * H)
+    await svc.day(date)
+    const before = await rows('rollup_1h', 'plant-d', day.start, day.end)
+    for (const h of [6, 7, 8, 9, 10, 11]) expect(before[h]?.grid_import_kwh).toBeCloseTo(600, 6)
+
+    await writeCounter('plant-d', 'grid-main', 'grid_import', [{ ts: at(7), e_kwh: 20_000 + 6 * 600 + 3000 }])
+    await influx.writeLines([
+      toLine({
+        measurement: 'late_data',
+        tags: { cluster: site.cluster.id, plant: 'plant-d' },
+        fields: { marked_at: day.end + H },
+        time: Math.floor(at(7) / H) * H,
+      }),
+    ])
+    await svc.runLateData()
+    const after = await rows('rollup_1h', 'plant-d', day.start, day.end)
+    expect(after[6]?.grid_import_kwh).toBeCloseTo(3000, 6)
+    for (const h of [7, 8, 9, 10, 11]) expect(after[h]?.grid_import_kwh).toBeCloseTo(120, 6)
+    const [dayRow] = await rows('rollup_1d', 'plant-d', day.start, day.end)
+    expect(dayRow?.grid_import_kwh).toBeCloseTo(24 * 600, 6)
+    expect(sum(after, 'grid_import_kwh')).toBeCloseTo(24 * 600, 6)
   })
 })
