@@ -289,6 +289,12 @@ export function plantBalance(
   let renewableConsumed = 0
   const hasBattery = b.battery_charge_kwh > 0 || b.battery_discharge_kwh > 0 || storeStart.kwh > 0
   for (let j = 0; j < n; j++) {
+    // The store starts empty at each local midnight, inside a longer window too, so a period
+    // computed at once equals the sum of its days (docs/CARBON-ACCOUNTING.md "Storage").
+    if (j > 0 && ctx.buckets[j]!.label.slice(0, 10) !== ctx.buckets[j - 1]!.label.slice(0, 10)) {
+      store.kwh = 0
+      store.cfe_kwh = 0
+    }
     storeAt.push({ ...store })
     const load = hourImport[j]! + hourGen[j]! + hourBattery[j]! - hourExport[j]!
     const avail = Math.max(0, hourRenew[j]! - hourExport[j]!)

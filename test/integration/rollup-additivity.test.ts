@@ -243,6 +243,23 @@ describe('rows read back from InfluxDB add up (property)', () => {
           await writeCounter('plant-a', 'grid-main', 'grid_import', grid)
           await writeCounter('plant-a', 'pv-roof', 'solar_pv', pv)
           await writeCounter('shared', 'solar-farm', 'solar_pv', farm)
+          // plant-c: rooftop solar, and a battery that charges at noon and discharges in the
+          // evening and around midnight, so its store crosses the day boundary.
+          const hoursOf = (list: number[]) => list.map((kw, h) => (h >= 10 && h < 14 ? kw : 0))
+          const evening = (list: number[]) => list.map((kw, h) => (h >= 20 || h < 2 ? kw / 4 : 0))
+          await writeCounter('plant-c', 'pv-roof', 'solar_pv', counter(from, to, pvKw, ms(pvGaps), []))
+          await writeCounter(
+            'plant-c',
+            'bess-charge',
+            'battery_charge',
+            counter(from, to, hoursOf(pvKw), [], []),
+          )
+          await writeCounter(
+            'plant-c',
+            'bess-discharge',
+            'battery_discharge',
+            counter(from, to, evening(pvKw), ms(farmGaps), []),
+          )
           const model = structuredClone(site)
           model.plants.find((p) => p.id === 'plant-a')!.certificates = certs.map((c, i) => {
             const from = addDays(d1, c.from + 1, -1)
@@ -269,6 +286,14 @@ describe('rows read back from InfluxDB add up (property)', () => {
               est: g.est + p.est + 0.4 * f.est,
               flows: g.kwh + p.kwh + 0.4 * f.kwh,
             }
+          }
+          const plantCDays: Row[] = []
+          for (const day of days) {
+            const hours = await rows('rollup_1h', 'plant-c', day.start, day.end)
+            const [dayRow] = await rows('rollup_1d', 'plant-c', day.start, day.end)
+            plantCDays.push(dayRow!)
+            for (const f of [...ADDITIVE, 'battery_losses_kwh', 'battery_charge_kwh'])
+              closeTo(dayRow![f], sum(hours, f), `plant-c ${f} hours vs day`)
           }
           const dayRows: Row[] = []
           for (const day of days) {
@@ -308,6 +333,13 @@ describe('rows read back from InfluxDB add up (property)', () => {
             gen_solar_pv_kwh: plantA.generation_kwh.solar_pv,
           }
           for (const f of ADDITIVE) closeTo(periodRow[f], sum(dayRows, f), `${f} days vs period`)
+          const plantC = period!.rollup.plants.find((p) => p.plant === 'plant-c')!
+          const periodC: Record<string, unknown> = {
+            ...plantC,
+            gen_solar_pv_kwh: plantC.generation_kwh.solar_pv,
+          }
+          for (const f of [...ADDITIVE, 'battery_losses_kwh'])
+            closeTo(periodC[f], sum(plantCDays, f), `plant-c ${f} days vs period`)
         },
       ),
       { numRuns: 12, seed: 1616, endOnFailure: true },
