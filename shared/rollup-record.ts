@@ -5,7 +5,7 @@
  * live here only. Units are part of every field name.
  */
 import { type EnergyBalance, GENERATION_ROLES } from './emissions/balance.js'
-import type { ClusterRollup, PlantRollup } from './emissions/rollup.js'
+import type { ClusterRollup, DataQuality, PlantRollup } from './emissions/rollup.js'
 import type { FieldValue, PointData } from './influx/line-protocol.js'
 
 export const ROLLUP_MEASUREMENTS = { '1m': 'rollup_1m', '1h': 'rollup_1h', '1d': 'rollup_1d' } as const
@@ -21,11 +21,14 @@ export const ROLLUP_NUMBER_FIELDS = [
   'grid_export_kwh',
   'battery_charge_kwh',
   'battery_discharge_kwh',
+  'battery_losses_kwh',
   ...GENERATION_ROLES.map((r) => `gen_${r}_kwh` as const),
   'generation_total_kwh',
   'renewable_generation_kwh',
   'shared_allocated_kwh',
   'renewable_consumed_kwh',
+  'certificates_kwh',
+  'certificates_hourly_kwh',
   'certificates_applied_kwh',
   'renewable_market_kwh',
   'cfe_kwh',
@@ -45,6 +48,9 @@ export const ROLLUP_NUMBER_FIELDS = [
   'coverage_pct',
   'samples_expected',
   'samples_received',
+  'energy_flows_kwh',
+  'estimated_kwh',
+  'estimated_pct',
 ] as const
 export type RollupNumberField = (typeof ROLLUP_NUMBER_FIELDS)[number]
 
@@ -55,15 +61,17 @@ export type RollupRecord = {
   plant: string
   /** Local date (YYYY-MM-DD) of the window start in the cluster's time zone. */
   date: string
-  /** False while the window is still open (today so far). */
+  /**
+   * True only when the window is closed, has readings and no part of it lacks energy information
+   * (`rowComplete`): false while open (today so far), for a window without any reading (never a
+   * zero-emission complete row, issue 12), and when a meter stopped inside it (`edge_missing`).
+   */
   complete: boolean
   factor_set: string
   flags: string
 } & Record<RollupNumberField, number | null>
 
-function numbers(
-  b: EnergyBalance & { coverage_pct: number; samples_expected: number; samples_received: number },
-): Record<string, FieldValue> {
+function numbers(b: EnergyBalance & DataQuality): Record<string, FieldValue> {
   const fields: Record<string, FieldValue> = {}
   for (const name of ROLLUP_NUMBER_FIELDS) {
     const value = name.startsWith('gen_')
@@ -74,25 +82,49 @@ function numbers(
   return fields
 }
 
+/**
+ * Whether a row of a closed window is final: it has readings, and no device lacks energy
+ * information for part of it (`edge_missing`: a meter stopped or has not reported yet, so late
+ * data may still change it). Schedulers and the dashboard trust `complete`.
+ */
+export function rowComplete(
+  windowClosed: boolean,
+  b: DataQuality,
+  flags: readonly { code: string }[],
+): boolean {
+  return windowClosed && b.samples_received > 0 && !flags.some((f) => f.code === 'edge_missing')
+}
+
 /** The points of one computed cluster rollup: one per plant and one for the cluster total. */
 export function rollupPoints(
   r: ClusterRollup,
   resolution: RollupResolution,
   date: string,
-  complete: boolean,
+  windowClosed: boolean,
 ): PointData[] {
   const measurement = ROLLUP_MEASUREMENTS[resolution]
-  const common = { date, complete, factor_set: r.factor_set.version }
-  const point = (plant: string, b: PlantRollup | ClusterRollup, flags: string): PointData => ({
+  const common = { date, factor_set: r.factor_set.version }
+  const point = (
+    plant: string,
+    b: PlantRollup | ClusterRollup,
+    flags: readonly { code: string }[],
+    complete: boolean,
+  ): PointData => ({
     measurement,
     tags: { cluster: r.cluster, plant },
-    fields: { ...numbers(b), ...common, flags },
+    fields: {
+      ...numbers(b),
+      ...common,
+      complete,
+      flags: [...new Set(flags.map((f) => f.code))].sort().join(','),
+    },
     time: r.window.start,
   })
-  const flagCodes = (list: { code: string }[]) => [...new Set(list.map((f) => f.code))].sort().join(',')
+  // The cluster is complete only when none of its plants lacks data; its stored flags stay its own.
+  const allFlags = [...r.flags, ...r.plants.flatMap((p) => p.flags)]
   return [
-    ...r.plants.map((p) => point(p.plant, p, flagCodes(p.flags))),
-    point(CLUSTER_TOTAL, r, flagCodes(r.flags)),
+    ...r.plants.map((p) => point(p.plant, p, p.flags, rowComplete(windowClosed, p, p.flags))),
+    point(CLUSTER_TOTAL, r, r.flags, rowComplete(windowClosed, r, allFlags)),
   ]
 }
 

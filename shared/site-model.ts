@@ -53,16 +53,37 @@ export const deviceSchema = z.strictObject({
   fuel_efficiency: z.number().positive().max(1).optional(),
   /** Nameplate rating, used by the simulator and to bound plausible power. */
   rated_kw: z.number().positive().optional(),
+  round_trip_efficiency: z
+    .number()
+    .positive()
+    .max(1)
+    .optional()
+    .describe(
+      'Battery (battery_charge device): energy out / energy in; charge × (1 − this) is counted as storage losses, part of consumption (default 0.9, flagged)',
+    ),
+  counter_wrap_kwh: z
+    .number()
+    .positive()
+    .optional()
+    .describe(
+      'Modulus of an energy register that rolls over (e.g. 1000000 for a 6-digit kWh display): a step past it is energy (counter_wrap), not a reset',
+    ),
 })
 export type Device = z.infer<typeof deviceSchema>
 
 export const certificateSchema = z.strictObject({
   id: z.string().min(1),
-  type: z.enum(['REC', 'I-REC', 'PPA', 'GO', 'REGO']).default('I-REC'),
+  type: z.enum(['REC', 'I-REC', 'PPA', 'GO', 'REGO', 'GC']).default('I-REC'),
   mwh: z.number().positive(),
   from: z.iso.date().describe('First day covered (YYYY-MM-DD, local)'),
   to: z.iso.date().describe('Last day covered (YYYY-MM-DD, local)'),
   technology: z.string().default('solar'),
+  production_hour: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe(
+      'Start of the production hour of an hour-stamped instrument (a granular certificate, GC): it covers import of that hour only and counts towards hourly CFE',
+    ),
 })
 export type Certificate = z.infer<typeof certificateSchema>
 

@@ -58,6 +58,8 @@ export async function backfillCommand(config: KawasanConfig, ctx: CommandContext
       expectedIntervalMs: timing.expectedIntervalMs,
       gapLimitMs: timing.gapLimitMs,
       devicesPerQuery: config.rollup.devicesPerQuery,
+      counterNeighbourMs: config.rollup.counterNeighbourDays * 86_400_000,
+      powerGapEstimateMaxMs: config.rollup.powerGapEstimateMaxMs,
     })
     const stateFile = backfillStateFile(config.dataDir, site.cluster.id)
     const result = await runBackfill({

@@ -18,6 +18,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import {
   bundledFactorSet,
   type ClusterRollup,
+  type DeviceSeries,
   type FactorSet,
   localDateOf,
   localDayWindow,
@@ -30,7 +31,7 @@ import type { SiteModel } from '../../shared/site-model.js'
 import { type ComputedRollup, type ComputeStats, RollupEngine, type RollupJob } from './compute.js'
 import { clusterTiming, type RollupConfig } from './config.js'
 import { liveSnapshot } from './live.js'
-import { ReadingsReader } from './reader.js'
+import { ReadingsReader, type SiteDevice, siteDevices } from './reader.js'
 import { RollupStateStore } from './state.js'
 import {
   cronExpressions,
@@ -130,6 +131,8 @@ export class RollupService {
       expectedIntervalMs: timing.expectedIntervalMs,
       gapLimitMs: timing.gapLimitMs,
       devicesPerQuery: config.devicesPerQuery,
+      counterNeighbourMs: config.counterNeighbourDays * DAY_MS,
+      powerGapEstimateMaxMs: config.powerGapEstimateMaxMs,
     })
     const registers = [options.metrics]
     this.m = {
@@ -323,7 +326,7 @@ export class RollupService {
   }
 
   /**
-   * Days in the last `catchUpDays` (up to yesterday) with no complete cluster rollup in
+   * Days in the last `catchUpDays` (up to yesterday) not settled (no complete cluster rollup, and not an empty day) in
    * `rollup_1d` are rolled up now: the daily tick may have been missed while the process was down.
    */
   async catchUp(): Promise<string[]> {
@@ -337,13 +340,13 @@ export class RollupService {
         start: localDayWindow(first, this.tz).start,
         end: localDayWindow(yesterday, this.tz).end,
       }
-      const complete = await this.state.completeDays(range)
+      const settled = await this.state.settledDays(range)
       // Days before the cluster's first reading are not rolled up: a fresh install would otherwise
       // report a week of empty days as complete.
       const firstReading = await this.state.firstReading(range.start)
       for (const date of datesBetween(first, yesterday)) {
         const window = localDayWindow(date, this.tz)
-        if (complete.has(window.start) || firstReading === undefined || window.end <= firstReading) continue
+        if (settled.has(window.start) || firstReading === undefined || window.end <= firstReading) continue
         await this.day(date, 'catch-up')
         done.push(date)
       }
@@ -352,6 +355,24 @@ export class RollupService {
     this.catchUpPending = false
     if (!this.today) await this.minute()
     return done
+  }
+
+  /** A marked range (hours ± the gap limit) widened to the readings just outside its hours. */
+  private async readingExtent(
+    range: { start: number; end: number },
+    devices: readonly SiteDevice[],
+  ): Promise<{ start: number; end: number }> {
+    let out = range
+    const chunk = this.options.config.devicesPerQuery
+    for (let i = 0; i < devices.length; i += chunk) {
+      const read = await this.reader.read(
+        { start: range.start + this.gapLimitMs, end: range.end - this.gapLimitMs },
+        devices.slice(i, i + chunk),
+        this.options.config.counterNeighbourDays * DAY_MS,
+      )
+      out = extentOf(out, read.series)
+    }
+    return out
   }
 
   /**
@@ -367,9 +388,14 @@ export class RollupService {
     )
     if (markers.length === 0) return
     const closedUntil = this.closedUntil ?? minuteFloor(now)
-    const ranges = mergeRanges(
+    const marked = mergeRanges(
       markers.map((mk) => ({ start: mk.hour - this.gapLimitMs, end: mk.hour + HOUR_MS + this.gapLimitMs })),
     )
+    // A late reading splits the step between its neighbours, which may lie far beyond the gap
+    // limit (a counter silent for hours): widen each range to the readings around its hours.
+    const plants = new Set(markers.map((mk) => mk.plant))
+    const devices = siteDevices(this.options.site).filter((d) => plants.has(d.plant))
+    const ranges = mergeRanges(await Promise.all(marked.map((r) => this.readingExtent(r, devices))))
     const byDay = new Map<string, Map<string, RollupJob>>()
     for (const range of ranges) {
       for (const t of windowsTouchedBy(range, this.tz, closedUntil)) {
@@ -403,6 +429,18 @@ export class RollupService {
       'recomputed windows touched by late readings',
     )
   }
+}
+
+/** Earliest and latest reading time in a read, merged with `range`. */
+function extentOf(range: { start: number; end: number }, series: readonly DeviceSeries[]) {
+  let { start, end } = range
+  for (const s of series) {
+    const ts = s.columns?.ts ?? s.samples?.map((x) => x.ts) ?? []
+    if (ts.length === 0) continue
+    start = Math.min(start, ts[0]!)
+    end = Math.max(end, ts[ts.length - 1]!)
+  }
+  return { start, end }
 }
 
 function mergeRanges(ranges: { start: number; end: number }[]): { start: number; end: number }[] {

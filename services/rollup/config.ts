@@ -109,6 +109,21 @@ export const rollupConfigSchema = z
       .min(1)
       .default(30)
       .describe('A device with a reading this recent counts as online in the live snapshot'),
+    powerGapEstimateMaxMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(14_400_000)
+      .describe(
+        'A power-only meter silent longer than gapLimitMs but at most this long is estimated by a straight line between its readings (flag power_gap_estimated, counted in estimated_kwh); longer gaps stay missing; 0 disables',
+      ),
+    counterNeighbourDays: z
+      .number()
+      .min(0)
+      .default(7)
+      .describe(
+        'A counter silent across a window edge is bridged to its next reading up to this many days away (its step is split between the windows it spans); beyond it the edge is missing',
+      ),
     devicesPerQuery: z
       .number()
       .int()

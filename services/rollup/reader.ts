@@ -18,6 +18,8 @@ export const READINGS_MEASUREMENT = 'readings'
 
 /** The metrics rollups read (shared/emissions/energy.ts: COUNTERS_FOR_ROLE, p_kw, FUEL_METRICS). */
 export const ROLLUP_METRICS = ['p_kw', 'e_kwh', 'e_import_kwh', 'e_export_kwh', ...FUEL_METRICS] as const
+/** Cumulative counters: the metrics whose step across a long gap still measures energy or fuel. */
+const NEIGHBOUR_METRICS = ROLLUP_METRICS.filter((m) => m !== 'p_kw')
 
 export interface SiteDevice {
   plant: string
@@ -57,39 +59,80 @@ export class ReadingsReader {
 
   /**
    * Readings with `range.start <= time <= range.end` for `devices` (all devices of the cluster when
-   * omitted), one query. Series carry the site model's role, fuel and spike bound, as
-   * `computeRollup` applies them.
+   * omitted). With `neighbourMs`, each device's last counter or power reading before the range
+   * and first one after it (at most `neighbourMs` away) are added: a counter step that spans a gap across the
+   * range's edge is then split between the windows it covers instead of being lost
+   * (shared/emissions/types.ts `DeviceSeries`). Series carry the site model's role, fuel and spike
+   * bound, as `computeRollup` applies them.
    */
-  async read(range: TimeWindow, devices?: readonly SiteDevice[]): Promise<ReadResult> {
-    const cluster = this.site.cluster.id
+  async read(range: TimeWindow, devices?: readonly SiteDevice[], neighbourMs = 0): Promise<ReadResult> {
+    if (devices && devices.length === 0) return { series: [], unknown: [], rows: 0 }
     const fields = ROLLUP_METRICS.map(quoteIdent).join(',')
-    let where = `${quoteIdent('cluster')} = ${quoteString(cluster)} AND time >= ${nsLiteral(range.start)} AND time <= ${nsLiteral(range.end)}`
+    const where = this.where(devices)
+    const group = `GROUP BY ${quoteIdent('plant')},${quoteIdent('device')}`
+    const from = quoteIdent(READINGS_MEASUREMENT)
+    const main = this.influx.query(
+      `SELECT ${fields} FROM ${from} WHERE ${where} AND time >= ${nsLiteral(range.start)} AND time <= ${nsLiteral(range.end)} ${group}`,
+    )
+    // A row that carries a counter (never negative) or a power reading: a counter step, or a power
+    // gap short enough to be estimated, may reach across the range's edge.
+    const hasCounter = `(${[
+      ...NEIGHBOUR_METRICS.map((m) => `${quoteIdent(m)} >= 0`),
+      `${quoteIdent('p_kw')} >= 0`,
+      `${quoteIdent('p_kw')} < 0`,
+    ].join(' OR ')})`
+    const before =
+      neighbourMs > 0
+        ? this.influx.query(
+            `SELECT ${fields} FROM ${from} WHERE ${where} AND ${hasCounter} AND time < ${nsLiteral(range.start)} AND time >= ${nsLiteral(range.start - neighbourMs)} ${group} ORDER BY time DESC LIMIT 1`,
+          )
+        : Promise.resolve([])
+    const after =
+      neighbourMs > 0
+        ? this.influx.query(
+            `SELECT ${fields} FROM ${from} WHERE ${where} AND ${hasCounter} AND time > ${nsLiteral(range.end)} AND time <= ${nsLiteral(range.end + neighbourMs)} ${group} LIMIT 1`,
+          )
+        : Promise.resolve([])
+    const [mainRes, beforeRes, afterRes] = await Promise.all([main, before, after])
+    const rowsOf = (res: typeof mainRes) =>
+      new Map(res.map((s) => [deviceKey(s.tags.plant ?? '', s.tags.device ?? ''), s.rows]))
+    const firsts = rowsOf(beforeRes)
+    const lasts = rowsOf(afterRes)
+    const all = new Map<string, Record<string, unknown>[]>()
+    for (const [k, rows] of firsts) all.set(k, [...rows])
+    const inRange = new Set<string>()
+    for (const s of mainRes) {
+      const k = deviceKey(s.tags.plant ?? '', s.tags.device ?? '')
+      all.set(k, [...(all.get(k) ?? []), ...s.rows])
+      inRange.add(k)
+    }
+    for (const [k, rows] of lasts) all.set(k, [...(all.get(k) ?? []), ...rows])
+    const known = new Map(siteDevices(this.site).map((d) => [deviceKey(d.plant, d.device.id), d]))
+    const series: DeviceSeries[] = []
+    const unknown: string[] = []
+    let rows = 0
+    for (const [k, list] of all) {
+      const ref = known.get(k)
+      if (!ref) {
+        if (inRange.has(k)) unknown.push(k)
+        continue
+      }
+      rows += list.length
+      series.push(toSeries(ref, list))
+    }
+    return { series, unknown, rows }
+  }
+
+  private where(devices?: readonly SiteDevice[]): string {
+    let where = `${quoteIdent('cluster')} = ${quoteString(this.site.cluster.id)}`
     if (devices) {
-      if (devices.length === 0) return { series: [], unknown: [], rows: 0 }
       const pairs = devices.map(
         (d) =>
           `(${quoteIdent('plant')} = ${quoteString(d.plant)} AND ${quoteIdent('device')} = ${quoteString(d.device.id)})`,
       )
       where += ` AND (${pairs.join(' OR ')})`
     }
-    const q = `SELECT ${fields} FROM ${quoteIdent(READINGS_MEASUREMENT)} WHERE ${where} GROUP BY ${quoteIdent('plant')},${quoteIdent('device')}`
-    const result = await this.influx.query(q)
-    const known = new Map(siteDevices(this.site).map((d) => [deviceKey(d.plant, d.device.id), d]))
-    const series: DeviceSeries[] = []
-    const unknown: string[] = []
-    let rows = 0
-    for (const s of result) {
-      const plant = s.tags.plant ?? ''
-      const id = s.tags.device ?? ''
-      const ref = known.get(deviceKey(plant, id))
-      if (!ref) {
-        unknown.push(deviceKey(plant, id))
-        continue
-      }
-      rows += s.rows.length
-      series.push(toSeries(ref, s.rows))
-    }
-    return { series, unknown, rows }
+    return where
   }
 
   /** The latest `p_kw` of every device with a reading in [since, until]. */
@@ -137,6 +180,7 @@ function toSeries(ref: SiteDevice, rows: readonly Record<string, unknown>[]): De
 export function withSiteFacts(s: DeviceSeries, d: Device): DeviceSeries {
   const out: DeviceSeries = { ...s, role: d.role }
   if (d.fuel) out.fuel = d.fuel
+  if (d.counter_wrap_kwh) out.counterWrapKwh = d.counter_wrap_kwh
   if (out.maxKw === undefined && d.rated_kw) out.maxKw = d.rated_kw * SPIKE_RATED_MULTIPLE
   return out
 }

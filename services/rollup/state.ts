@@ -54,13 +54,18 @@ export class RollupStateStore {
     ])
   }
 
-  /** Start instants of the days in `range` whose cluster rollup is stored as complete. */
-  async completeDays(range: TimeWindow): Promise<Set<number>> {
+  /**
+   * Start instants of the days in `range` that need no catch-up: their cluster rollup is stored as
+   * complete, or it has no reading at all (such a day is never complete, issue 12; recomputing it
+   * at every start would find nothing more, and late readings are handled by the late-data scan).
+   */
+  async settledDays(range: TimeWindow): Promise<Set<number>> {
     const rows = await this.influx.query(
-      `SELECT ${quoteIdent('complete')} FROM ${quoteIdent(ROLLUP_MEASUREMENTS['1d'])} WHERE ${this.clusterWhere} AND ${quoteIdent('plant')} = ${quoteString(CLUSTER_TOTAL)} AND time >= ${nsLiteral(range.start)} AND time < ${nsLiteral(range.end)}`,
+      `SELECT ${quoteIdent('complete')},${quoteIdent('samples_received')} FROM ${quoteIdent(ROLLUP_MEASUREMENTS['1d'])} WHERE ${this.clusterWhere} AND ${quoteIdent('plant')} = ${quoteString(CLUSTER_TOTAL)} AND time >= ${nsLiteral(range.start)} AND time < ${nsLiteral(range.end)}`,
     )
     const out = new Set<number>()
-    for (const r of rows[0]?.rows ?? []) if (r.complete === true) out.add(Number(r.time))
+    for (const r of rows[0]?.rows ?? [])
+      if (r.complete === true || r.samples_received === 0) out.add(Number(r.time))
     return out
   }
 

@@ -55,13 +55,33 @@ export interface Contribution {
   combustion?: Combustion
   /** Set when this is a plant's allocated part of a shared cluster asset. */
   shared_fraction?: number
+  /** Part of `energy_kwh` that is estimated (`DeviceEnergy.estimated_kwh`, shared share). */
+  estimated_kwh?: number
+  /** battery_charge: round-trip efficiency (declared, else `DEFAULT_ROUND_TRIP_EFFICIENCY`). */
+  round_trip_efficiency?: number
 }
+
+/**
+ * What a plant's batteries hold, as deliverable kWh, and the carbon-free part of it (the
+ * state-of-charge mix, docs/CARBON-ACCOUNTING.md "Storage").
+ */
+export interface BatteryStore {
+  kwh: number
+  cfe_kwh: number
+}
+
+export const EMPTY_STORE: BatteryStore = Object.freeze({ kwh: 0, cfe_kwh: 0 })
+
+/** Round-trip efficiency assumed when a battery declares none (typical lithium-ion, flagged). */
+export const DEFAULT_ROUND_TRIP_EFFICIENCY = 0.9
 
 export interface EnergyBalance {
   grid_import_kwh: number
   grid_export_kwh: number
   battery_charge_kwh: number
   battery_discharge_kwh: number
+  /** Charge × (1 − round-trip efficiency): energy lost in storage, part of consumption. */
+  battery_losses_kwh: number
   generation_kwh: Record<GenerationRole, number>
   generation_total_kwh: number
   renewable_generation_kwh: number
@@ -69,7 +89,10 @@ export interface EnergyBalance {
   shared_allocated_kwh: number
   consumption_kwh: number
   renewable_consumed_kwh: number
+  /** Certificates allocated to this window (time order against import, certificates.ts). */
   certificates_kwh: number
+  /** The hour-stamped part of them, which counts towards hourly CFE. */
+  certificates_hourly_kwh: number
   certificates_applied_kwh: number
   /** renewables consumed + certificates applied, ≤ consumption. */
   renewable_market_kwh: number
@@ -116,6 +139,7 @@ export function emptyBalance(): EnergyBalance {
     grid_export_kwh: 0,
     battery_charge_kwh: 0,
     battery_discharge_kwh: 0,
+    battery_losses_kwh: 0,
     generation_kwh: Object.fromEntries(GENERATION_ROLES.map((r) => [r, 0])) as Record<GenerationRole, number>,
     generation_total_kwh: 0,
     renewable_generation_kwh: 0,
@@ -123,6 +147,7 @@ export function emptyBalance(): EnergyBalance {
     consumption_kwh: 0,
     renewable_consumed_kwh: 0,
     certificates_kwh: 0,
+    certificates_hourly_kwh: 0,
     certificates_applied_kwh: 0,
     renewable_market_kwh: 0,
     cfe_kwh: 0,
@@ -165,6 +190,8 @@ export function applicableFactors(ctx: BalanceContext, flags: Flag[]): AppliedFa
 export interface PlantBalanceResult {
   balance: EnergyBalance
   hours: HourMatch[]
+  /** Battery store at the start of each bucket, and at the end of the window. */
+  store: { start: BatteryStore[]; end: BatteryStore }
   flags: Flag[]
 }
 
@@ -172,9 +199,10 @@ export interface PlantBalanceResult {
 export function plantBalance(
   plant: string,
   contributions: readonly Contribution[],
-  certificates: CertificatesInWindow,
+  certificates: CertificatesInWindow & { applied_bucket_kwh?: readonly number[] },
   ctx: BalanceContext,
   factors: AppliedFactors,
+  storeStart: BatteryStore = EMPTY_STORE,
 ): PlantBalanceResult {
   const flags: Flag[] = []
   const n = ctx.buckets.length
@@ -184,6 +212,9 @@ export function plantBalance(
   const hourGen = new Array<number>(n).fill(0)
   const hourRenew = new Array<number>(n).fill(0)
   const hourBattery = new Array<number>(n).fill(0) // discharge − charge
+  const hourCharge = new Array<number>(n).fill(0)
+  const hourDischarge = new Array<number>(n).fill(0)
+  const hourLoss = new Array<number>(n).fill(0)
 
   for (const c of contributions) {
     const add = (target: number[], sign = 1) => {
@@ -198,13 +229,24 @@ export function plantBalance(
         b.grid_export_kwh += c.energy_kwh
         add(hourExport)
         break
-      case 'battery_charge':
+      case 'battery_charge': {
         b.battery_charge_kwh += c.energy_kwh
         add(hourBattery, -1)
+        add(hourCharge)
+        let eff = c.round_trip_efficiency
+        if (eff === undefined) {
+          eff = DEFAULT_ROUND_TRIP_EFFICIENCY
+          if (c.energy_kwh > 0)
+            flags.push({ code: 'default_round_trip_efficiency_used', plant, device: c.device_id })
+        }
+        b.battery_losses_kwh += c.energy_kwh * (1 - eff)
+        add(hourLoss, 1 - eff)
         break
+      }
       case 'battery_discharge':
         b.battery_discharge_kwh += c.energy_kwh
         add(hourBattery)
+        add(hourDischarge)
         break
       case 'load':
         break // sub-meter: not in the balance (DESIGN §2)
@@ -222,22 +264,63 @@ export function plantBalance(
     }
   }
 
+  // Storage losses are consumption (docs/CARBON-ACCOUNTING.md "Storage").
   let consumption =
     b.grid_import_kwh +
     b.generation_total_kwh +
     b.battery_discharge_kwh -
     b.battery_charge_kwh -
-    b.grid_export_kwh
+    b.grid_export_kwh +
+    b.battery_losses_kwh
   if (consumption < 0) {
     flags.push({ code: 'negative_consumption_clamped', plant, detail: `${consumption.toFixed(3)} kWh` })
     consumption = 0
   }
   b.consumption_kwh = consumption
-  b.renewable_consumed_kwh = Math.min(
-    consumption,
-    Math.max(0, b.renewable_generation_kwh - b.grid_export_kwh),
-  )
+
+  // On-site carbon-free energy hour by hour, through the batteries' state-of-charge mix: each
+  // hour's renewables (less export) serve the load first, the surplus charges the batteries; the
+  // carbon-free part of a charge (less its losses) joins the store, and a discharge carries the
+  // store's carbon-free fraction. Discharge beyond what the store holds has unknown origin and
+  // is not carbon-free.
+  const store = { kwh: storeStart.kwh, cfe_kwh: storeStart.cfe_kwh }
+  const storeAt: BatteryStore[] = []
+  const hourRenewConsumed = new Array<number>(n).fill(0)
+  let renewableConsumed = 0
+  const hasBattery = b.battery_charge_kwh > 0 || b.battery_discharge_kwh > 0 || storeStart.kwh > 0
+  for (let j = 0; j < n; j++) {
+    // The store starts empty at each local midnight, inside a longer window too, so a period
+    // computed at once equals the sum of its days (docs/CARBON-ACCOUNTING.md "Storage").
+    if (j > 0 && ctx.buckets[j]!.label.slice(0, 10) !== ctx.buckets[j - 1]!.label.slice(0, 10)) {
+      store.kwh = 0
+      store.cfe_kwh = 0
+    }
+    storeAt.push({ ...store })
+    const load = hourImport[j]! + hourGen[j]! + hourBattery[j]! - hourExport[j]!
+    const avail = Math.max(0, hourRenew[j]! - hourExport[j]!)
+    if (!hasBattery) {
+      hourRenewConsumed[j] = Math.min(Math.max(0, load), avail)
+      renewableConsumed += hourRenewConsumed[j]!
+      continue
+    }
+    const d = hourDischarge[j]!
+    const drawn = Math.min(d, store.kwh)
+    const dischargeCfe = store.kwh > 0 ? (drawn * store.cfe_kwh) / store.kwh : 0
+    store.kwh -= drawn
+    store.cfe_kwh = Math.max(0, store.cfe_kwh - dischargeCfe)
+    const direct = Math.min(Math.max(0, load - d), avail)
+    const ch = hourCharge[j]!
+    const chargeCfe = Math.min(ch, avail - direct)
+    const lossShare = ch > 0 ? hourLoss[j]! / ch : 0
+    store.kwh += ch - hourLoss[j]!
+    store.cfe_kwh += chargeCfe * (1 - lossShare)
+    const rc = Math.min(Math.max(0, load) + hourLoss[j]!, direct + dischargeCfe + chargeCfe * lossShare)
+    hourRenewConsumed[j] = rc
+    renewableConsumed += rc
+  }
+  b.renewable_consumed_kwh = Math.min(consumption, renewableConsumed)
   b.certificates_kwh = certificates.kwh
+  b.certificates_hourly_kwh = certificates.bucket_kwh.reduce((s, x) => s + x, 0)
   b.certificates_applied_kwh = Math.min(certificates.kwh, b.grid_import_kwh)
   b.renewable_market_kwh = Math.min(consumption, b.renewable_consumed_kwh + b.certificates_applied_kwh)
 
@@ -255,16 +338,23 @@ export function plantBalance(
   if (factors.residual) {
     b.scope2_market_kg_co2e = uncovered * factors.residual.kg_co2e_per_kwh
   } else {
-    // Fallback: the grid factor, weighted by the hours of import (equals the annual factor when
-    // the set has no hourly factors), so with no certificates market = location.
-    b.scope2_market_kg_co2e = b.grid_import_kwh > 0 ? (s2loc * uncovered) / b.grid_import_kwh : 0
+    // Fallback: the grid factor of each hour on the import no certificate covers that hour (equals
+    // the annual factor when the set has no hourly factors), so with no certificates market =
+    // location, and hours add up to their day.
+    const applied = certificates.applied_bucket_kwh
+    if (applied) {
+      let s2m = 0
+      for (let j = 0; j < n; j++)
+        s2m += Math.max(0, hourImport[j]! - (applied[j] ?? 0)) * factors.bucket_grid_kg_co2e_per_kwh[j]!
+      b.scope2_market_kg_co2e = s2m
+    } else b.scope2_market_kg_co2e = b.grid_import_kwh > 0 ? (s2loc * uncovered) / b.grid_import_kwh : 0
     if (b.grid_import_kwh > 0)
       flags.push({ code: 'residual_mix_fallback_grid', plant, detail: factors.grid.region })
   }
 
   // Hourly matching (24/7 CFE).
   const hourInputs: HourInput[] = ctx.buckets.map((bk, j) => {
-    const cons = hourImport[j]! + hourGen[j]! + hourBattery[j]! - hourExport[j]!
+    const cons = hourImport[j]! + hourGen[j]! + hourBattery[j]! - hourExport[j]! + hourLoss[j]!
     return {
       start: bk.start,
       end: bk.end,
@@ -274,12 +364,13 @@ export function plantBalance(
       grid_export_kwh: hourExport[j]!,
       renewable_generation_kwh: hourRenew[j]!,
       certificates_kwh: certificates.bucket_kwh[j] ?? 0,
+      renewable_consumed_kwh: hourRenewConsumed[j]!,
     }
   })
   const matching = hourlyMatching(hourInputs)
   b.cfe_kwh = matching.cfe_kwh
   finishRatios(b)
-  return { balance: b, hours: matching.hours, flags }
+  return { balance: b, hours: matching.hours, store: { start: storeAt, end: { ...store } }, flags }
 }
 
 function addCombustion(b: EnergyBalance, c: Combustion): void {
@@ -309,12 +400,14 @@ const ADDITIVE: readonly (keyof EnergyBalance)[] = [
   'grid_export_kwh',
   'battery_charge_kwh',
   'battery_discharge_kwh',
+  'battery_losses_kwh',
   'generation_total_kwh',
   'renewable_generation_kwh',
   'shared_allocated_kwh',
   'consumption_kwh',
   'renewable_consumed_kwh',
   'certificates_kwh',
+  'certificates_hourly_kwh',
   'certificates_applied_kwh',
   'renewable_market_kwh',
   'cfe_kwh',

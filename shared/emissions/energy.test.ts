@@ -177,6 +177,47 @@ describe('energy from power (no counter)', () => {
     expect(e.flags.map((f) => f.code)).toContain('power_gap_missing')
   })
 
+  it('estimates a power gap up to estimateGapMaxMs by a straight line between its readings, flagged, with its share', () => {
+    // 100 kW until 09:59, silent, 160 kW again from 13:00 (1-minute readings). With gaps up to 4 h
+    // estimated, the 181-minute step 09:59 → 13:00 is a trapezoid: (100 + 160) / 2 × 181 / 60 =
+    // 392.1667 kWh, flagged power_gap_estimated and counted in estimated_kwh.
+    // Measured: 100 kW × 599 min (00:00-09:59) + 160 kW × 660 min (13:00-24:00) = 998.333 + 1,760.
+    // Hour 11 (entirely in the gap) gets the line's value at 11:00-12:00:
+    // p(t) = 100 + 60 × (t − 09:59) / 181 min → at 11:00 = 120.2210, at 12:00 = 140.1105, so
+    // (120.2210 + 140.1105) / 2 = 130.1657 kWh.
+    const samples: Sample[] = []
+    for (let t = day.start; t <= day.end; t += MINUTE) {
+      if (t < day.start + 10 * HOUR) samples.push({ ts: t, m: { p_kw: 100 } })
+      else if (t >= day.start + 13 * HOUR) samples.push({ ts: t, m: { p_kw: 160 } })
+    }
+    const e = deviceEnergy(dev(samples), day, {
+      expectedIntervalMs: MINUTE,
+      gapLimitMs: 5 * MINUTE,
+      estimateGapMaxMs: 4 * HOUR,
+      buckets,
+    })
+    const gap = ((100 + 160) / 2) * (181 / 60)
+    expect(e.estimated_kwh).toBeCloseTo(gap, 6)
+    expect(e.energy_kwh).toBeCloseTo((100 * 599) / 60 + (160 * 660) / 60 + gap, 6)
+    expect(e.missing_ms).toBe(0)
+    const p = (min: number) => 100 + (60 * min) / 181
+    expect(e.bucket_kwh[11]).toBeCloseTo((p(61) + p(121)) / 2, 6)
+    expect(e.gaps).toEqual([
+      { start: day.start + 9 * HOUR + 59 * MINUTE, end: day.start + 13 * HOUR, kind: 'estimated' },
+    ])
+    expect(e.flags.map((f) => f.code)).toContain('power_gap_estimated')
+    expect(e.flags.map((f) => f.code)).not.toContain('power_gap_missing')
+    // A longer gap than the bound stays missing.
+    const strict = deviceEnergy(dev(samples), day, {
+      expectedIntervalMs: MINUTE,
+      gapLimitMs: 5 * MINUTE,
+      estimateGapMaxMs: 2 * HOUR,
+      buckets,
+    })
+    expect(strict.estimated_kwh).toBe(0)
+    expect(strict.missing_ms).toBe(181 * MINUTE)
+  })
+
   it('treats negative power in the role direction as zero, flagged', () => {
     const samples = [0, 1, 2].map((i) => ({ ts: day.start + i * HOUR, m: { p_kw: i === 1 ? -50 : 10 } }))
     const e = deviceEnergy(

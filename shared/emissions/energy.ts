@@ -43,6 +43,12 @@ export interface EnergyOptions {
   expectedIntervalMs: number
   /** Longest step between power readings that is still integrated, ms. */
   gapLimitMs: number
+  /**
+   * Power steps longer than the gap limit and at most this long are estimated by a straight line
+   * between their readings (flag `power_gap_estimated`, counted in `estimated_kwh`); longer ones
+   * stay missing. Default 0: no estimate (docs/CARBON-ACCOUNTING.md "Gaps").
+   */
+  estimateGapMaxMs?: number
   /** Contiguous buckets covering the window (e.g. `localHours`); default one bucket = window. */
   buckets?: readonly TimeWindow[]
 }
@@ -50,8 +56,11 @@ export interface EnergyOptions {
 export interface Gap {
   start: number
   end: number
-  /** `spread`: counter energy placed evenly; `missing`: no energy known for this time. */
-  kind: 'spread' | 'missing'
+  /**
+   * `spread`: counter energy placed evenly; `estimated`: power interpolated across the gap;
+   * `missing`: no energy known for this time.
+   */
+  kind: 'spread' | 'estimated' | 'missing'
 }
 
 export interface FuelUse {
@@ -69,6 +78,11 @@ export interface DeviceEnergy {
   /** Metric the energy came from (`e_kwh`, `p_kw`, ...), null when none. */
   metric: string | null
   energy_kwh: number
+  /**
+   * Part of `energy_kwh` placed in time by spreading a counter step evenly over a gap longer than
+   * the gap limit: measured energy whose timing is estimated (docs/CARBON-ACCOUNTING.md).
+   */
+  estimated_kwh: number
   /** Energy per bucket, same order as the buckets. */
   bucket_kwh: number[]
   /** Fuel metered by a fuel counter in the window, if the device has one. */
@@ -174,42 +188,80 @@ function overlapMs(a: number, b: number, w: TimeWindow): number {
   return Math.max(0, Math.min(b, w.end) - Math.max(a, w.start))
 }
 
-interface CounterResult {
-  acc: Accumulator
-  resets: number
-  wraps: number
-  jitters: number
-  spikes: number
-  spreadMs: number
-  coveredMs: number
-  gaps: Gap[]
+/** What happened at a counter step (counted in the windows the step overlaps). */
+enum StepEvent {
+  None = 0,
+  Reset = 1,
+  Wrap = 2,
+  Jitter = 3,
 }
 
 /**
- * Increments of a cumulative counter, spread over the time between readings.
+ * The steps of one series, computed once over all its readings so that every window cut from it
+ * sees the same increments (the contract in types.ts: consecutive windows add up exactly). Step k
+ * runs from `a[k]` to `b[k]`; steps are contiguous and sorted, so a window finds its first step by
+ * binary search.
+ */
+export interface Steps {
+  kind: 'counter' | 'power'
+  n: number
+  a: Float64Array
+  b: Float64Array
+  /** Counter: the increment; power: the power at `a` (kW, clamped ≥ 0). */
+  x: Float64Array
+  /** Power: the power at `b`; counter: unused. */
+  y: Float64Array
+  /** 1 when the step is longer than the gap limit (counter: spread; power: missing). */
+  long: Uint8Array
+  event: Uint8Array
+  /** Counter steps whose reading was skipped as a spike: [a, b] of the skipped reading's step. */
+  spikes: { a: number; b: number }[]
+  /** Power readings clamped to zero, by timestamp. */
+  clamped: number[]
+}
+
+function newSteps(kind: Steps['kind'], cap: number): Steps {
+  return {
+    kind,
+    n: 0,
+    a: new Float64Array(cap),
+    b: new Float64Array(cap),
+    x: new Float64Array(cap),
+    y: new Float64Array(cap),
+    long: new Uint8Array(cap),
+    event: new Uint8Array(cap),
+    spikes: [],
+    clamped: [],
+  }
+}
+
+function pushStep(s: Steps, a: number, b: number, x: number, y: number, long: boolean, event: StepEvent) {
+  const k = s.n++
+  s.a[k] = a
+  s.b[k] = b
+  s.x[k] = x
+  s.y[k] = y
+  s.long[k] = long ? 1 : 0
+  s.event[k] = event
+}
+
+/**
+ * Increments of a cumulative counter between consecutive readings (whole series).
  * `maxRatePerHour` bounds a plausible step (kWh per hour = kW); Infinity disables the check.
  */
-export function counterIncrements(
+export function counterSteps(
   col: Column,
-  window: TimeWindow,
-  buckets: readonly TimeWindow[],
-  opts: { gapLimitMs: number; wrapAt?: number; maxRatePerHour?: number; what: string },
-): CounterResult {
-  const acc = new Accumulator(window, buckets)
-  const out: CounterResult = {
-    acc,
-    resets: 0,
-    wraps: 0,
-    jitters: 0,
-    spikes: 0,
-    spreadMs: 0,
-    coveredMs: 0,
-    gaps: [],
-  }
+  opts: {
+    gapLimitMs: number
+    wrapAt?: number | undefined
+    maxRatePerHour?: number | undefined
+    what: string
+  },
+): Steps {
   const { ts, v } = col
+  const out = newSteps('counter', Math.max(0, col.n - 1))
   const maxRate = opts.maxRatePerHour ?? Number.POSITIVE_INFINITY
   const len = ts.length
-  // Find the first valid reading.
   let i = 0
   while (i < len && !Number.isFinite(v[i])) i++
   if (i >= len) return out
@@ -225,21 +277,22 @@ export function counterIncrements(
     const dt = t - prevT
     let inc: number
     let rebase = true
+    let event = StepEvent.None
     if (cur >= ref) {
       inc = cur - ref
     } else if (opts.wrapAt && ref > opts.wrapAt / 2 && cur < opts.wrapAt / 2) {
       inc = opts.wrapAt - ref + cur
-      out.wraps++
+      event = StepEvent.Wrap
     } else if (cur >= ref * (1 - RESET_DROP_FRACTION)) {
       inc = 0 // jitter: keep the higher reference so the recovery is not counted twice
       rebase = false
-      out.jitters++
+      event = StepEvent.Jitter
     } else {
       inc = cur // new cycle (HA total_increasing): the energy since the reset is the new value
-      out.resets++
+      event = StepEvent.Reset
     }
     if (inc / (dt / MS_PER_HOUR) > maxRate) {
-      out.spikes++
+      out.spikes.push({ a: prevT, b: t })
       // A jump that the next reading confirms (meter swapped to a higher register) re-bases;
       // a lone outlier is skipped so the step from the previous reading to the next one counts.
       const next = nextFinite(ts, v, k + 1, t)
@@ -248,24 +301,144 @@ export function counterIncrements(
       if (!confirmed) continue
       inc = 0
       rebase = true
+      event = StepEvent.None
     }
-    if (dt > opts.gapLimitMs) {
-      const ov = overlapMs(prevT, t, window)
-      if (ov > 0) {
-        out.spreadMs += ov
-        pushGap(out.gaps, {
-          start: Math.max(prevT, window.start),
-          end: Math.min(t, window.end),
-          kind: 'spread',
-        })
-      }
-    }
-    out.coveredMs += overlapMs(prevT, t, window)
-    acc.spread(prevT, t, inc)
+    pushStep(out, prevT, t, inc, 0, dt > opts.gapLimitMs, event)
     if (rebase) ref = cur
     prevT = t
   }
   return out
+}
+
+/** Power readings as trapezoid steps (whole series); steps longer than the gap limit are missing. */
+export function powerSteps(col: Column, opts: { gapLimitMs: number; what: string }): Steps {
+  const { ts, v } = col
+  const out = newSteps('power', Math.max(0, col.n - 1))
+  let prevT = Number.NaN
+  let prevP = 0
+  for (let k = 0; k < ts.length; k++) {
+    let p = v[k]!
+    if (!Number.isFinite(p)) continue
+    const t = ts[k]!
+    if (p < 0) {
+      p = 0 // the role fixes the direction (metric vocabulary: p_kw positive in the role's direction)
+      out.clamped.push(t)
+    }
+    if (!Number.isNaN(prevT)) {
+      if (t < prevT)
+        throw new EmissionsError('EMISSIONS_SERIES_UNSORTED', `${opts.what}: readings are not sorted by ts`)
+      if (t === prevT) continue
+      pushStep(out, prevT, t, prevP, p, t - prevT > opts.gapLimitMs, StepEvent.None)
+    }
+    prevT = t
+    prevP = p
+  }
+  return out
+}
+
+interface WindowSum {
+  acc: Accumulator
+  /** Energy placed by spreading a counter step over a gap longer than the limit. */
+  estimated: number
+  resets: number
+  wraps: number
+  jitters: number
+  spikes: number
+  clamped: number
+  spreadMs: number
+  coveredMs: number
+  gapCount: number
+  estimatedGaps: number
+  gaps: Gap[]
+}
+
+/** The steps' energy inside one window, split into its buckets. */
+export function windowSum(
+  steps: Steps,
+  window: TimeWindow,
+  buckets: readonly TimeWindow[],
+  estimateGapMaxMs = 0,
+): WindowSum {
+  const acc = new Accumulator(window, buckets)
+  const out: WindowSum = {
+    acc,
+    estimated: 0,
+    resets: 0,
+    wraps: 0,
+    jitters: 0,
+    spikes: 0,
+    clamped: 0,
+    spreadMs: 0,
+    coveredMs: 0,
+    gapCount: 0,
+    estimatedGaps: 0,
+    gaps: [],
+  }
+  // First step ending after the window start (b is ascending).
+  let lo = 0
+  let hi = steps.n
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (steps.b[mid]! <= window.start) lo = mid + 1
+    else hi = mid
+  }
+  for (let k = lo; k < steps.n && steps.a[k]! < window.end; k++) {
+    const a = steps.a[k]!
+    const b = steps.b[k]!
+    const ov = overlapMs(a, b, window)
+    if (ov <= 0) continue
+    const long = steps.long[k] === 1
+    if (steps.kind === 'counter') {
+      const before = acc.total
+      acc.spread(a, b, steps.x[k]!)
+      if (long) {
+        out.estimated += acc.total - before
+        out.spreadMs += ov
+        pushGap(out.gaps, { start: Math.max(a, window.start), end: Math.min(b, window.end), kind: 'spread' })
+      }
+      out.coveredMs += ov
+      const ev = steps.event[k]
+      if (ev === StepEvent.Reset) out.resets++
+      else if (ev === StepEvent.Wrap) out.wraps++
+      else if (ev === StepEvent.Jitter) out.jitters++
+    } else if (long && b - a <= estimateGapMaxMs) {
+      const before = acc.total
+      acc.ramp(a, b, steps.x[k]!, steps.y[k]!)
+      out.estimated += acc.total - before
+      out.coveredMs += ov
+      out.estimatedGaps++
+      pushGap(out.gaps, { start: Math.max(a, window.start), end: Math.min(b, window.end), kind: 'estimated' })
+    } else if (long) {
+      out.gapCount++
+      pushGap(out.gaps, { start: Math.max(a, window.start), end: Math.min(b, window.end), kind: 'missing' })
+    } else {
+      out.coveredMs += ov
+      acc.ramp(a, b, steps.x[k]!, steps.y[k]!)
+    }
+  }
+  for (const s of steps.spikes) if (overlapMs(s.a, s.b, window) > 0) out.spikes++
+  for (const t of steps.clamped) if (t >= window.start && t < window.end) out.clamped++
+  return out
+}
+
+/** Increments of a cumulative counter inside one window (see `counterSteps`). */
+export function counterIncrements(
+  col: Column,
+  window: TimeWindow,
+  buckets: readonly TimeWindow[],
+  opts: { gapLimitMs: number; wrapAt?: number; maxRatePerHour?: number; what: string },
+): WindowSum {
+  return windowSum(counterSteps(col, opts), window, buckets)
+}
+
+/** Trapezoid integral of power (kW → kWh) inside one window (see `powerSteps`). */
+export function integratePower(
+  col: Column,
+  window: TimeWindow,
+  buckets: readonly TimeWindow[],
+  opts: { gapLimitMs: number; what: string },
+): WindowSum {
+  return windowSum(powerSteps(col, opts), window, buckets)
 }
 
 function nextFinite(
@@ -282,65 +455,20 @@ function pushGap(gaps: Gap[], gap: Gap): void {
   if (gaps.length < MAX_GAPS_REPORTED) gaps.push(gap)
 }
 
-interface PowerResult {
-  acc: Accumulator
-  coveredMs: number
-  gaps: Gap[]
-  gapCount: number
-  clamped: number
-}
-
-/** Trapezoid integral of power (kW → kWh); steps longer than `gapLimitMs` are missing, not filled. */
-export function integratePower(
-  col: Column,
-  window: TimeWindow,
-  buckets: readonly TimeWindow[],
-  opts: { gapLimitMs: number; what: string },
-): PowerResult {
-  const acc = new Accumulator(window, buckets)
-  const out: PowerResult = { acc, coveredMs: 0, gaps: [], gapCount: 0, clamped: 0 }
-  const { ts, v } = col
-  let prevT = Number.NaN
-  let prevP = 0
-  for (let k = 0; k < ts.length; k++) {
-    let p = v[k]!
-    if (!Number.isFinite(p)) continue
-    if (p < 0) {
-      p = 0 // the role fixes the direction (metric vocabulary: p_kw positive in the role's direction)
-      out.clamped++
-    }
-    const t = ts[k]!
-    if (!Number.isNaN(prevT)) {
-      if (t < prevT)
-        throw new EmissionsError('EMISSIONS_SERIES_UNSORTED', `${opts.what}: readings are not sorted by ts`)
-      if (t === prevT) continue
-      if (t - prevT > opts.gapLimitMs) {
-        const ov = overlapMs(prevT, t, window)
-        if (ov > 0) {
-          out.gapCount++
-          pushGap(out.gaps, {
-            start: Math.max(prevT, window.start),
-            end: Math.min(t, window.end),
-            kind: 'missing',
-          })
-        }
-      } else {
-        out.coveredMs += overlapMs(prevT, t, window)
-        acc.ramp(prevT, t, prevP, p)
-      }
-    }
-    prevT = t
-    prevP = p
-  }
-  return out
-}
-
 function countInWindow(col: Column, window: TimeWindow): number {
+  const ts = col.ts
+  let lo = 0
+  let hi = ts.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ts[mid]! < window.start) lo = mid + 1
+    else hi = mid
+  }
   let n = 0
   let last = Number.NaN
-  for (let k = 0; k < col.ts.length; k++) {
-    const t = col.ts[k]!
-    if (t >= window.start && t < window.end && Number.isFinite(col.v[k]) && t !== last) {
+  for (let k = lo; k < ts.length && ts[k]! < window.end; k++) {
+    const t = ts[k]!
+    if (Number.isFinite(col.v[k]) && t !== last) {
       n++
       last = t
     }
@@ -348,23 +476,25 @@ function countInWindow(col: Column, window: TimeWindow): number {
   return n
 }
 
-/** Energy, fuel and data quality of one device over a window. */
-export function deviceEnergy(series: DeviceSeries, window: TimeWindow, opts: EnergyOptions): DeviceEnergy {
-  if (!(window.end > window.start))
-    throw new EmissionsError('EMISSIONS_WINDOW_INVALID', 'window end must be after start')
-  const buckets = opts.buckets ?? [window]
-  const what = `${series.plant}/${series.deviceId}`
-  const windowMs = window.end - window.start
-  const flags: Flag[] = []
-  const flag = (code: FlagCode, count?: number, detail?: string) =>
-    flags.push({
-      code,
-      plant: series.plant,
-      device: series.deviceId,
-      ...(count !== undefined ? { count } : {}),
-      ...(detail ? { detail } : {}),
-    })
+/**
+ * A device's series prepared once for any number of windows: the metric chosen, and its steps
+ * (and its fuel counter's) computed over all readings. Windows cut from it add up exactly.
+ */
+export interface PreparedDevice {
+  series: DeviceSeries
+  estimateGapMaxMs: number
+  method: DeviceEnergy['method']
+  metric: string | null
+  col: Column | undefined
+  steps: Steps | undefined
+  fuel: { metric: FuelMetric; steps: Steps } | undefined
+}
 
+export function prepareDevice(
+  series: DeviceSeries,
+  opts: Pick<EnergyOptions, 'gapLimitMs' | 'estimateGapMaxMs'>,
+): PreparedDevice {
+  const what = `${series.plant}/${series.deviceId}`
   let method: DeviceEnergy['method'] = 'none'
   let metric: string | null = null
   let col: Column | undefined
@@ -385,22 +515,63 @@ export function deviceEnergy(series: DeviceSeries, window: TimeWindow, opts: Ene
       method = 'power_integral'
     }
   }
-
-  let energy = 0
-  let bucketKwh = new Array<number>(buckets.length).fill(0)
-  let missingMs = windowMs
-  let spreadMs = 0
-  let resets = 0
-  let gaps: Gap[] = []
-  if (col && method === 'counter') {
-    const r = counterIncrements(col, window, buckets, {
+  let steps: Steps | undefined
+  if (col && method === 'counter')
+    steps = counterSteps(col, {
       gapLimitMs: opts.gapLimitMs,
       wrapAt: series.counterWrapKwh,
       maxRatePerHour: series.maxKw,
       what,
     })
+  else if (col) steps = powerSteps(col, { gapLimitMs: opts.gapLimitMs, what })
+  // Fuel counters (Scope 1 from metered fuel): same counter rules, no spike bound.
+  let fuel: PreparedDevice['fuel']
+  if (series.fuel || isFuelFired(series.role)) {
+    for (const fm of FUEL_METRICS) {
+      const c = metricColumn(series, fm)
+      if (c && c.n >= 2) {
+        fuel = { metric: fm, steps: counterSteps(c, { gapLimitMs: opts.gapLimitMs, what: `${what} ${fm}` }) }
+        break
+      }
+    }
+  }
+  return { series, estimateGapMaxMs: opts.estimateGapMaxMs ?? 0, method, metric, col, steps, fuel }
+}
+
+/** Energy, fuel and data quality of one device over a window. */
+export function deviceEnergy(series: DeviceSeries, window: TimeWindow, opts: EnergyOptions): DeviceEnergy {
+  return windowEnergy(prepareDevice(series, opts), window, opts)
+}
+
+/** `deviceEnergy` of a prepared device: cut one window out of its steps. */
+export function windowEnergy(prep: PreparedDevice, window: TimeWindow, opts: EnergyOptions): DeviceEnergy {
+  if (!(window.end > window.start))
+    throw new EmissionsError('EMISSIONS_WINDOW_INVALID', 'window end must be after start')
+  const { series, method, metric, col, steps } = prep
+  const buckets = opts.buckets ?? [window]
+  const windowMs = window.end - window.start
+  const flags: Flag[] = []
+  const flag = (code: FlagCode, count?: number, detail?: string) =>
+    flags.push({
+      code,
+      plant: series.plant,
+      device: series.deviceId,
+      ...(count !== undefined ? { count } : {}),
+      ...(detail ? { detail } : {}),
+    })
+
+  let energy = 0
+  let estimated = 0
+  let bucketKwh = new Array<number>(buckets.length).fill(0)
+  let missingMs = windowMs
+  let spreadMs = 0
+  let resets = 0
+  let gaps: Gap[] = []
+  if (steps) {
+    const r = windowSum(steps, window, buckets, prep.estimateGapMaxMs)
     energy = r.acc.total
     bucketKwh = r.acc.bucket
+    estimated = r.estimated
     missingMs = windowMs - r.coveredMs
     spreadMs = r.spreadMs
     resets = r.resets
@@ -411,13 +582,8 @@ export function deviceEnergy(series: DeviceSeries, window: TimeWindow, opts: Ene
     if (r.spikes) flag('counter_spike_rejected', r.spikes)
     if (r.spreadMs > 0)
       flag('counter_gap_spread', r.gaps.length, `${Math.round(r.spreadMs / 60_000)} min spread`)
-  } else if (col && method === 'power_integral') {
-    const r = integratePower(col, window, buckets, { gapLimitMs: opts.gapLimitMs, what })
-    energy = r.acc.total
-    bucketKwh = r.acc.bucket
-    missingMs = windowMs - r.coveredMs
-    gaps = r.gaps
     if (r.gapCount) flag('power_gap_missing', r.gapCount)
+    if (r.estimatedGaps) flag('power_gap_estimated', r.estimatedGaps)
     if (r.clamped) flag('negative_power_clamped', r.clamped)
   } else {
     flag('no_data')
@@ -426,21 +592,11 @@ export function deviceEnergy(series: DeviceSeries, window: TimeWindow, opts: Ene
   if (col && missingMs - gapMissing > 0)
     flag('edge_missing', undefined, `${Math.round((missingMs - gapMissing) / 1000)} s`)
 
-  // Fuel counters (Scope 1 from metered fuel): same counter rules, no spike bound.
   let fuelUse: FuelUse | undefined
-  if (series.fuel || isFuelFired(series.role)) {
-    for (const fm of FUEL_METRICS) {
-      const c = metricColumn(series, fm)
-      if (c && c.n >= 2) {
-        const r = counterIncrements(c, window, [window], {
-          gapLimitMs: opts.gapLimitMs,
-          what: `${what} ${fm}`,
-        })
-        fuelUse = { metric: fm, quantity: r.acc.total }
-        if (r.resets) flag('counter_reset', r.resets, fm)
-        break
-      }
-    }
+  if (prep.fuel) {
+    const r = windowSum(prep.fuel.steps, window, [window])
+    fuelUse = { metric: prep.fuel.metric, quantity: r.acc.total }
+    if (r.resets) flag('counter_reset', r.resets, prep.fuel.metric)
   }
 
   const expected = Math.max(1, Math.round(windowMs / opts.expectedIntervalMs))
@@ -455,6 +611,7 @@ export function deviceEnergy(series: DeviceSeries, window: TimeWindow, opts: Ene
     method,
     metric,
     energy_kwh: energy,
+    estimated_kwh: estimated,
     bucket_kwh: bucketKwh,
     samples_expected: expected,
     samples_received: received,

@@ -11,10 +11,12 @@ const day = localDayWindow('2026-03-02', TZ)
 describe('hourly matching (24/7 CFE)', () => {
   it('the hourly carbon-free share is below the annual certificate share when supply and demand do not meet in time', () => {
     // Load 30 kWh every hour (720 kWh). Solar 50 kWh/h 06-18 (600): by day 30 used, 20 exported
-    // (240 export); by night 30 imported (360 import). Certificates 87.6 MWh/yr = 240 kWh/day = 10/h.
-    // Annual: renewables 600 − 240 = 360, certificates min(240, import 360) = 240 → 600 / 720 = 83.33 %.
-    // Hourly: day hours CFE 30 (solar), certificates unused (no import); night hours CFE 10
-    //         (certificates) → 12 × 30 + 12 × 10 = 480 / 720 = 66.67 %.
+    // (240 export); by night 30 imported (360 import). Twelve granular certificates of 10 kWh,
+    // one for each night hour (hour-stamped: they count only in their own hour).
+    // Volumetric: renewables 600 − 240 = 360, certificates 120 → 480 / 720 = 66.67 %.
+    // Hourly: day hours CFE 30 (solar); night hours CFE 10 (that hour's certificate)
+    //         → 12 × 30 + 12 × 10 = 480 / 720 = 66.67 %: hour-matched instruments lose nothing.
+    const nightHours = Array.from({ length: 24 }, (_, h) => h).filter((h) => h < 6 || h >= 18)
     const model = site({
       plants: [
         {
@@ -24,7 +26,14 @@ describe('hourly matching (24/7 CFE)', () => {
             { id: 'pv', role: 'solar_pv' },
             { id: 'exp', role: 'grid_export' },
           ],
-          certificates: [{ id: 'c', mwh: 87.6, from: '2026-01-01', to: '2026-12-31' }],
+          certificates: nightHours.map((h) => ({
+            id: `gc-${h}`,
+            type: 'GC',
+            mwh: 0.01,
+            from: '2026-03-02',
+            to: '2026-03-02',
+            production_hour: new Date(day.start + h * HOUR).toISOString(),
+          })),
         },
       ],
     })
@@ -44,12 +53,50 @@ describe('hourly matching (24/7 CFE)', () => {
     })
     const p = r.plants[0]!
     expect(p.consumption_kwh).toBeCloseTo(720, 6)
-    expect(p.renewable_share_market_pct).toBeCloseTo((600 / 720) * 100, 6)
+    expect(p.renewable_share_market_pct).toBeCloseTo((480 / 720) * 100, 6)
     expect(p.cfe_hourly_pct).toBeCloseTo((480 / 720) * 100, 6)
     expect(p.hours![12]!.cfe_kwh).toBeCloseTo(30, 6)
     expect(p.hours![12]!.certificates_applied_kwh).toBe(0)
     expect(p.hours![2]!.cfe_kwh).toBeCloseTo(10, 6)
     expect(r.hours![2]!.cfe_pct).toBeCloseTo((10 / 30) * 100, 6)
+  })
+
+  it('certificates without a production hour count in the volumetric share only, not in hourly CFE', () => {
+    // The same plant with one I-REC of 0.12 MWh for the day instead of the granular certificates.
+    // In time order it covers the import of 00:00-04:00 (4 × 30 = 120 kWh).
+    // Volumetric: (360 + 120) / 720 = 66.67 %. Hourly: it has no production hour, so only the solar
+    // counts: 12 × 30 = 360 / 720 = 50 % (before: spread at 5 kWh/h and counted hourly, 58.33 %).
+    const model = site({
+      plants: [
+        {
+          id: 'p1',
+          devices: [
+            { id: 'imp', role: 'grid_import' },
+            { id: 'pv', role: 'solar_pv' },
+            { id: 'exp', role: 'grid_export' },
+          ],
+          certificates: [{ id: 'irec', type: 'I-REC', mwh: 0.12, from: '2026-03-02', to: '2026-03-02' }],
+        },
+      ],
+    })
+    const night = Array.from({ length: 24 }, (_, h) => (h < 6 || h >= 18 ? 30 : 0))
+    const c = (k: number[]) => hourlyCounter(day.start, day.end, k)
+    const p = computeRollup({
+      site: model,
+      series: [
+        series('p1', 'imp', 'grid_import', c(night)),
+        series('p1', 'pv', 'solar_pv', c(profile(24, 50, 6, 18))),
+        series('p1', 'exp', 'grid_export', c(profile(24, 20, 6, 18))),
+      ],
+      window: day,
+      factorSet: testFactorSet(),
+      expectedIntervalMs: HOUR,
+      gapLimitMs: 2 * HOUR,
+    }).plants[0]!
+    expect(p.certificates_applied_kwh).toBeCloseTo(120, 6)
+    expect(p.renewable_share_market_pct).toBeCloseTo((480 / 720) * 100, 6)
+    expect(p.cfe_hourly_pct).toBeCloseTo((360 / 720) * 100, 6)
+    expect(p.hours![2]!.cfe_kwh).toBe(0)
   })
 
   it('never lets an hour be more than 100 % carbon-free', () => {

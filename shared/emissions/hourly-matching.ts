@@ -19,9 +19,15 @@ export interface HourInput extends TimeWindow {
   grid_export_kwh: number
   renewable_generation_kwh: number
   certificates_kwh: number
+  /**
+   * On-site carbon-free energy consumed this hour when the plant's balance worked it out (direct
+   * renewables, renewable battery losses and the carbon-free part of battery discharge,
+   * docs/CARBON-ACCOUNTING.md); without it, renewable generation − export.
+   */
+  renewable_consumed_kwh?: number
 }
 
-export interface HourMatch extends HourInput {
+export interface HourMatch extends Omit<HourInput, 'renewable_consumed_kwh'> {
   renewable_consumed_kwh: number
   certificates_applied_kwh: number
   cfe_kwh: number
@@ -41,7 +47,10 @@ export interface HourlyMatchingResult {
 
 export function matchHour(h: HourInput): HourMatch {
   const consumption = Math.max(0, h.consumption_kwh)
-  const renewable = Math.min(consumption, Math.max(0, h.renewable_generation_kwh - h.grid_export_kwh))
+  const renewable = Math.min(
+    consumption,
+    h.renewable_consumed_kwh ?? Math.max(0, h.renewable_generation_kwh - h.grid_export_kwh),
+  )
   const certs = Math.min(h.certificates_kwh, Math.max(0, h.grid_import_kwh))
   const cfe = Math.min(consumption, renewable + certs)
   return {

@@ -1,14 +1,26 @@
 /**
  * Public surface of the emission maths (pure; DESIGN §5). See README.md for the rules.
  */
-export type { AppliedFactors, Contribution, EnergyBalance, GenerationRole } from './balance.js'
-export { GENERATION_ROLES, plantBalance, sumBalances } from './balance.js'
-export type { CertificateLike, CertificatesInWindow } from './certificates.js'
-export { certificatesInWindow } from './certificates.js'
+export type { AppliedFactors, BatteryStore, Contribution, EnergyBalance, GenerationRole } from './balance.js'
+export {
+  DEFAULT_ROUND_TRIP_EFFICIENCY,
+  EMPTY_STORE,
+  GENERATION_ROLES,
+  plantBalance,
+  sumBalances,
+} from './balance.js'
+export type {
+  AllocatableCertificate,
+  CertificateAllocation,
+  CertificateLike,
+  CertificatesInWindow,
+  CertificateUse,
+} from './certificates.js'
+export { allocateCertificates, certificatesInWindow, certificateUseAfter } from './certificates.js'
 export type { BlendComponent, BoilerInput, BoilerResult, Combustion, PurchasedHeat } from './combustion.js'
 export { boiler, combustion, isRenewable, purchasedHeat } from './combustion.js'
-export type { DeviceEnergy, EnergyOptions, FuelUse, Gap } from './energy.js'
-export { deviceEnergy } from './energy.js'
+export type { DeviceEnergy, EnergyOptions, FuelUse, Gap, PreparedDevice } from './energy.js'
+export { deviceEnergy, prepareDevice, windowEnergy } from './energy.js'
 export type { EmissionsErrorCode } from './errors.js'
 export { EmissionsError } from './errors.js'
 export type {

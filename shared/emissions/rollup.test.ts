@@ -79,8 +79,9 @@ describe('plant balance', () => {
     expect(r.factor_set.version).toBe('test-1')
   })
 
-  it('battery charge and discharge: charge adds to consumption, discharge supplies it', () => {
+  it('battery charge and discharge: charge adds to consumption, discharge supplies it, losses are consumption', () => {
     // import 20 kWh/h × 24 = 480; charge 20 kWh/h 00-02 = 40; discharge 10 kWh/h 18-21 = 30.
+    // No round-trip efficiency declared: 0.9 assumed (flagged), losses = 40 × 0.1 = 4 kWh.
     const model = site({
       plants: [
         {
@@ -99,16 +100,74 @@ describe('plant balance', () => {
       series('p1', 'bd', 'battery_discharge', counterOf(profile(24, 10, 18, 21))),
     ])
     const p = plantOf(r, 'p1')
-    // consumption = 480 + 30 − 40 = 470 kWh
+    // consumption = 480 + 30 − 40 + 4 losses = 474 kWh
     expect(p.battery_charge_kwh).toBeCloseTo(40, 6)
     expect(p.battery_discharge_kwh).toBeCloseTo(30, 6)
-    expect(p.consumption_kwh).toBeCloseTo(470, 6)
-    // Scope 2 location = 480 × 0.5 = 240 kg; intensity = 240 000 / 470 = 510.6383 g/kWh
+    expect(p.battery_losses_kwh).toBeCloseTo(4, 6)
+    expect(p.consumption_kwh).toBeCloseTo(474, 6)
+    expect(codes(p)).toContain('default_round_trip_efficiency_used')
+    // Scope 2 location = 480 × 0.5 = 240 kg; intensity = 240 000 / 474 = 506.3291 g/kWh
     expect(p.scope2_location_kg_co2e).toBeCloseTo(240, 6)
-    expect(p.carbon_intensity_location_g_co2e_per_kwh).toBeCloseTo(240_000 / 470, 6)
-    // hour 0: 20 import − 20 charge = 0 consumption
-    expect(p.hours![0]!.consumption_kwh).toBeCloseTo(0, 6)
+    expect(p.carbon_intensity_location_g_co2e_per_kwh).toBeCloseTo(240_000 / 474, 6)
+    // hour 0: 20 import − 20 charge + 2 losses = 2 kWh consumption
+    expect(p.hours![0]!.consumption_kwh).toBeCloseTo(2, 6)
+    // the store ends with 40 × 0.9 − 30 = 6 kWh, none of it carbon-free (charged from the grid)
+    expect(p.battery_store.end.kwh).toBeCloseTo(6, 6)
+    expect(p.battery_store.end.cfe_kwh).toBe(0)
     expect(p.renewable_share_location_pct).toBe(0)
+  })
+
+  it('a battery charged from solar at noon and discharged at night carries its solar into the night hours', () => {
+    // Load 10 kWh/h all day (240 kWh). Solar 30 kWh/h 10-13 = 90 kWh: 10 serves the load, the
+    // surplus 20 kWh/h charges the battery (60 kWh). Round-trip efficiency 0.8 (declared):
+    // losses 60 × 0.2 = 12 kWh (4 per charging hour), the store holds 48 kWh, all solar.
+    // Discharge 8 kWh/h 18-24 = 48 kWh, the rest of the night load from the grid (2 kWh/h).
+    // Import: 10 × 10 h (00-10) + 10 × 5 h (13-18) + 2 × 6 h (18-24) = 100 + 50 + 12 = 162 kWh.
+    // consumption = 162 + 90 + 48 − 60 + 12 = 252 kWh = load 240 + losses 12.
+    // Renewable consumed = direct 30 + solar losses 12 + solar discharge 48 = 90 kWh (all the solar):
+    // share = 90 / 252 = 35.714 % (before: losses left out of consumption, 90 / 240 = 37.5 %).
+    // Hourly CFE: 10-13 each hour consumption 10 + 4 losses = 14, all solar → 3 × 14 = 42;
+    // 18-24 each hour 8 of 10 from the solar store → 6 × 8 = 48; other hours 0.
+    // CFE = 90 kWh, 90 / 252 = 35.714 % (before: the night discharge counted nothing, 30 / 240 = 12.5 %).
+    // Scope 2 location = 162 × 0.5 = 81 kg.
+    const model = site({
+      plants: [
+        {
+          id: 'p1',
+          devices: [
+            { id: 'imp', role: 'grid_import' },
+            { id: 'pv', role: 'solar_pv', kind: 'inverter' },
+            { id: 'bc', role: 'battery_charge', kind: 'battery', round_trip_efficiency: 0.8 },
+            { id: 'bd', role: 'battery_discharge', kind: 'battery' },
+          ],
+        },
+      ],
+    })
+    const imp = flat(24, 10).map((x, h) => (h >= 10 && h < 13 ? 0 : h >= 18 ? 2 : x))
+    const r = run(model, [
+      series('p1', 'imp', 'grid_import', counterOf(imp)),
+      series('p1', 'pv', 'solar_pv', counterOf(profile(24, 30, 10, 13))),
+      series('p1', 'bc', 'battery_charge', counterOf(profile(24, 20, 10, 13))),
+      series('p1', 'bd', 'battery_discharge', counterOf(profile(24, 8, 18, 24))),
+    ])
+    const p = plantOf(r, 'p1')
+    expect(p.grid_import_kwh).toBeCloseTo(162, 6)
+    expect(p.battery_losses_kwh).toBeCloseTo(12, 6)
+    expect(p.consumption_kwh).toBeCloseTo(252, 6)
+    expect(p.renewable_consumed_kwh).toBeCloseTo(90, 6)
+    expect(p.renewable_share_location_pct).toBeCloseTo((100 * 90) / 252, 6)
+    expect(p.cfe_kwh).toBeCloseTo(90, 6)
+    expect(p.cfe_hourly_pct).toBeCloseTo((100 * 90) / 252, 6)
+    expect(p.hours![11]!.consumption_kwh).toBeCloseTo(14, 6)
+    expect(p.hours![11]!.cfe_kwh).toBeCloseTo(14, 6)
+    expect(p.hours![20]!.consumption_kwh).toBeCloseTo(10, 6)
+    expect(p.hours![20]!.cfe_kwh).toBeCloseTo(8, 6)
+    expect(p.hours![15]!.cfe_kwh).toBe(0)
+    expect(p.scope2_location_kg_co2e).toBeCloseTo(81, 6)
+    // the store at 18:00 holds 48 kWh of solar; empty at the end of the day
+    expect(p.battery_store.start[18]).toEqual({ kwh: expect.closeTo(48, 6), cfe_kwh: expect.closeTo(48, 6) })
+    expect(p.battery_store.end.kwh).toBeCloseTo(0, 6)
+    expect(codes(p)).not.toContain('default_round_trip_efficiency_used')
   })
 
   it('diesel genset with a fuel meter: Scope 1 from litres with IPCC 2006 defaults', () => {
@@ -206,13 +265,14 @@ describe('plant balance', () => {
   })
 
   it('certificates covering part of the import lower market-based Scope 2 only', () => {
-    // import 10 kWh/h = 240 kWh; I-REC 36.5 MWh over 2026 (365 days) = 100 kWh per day.
+    // import 10 kWh/h = 240 kWh; an I-REC of 0.1 MWh for the day covers import in time order:
+    // 00:00-10:00, 100 kWh, then it is used up.
     const model = site({
       plants: [
         {
           id: 'p1',
           devices: [{ id: 'imp', role: 'grid_import' }],
-          certificates: [{ id: 'irec-1', type: 'I-REC', mwh: 36.5, from: '2026-01-01', to: '2026-12-31' }],
+          certificates: [{ id: 'irec-1', type: 'I-REC', mwh: 0.1, from: '2026-03-02', to: '2026-03-02' }],
         },
       ],
     })
@@ -226,10 +286,13 @@ describe('plant balance', () => {
     expect(p.scope2_location_kg_co2e).toBeCloseTo(120, 6)
     expect(p.scope2_market_kg_co2e).toBeCloseTo(84, 6)
     expect(p.certificates_used).toEqual([{ id: 'irec-1', kwh: expect.closeTo(100, 6) }])
+    expect(p.certificate_use.start[9]!.get('irec-1')).toBeCloseTo(90, 6)
+    expect(p.certificate_use.end.get('irec-1')).toBeCloseTo(100, 6)
   })
 
   it('certificates beyond the grid import are not applied', () => {
-    // 365 MWh/yr = 1000 kWh/day, import only 240 kWh: applied 240, market Scope 2 = 0.
+    // 365 MWh for 2026, import only 240 kWh: applied 240 (the rest stays for later days), market
+    // Scope 2 = 0.
     const model = site({
       plants: [
         {
@@ -429,7 +492,8 @@ describe('data quality and local days in a rollup', () => {
     const MAD = 'Europe/Madrid'
     const dst = localDayWindow('2026-03-29', MAD)
     // import 10 kWh/h over 23 real hours = 230 kWh; Scope 2 = 115 kg.
-    // certificate 365 MWh over 2026 = 1000 kWh that day (one day's share whatever its length).
+    // GO of 365 MWh for 2026, allocated in time order: it covers the whole import, 230 kWh; it has
+    // no production hour, so it counts in the market-based share (100 %) but not in hourly CFE.
     const model = site({
       timezone: MAD,
       plants: [
@@ -463,12 +527,12 @@ describe('data quality and local days in a rollup', () => {
     // 23 h × 360 readings = 8280 expected, all present
     expect(p.samples_expected).toBe(8280)
     expect(p.coverage_pct).toBe(100)
-    expect(p.certificates_kwh).toBeCloseTo(1000, 6)
+    expect(p.certificates_kwh).toBeCloseTo(230, 6)
+    expect(p.renewable_share_market_pct).toBeCloseTo(100, 6)
     // hour 02:00 does not exist: the third row is 03:00 CEST
     expect(p.hours![2]!.label).toBe('2026-03-29T03:00+02:00')
-    // 1000 / 23 = 43.478 kWh certificates per hour, import 10 → applied 10 each hour → CFE 100 %
-    expect(p.hours![2]!.certificates_kwh).toBeCloseTo(1000 / 23, 6)
-    expect(p.cfe_hourly_pct).toBeCloseTo(100, 6)
+    expect(p.hours![2]!.certificates_kwh).toBe(0)
+    expect(p.cfe_hourly_pct).toBe(0)
   })
 
   it('flags a series for a device the site model does not know and leaves it out', () => {

@@ -10,9 +10,9 @@
  */
 import type { Device, SharedDevice, SiteModel } from '../site-model.js'
 import { SHARED_PLANT_ID } from '../site-model.js'
-import type { AppliedFactors, Contribution, EnergyBalance } from './balance.js'
-import { applicableFactors, plantBalance, sumBalances } from './balance.js'
-import { certificatesInWindow } from './certificates.js'
+import type { AppliedFactors, BatteryStore, Contribution, EnergyBalance } from './balance.js'
+import { applicableFactors, EMPTY_STORE, plantBalance, sumBalances } from './balance.js'
+import { allocateCertificates, type CertificateUse } from './certificates.js'
 import type { Combustion } from './combustion.js'
 import { combustion, isRenewable, scaleCombustion } from './combustion.js'
 import type { DeviceEnergy, FuelUse } from './energy.js'
@@ -36,6 +36,8 @@ export interface RollupInput {
   expectedIntervalMs: number
   /** Longest step between power readings still integrated; longer is missing, ms. */
   gapLimitMs: number
+  /** Power gaps up to this long are estimated by a straight line (energy.ts `EnergyOptions`). */
+  estimateGapMaxMs?: number
   /** Grid region key in the factor set; default the cluster's `grid_region`. */
   gridRegion?: string
   /** Include per-hour rows (default true). */
@@ -49,6 +51,8 @@ export interface DeviceSummary {
   method: DeviceEnergy['method']
   metric: string | null
   energy_kwh: number
+  /** Part of energy_kwh that is estimated (counter spread over a long gap, or power gap filled). */
+  estimated_kwh: number
   coverage_pct: number
   samples_expected: number
   samples_received: number
@@ -64,12 +68,22 @@ export interface DataQuality {
   samples_received: number
   coverage_pct: number
   devices_without_data: number
+  /** Σ of the metered flows in the balance (import, export, generation, battery, shared allocations). */
+  energy_flows_kwh: number
+  /** Part of those flows whose timing or amount is estimated (`DeviceEnergy.estimated_kwh`). */
+  estimated_kwh: number
+  /** estimated_kwh / energy_flows_kwh, %; 0 when there is no flow. */
+  estimated_pct: number
 }
 
 export interface PlantRollup extends EnergyBalance, DataQuality {
   plant: string
   devices: DeviceSummary[]
   certificates_used: { id: string; kwh: number }[]
+  /** The batteries' store (deliverable kWh and carbon-free part) at each bucket start and at the end. */
+  battery_store: { start: BatteryStore[]; end: BatteryStore }
+  /** Each certificate's use (kWh) at each bucket start and at the end (time-order allocation). */
+  certificate_use: { start: CertificateUse[]; end: CertificateUse }
   hours?: HourMatch[]
   flags: Flag[]
 }
@@ -149,7 +163,12 @@ export function computeRollup(input: RollupInput): ClusterRollup {
   const flags: Flag[] = []
   const energies: DeviceEnergy[] = []
   const seen = new Set<string>()
-  const opts = { expectedIntervalMs: input.expectedIntervalMs, gapLimitMs: input.gapLimitMs, buckets }
+  const opts = {
+    expectedIntervalMs: input.expectedIntervalMs,
+    gapLimitMs: input.gapLimitMs,
+    estimateGapMaxMs: input.estimateGapMaxMs ?? 0,
+    buckets,
+  }
   for (const s of input.series) {
     const k = key(s.plant, s.deviceId)
     const info = devices.get(k)
@@ -180,6 +199,7 @@ export function computeRollup(input: RollupInput): ClusterRollup {
 function withSiteFacts(s: DeviceSeries, d: Device): DeviceSeries {
   const out: DeviceSeries = { ...s, role: d.role }
   if (d.fuel) out.fuel = d.fuel
+  if (d.counter_wrap_kwh) out.counterWrapKwh = d.counter_wrap_kwh
   if (s.maxKw === undefined && d.rated_kw) out.maxKw = d.rated_kw * SPIKE_RATED_MULTIPLE
   return out
 }
@@ -193,6 +213,17 @@ export interface EnergiesInput {
   factorSet: FactorSet
   gridRegion?: string
   includeHours?: boolean
+  /**
+   * Each plant's battery store at the window start (default empty). The rollup service passes the
+   * state its local day reached, so hours and days agree (docs/CARBON-ACCOUNTING.md "Storage").
+   */
+  batteryStores?: ReadonlyMap<string, BatteryStore>
+  /**
+   * Each plant's certificate use before the window start (default none: the allocation starts
+   * with the window). The rollup service derives it from the stored days before, so days add up
+   * to their period (docs/CARBON-ACCOUNTING.md "Certificates").
+   */
+  certificatesUsedBefore?: ReadonlyMap<string, CertificateUse>
 }
 
 /** Balances, allocation and the cluster sum from per-device energies. */
@@ -233,7 +264,13 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     sharedEnergies.push(e)
     const c = comb(e, sd, flags)
     const renewable = isRenewable(sd.role, sd.fuel, factorSet)
-    const parts: { plant: string; kwh: number; fraction: number; bucket: readonly number[] }[] = []
+    const parts: {
+      plant: string
+      kwh: number
+      fraction: number
+      bucket: readonly number[]
+      estimated: number
+    }[] = []
     if (sd.allocation.method === 'fixed_shares') {
       for (const [plant, share] of Object.entries(sd.allocation.shares)) {
         parts.push({
@@ -241,6 +278,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
           kwh: e.energy_kwh * share,
           fraction: share,
           bucket: e.bucket_kwh.map((x) => x * share),
+          estimated: e.estimated_kwh * share,
         })
       }
     } else {
@@ -267,6 +305,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
           kwh,
           fraction: basis > 0 ? kwh / basis : 0,
           bucket: m.e?.bucket_kwh ?? [],
+          estimated: m.e?.estimated_kwh ?? 0,
         })
       }
     }
@@ -281,6 +320,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
         energy_kwh: p.kwh,
         bucket_kwh: p.bucket,
         shared_fraction: p.fraction,
+        estimated_kwh: p.estimated,
       }
       if (sd.fuel) contrib.fuel = sd.fuel
       if (c) contrib.combustion = scaleCombustion(c, p.fraction)
@@ -309,6 +349,8 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     const contributions: Contribution[] = []
     const summaries: DeviceSummary[] = []
     const own: DeviceEnergy[] = []
+    let flows = 0
+    let estimated = 0
     for (const d of plant.devices) {
       const e = byKey.get(key(plant.id, d.id))
       if (!e) continue
@@ -317,6 +359,8 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       const c = comb(e, d, pflags)
       summaries.push(summary(e, c))
       if (d.role === 'load' || deliveryMeters.has(key(plant.id, d.id))) continue
+      flows += e.energy_kwh
+      estimated += e.estimated_kwh
       const contrib: Contribution = {
         device_id: d.id,
         role: d.role,
@@ -326,17 +370,42 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       }
       if (d.fuel) contrib.fuel = d.fuel
       if (c) contrib.combustion = c
+      if (d.round_trip_efficiency) contrib.round_trip_efficiency = d.round_trip_efficiency
       contributions.push(contrib)
     }
-    contributions.push(...(allocations.get(plant.id) ?? []))
-    const certs = certificatesInWindow(plant.certificates, window, tz, buckets)
-    const result = plantBalance(plant.id, contributions, certs, ctx, factors)
+    for (const c of allocations.get(plant.id) ?? []) {
+      contributions.push(c)
+      flows += c.energy_kwh
+      estimated += c.estimated_kwh ?? 0
+    }
+    // Certificates in time order against this plant's own import (tenants are not pooled).
+    const bucketImport = new Array<number>(buckets.length).fill(0)
+    for (const c of contributions)
+      if (c.role === 'grid_import')
+        for (let j = 0; j < buckets.length; j++) bucketImport[j]! += c.bucket_kwh[j] ?? 0
+    const certs = allocateCertificates(
+      plant.certificates,
+      input.certificatesUsedBefore?.get(plant.id) ?? new Map(),
+      buckets,
+      bucketImport,
+      tz,
+    )
+    const result = plantBalance(
+      plant.id,
+      contributions,
+      certs,
+      ctx,
+      factors,
+      input.batteryStores?.get(plant.id) ?? EMPTY_STORE,
+    )
     const rollup: PlantRollup = {
       plant: plant.id,
       ...result.balance,
-      ...quality(own),
+      ...quality(own, flows, estimated),
       devices: summaries,
       certificates_used: certs.used,
+      battery_store: result.store,
+      certificate_use: certs.use,
       flags: [...pflags, ...result.flags],
     }
     if (input.includeHours !== false) rollup.hours = result.hours
@@ -359,7 +428,11 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     },
     factor_set: factorSetUsed(factorSet, factors, [...fuelsUsed.values()]),
     ...total,
-    ...quality(allEnergies),
+    ...quality(
+      allEnergies,
+      plants.reduce((s, p) => s + p.energy_flows_kwh, 0),
+      plants.reduce((s, p) => s + p.estimated_kwh, 0),
+    ),
     plants,
     shared,
     flags: [...flags, ...sharedFlags],
@@ -376,6 +449,7 @@ function summary(e: DeviceEnergy, c: Combustion | undefined): DeviceSummary {
     method: e.method,
     metric: e.metric,
     energy_kwh: e.energy_kwh,
+    estimated_kwh: e.estimated_kwh,
     coverage_pct: e.coverage_pct,
     samples_expected: e.samples_expected,
     samples_received: e.samples_received,
@@ -388,7 +462,7 @@ function summary(e: DeviceEnergy, c: Combustion | undefined): DeviceSummary {
   return s
 }
 
-function quality(energies: readonly DeviceEnergy[]): DataQuality {
+function quality(energies: readonly DeviceEnergy[], flows: number, estimated: number): DataQuality {
   let expected = 0
   let received = 0
   let without = 0
@@ -402,6 +476,9 @@ function quality(energies: readonly DeviceEnergy[]): DataQuality {
     samples_received: received,
     coverage_pct: expected > 0 ? Math.min(100, (100 * received) / expected) : 0,
     devices_without_data: without,
+    energy_flows_kwh: flows,
+    estimated_kwh: estimated,
+    estimated_pct: flows > 0 ? (100 * estimated) / flows : 0,
   }
 }
 

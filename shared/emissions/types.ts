@@ -28,9 +28,10 @@ export interface SeriesColumns {
  * The readings of one device, sorted by `ts` ascending. Give either `samples` or `columns`.
  *
  * Include the last reading *before* the window start and the first one *at or after* its end
- * when they exist (query `[start − gapLimit, end + gapLimit]`): the energy between two readings is
- * spread over the time between them, so without the neighbours the window's edges are reported as
- * missing, and with them consecutive windows add up exactly.
+ * when they exist, however far away for counters (query `[start − gapLimit, end + gapLimit]` plus
+ * each counter's nearest reading beyond it): the energy between two readings is spread over the
+ * time between them, so without the neighbours the window's edges are reported as missing, and
+ * with them consecutive windows add up exactly.
  */
 export interface DeviceSeries {
   /** Plant id, or `shared` for a cluster's shared asset. */
@@ -59,6 +60,8 @@ export type FlagCode =
   | 'counter_gap_spread'
   /** Power readings had a gap longer than the gap limit: that time is missing, not filled. */
   | 'power_gap_missing'
+  /** A power gap longer than the gap limit (up to `estimateGapMaxMs`) was filled by a straight line. */
+  | 'power_gap_estimated'
   /** Part of the window has no reading around it at all (before the first, after the last). */
   | 'edge_missing'
   /** Negative power in the role's direction was treated as zero. */
@@ -73,6 +76,8 @@ export type FlagCode =
   | 'fuel_estimated_from_energy'
   /** No efficiency on the device: the fuel's default efficiency from the factor set was used. */
   | 'default_efficiency_used'
+  /** A battery declares no `round_trip_efficiency`: 0.9 was assumed for its losses. */
+  | 'default_round_trip_efficiency_used'
   /** The device has no `fuel`: the role's usual fuel was assumed. */
   | 'fuel_assumed'
   /** Consumption came out negative (meters out of step): clamped to zero. */

@@ -32,6 +32,7 @@ beforeAll(async () => {
     expectedIntervalMs: 60_000,
     gapLimitMs: 120_000,
     devicesPerQuery: 500,
+    counterNeighbourMs: 7 * 86_400_000,
   })
   // plant-a's grid meter: 100 kW for the whole of 2026-01-02, one reading a minute.
   const day = localDayWindow('2026-01-02', TZ)

@@ -329,9 +329,14 @@ function historyRows(series, useTotal) {
 
 async function refreshYesterday() {
   const y = state.cluster.yesterday
-  const res = await api(`/api/v1/rollups?from=${y}&fields=scope1_kg_co2e,scope2_location_kg_co2e`)
-  const rows = res.rows.filter((r) =>
-    state.cluster.cluster_totals_visible ? r.plant === '_cluster' : r.plant !== '_cluster',
+  const res = await api(
+    `/api/v1/rollups?from=${y}&fields=scope1_kg_co2e,scope2_location_kg_co2e,samples_received`,
+  )
+  // A day without readings is no data ("–"), not 0.00 t (issue 12).
+  const rows = res.rows.filter(
+    (r) =>
+      r.samples_received > 0 &&
+      (state.cluster.cluster_totals_visible ? r.plant === '_cluster' : r.plant !== '_cluster'),
   )
   state.yesterdayKg = rows.length
     ? rows.reduce((s, r) => s + (r.scope1_kg_co2e ?? 0) + (r.scope2_location_kg_co2e ?? 0), 0)
