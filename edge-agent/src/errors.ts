@@ -13,7 +13,6 @@ export type AgentErrorCode =
   | 'DEVICE_BAD_RESPONSE'
   | 'SUNSPEC_NOT_FOUND'
   | 'SERIAL_UNAVAILABLE'
-  | 'BUFFER_IO'
   | 'BROKER_AUTH'
   | 'BROKER_UNREACHABLE'
   | 'STOPPED'
@@ -30,7 +29,6 @@ const RETRYABLE: Record<AgentErrorCode, boolean> = {
   DEVICE_BAD_RESPONSE: true,
   SUNSPEC_NOT_FOUND: true,
   SERIAL_UNAVAILABLE: false,
-  BUFFER_IO: true,
   BROKER_AUTH: false,
   BROKER_UNREACHABLE: true,
   STOPPED: false,
@@ -47,23 +45,4 @@ export class AgentError extends Error {
     this.name = 'AgentError'
     this.retryable = RETRYABLE[code]
   }
-}
-
-/** Classifies a Modbus client failure (modbus-serial errors carry no codes of their own). */
-export function classifyModbusError(err: unknown, what: string): AgentError {
-  if (err instanceof AgentError) return err
-  const e = err as { message?: string; errno?: string; code?: string; modbusCode?: number }
-  const msg = e?.message ?? String(err)
-  if (typeof e?.modbusCode === 'number') {
-    return new AgentError('DEVICE_EXCEPTION', `${what}: Modbus exception ${e.modbusCode} (${msg})`, {
-      cause: err,
-    })
-  }
-  if (e?.errno === 'ETIMEDOUT' || /timed out/i.test(msg)) {
-    return new AgentError('DEVICE_TIMEOUT', `${what}: no answer in time`, { cause: err })
-  }
-  if (/CRC|data length|Unexpected|invalid/i.test(msg)) {
-    return new AgentError('DEVICE_BAD_RESPONSE', `${what}: bad response (${msg})`, { cause: err })
-  }
-  return new AgentError('DEVICE_UNREACHABLE', `${what}: ${msg}`, { cause: err })
 }

@@ -8,7 +8,8 @@
 import ModbusSerial from 'modbus-serial'
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js'
 import type { Logger } from '../../shared/logger.js'
-import { AgentError, classifyModbusError } from './errors.js'
+import { classifyModbusError } from './classify-modbus-error.js'
+import { AgentError } from './errors.js'
 
 export type BusTarget =
   | { kind: 'tcp'; host: string; port: number }

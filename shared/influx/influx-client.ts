@@ -141,7 +141,8 @@ export class InfluxClient implements LineWriter {
     let json: {
       results?: {
         statement_id?: number
-        series?: { name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }[]
+        // `values` is left out when a series has no rows (e.g. SHOW DATABASES on a fresh server).
+        series?: { name: string; tags?: Record<string, string>; columns: string[]; values?: unknown[][] }[]
         error?: string
       }[]
       error?: string
@@ -160,7 +161,7 @@ export class InfluxClient implements LineWriter {
       return (r.series ?? []).map((s) => ({
         name: s.name,
         tags: s.tags ?? {},
-        rows: s.values.map((vals) => Object.fromEntries(s.columns.map((c, i) => [c, vals[i]]))),
+        rows: (s.values ?? []).map((vals) => Object.fromEntries(s.columns.map((c, i) => [c, vals[i]]))),
       }))
     })
   }
