@@ -13,8 +13,6 @@ export type AgentErrorCode =
   | 'DEVICE_BAD_RESPONSE'
   | 'SUNSPEC_NOT_FOUND'
   | 'SERIAL_UNAVAILABLE'
-  | 'BROKER_AUTH'
-  | 'BROKER_UNREACHABLE'
   | 'STOPPED'
 
 const RETRYABLE: Record<AgentErrorCode, boolean> = {
@@ -29,8 +27,6 @@ const RETRYABLE: Record<AgentErrorCode, boolean> = {
   DEVICE_BAD_RESPONSE: true,
   SUNSPEC_NOT_FOUND: true,
   SERIAL_UNAVAILABLE: false,
-  BROKER_AUTH: false,
-  BROKER_UNREACHABLE: true,
   STOPPED: false,
 }
 
