@@ -1,4 +1,4 @@
-// `npm run test:faults`: the fault suite (RELIABILITY-ANCHORS REL-xx). Cases run one at a time,
+// `npm run test:faults`: the fault suite (docs/RELIABILITY.md, Failure cases REL-01..REL-17). Cases run one at a time,
 // each with its own servers on loopback, and report sent / stored / lost / duplicated.
 import { defineConfig } from 'vitest/config'
 

@@ -1,5 +1,5 @@
 /**
- * Coded errors (STYLE: fastify's errors catalogue). Callers switch on `code`, never on the message.
+ * Coded errors (docs/CONVENTIONS.md §5: one coded error catalogue per package). Callers switch on `code`, never on the message.
  */
 export type ErrorCode =
   | 'CONFIG_FILE_UNREADABLE'

@@ -1,5 +1,5 @@
 /**
- * The lifecycle contract every long-lived part shares (STYLE §3): `start(signal)`, an idempotent
+ * The lifecycle contract every long-lived part shares (docs/CONVENTIONS.md §3): `start(signal)`, an idempotent
  * draining `stop()` that returns the same promise to every caller, and `ready()`. A `Stack` registers
  * a part before starting it, starts parts in order, stops them in reverse, and reports readiness, so
  * a stop that arrives in the middle of a start still stops every part that had begun.

@@ -1,6 +1,6 @@
 /**
  * pino setup. One root logger per process; modules take a child with a fixed `module` binding
- * (STYLE §8). Secrets are redacted by path so a config dump can never leak them.
+ * (docs/CONVENTIONS.md §8). Secrets are redacted by path so a config dump can never leak them.
  */
 import { type Logger, pino } from 'pino'
 import pretty from 'pino-pretty'

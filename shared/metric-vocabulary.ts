@@ -1,7 +1,7 @@
 /**
- * The fixed metric vocabulary (DESIGN §3): every field a telemetry reading may carry, its unit and
+ * The fixed metric vocabulary (docs/DESIGN.md §3): every field a telemetry reading may carry, its unit and
  * the range a real device can produce. Values outside the range are rejected as implausible
- * (DESIGN §4) instead of poisoning rollups.
+ * (docs/DESIGN.md §4) instead of poisoning rollups.
  */
 export type MetricKind = 'power' | 'counter' | 'instant'
 

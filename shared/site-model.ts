@@ -1,5 +1,5 @@
 /**
- * The site model (DESIGN §2): cluster → plants → devices, plus the MQTT identities allowed to talk
+ * The site model (docs/DESIGN.md §2): cluster → plants → devices, plus the MQTT identities allowed to talk
  * to the broker. One YAML/JSON file, validated once with zod; lookups are precomputed.
  */
 import { z } from 'zod'
@@ -47,7 +47,7 @@ export const deviceSchema = z.strictObject({
   ),
   name: z.string().optional(),
   kind: z.enum(DEVICE_KINDS),
-  role: z.enum(DEVICE_ROLES).describe('Place of the device in the energy balance (DESIGN §2)'),
+  role: z.enum(DEVICE_ROLES).describe('Place of the device in the energy balance (docs/DESIGN.md §2)'),
   fuel: z.enum(FUELS).optional().describe('Fuel burned, for Scope 1 (gensets, boilers, CHP, fuel cells)'),
   /** Electrical efficiency used to estimate fuel from energy when no fuel meter exists. */
   fuel_efficiency: z.number().positive().max(1).optional(),

@@ -1,7 +1,7 @@
 /**
- * The telemetry payload (DESIGN §3), validated at the edge with zod. The envelope is checked as a
+ * The telemetry payload (docs/DESIGN.md §3), validated at the edge with zod. The envelope is checked as a
  * whole; readings are checked one by one so a bad reading never takes its valid neighbours with it
- * (DESIGN §4).
+ * (docs/DESIGN.md §4).
  */
 import { z } from 'zod'
 

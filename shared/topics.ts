@@ -1,5 +1,5 @@
 /**
- * MQTT topic layout (DESIGN §3). Ids are restricted so a topic level can never contain the MQTT
+ * MQTT topic layout (docs/DESIGN.md §3). Ids are restricted so a topic level can never contain the MQTT
  * separators or wildcards ([MQTT-4.7.1-1]) and line-protocol tag escaping stays trivial.
  */
 export const TOPIC_ROOT = 'kawasan/v1'

@@ -4,7 +4,7 @@
  * timestamp is its slot (like Telegraf's round_interval): one distinct, aligned `ts` per poll, which
  * is what the backend keys points on. A failing device
  * is retried with exponential backoff and jitter and reported; it never holds up other devices,
- * whose pollers run independently (FEATURE-ANCHORS §3.6). A poll still running at the next tick is
+ * whose pollers run independently (docs/DESIGN.md §9). A poll still running at the next tick is
  * counted as an overrun rather than queued, so a slow device cannot build a backlog of requests.
  */
 import type { Logger } from '../../shared/logger.js'

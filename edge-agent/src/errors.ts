@@ -1,7 +1,7 @@
 /**
- * Coded errors of the edge agent (STYLE: fastify's errors catalogue). Callers switch on `code`,
+ * Coded errors of the edge agent (docs/CONVENTIONS.md §5: one coded error catalogue per package). Callers switch on `code`,
  * never on the message. `retryable` is decided once here, so pollers and the publisher agree on
- * what backoff means (STYLE §5).
+ * what backoff means (docs/CONVENTIONS.md §5).
  */
 export type AgentErrorCode =
   | 'AGENT_CONFIG_UNREADABLE'

@@ -2,7 +2,7 @@
  * One Modbus connection (a TCP socket to a meter or gateway, or a serial RS-485 line) shared by
  * every device behind it. Requests are serialised, because an RS-485 bus and most TCP→RTU gateways
  * carry one transaction at a time, and each has its own timeout, so a dead unit costs the bus at
- * most one timeout per attempt; the poller's backoff makes those attempts rare (FEATURE-ANCHORS §3.6:
+ * most one timeout per attempt; the poller's backoff makes those attempts rare (docs/DESIGN.md §9:
  * one dead meter must not stop the others).
  */
 import ModbusSerial from 'modbus-serial'

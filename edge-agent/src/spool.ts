@@ -1,6 +1,6 @@
 /**
  * The store-and-forward buffer: every sample is appended to an on-disk segment before it may be
- * published, and leaves only after its PUBACK (REL-03; DESIGN §4 at-least-once). Append-only JSON
+ * published, and leaves only after its PUBACK (REL-03; docs/DESIGN.md §4 at-least-once). Append-only JSON
  * lines, so a torn last line after kill -9 or power loss is skipped without losing the rest.
  *
  * Durability (fsync policy):

@@ -2,7 +2,7 @@
  * The agent catalogue's codes (edge-agent/src/errors.ts, docs/ERRORS.md) that no other test triggers,
  * each raised by the real thing: files on disk, a real Modbus TCP server, a TCP device that answers
  * with a malformed frame, and the agent's bus in a process without the optional `serialport` package.
- * Assertions are on `code` and `retryable` (the table decided once, STYLE §5), never on messages.
+ * Assertions are on `code` and `retryable` (the table decided once, docs/CONVENTIONS.md §5), never on messages.
  */
 import { execFile } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'

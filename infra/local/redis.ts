@@ -1,6 +1,6 @@
 /**
  * A private Redis (Debian's `redis-server`, installed if missing) on 127.0.0.1 with its own data
- * directory: the shared state of several aedes brokers in the scale-out tests (DESIGN §7) and for
+ * directory: the shared state of several aedes brokers in the scale-out tests (docs/DESIGN.md §7) and for
  * trying `broker.redis` by hand. Append-only file on, so sessions survive a Redis restart.
  */
 import { mkdirSync } from 'node:fs'

@@ -1,5 +1,5 @@
 /**
- * The API and dashboard server as a factory (STYLE: fastify's `build(opts)`): no I/O at import, no
+ * The API and dashboard server as a factory (docs/CONVENTIONS.md §1: an `app` factory, as fastify's `build(opts)`): no I/O at import, no
  * listening; tests drive it with `inject()`. Routes live in routes/, one concern each; this file
  * wires the cross-cutting parts: zod type provider, OpenAPI, key check, rate limit, error shape,
  * dashboard files.

@@ -1,5 +1,5 @@
 /**
- * The API's coded errors (STYLE: fastify's errors catalogue): a stable `code`, an HTTP status and a
+ * The API's coded errors (docs/CONVENTIONS.md §5: one coded error catalogue per package): a stable `code`, an HTTP status and a
  * message for people. Clients switch on `code`. Storage errors never reach a client verbatim: an
  * InfluxQL message could leak query structure, so they become STORAGE_UNAVAILABLE.
  */

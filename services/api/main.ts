@@ -1,5 +1,5 @@
 /**
- * Process wiring of the API (STYLE: `main` beside the `app` factory): builds the app from the
+ * Process wiring of the API (docs/CONVENTIONS.md §1: `main` beside the `app` factory): builds the app from the
  * Kawasan config, listens, prints the dashboard address, and returns its stop. The stack's API part
  * (services/stack/parts.ts) calls this for `kawasan api` and `kawasan start`.
  */

@@ -1,5 +1,5 @@
 /**
- * Who may publish and subscribe where (DESIGN §3): a gateway publishes only its own plant's telemetry
+ * Who may publish and subscribe where (docs/DESIGN.md §3): a gateway publishes only its own plant's telemetry
  * and status and subscribes to nothing outside its plant; the ingest and observer identities may
  * subscribe to Kawasan topics and publish nothing. `$SYS` is closed to everyone ([MQTT-4.7.2-1]
  * keeps `#` from matching it; an explicit `$SYS/...` filter is refused here).

@@ -1,9 +1,9 @@
 /**
  * The Kawasan MQTT broker: aedes with authentication from the site model (scrypt hashes), the ACL,
- * and an optional telemetry sink. With ingest hosted here (in-broker mode, DESIGN §4) the sink runs
+ * and an optional telemetry sink. With ingest hosted here (in-broker mode, docs/DESIGN.md §4) the sink runs
  * inside `authorizePublish`, and aedes 1.2 writes the QoS 1 PUBACK only after that hook calls back
  * (lib/handlers/publish.js: authorizePublish → enqueuePublish), so a gateway's message is
- * acknowledged only once InfluxDB holds it. broker-puback.test.ts guards that order.
+ * acknowledged only once InfluxDB holds it. test/integration/ack-after-write.test.ts guards that order.
  * Tenant safety (docs/SECURITY.md): client ids bound to identities, a login limiter keyed by address
  * and username, packet sizes bounded on the stream, status and retain rules, refusals counted.
  */

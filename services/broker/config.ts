@@ -39,7 +39,7 @@ export const brokerConfigSchema = z
       })
       .optional()
       .describe(
-        'Scale-out (DESIGN §7): brokers sharing this Redis (mqemitter-redis, aedes-persistence-redis) forward messages to each other and keep sessions there; see docs/SCALING.md',
+        'Scale-out (docs/DESIGN.md §7): brokers sharing this Redis (mqemitter-redis, aedes-persistence-redis) forward messages to each other and keep sessions there; see docs/SCALING.md',
       ),
     drainTimeoutMs: z
       .number()

@@ -1,6 +1,6 @@
 /**
  * Dead letters: every rejected message or reading is kept with its reason in the `deadletter`
- * measurement (DESIGN §4), so an operator can see what was refused and why, and nothing is silently
+ * measurement (docs/DESIGN.md §4), so an operator can see what was refused and why, and nothing is silently
  * dropped. Reason codes are stable; callers and dashboards switch on them.
  */
 import { toLine } from '../../shared/influx/line-protocol.js'
@@ -53,7 +53,7 @@ export function excerptOf(payload: Buffer | string): string {
 export class DeadLetterEncoder {
   private lastMs = 0
   private counter = 0
-  // A random start keeps two ingest instances from sharing offsets (DESIGN §7: never the only instance).
+  // A random start keeps two ingest instances from sharing offsets (docs/DESIGN.md §7: never the only instance).
   private readonly base = Math.floor(Math.random() * 500_000)
 
   constructor(private readonly now: () => number) {}

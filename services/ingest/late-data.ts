@@ -1,5 +1,5 @@
 /**
- * Late-data markers (DESIGN §6, REL-15): when ingest stores a reading older than `lateAfterMs`
+ * Late-data markers (docs/DESIGN.md §6, REL-15): when ingest stores a reading older than `lateAfterMs`
  * (a gateway replaying its spool after an outage, REL-03), the rollup windows around it were
  * probably computed already. Ingest writes one `late_data` point per plant and UTC hour touched, in
  * the same batch as the readings, and the rollup service recomputes those windows. Pure.

@@ -1,5 +1,5 @@
 /**
- * Subscriber mode (DESIGN §4): ingest as an ordinary MQTT client of an external broker (mosquitto,
+ * Subscriber mode (docs/DESIGN.md §4): ingest as an ordinary MQTT client of an external broker (mosquitto,
  * EMQX, HiveMQ). mqtt.js sends a QoS 1 PUBACK only when `handleMessage` calls back and takes the next
  * message of that connection only then, so "ack after write" holds one message per connection in
  * flight. We therefore open several connections, each with a fixed client id and a persistent

@@ -1,7 +1,7 @@
 /**
  * The ingest core shared by both modes (in-broker and subscriber): validate a message, group-commit
  * its points and dead letters, and resolve only once InfluxDB holds them, so the caller can
- * acknowledge (DESIGN §4). Counts everything in Prometheus metrics.
+ * acknowledge (docs/DESIGN.md §4). Counts everything in Prometheus metrics.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { LineWriter } from '../../shared/influx/influx-client.js'
@@ -233,7 +233,7 @@ export class TelemetryPipeline {
     this.options.log.error({ lines }, 'could not store dead letters refused by InfluxDB; logged here instead')
   }
 
-  /** Logs the first dead letter of each reason per device at warn, the rest at debug (DESIGN §4). */
+  /** Logs the first dead letter of each reason per device at warn, the rest at debug (docs/DESIGN.md §4). */
   private logOncePerKind(d: DeadLetter): void {
     const kind = `${d.reason}:${d.plant ?? ''}/${d.device ?? ''}`
     const level = this.loggedReasons.has(kind) ? 'debug' : 'warn'

@@ -1,5 +1,5 @@
 /**
- * Turns one MQTT telemetry message into InfluxDB points and dead letters (DESIGN §3-4). Pure: the
+ * Turns one MQTT telemetry message into InfluxDB points and dead letters (docs/DESIGN.md §3-4). Pure: the
  * site model and the clock are passed in. A message that cannot be parsed is one dead letter; in a
  * parseable message each reading, and each metric of a reading, stands or falls on its own, so a bad
  * value never takes valid neighbours with it. Nothing here may throw on any input: an exception

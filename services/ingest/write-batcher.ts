@@ -1,5 +1,5 @@
 /**
- * Group commit to InfluxDB (DESIGN §4). Callers submit the lines of one message and get a promise
+ * Group commit to InfluxDB (docs/DESIGN.md §4). Callers submit the lines of one message and get a promise
  * that settles only when InfluxDB has accepted them, so the MQTT acknowledgement can wait for it.
  * Lines of many messages (and many gateways) share one HTTP write. Failures are classified once:
  * retryable ones are retried with backoff (honouring Retry-After, REL-05) until they succeed or the

@@ -1,7 +1,7 @@
 /**
- * Every InfluxDB write failure is classified once (STYLE §5): retry later, split the batch to find
+ * Every InfluxDB write failure is classified once (docs/CONVENTIONS.md §5): retry later, split the batch to find
  * the bad point, or stop because configuration is wrong. Mirrors the client library's
- * canRetryHttpCall and InfluxDB's documented status codes (RELIABILITY-ANCHORS §4, REL-05).
+ * canRetryHttpCall and InfluxDB's documented status codes (docs/RELIABILITY.md, What the protocols and InfluxDB guarantee, REL-05).
  */
 export type WriteFailureClass =
   | { kind: 'retry'; retryAfterMs?: number }

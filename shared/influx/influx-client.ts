@@ -1,5 +1,5 @@
 /**
- * InfluxDB access over the v1-compatible HTTP API (DESIGN §4): `/write` line protocol and `/query`
+ * InfluxDB access over the v1-compatible HTTP API (docs/DESIGN.md §4): `/write` line protocol and `/query`
  * InfluxQL, served by InfluxDB 1.x, 2.x (v1 compatibility, token auth) and 3.x. For InfluxDB 2.x
  * targets configured with org/bucket, writes go through @influxdata/influxdb-client instead
  * (influx-v2-writer.ts); queries stay InfluxQL over the v1-compatible endpoint.

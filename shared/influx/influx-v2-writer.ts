@@ -1,6 +1,6 @@
 /**
  * Writes to an InfluxDB 2.x / Cloud bucket with @influxdata/influxdb-client. The library's retry
- * buffer drops lines past maxBufferLines and on close() (DESIGN §4), so it is used with retries off
+ * buffer drops lines past maxBufferLines and on close() (docs/DESIGN.md §4), so it is used with retries off
  * as a plain transport: our batcher owns retries, and acknowledgement happens only after flush().
  */
 import { HttpError, InfluxDB } from '@influxdata/influxdb-client'

@@ -2,7 +2,7 @@
  * The shared catalogue's codes (shared/errors.ts, docs/ERRORS.md) that no other test triggers, each
  * raised by the real thing: files on disk, the harness's InfluxDB, an influxd with authentication
  * on, and `kawasan` child processes. Assertions are on `code` (or the `[CODE]` the CLI prints),
- * never on message text (STYLE: fastify's errors catalogue).
+ * never on message text (docs/CONVENTIONS.md §5: one coded error catalogue per package).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'

@@ -1,5 +1,5 @@
 /**
- * The fault suite's oracle (RELIABILITY-ANCHORS §7): the publisher records every reading it sent
+ * The fault suite's oracle (docs/RELIABILITY.md, How the fault suite injects faults and counts): the publisher records every reading it sent
  * (device, timestamp, value); afterwards InfluxDB is read back and compared. lost = sent but not
  * stored; duplicated = stored but not sent, or stored with another value (a redelivery that
  * re-stamped or altered a reading). Results are appended to test-output/faults.jsonl.

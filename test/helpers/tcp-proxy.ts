@@ -1,5 +1,5 @@
 /**
- * A small TCP fault proxy on loopback (the ToxiProxy role, RELIABILITY-ANCHORS §6): forwards to a
+ * A small TCP fault proxy on loopback (the ToxiProxy role, docs/RELIABILITY.md, How the fault suite injects faults and counts): forwards to a
  * target, and can be stopped (refusing connections) or made to delay every chunk.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net'

@@ -1,5 +1,5 @@
 /**
- * The delivery promise (DESIGN §4): a gateway's QoS 1 message is acknowledged only once InfluxDB
+ * The delivery promise (docs/DESIGN.md §4): a gateway's QoS 1 message is acknowledged only once InfluxDB
  * holds it. With InfluxDB unreachable no PUBACK arrives and nothing is lost; when InfluxDB comes back
  * the held messages are written and acknowledged. This also guards the aedes hook order (PUBACK
  * after authorizePublish) against a library upgrade that would move it.

@@ -1,5 +1,5 @@
 /**
- * Authentication and ACL of our broker (DESIGN §3): identities from the site model, scrypt hashes,
+ * Authentication and ACL of our broker (docs/DESIGN.md §3): identities from the site model, scrypt hashes,
  * a gateway confined to its own plant, $SYS closed, wrong passwords refused and rate-limited.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

@@ -213,7 +213,7 @@ describe('rollup service on a simulated day', () => {
       full.find((d) => d.plant === plant && d.device === device)!.readings.find((r) => r.ts === now - 2_000)!
         .m.p_kw!
     const a = live.get('plant-a')!
-    // consumption = import + own generation + 40 % of the shared farm − export (DESIGN §5)
+    // consumption = import + own generation + 40 % of the shared farm − export (docs/DESIGN.md §5)
     const want =
       kw('plant-a', 'grid-main') +
       kw('plant-a', 'pv-roof') +

@@ -1,5 +1,5 @@
 /**
- * Scale-out of our own broker (DESIGN §7): two `kawasan broker` processes share one Redis
+ * Scale-out of our own broker (docs/DESIGN.md §7): two `kawasan broker` processes share one Redis
  * (`broker.redis`, REDIS_URL: mqemitter-redis forwards messages between them,
  * aedes-persistence-redis keeps sessions, subscriptions and queued QoS 1 messages). Gateways log in
  * to broker 1; ingest (`kawasan ingest`, subscriber mode, persistent sessions) to broker 2. Nothing

@@ -1,5 +1,5 @@
 /**
- * Scale-out with an MQTT 5 shared subscription (DESIGN §7): two `kawasan ingest` processes join
+ * Scale-out with an MQTT 5 shared subscription (docs/DESIGN.md §7): two `kawasan ingest` processes join
  * `$share/ingest/kawasan/v1/cikarang/+/+/telemetry` on mosquitto (Debian's 2.0), two connections
  * each, so mosquitto deals every message to one of four members. One instance is killed with
  * SIGKILL mid-stream. mosquitto 2.0 keeps dealing messages to the dead member's persistent sessions

@@ -2,7 +2,7 @@
  * A Modbus device read through a data-driven register map: values are grouped into as few reads as
  * the map allows (contiguous, at most 125 registers per read, Modbus Application Protocol §6.3), and
  * a block the device refuses (exception 2, illegal data address) is retried register by register so
- * one bad entry of a map costs that value only, not the whole poll (FEATURE-ANCHORS §3.7).
+ * one bad entry of a map costs that value only, not the whole poll (docs/DESIGN.md §9).
  */
 import type { AgentError } from '../errors.js'
 import type { ModbusBus } from '../modbus-bus.js'

@@ -3,7 +3,7 @@
  * (shared/simulation/curves.ts), so the agent can be demonstrated and benchmarked without hardware.
  * The energy counter integrates power between polls and is kept in a small state file, so it keeps
  * rising across restarts like a real meter's register (a counter that drops would read as a reset,
- * DESIGN §5).
+ * docs/DESIGN.md §5).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'

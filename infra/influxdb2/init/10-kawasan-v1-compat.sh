@@ -2,7 +2,7 @@
 # First-run setup of InfluxDB 2.x for Kawasan, run once by the official image after its own setup
 # (DOCKER_INFLUXDB_INIT_MODE=setup made the org, the bucket and the admin token; the image exports
 # DOCKER_INFLUXDB_INIT_ORG_ID/BUCKET_ID and points the `influx` CLI at the setup instance).
-# Kawasan speaks the v1-compatible API (/write, /query with InfluxQL; DESIGN §4), so:
+# Kawasan speaks the v1-compatible API (/write, /query with InfluxQL; docs/DESIGN.md §4), so:
 #  1. a DBRP mapping: v1 database KAWASAN_INFLUX_DATABASE (default kawasan), retention policy
 #     autogen, to the bucket; InfluxQL and v1 /write then reach the bucket;
 #  2. a read-only v1 user for Grafana (InfluxQL data source, infra/grafana), when a password is set.
