@@ -35,6 +35,7 @@ import { type ApiConfig, apiConfigSchema } from './config.js'
 import { ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.js'
 import { KeyFailureLimiter } from './key-failure-limiter.js'
 import { LiveFeed } from './live-feed.js'
+import { needsKey, requireRouteScopes } from './route-scopes.js'
 import { adminRoutes } from './routes/admin-routes.js'
 import type { AgentStatusSource, RouteContext } from './routes/context.js'
 import { deadLetterRoutes } from './routes/dead-letter-routes.js'
@@ -100,6 +101,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
   app.setSerializerCompiler(serializerCompiler)
   app.decorateRequest('access', undefined)
   app.addHook('onClose', async () => feed.stop())
+  requireRouteScopes(app, API_PREFIX) // before any route is registered
 
   if (opts.metrics) instrument(app, opts.metrics, feed)
 
@@ -142,7 +144,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
   const keyFailures = new KeyFailureLimiter(config.rateLimit.maxKeyFailures, config.rateLimit.windowMs, now)
   app.addHook('onRequest', async (req, reply) => {
     const scope = req.routeOptions.config.scope
-    if (!scope || scope === 'public') return
+    if (!needsKey(scope)) return
     const presented = presentedKey(req)
     if (!presented) {
       reply.header('www-authenticate', 'Bearer realm="kawasan"')
