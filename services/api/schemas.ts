@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { LIVE_FIELDS, ROLLUP_NUMBER_FIELDS } from '../../shared/rollup-record.js'
-import { DEAD_LETTER_REASONS } from '../ingest/dead-letter.js'
+import { DEAD_LETTER_REASONS } from '../../shared/store-schema.js'
 
 /** Comma-separated plant ids. */
 export const plantListParam = z

@@ -21,7 +21,7 @@ import {
   type RollupRecord,
   type RollupResolution,
 } from '../../shared/rollup-record.js'
-import { DEAD_LETTER_MEASUREMENT } from '../ingest/dead-letter.js'
+import { DEAD_LETTER_MEASUREMENT, READINGS_MEASUREMENT } from '../../shared/store-schema.js'
 import { ApiError } from './errors.js'
 
 const MINUTE = 60_000
@@ -146,12 +146,12 @@ export class StoreReads {
     const byDevice = `GROUP BY ${quoteIdent('plant')}, ${quoteIdent('device')}`
     const [last, gaps] = await Promise.all([
       this.run(
-        `SELECT last(${quoteIdent('seq')}) FROM ${quoteIdent('readings')} WHERE ${where} AND time > ${timeMs(now - 30 * 24 * 60 * MINUTE)} ${byDevice}`,
+        `SELECT last(${quoteIdent('seq')}) FROM ${quoteIdent(READINGS_MEASUREMENT)} WHERE ${where} AND time > ${timeMs(now - 30 * 24 * 60 * MINUTE)} ${byDevice}`,
       ),
       // A step d > 1 between consecutive sequence numbers is one gap of d − 1 missing readings
       // (readings of one message share its number, so d = 0 is normal; d < 0 is an agent restart).
       this.run(
-        `SELECT count(d) AS gaps, sum(d) AS total FROM (SELECT difference(${quoteIdent('seq')}) AS d FROM ${quoteIdent('readings')} WHERE ${where} AND time > ${timeMs(now - windowMs)} ${byDevice}) WHERE d > 1 ${byDevice}`,
+        `SELECT count(d) AS gaps, sum(d) AS total FROM (SELECT difference(${quoteIdent('seq')}) AS d FROM ${quoteIdent(READINGS_MEASUREMENT)} WHERE ${where} AND time > ${timeMs(now - windowMs)} ${byDevice}) WHERE d > 1 ${byDevice}`,
       ),
     ])
     const out = new Map<string, DeviceReadState>()

@@ -4,25 +4,7 @@
  * dropped. Reason codes are stable; callers and dashboards switch on them.
  */
 import { toLine } from '../../shared/influx/line-protocol.js'
-
-export const DEAD_LETTER_REASONS = [
-  'payload_too_large',
-  'bad_json',
-  'bad_envelope',
-  'unknown_topic',
-  'unknown_device',
-  'bad_reading',
-  'unknown_metric',
-  'bad_value',
-  'implausible_value',
-  'future_timestamp',
-  'stale_timestamp',
-  'timestamp_collision',
-  'rejected_by_influxdb',
-  'validation_error',
-  'too_many_dead_letters',
-] as const
-export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number]
+import { DEAD_LETTER_MEASUREMENT, type DeadLetterReason } from '../../shared/store-schema.js'
 
 export interface DeadLetter {
   reason: DeadLetterReason
@@ -38,7 +20,6 @@ export interface DeadLetter {
   device?: string | undefined
 }
 
-export const DEAD_LETTER_MEASUREMENT = 'deadletter'
 const MAX_EXCERPT = 1024
 
 export function excerptOf(payload: Buffer | string): string {

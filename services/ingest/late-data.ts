@@ -10,13 +10,8 @@
  * handled, which works on every InfluxDB version.
  */
 import type { PointData } from '../../shared/influx/line-protocol.js'
+import { LATE_DATA_MEASUREMENT } from '../../shared/store-schema.js'
 
-export const LATE_DATA_MEASUREMENT = 'late_data'
-/**
- * Readings older than this when ingest stores them are late. The rollup's minute job runs 15 s
- * after the minute (rollup.minuteGraceSeconds ≥ 15), so any reading that missed it is marked.
- */
-export const DEFAULT_LATE_AFTER_MS = 15_000
 const HOUR_MS = 3_600_000
 
 /** Markers for the late readings among `points` (readings points: tags cluster, plant). */

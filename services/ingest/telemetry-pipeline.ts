@@ -8,8 +8,9 @@ import type { LineWriter } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
+import { LATE_AFTER_MS } from '../../shared/store-schema.js'
 import { type DeadLetter, DeadLetterEncoder, excerptOf } from './dead-letter.js'
-import { DEFAULT_LATE_AFTER_MS, lateDataMarkers } from './late-data.js'
+import { lateDataMarkers } from './late-data.js'
 import { SequenceTracker } from './sequence-tracker.js'
 import { TimestampCollisions } from './timestamp-collisions.js'
 import {
@@ -159,11 +160,7 @@ export class TelemetryPipeline {
       )
       this.dropCollisions(topic, result)
       lines = result.points.map(toLine)
-      for (const marker of lateDataMarkers(
-        result.points,
-        now,
-        this.options.lateAfterMs ?? DEFAULT_LATE_AFTER_MS,
-      ))
+      for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS))
         lines.push(toLine(marker))
     } catch (err) {
       result = {

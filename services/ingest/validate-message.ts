@@ -8,11 +8,11 @@
 import type { PointData } from '../../shared/influx/line-protocol.js'
 import { checkMetricValue, isMetricName } from '../../shared/metric-vocabulary.js'
 import type { SiteIndex } from '../../shared/site-model.js'
+import { type DeadLetterReason, READINGS_MEASUREMENT } from '../../shared/store-schema.js'
 import { MAX_PAYLOAD_BYTES, readingSchema, telemetryEnvelopeSchema } from '../../shared/telemetry-schema.js'
 import { parseDeviceTopic } from '../../shared/topics.js'
-import { type DeadLetter, type DeadLetterReason, excerptOf } from './dead-letter.js'
+import { type DeadLetter, excerptOf } from './dead-letter.js'
 
-export const READINGS_MEASUREMENT = 'readings'
 /** Dead letters one message may produce; the rest are summed into one `too_many_dead_letters` record. */
 export const MAX_DEAD_LETTERS_PER_MESSAGE = 20
 /** Metric names one reading may carry (the vocabulary has 20): more is refused before any per-name work. */

@@ -1,8 +1,10 @@
 /** Rollup settings (section `rollup` of the Kawasan config file). See services/rollup/README.md. */
+
 import { z } from 'zod'
 import { GWP_SET_NAMES } from '../../shared/emissions/factors/gwp.js'
 import { loadOperatorFactorFile } from '../../shared/emissions/factors/operator-file.js'
 import { BUNDLED_FACTOR_SETS, LATEST_FACTOR_SET } from '../../shared/emissions/index.js'
+import { LATE_AFTER_MS } from '../../shared/store-schema.js'
 
 const perClusterSchema = z.strictObject({
   expectedIntervalMs: z
@@ -74,7 +76,7 @@ export const rollupConfigSchema = z
     minuteGraceSeconds: z
       .number()
       .int()
-      .min(15)
+      .min(LATE_AFTER_MS / 1000) // readings later than this are marked late and recomputed
       .max(50)
       .default(15)
       .describe(

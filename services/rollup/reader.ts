@@ -7,14 +7,14 @@
  * included): the readings just outside a window let its energy be split at the boundary
  * (shared/emissions/types.ts `DeviceSeries`).
  */
+
 import { FUEL_METRICS } from '../../shared/emissions/energy.js'
 import type { DeviceSeries, TimeWindow } from '../../shared/emissions/index.js'
 import { SPIKE_RATED_MULTIPLE } from '../../shared/emissions/rollup.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { quoteIdent, quoteString } from '../../shared/influx/influx-client.js'
 import { type Device, SHARED_PLANT_ID, type SiteModel } from '../../shared/site-model.js'
-
-export const READINGS_MEASUREMENT = 'readings'
+import { READINGS_MEASUREMENT } from '../../shared/store-schema.js'
 
 /** The metrics rollups read (shared/emissions/energy.ts: COUNTERS_FOR_ROLE, p_kw, FUEL_METRICS). */
 export const ROLLUP_METRICS = ['p_kw', 'e_kwh', 'e_import_kwh', 'e_export_kwh', ...FUEL_METRICS] as const

@@ -13,7 +13,7 @@ import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { quoteIdent, quoteString } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import { CLUSTER_TOTAL, ROLLUP_MEASUREMENTS } from '../../shared/rollup-record.js'
-import { LATE_DATA_MEASUREMENT } from '../ingest/late-data.js'
+import { LATE_DATA_MEASUREMENT, READINGS_MEASUREMENT } from '../../shared/store-schema.js'
 import { nsLiteral } from './reader.js'
 
 export const STATE_MEASUREMENT = 'rollup_state'
@@ -72,7 +72,7 @@ export class RollupStateStore {
   /** Time of the cluster's first reading at or after `since`, if any. */
   async firstReading(since: number): Promise<number | undefined> {
     const rows = await this.influx.query(
-      `SELECT first(${quoteIdent('seq')}) FROM ${quoteIdent('readings')} WHERE ${this.clusterWhere} AND time >= ${nsLiteral(since)}`,
+      `SELECT first(${quoteIdent('seq')}) FROM ${quoteIdent(READINGS_MEASUREMENT)} WHERE ${this.clusterWhere} AND time >= ${nsLiteral(since)}`,
     )
     const t = rows[0]?.rows[0]?.time
     return t === undefined || t === null ? undefined : Number(t)

@@ -18,6 +18,7 @@ import { InfluxClient } from '../../../shared/influx/influx-client.js'
 import { toLine } from '../../../shared/influx/line-protocol.js'
 import { silentLogger } from '../../../shared/logger.js'
 import { loadSiteIndex } from '../../../shared/site-model-file.js'
+import { READINGS_MEASUREMENT } from '../../../shared/store-schema.js'
 import { telemetryTopic } from '../../../shared/topics.js'
 import { KawasanBroker } from '../../broker/app.js'
 import { createIngestPipeline } from '../app.js'
@@ -207,7 +208,7 @@ async function rawCeiling(url: string): Promise<number> {
   for (let i = 0; i < READINGS_TOTAL; i++) {
     lines.push(
       toLine({
-        measurement: 'readings',
+        measurement: READINGS_MEASUREMENT,
         tags: { cluster: 'cikarang', plant: 'plant-a', device: `d${i % 16}`, role: 'grid_import' },
         fields: { p_kw: 100 + (i % 50), e_kwh: 1000 + i, v_v: 230.1, f_hz: 50.01, pf: 0.95, seq: { int: i } },
         time: t0 + Math.floor(i / 16) * 1000,
