@@ -3,7 +3,6 @@
  * `kawasan start`, other commands in the same data directory use its InfluxDB; a second start is
  * refused; a command with no InfluxDB to use refuses; and no two influxd ever share a data directory.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,21 +12,11 @@ import { startLocalInfluxDB } from '../../infra/local/influxdb.js'
 import { localDateOf } from '../../shared/emissions/local-days.js'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { type KawasanProcess, runKawasan, startKawasan } from '../helpers/kawasan-process.js'
+import { influxdUsing } from '../helpers/processes.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'kawasan-one-db-'))
 let stack: KawasanProcess
 let env: Record<string, string>
-
-/** influxd processes whose command line names `dir`. */
-function influxdUsing(dir: string): number {
-  try {
-    return execFileSync('pgrep', ['-f', `influxd.*${dir}`], { encoding: 'utf8' })
-      .trim()
-      .split('\n').length
-  } catch {
-    return 0 // pgrep exits 1 when nothing matches
-  }
-}
 
 beforeAll(async () => {
   env = {

@@ -4,12 +4,13 @@
  * closed port ignored SIGINT). SIGINT is sent at random moments of start and of stop; the process
  * must exit by itself every time, and leave no influxd behind.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { freePort } from '../../infra/local/free-port.js'
+import { influxdUsing } from '../helpers/processes.js'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -49,16 +50,6 @@ function exited(child: ChildProcess, withinMs: number): Promise<number | string 
       resolve(code ?? signal)
     })
   })
-}
-
-function influxdUsing(dir: string): number {
-  try {
-    return execFileSync('pgrep', ['-f', `influxd.*${dir}`], { encoding: 'utf8' })
-      .trim()
-      .split('\n').length
-  } catch {
-    return 0
-  }
 }
 
 async function startEnv(): Promise<Record<string, string>> {

@@ -9,7 +9,9 @@ import { once } from 'node:events'
 import { createConnection, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { expect } from 'vitest'
 import { statusTopic, telemetryTopic } from '../../shared/topics.js'
+import { countPoints, eventually } from '../helpers/influx.js'
 import { demoPasswords } from '../helpers/site.js'
 import { connectClient, payload, type TestStack } from '../helpers/stack.js'
 
@@ -221,4 +223,27 @@ export function loginOutcome(url: string, options: IClientOptions): Promise<stri
     })
     client.once('close', () => resolve('closed'))
   })
+}
+
+/**
+ * What every attack suite ends with: plant B's gateway got every PUBACK and was never disconnected,
+ * InfluxDB holds all of B's readings, and no attacker value reached InfluxDB or any subscriber.
+ */
+export async function expectPlantBUntouched(
+  stack: TestStack,
+  plantB: PlantBGateway,
+  suite: string,
+  watched: { seen: Seen[] },
+): Promise<void> {
+  const report = await plantB.stop(suite)
+  expect(report.acked).toBe(report.sent)
+  expect(report.closes).toBe(0)
+  expect(
+    await eventually(
+      () => countPoints(stack.influx, 'readings', 'p_kw', `"plant" = 'plant-b'`),
+      report.acked,
+    ),
+  ).toBe(report.acked)
+  expect(await countPoints(stack.influx, 'readings', 'p_kw', `"p_kw" = ${ATTACK_VALUE}`)).toBe(0)
+  expect(watched.seen.some((m) => m.payload.includes(String(ATTACK_VALUE)))).toBe(false)
 }

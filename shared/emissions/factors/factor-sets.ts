@@ -363,20 +363,25 @@ export function fuelsOf(
  * Validate and normalise a factor set (e.g. parsed JSON). Reports every problem at once.
  * `gwp` overrides the set's default GWP set.
  */
+/** Parses a factor set against `schema`, or throws EMISSIONS_FACTOR_SET_INVALID naming every problem. */
+function parseOrThrow<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success)
+    throw new EmissionsError(
+      'EMISSIONS_FACTOR_SET_INVALID',
+      `invalid factor set: ${formatIssues(parsed.error)}`,
+      {
+        cause: parsed.error,
+      },
+    )
+  return parsed.data
+}
+
 export function parseFactorSet(raw: unknown, opts: { origin?: string; gwp?: GwpSetName } = {}): FactorSet {
   const origin = opts.origin ?? 'bundled'
   const isV2 = typeof raw === 'object' && raw !== null && 'schema' in raw
   if (isV2) {
-    const parsed = factorSetSchemaV2.safeParse(raw)
-    if (!parsed.success)
-      throw new EmissionsError(
-        'EMISSIONS_FACTOR_SET_INVALID',
-        `invalid factor set: ${formatIssues(parsed.error)}`,
-        {
-          cause: parsed.error,
-        },
-      )
-    const f = parsed.data
+    const f = parseOrThrow(factorSetSchemaV2, raw)
     const set: FactorSet = {
       version: f.version,
       published: f.published,
@@ -396,16 +401,7 @@ export function parseFactorSet(raw: unknown, opts: { origin?: string; gwp?: GwpS
     if (f.description) set.description = f.description
     return set
   }
-  const parsed = legacySchema.safeParse(raw)
-  if (!parsed.success)
-    throw new EmissionsError(
-      'EMISSIONS_FACTOR_SET_INVALID',
-      `invalid factor set: ${formatIssues(parsed.error)}`,
-      {
-        cause: parsed.error,
-      },
-    )
-  const f = parsed.data
+  const f = parseOrThrow(legacySchema, raw)
   const set: FactorSet = {
     version: f.version,
     published: f.published,
