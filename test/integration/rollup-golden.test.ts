@@ -42,7 +42,8 @@ function siteWith(timezone: string, device: Record<string, unknown>, certificate
 
 function service(site: SiteModel): RollupService {
   return new RollupService({
-    config: rollupConfigSchema.parse({ gapLimitMs: 2 * MIN, expectedIntervalMs: MIN }),
+    // The set the hand computations use (ID-JAMALI 0.87 kg/kWh); the default would pick 2026.1 by date.
+    config: rollupConfigSchema.parse({ gapLimitMs: 2 * MIN, expectedIntervalMs: MIN, factorSet: '2025.1' }),
     site,
     influx,
     log: silentLogger(),
