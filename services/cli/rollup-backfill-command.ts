@@ -1,11 +1,12 @@
 /** `kawasan rollup backfill ...`: rolls up past days into the deployment's InfluxDB. */
-import { bundledFactorSet, localDateOf } from '../../shared/emissions/index.js'
+import { localDateOf } from '../../shared/emissions/index.js'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { createLogger } from '../../shared/logger.js'
 import { loadSiteModel } from '../../shared/site-model-file.js'
 import { backfillStateFile, runBackfill, streamProgress } from '../rollup/backfill.js'
 import { RollupEngine } from '../rollup/compute.js'
 import { clusterTiming } from '../rollup/config.js'
+import { rollupFactors } from '../rollup/factor-choice.js'
 import { ReadingsReader } from '../rollup/reader.js'
 import { resolveInflux } from '../stack/influx.js'
 import type { CommandContext } from './commands.js'
@@ -50,11 +51,14 @@ export async function backfillCommand(config: KawasanConfig, ctx: CommandContext
     )
     const influx = new InfluxClient(resolved.target)
     const timing = clusterTiming(config.rollup, site.cluster.id)
+    // The sets in force per date (or the pinned one), built once for the whole range.
+    const factors = rollupFactors(config.rollup)
+    ctx.err.write(`factors: ${factors.label}\n`)
     const engine = new RollupEngine({
       site,
       reader: new ReadingsReader(influx, site),
       influx,
-      factorSet: bundledFactorSet(config.rollup.factorSet),
+      factors,
       expectedIntervalMs: timing.expectedIntervalMs,
       gapLimitMs: timing.gapLimitMs,
       devicesPerQuery: config.rollup.devicesPerQuery,
@@ -66,7 +70,6 @@ export async function backfillCommand(config: KawasanConfig, ctx: CommandContext
       engine,
       from,
       to,
-      factorSet: config.rollup.factorSet,
       stateFile,
       restart: values.restart === true,
       minutes: values.minutes === true,

@@ -16,7 +16,6 @@ import { EventEmitter } from 'node:events'
 import cron, { type ScheduledTask } from 'node-cron'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import {
-  bundledFactorSet,
   type ClusterRollup,
   type DeviceSeries,
   type FactorSet,
@@ -30,6 +29,7 @@ import type { RollupResolution } from '../../shared/rollup-record.js'
 import type { SiteModel } from '../../shared/site-model.js'
 import { type ComputedRollup, type ComputeStats, RollupEngine, type RollupJob } from './compute.js'
 import { clusterTiming, type RollupConfig } from './config.js'
+import { pinnedFactors, type RollupFactors, rollupFactors } from './factor-choice.js'
 import { liveSnapshot } from './live.js'
 import { ReadingsReader, type SiteDevice, siteDevices } from './reader.js'
 import { RollupStateStore } from './state.js'
@@ -86,8 +86,10 @@ export interface RollupServiceOptions {
   log: Logger
   metrics: Registry
   now?: () => number
-  /** Factor set to use instead of the bundled `config.factorSet` (tests, custom sets). */
+  /** One factor set for every date instead of the config's choice (tests, custom sets). */
   factorSet?: FactorSet
+  /** The factor choice, when the caller built it (else from config: factorFile, gwp, factorSet). */
+  factors?: RollupFactors
 }
 
 export class RollupService {
@@ -98,7 +100,7 @@ export class RollupService {
   private readonly cluster: string
   private readonly reader: ReadingsReader
   private readonly state: RollupStateStore
-  private readonly factorSet: FactorSet
+  private readonly factors: RollupFactors
   private readonly gapLimitMs: number
   private tasks: ScheduledTask[] = []
   private queue: Promise<void> = Promise.resolve()
@@ -118,7 +120,10 @@ export class RollupService {
     const { site, config } = options
     this.tz = site.cluster.timezone
     this.cluster = site.cluster.id
-    this.factorSet = options.factorSet ?? bundledFactorSet(config.factorSet)
+    // Built once: the factor file was validated with the config; a change needs a restart and a
+    // recompute of the affected days (README "Changing factors or certificates").
+    this.factors =
+      options.factors ?? (options.factorSet ? pinnedFactors(options.factorSet) : rollupFactors(config))
     const timing = clusterTiming(config, this.cluster)
     this.gapLimitMs = timing.gapLimitMs
     this.reader = new ReadingsReader(options.influx, site)
@@ -127,7 +132,7 @@ export class RollupService {
       site,
       reader: this.reader,
       influx: options.influx,
-      factorSet: this.factorSet,
+      factors: this.factors,
       expectedIntervalMs: timing.expectedIntervalMs,
       gapLimitMs: timing.gapLimitMs,
       devicesPerQuery: config.devicesPerQuery,
@@ -191,7 +196,7 @@ export class RollupService {
     ]
     for (const t of this.tasks) await t.start()
     this.options.log.info(
-      { cluster: this.cluster, timezone: this.tz, ...expr, factorSet: this.factorSet.version },
+      { cluster: this.cluster, timezone: this.tz, ...expr, factors: this.factors.label },
       'rollup schedules started',
     )
     void this.enqueue('catch-up', async () => {
@@ -299,7 +304,7 @@ export class RollupService {
       site: this.options.site,
       latest,
       now,
-      factorSet: this.factorSet,
+      factorSet: this.factors.forDate(todayDate),
       onlineWithinMs: within,
       today: this.today?.date === todayDate ? this.today.rollup : undefined,
     })

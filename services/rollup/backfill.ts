@@ -15,6 +15,7 @@ export interface BackfillPosition {
   cluster: string
   from: string
   to: string
+  /** The factor choice (`RollupFactors.label`): a different one starts the range over. */
   factorSet: string
   minutes: boolean
   /** Next date to roll up; past `to` when done. */
@@ -27,7 +28,8 @@ export interface BackfillOptions {
   engine: RollupEngine
   from: string
   to: string
-  factorSet: string
+  /** Label of the factor choice saved with the position; default the engine's. */
+  factorSet?: string
   stateFile: string
   restart?: boolean
   /** Also write rollup_1m (1,440 windows a day). */
@@ -58,7 +60,7 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     cluster: site.cluster.id,
     from: o.from,
     to: o.to,
-    factorSet: o.factorSet,
+    factorSet: o.factorSet ?? o.engine.factors.label,
     minutes: !!o.minutes,
     next: o.from,
     done: 0,

@@ -244,6 +244,8 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
   const factors = applicableFactors(ctx, flags)
   const byKey = new Map(input.energies.map((e) => [key(e.plant, e.device_id), e]))
   const fuelsUsed = new Map<Fuel, { fuel: Fuel; source: string; year: number }>()
+  // Fuels actually burned in the window (a genset that did not run used no fuel factor).
+  const fuelsBurned = new Set<Fuel>()
   const comb = (e: DeviceEnergy, d: Device, fl: Flag[]): Combustion | undefined => {
     if (!isFuelFired(d.role)) return undefined
     const input: Parameters<typeof combustion>[0] = {
@@ -257,6 +259,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     if (e.fuel_use) input.fuel_use = e.fuel_use
     const c = combustion(input, factorSet, fl)
     fuelsUsed.set(c.fuel, c.factor)
+    if (c.fuel_tj > 0) fuelsBurned.add(c.fuel)
     return c
   }
 
@@ -366,7 +369,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       own.push(e)
       pflags.push(...e.flags)
       const c = comb(e, d, pflags)
-      if (c) plantFuels.add(c.fuel)
+      if (c && c.fuel_tj > 0) plantFuels.add(c.fuel)
       summaries.push(summary(e, c))
       if (d.role === 'load' || deliveryMeters.has(key(plant.id, d.id))) continue
       flows += e.energy_kwh
@@ -384,7 +387,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       contributions.push(contrib)
     }
     for (const c of allocations.get(plant.id) ?? []) {
-      if (c.combustion) plantFuels.add(c.combustion.fuel)
+      if (c.combustion && c.combustion.fuel_tj > 0) plantFuels.add(c.combustion.fuel)
       contributions.push(c)
       flows += c.energy_kwh
       estimated += c.estimated_kwh ?? 0
@@ -446,7 +449,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     },
     factor_set: factorSetUsed(factorSet, factors, [...fuelsUsed.values()]),
     factors: clusterProvenance(
-      provenanceOf(factorSet, { region, fuels: [...fuelsUsed.keys()], hourlyHours: factors.hourly_buckets }),
+      provenanceOf(factorSet, { region, fuels: [...fuelsBurned], hourlyHours: factors.hourly_buckets }),
       plants,
     ),
     ...total,
