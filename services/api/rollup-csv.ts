@@ -3,7 +3,7 @@
  * quotes doubled). Columns and their units come from shared/rollup-record.ts; the header is the
  * contract schedulers parse, so it never changes order within a record version.
  */
-import { ROLLUP_CSV_COLUMNS, ROLLUP_NUMBER_FIELDS, type RollupRecord } from '../../shared/rollup-record.js'
+import { ROLLUP_CSV_COLUMNS, type RollupRecord } from '../../shared/rollup-record.js'
 
 export type CsvColumn = (typeof ROLLUP_CSV_COLUMNS)[number]
 
@@ -12,9 +12,9 @@ export function csvColumns(fields?: ReadonlySet<string>): CsvColumn[] {
   return ROLLUP_CSV_COLUMNS.filter((c) => !isNumberColumn(c) || fields.has(c.field))
 }
 
-/** Energy/emission columns `fields` selects; identity and factor columns are always included. */
+/** Columns `fields` selects (energy/emission and factor fields); identity columns are always included. */
 function isNumberColumn(c: CsvColumn): boolean {
-  return (ROLLUP_NUMBER_FIELDS as readonly string[]).includes(c.field)
+  return !['date', 'time', 'cluster', 'plant', 'complete', 'factor_set', 'flags'].includes(c.field)
 }
 
 export function csvHeader(columns: readonly CsvColumn[]): string {

@@ -13,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApiKeyStore } from '../../services/api/api-keys.js'
 import { buildApiApp } from '../../services/api/app.js'
 import { RollupService } from '../../services/rollup/app.js'
+import { backfillStateFile, formatProgress, runBackfill } from '../../services/rollup/backfill.js'
 import { rollupConfigSchema } from '../../services/rollup/config.js'
+import { staleFactorDays } from '../../services/rollup/factor-staleness.js'
 import { localDayWindow } from '../../shared/emissions/local-days.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
@@ -58,10 +60,10 @@ async function writeGrids(from: number, to: number): Promise<void> {
   for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
 }
 
-function service(model: SiteModel): RollupService {
+function service(model: SiteModel, file = factorFile): RollupService {
   return new RollupService({
     // No factorSet: each window uses the set in force on its local date.
-    config: rollupConfigSchema.parse({ gapLimitMs: 2 * MIN, expectedIntervalMs: MIN, factorFile }),
+    config: rollupConfigSchema.parse({ gapLimitMs: 2 * MIN, expectedIntervalMs: MIN, factorFile: file }),
     site: model,
     influx,
     log: silentLogger(),
@@ -111,9 +113,14 @@ function parseCsv(text: string): Record<string, string>[] {
 beforeAll(async () => {
   influx = await freshDatabase('rollup_factors')
   dir = mkdtempSync(join(tmpdir(), 'kawasan-factors-'))
-  factorFile = join(dir, 'factors.json')
+  factorFile = writeFactorFile('factors.json', 0.12)
+})
+
+/** An operator factor file giving plant-a a supplier-specific rate of `value` t/MWh. */
+function writeFactorFile(name: string, value: number): string {
+  const path = join(dir, name)
   writeFileSync(
-    factorFile,
+    path,
     JSON.stringify({
       kawasan_factor_file: 1,
       version: 'cikarang-2026.1',
@@ -123,7 +130,7 @@ beforeAll(async () => {
       supplier_specific: {
         'plant-a': {
           name: 'PLN green tariff',
-          value: 0.12,
+          value,
           unit: 't_per_mwh',
           gases: 'CO2',
           type: 'supplier_specific',
@@ -133,7 +140,8 @@ beforeAll(async () => {
       },
     }),
   )
-})
+  return path
+}
 
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
@@ -253,7 +261,7 @@ describe('factor provenance of rollup rows', () => {
 
       const json = await api.app.inject({
         method: 'GET',
-        url: `/api/v1/rollups?from=${date}&plant=plant-a&include_cluster=false&fields=scope2_market_kg_co2e`,
+        url: `/api/v1/rollups?from=${date}&plant=plant-a&include_cluster=false&fields=scope2_market_kg_co2e,market_factor_basis,market_factor_kg_per_kwh,grid_factor_source`,
         headers: { authorization: `Bearer ${key}` },
       })
       const [row] = json.json().rows
@@ -307,5 +315,47 @@ describe('factor provenance of rollup rows', () => {
     })
     expect(first2026?.scope2_location_kg_co2e).toBeCloseTo(81.7, 6)
     expect(first2026?.scope2_market_kg_co2e).toBeCloseTo(12, 6)
+  })
+
+  it('finds the days whose stored factors differ from the ones now in force, and recomputes only those', async () => {
+    // The two earlier tests stored 2026-03-02, 2025-06-10, 2025-12-31 and 2026-01-01 with plant-a
+    // at 0.12 t/MWh. The contract is revised to 0.10 in a new file (same version name): the 2026
+    // days are stale (market 0.12 → 0.1), the 2025 days are not (set 2025.1 is unchanged).
+    // Recomputed, plant-a's 2026-03-02 market-based Scope 2 is 2,400 × 0.10 = 240 kg.
+    const model = site()
+    const revised = service(model, writeFactorFile('factors-revised.json', 0.1))
+    const same = await staleFactorDays(
+      influx,
+      model,
+      service(model).engine.factors,
+      '2025-06-01',
+      '2026-03-31',
+    )
+    expect(same).toEqual([])
+    const stale = await staleFactorDays(influx, model, revised.engine.factors, '2025-06-01', '2026-03-31')
+    expect(stale.map((d) => d.date)).toEqual(['2026-01-01', '2026-03-02'])
+    expect(stale[0]).toMatchObject({
+      plant: 'plant-a',
+      reason: 'market supplier_specific 0.12 → supplier_specific 0.1 kg/kWh',
+    })
+
+    const progress: string[] = []
+    const done = await runBackfill({
+      engine: revised.engine,
+      from: '2025-06-01',
+      to: '2026-03-31',
+      only: stale.map((d) => d.date),
+      stateFile: backfillStateFile(dir, 'cikarang', 'recompute'),
+      progress: { update: (...a) => void progress.push(formatProgress(...a)), finish: () => undefined },
+    })
+    expect(done).toEqual({ days: ['2026-01-01', '2026-03-02'], interrupted: false })
+    expect(progress.at(-1)).toMatch(/\] 2\/2 days 100%/)
+    const day = localDayWindow('2026-03-02', TZ)
+    const [a] = await rows('rollup_1d', day.start, day.end, 'plant-a')
+    expect(a).toMatchObject({ factor_set: 'cikarang-2026.1', market_factor_kg_per_kwh: 0.1 })
+    expect(a?.scope2_market_kg_co2e).toBeCloseTo(240, 6)
+    expect(await staleFactorDays(influx, model, revised.engine.factors, '2025-06-01', '2026-03-31')).toEqual(
+      [],
+    )
   })
 })

@@ -143,8 +143,8 @@ export function rollupRoutes(ctx: RouteContext): FastifyPluginAsync {
           out.complete = r.complete
           out.factor_set = r.factor_set
           out.flags = r.flags
-          // The factors the row used (docs/FACTORS.md): always included, like the identity columns.
-          for (const f of ROLLUP_FACTOR_FIELDS) out[f] = r[f]
+          // The factors the row used (docs/FACTORS.md), unless `fields` names others only.
+          for (const f of ROLLUP_FACTOR_FIELDS) if (!fields || fields.has(f)) out[f] = r[f]
           return out
         }
         reply.type('application/json; charset=utf-8')
