@@ -30,6 +30,7 @@ import type { SiteModel } from '../../shared/site-model.js'
 import { type ComputedRollup, type ComputeStats, RollupEngine, type RollupJob } from './compute.js'
 import { clusterTiming, type RollupConfig } from './config.js'
 import { pinnedFactors, type RollupFactors, rollupFactors } from './factor-choice.js'
+import { staleFactorDays } from './factor-staleness.js'
 import { liveSnapshot } from './live.js'
 import { ReadingsReader, type SiteDevice, siteDevices } from './reader.js'
 import { RollupStateStore } from './state.js'
@@ -333,6 +334,7 @@ export class RollupService {
   /**
    * Days in the last `catchUpDays` (up to yesterday) not settled (no complete cluster rollup, and not an empty day) in
    * `rollup_1d` are rolled up now: the daily tick may have been missed while the process was down.
+   * So are days whose rows recorded other factors than those now in force (factor-staleness.ts).
    */
   async catchUp(): Promise<string[]> {
     const days = this.options.config.catchUpDays
@@ -346,12 +348,28 @@ export class RollupService {
         end: localDayWindow(yesterday, this.tz).end,
       }
       const settled = await this.state.settledDays(range)
+      // Days stored with other factors than those now in force (the factor file, GWP set or pinned
+      // set changed across the restart) are recomputed too; older ones with `rollup recompute`.
+      const stale = await staleFactorDays(
+        this.options.influx,
+        this.options.site,
+        this.factors,
+        first,
+        yesterday,
+      )
+      if (stale.length)
+        this.options.log.info(
+          { days: stale.map((d) => `${d.date} (${d.plant}: ${d.reason})`) },
+          'recomputing days rolled up with other factors',
+        )
+      const staleDates = new Set(stale.map((d) => d.date))
       // Days before the cluster's first reading are not rolled up: a fresh install would otherwise
       // report a week of empty days as complete.
       const firstReading = await this.state.firstReading(range.start)
       for (const date of datesBetween(first, yesterday)) {
         const window = localDayWindow(date, this.tz)
-        if (settled.has(window.start) || firstReading === undefined || window.end <= firstReading) continue
+        if (settled.has(window.start) && !staleDates.has(date)) continue
+        if (firstReading === undefined || window.end <= firstReading) continue
         await this.day(date, 'catch-up')
         done.push(date)
       }

@@ -53,14 +53,15 @@ async function writeGrids(from: number, to: number): Promise<void> {
         toLine({
           measurement: 'readings',
           tags: { cluster: 'cikarang', plant, device: 'grid-main', role: 'grid_import' },
-          fields: { e_kwh: 1000 + ((t - from) / H) * kw },
+          // seq as ingest stores it (the catch-up finds a cluster's first reading by it).
+          fields: { e_kwh: 1000 + ((t - from) / H) * kw, seq: { int: (t - from) / MIN } },
           time: t,
         }),
       )
   for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
 }
 
-function service(model: SiteModel, file = factorFile): RollupService {
+function service(model: SiteModel, file = factorFile, now = Date.UTC(2030, 0, 1)): RollupService {
   return new RollupService({
     // No factorSet: each window uses the set in force on its local date.
     config: rollupConfigSchema.parse({ gapLimitMs: 2 * MIN, expectedIntervalMs: MIN, factorFile: file }),
@@ -68,7 +69,7 @@ function service(model: SiteModel, file = factorFile): RollupService {
     influx,
     log: silentLogger(),
     metrics: new Registry(),
-    now: () => Date.UTC(2030, 0, 1),
+    now: () => now,
   })
 }
 
@@ -357,5 +358,17 @@ describe('factor provenance of rollup rows', () => {
     expect(await staleFactorDays(influx, model, revised.engine.factors, '2025-06-01', '2026-03-31')).toEqual(
       [],
     )
+  })
+
+  it('recomputes on start the recent days stored with other factors (a restart after a factor change)', async () => {
+    // The previous test left 2026-03-02 at 0.10 t/MWh. Started again on 2026-03-04 with the 0.12
+    // file, the catch-up finds the day stale and recomputes it: market 2,400 × 0.12 = 288 kg again.
+    const svc = service(site(), factorFile, Date.UTC(2026, 2, 4, 5))
+    const done = await svc.catchUp()
+    expect(done).toContain('2026-03-02')
+    const day = localDayWindow('2026-03-02', TZ)
+    const [a] = await rows('rollup_1d', day.start, day.end, 'plant-a')
+    expect(a).toMatchObject({ market_factor_kg_per_kwh: 0.12, complete: true })
+    expect(a?.scope2_market_kg_co2e).toBeCloseTo(288, 6)
   })
 })
