@@ -5,6 +5,12 @@
  * live here only. Units are part of every field name.
  */
 import { type EnergyBalance, GENERATION_ROLES } from './emissions/balance.js'
+import {
+  PROVENANCE_FIELDS,
+  PROVENANCE_NUMBER_FIELDS,
+  type ProvenanceField,
+  provenanceFields,
+} from './emissions/factors/provenance.js'
 import type { ClusterRollup, DataQuality, PlantRollup } from './emissions/rollup.js'
 import type { FieldValue, PointData } from './influx/line-protocol.js'
 
@@ -54,6 +60,19 @@ export const ROLLUP_NUMBER_FIELDS = [
 ] as const
 export type RollupNumberField = (typeof ROLLUP_NUMBER_FIELDS)[number]
 
+/**
+ * The factors a row used, with values and sources (docs/FACTORS.md "What a row records"): set,
+ * GWP set, grid and market factor (value as published and in kg/kWh, unit, gases, type, year,
+ * source; the market factor's basis), and `factors_json` with the whole record (fuels, GWP values).
+ * `factor_set` keeps its place among the identity columns; the others follow `flags`.
+ */
+export const ROLLUP_FACTOR_FIELDS = PROVENANCE_FIELDS.filter(
+  (f): f is Exclude<ProvenanceField, 'factor_set'> => f !== 'factor_set',
+)
+export type RollupFactorField = (typeof ROLLUP_FACTOR_FIELDS)[number]
+/** Which factor fields are numbers (the rest are strings). */
+export const ROLLUP_FACTOR_NUMBER_FIELDS: ReadonlySet<string> = new Set(PROVENANCE_NUMBER_FIELDS)
+
 /** A stored rollup row as the API serves it (null where a ratio has no consumption). */
 export type RollupRecord = {
   time: number
@@ -69,7 +88,8 @@ export type RollupRecord = {
   complete: boolean
   factor_set: string
   flags: string
-} & Record<RollupNumberField, number | null>
+} & Record<RollupNumberField, number | null> &
+  Record<RollupFactorField, string | number | null>
 
 function numbers(b: EnergyBalance & DataQuality): Record<string, FieldValue> {
   const fields: Record<string, FieldValue> = {}
@@ -103,7 +123,6 @@ export function rollupPoints(
   windowClosed: boolean,
 ): PointData[] {
   const measurement = ROLLUP_MEASUREMENTS[resolution]
-  const common = { date, factor_set: r.factor_set.version }
   const point = (
     plant: string,
     b: PlantRollup | ClusterRollup,
@@ -114,7 +133,8 @@ export function rollupPoints(
     tags: { cluster: r.cluster, plant },
     fields: {
       ...numbers(b),
-      ...common,
+      date,
+      ...provenanceFields(b.factors),
       complete,
       flags: [...new Set(flags.map((f) => f.code))].sort().join(','),
     },
@@ -138,6 +158,7 @@ export const ROLLUP_CSV_COLUMNS: { header: string; field: keyof RollupRecord }[]
   { header: 'complete', field: 'complete' },
   { header: 'factor_set', field: 'factor_set' },
   { header: 'flags', field: 'flags' },
+  ...ROLLUP_FACTOR_FIELDS.map((f) => ({ header: f, field: f })),
 ]
 
 /** Live snapshot fields (measurement `live`, one point per plant and `_cluster` per update). */

@@ -12,6 +12,7 @@ export function csvColumns(fields?: ReadonlySet<string>): CsvColumn[] {
   return ROLLUP_CSV_COLUMNS.filter((c) => !isNumberColumn(c) || fields.has(c.field))
 }
 
+/** Columns `fields` selects (energy/emission and factor fields); identity columns are always included. */
 function isNumberColumn(c: CsvColumn): boolean {
   return !['date', 'time', 'cluster', 'plant', 'complete', 'factor_set', 'flags'].includes(c.field)
 }

@@ -4,7 +4,7 @@
  * InfluxQL is restricted to the id alphabet here, then checked against the site model by Access.
  */
 import { z } from 'zod'
-import { LIVE_FIELDS, ROLLUP_NUMBER_FIELDS } from '../../shared/rollup-record.js'
+import { LIVE_FIELDS, ROLLUP_FACTOR_FIELDS, ROLLUP_NUMBER_FIELDS } from '../../shared/rollup-record.js'
 import { DEAD_LETTER_REASONS } from '../../shared/store-schema.js'
 
 /** Comma-separated plant ids. */
@@ -52,10 +52,20 @@ export const liveResponseSchema = z.object({
 export const rollupFieldsParam = z
   .string()
   .max(4000)
-  .refine((s) => s.split(',').every((f) => (ROLLUP_NUMBER_FIELDS as readonly string[]).includes(f)), {
-    message: `must be a comma-separated list of rollup fields (${ROLLUP_NUMBER_FIELDS.slice(0, 3).join(', ')}, …)`,
-  })
-  .describe('Number fields to include (default all); identity columns are always included')
+  .refine(
+    (s) =>
+      s.split(',').every((f) => (ROLLUP_NUMBER_FIELDS as readonly string[]).includes(f) || isFactorField(f)),
+    {
+      message: `must be a comma-separated list of rollup fields (${ROLLUP_NUMBER_FIELDS.slice(0, 3).join(', ')}, …, or factor fields such as grid_factor_kg_per_kwh)`,
+    },
+  )
+  .describe(
+    'Fields to include (default all): energy/emission fields and factor fields (grid_factor_*, market_factor_*, gwp_set, factors_json); identity columns and factor_set are always included',
+  )
+
+function isFactorField(f: string): boolean {
+  return (ROLLUP_FACTOR_FIELDS as readonly string[]).includes(f)
+}
 
 export const deadLetterReasonParam = z.enum(DEAD_LETTER_REASONS, {
   message: `must be one of ${DEAD_LETTER_REASONS.join(', ')}`,

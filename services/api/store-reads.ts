@@ -16,6 +16,8 @@ import {
   LIVE_FIELDS,
   LIVE_MEASUREMENT,
   type LiveField,
+  ROLLUP_FACTOR_FIELDS,
+  ROLLUP_FACTOR_NUMBER_FIELDS,
   ROLLUP_MEASUREMENTS,
   ROLLUP_NUMBER_FIELDS,
   type RollupRecord,
@@ -239,5 +241,7 @@ function rollupRecord(r: Row): RollupRecord {
     flags: String(r.flags ?? ''),
   } as RollupRecord
   for (const f of ROLLUP_NUMBER_FIELDS) rec[f] = num(r[f])
+  for (const f of ROLLUP_FACTOR_FIELDS)
+    rec[f] = ROLLUP_FACTOR_NUMBER_FIELDS.has(f) ? num(r[f]) : typeof r[f] === 'string' ? r[f] : null
   return rec
 }

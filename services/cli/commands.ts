@@ -116,22 +116,24 @@ commands run in the same data directory use its InfluxDB.`,
     },
   },
   rollup: {
-    summary: 'Rollups: `kawasan rollup run` (the scheduler) or `kawasan rollup backfill --from D --to D`',
+    summary:
+      'Rollups: `kawasan rollup run` (the scheduler), `kawasan rollup backfill|recompute --from D --to D`',
     usage: ROLLUP_USAGE,
     options: BACKFILL_OPTIONS,
     maxPositionals: 1,
     run: async (ctx) => {
       const [action] = ctx.args.positionals
       const config = loadKawasanConfig(ctx.configFile)
-      if (action === 'backfill')
-        return (await import('./rollup-backfill-command.js')).backfillCommand(config, ctx)
+      if (action === 'backfill' || action === 'recompute')
+        return (await import('./rollup-backfill-command.js')).backfillCommand(config, ctx, action)
       if (action === 'run') {
         const used = Object.keys(BACKFILL_OPTIONS).filter((o) => ctx.args.values[o] !== undefined)
-        if (used.length) return usageError(ctx, 'rollup', `--${used[0]} belongs to \`rollup backfill\``)
+        if (used.length)
+          return usageError(ctx, 'rollup', `--${used[0]} belongs to \`rollup backfill\` or \`recompute\``)
         const { serve, rollupParts } = await stacks()
         return serve(ctx, config, 'rollup', rollupParts)
       }
-      return usageError(ctx, 'rollup', action ? `unknown action "${action}"` : 'run or backfill?')
+      return usageError(ctx, 'rollup', action ? `unknown action "${action}"` : 'run, backfill or recompute?')
     },
   },
   'api-key': {

@@ -1,25 +1,36 @@
-/** `kawasan rollup backfill ...`: rolls up past days into the deployment's InfluxDB. */
-import { bundledFactorSet, localDateOf } from '../../shared/emissions/index.js'
+/**
+ * `kawasan rollup backfill ...`: rolls up past days into the deployment's InfluxDB.
+ * `kawasan rollup recompute ...`: the same for the days whose stored factors differ from the ones
+ * now in force (or every day with `--all`, after a certificate change).
+ */
+import { localDateOf } from '../../shared/emissions/index.js'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { createLogger } from '../../shared/logger.js'
 import { loadSiteModel } from '../../shared/site-model-file.js'
 import { backfillStateFile, runBackfill, streamProgress } from '../rollup/backfill.js'
 import { RollupEngine } from '../rollup/compute.js'
 import { clusterTiming } from '../rollup/config.js'
+import { rollupFactors } from '../rollup/factor-choice.js'
+import { staleFactorDays } from '../rollup/factor-staleness.js'
 import { ReadingsReader } from '../rollup/reader.js'
 import { resolveInflux } from '../stack/influx.js'
 import type { CommandContext } from './commands.js'
 import type { KawasanConfig } from './config.js'
-import { BACKFILL_OPTIONS, ROLLUP_USAGE } from './rollup-options.js'
+import { ROLLUP_USAGE } from './rollup-options.js'
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/
 
-export async function backfillCommand(config: KawasanConfig, ctx: CommandContext): Promise<number> {
+export async function backfillCommand(
+  config: KawasanConfig,
+  ctx: CommandContext,
+  mode: 'backfill' | 'recompute' = 'backfill',
+): Promise<number> {
   const { values } = ctx.args
   const fail = (msg: string) => {
-    ctx.err.write(`kawasan rollup backfill: ${msg}\n\nusage:\n${ROLLUP_USAGE}\n`)
+    ctx.err.write(`kawasan rollup ${mode}: ${msg}\n\nusage:\n${ROLLUP_USAGE}\n`)
     return 2
   }
+  if (mode === 'backfill' && values.all !== undefined) return fail('--all belongs to `rollup recompute`')
   const { from, to, cluster } = values
   if (typeof from !== 'string' || !DATE_RE.test(from)) return fail('--from YYYY-MM-DD is required')
   if (typeof to !== 'string' || !DATE_RE.test(to)) return fail('--to YYYY-MM-DD is required')
@@ -50,23 +61,36 @@ export async function backfillCommand(config: KawasanConfig, ctx: CommandContext
     )
     const influx = new InfluxClient(resolved.target)
     const timing = clusterTiming(config.rollup, site.cluster.id)
+    // The sets in force per date (or the pinned one), built once for the whole range.
+    const factors = rollupFactors(config.rollup)
+    ctx.err.write(`factors: ${factors.label}\n`)
     const engine = new RollupEngine({
       site,
       reader: new ReadingsReader(influx, site),
       influx,
-      factorSet: bundledFactorSet(config.rollup.factorSet),
+      factors,
       expectedIntervalMs: timing.expectedIntervalMs,
       gapLimitMs: timing.gapLimitMs,
       devicesPerQuery: config.rollup.devicesPerQuery,
       counterNeighbourMs: config.rollup.counterNeighbourDays * 86_400_000,
       powerGapEstimateMaxMs: config.rollup.powerGapEstimateMaxMs,
     })
-    const stateFile = backfillStateFile(config.dataDir, site.cluster.id)
+    const stateFile = backfillStateFile(config.dataDir, site.cluster.id, mode)
+    let only: string[] | undefined
+    if (mode === 'recompute' && values.all !== true) {
+      const stale = await staleFactorDays(influx, site, factors, from, to)
+      for (const s of stale) ctx.err.write(`${s.date}: ${s.plant} ${s.reason}\n`)
+      ctx.err.write(
+        `${stale.length} day(s) of ${from}..${to} recorded other factors than those now in force${stale.length ? '; recomputing them' : ''}\n`,
+      )
+      if (stale.length === 0) return 0
+      only = stale.map((s) => s.date)
+    }
     const result = await runBackfill({
       engine,
       from,
       to,
-      factorSet: config.rollup.factorSet,
+      ...(only ? { only } : {}),
       stateFile,
       restart: values.restart === true,
       minutes: values.minutes === true,
@@ -81,7 +105,7 @@ export async function backfillCommand(config: KawasanConfig, ctx: CommandContext
     ctx.err.write(
       result.interrupted
         ? `interrupted after ${result.days.length} days; position saved in ${stateFile}\n`
-        : `done: ${result.days.length} days rolled up (${from}..${to}, cluster ${site.cluster.id}) into ${url}/${database}\n`,
+        : `done: ${result.days.length} days ${mode === 'recompute' ? 'recomputed' : 'rolled up'} (${from}..${to}, cluster ${site.cluster.id}) into ${url}/${database}\n`,
     )
     return result.interrupted ? 130 : 0
   } finally {

@@ -16,7 +16,6 @@ import { EventEmitter } from 'node:events'
 import cron, { type ScheduledTask } from 'node-cron'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import {
-  bundledFactorSet,
   type ClusterRollup,
   type DeviceSeries,
   type FactorSet,
@@ -30,6 +29,8 @@ import type { RollupResolution } from '../../shared/rollup-record.js'
 import type { SiteModel } from '../../shared/site-model.js'
 import { type ComputedRollup, type ComputeStats, RollupEngine, type RollupJob } from './compute.js'
 import { clusterTiming, type RollupConfig } from './config.js'
+import { pinnedFactors, type RollupFactors, rollupFactors } from './factor-choice.js'
+import { staleFactorDays } from './factor-staleness.js'
 import { liveSnapshot } from './live.js'
 import { ReadingsReader, type SiteDevice, siteDevices } from './reader.js'
 import { RollupStateStore } from './state.js'
@@ -86,8 +87,10 @@ export interface RollupServiceOptions {
   log: Logger
   metrics: Registry
   now?: () => number
-  /** Factor set to use instead of the bundled `config.factorSet` (tests, custom sets). */
+  /** One factor set for every date instead of the config's choice (tests, custom sets). */
   factorSet?: FactorSet
+  /** The factor choice, when the caller built it (else from config: factorFile, gwp, factorSet). */
+  factors?: RollupFactors
 }
 
 export class RollupService {
@@ -98,7 +101,7 @@ export class RollupService {
   private readonly cluster: string
   private readonly reader: ReadingsReader
   private readonly state: RollupStateStore
-  private readonly factorSet: FactorSet
+  private readonly factors: RollupFactors
   private readonly gapLimitMs: number
   private tasks: ScheduledTask[] = []
   private queue: Promise<void> = Promise.resolve()
@@ -118,7 +121,10 @@ export class RollupService {
     const { site, config } = options
     this.tz = site.cluster.timezone
     this.cluster = site.cluster.id
-    this.factorSet = options.factorSet ?? bundledFactorSet(config.factorSet)
+    // Built once: the factor file was validated with the config; a change needs a restart and a
+    // recompute of the affected days (README "Changing factors or certificates").
+    this.factors =
+      options.factors ?? (options.factorSet ? pinnedFactors(options.factorSet) : rollupFactors(config))
     const timing = clusterTiming(config, this.cluster)
     this.gapLimitMs = timing.gapLimitMs
     this.reader = new ReadingsReader(options.influx, site)
@@ -127,7 +133,7 @@ export class RollupService {
       site,
       reader: this.reader,
       influx: options.influx,
-      factorSet: this.factorSet,
+      factors: this.factors,
       expectedIntervalMs: timing.expectedIntervalMs,
       gapLimitMs: timing.gapLimitMs,
       devicesPerQuery: config.devicesPerQuery,
@@ -191,7 +197,7 @@ export class RollupService {
     ]
     for (const t of this.tasks) await t.start()
     this.options.log.info(
-      { cluster: this.cluster, timezone: this.tz, ...expr, factorSet: this.factorSet.version },
+      { cluster: this.cluster, timezone: this.tz, ...expr, factors: this.factors.label },
       'rollup schedules started',
     )
     void this.enqueue('catch-up', async () => {
@@ -299,7 +305,7 @@ export class RollupService {
       site: this.options.site,
       latest,
       now,
-      factorSet: this.factorSet,
+      factorSet: this.factors.forDate(todayDate),
       onlineWithinMs: within,
       today: this.today?.date === todayDate ? this.today.rollup : undefined,
     })
@@ -328,6 +334,7 @@ export class RollupService {
   /**
    * Days in the last `catchUpDays` (up to yesterday) not settled (no complete cluster rollup, and not an empty day) in
    * `rollup_1d` are rolled up now: the daily tick may have been missed while the process was down.
+   * So are days whose rows recorded other factors than those now in force (factor-staleness.ts).
    */
   async catchUp(): Promise<string[]> {
     const days = this.options.config.catchUpDays
@@ -341,12 +348,28 @@ export class RollupService {
         end: localDayWindow(yesterday, this.tz).end,
       }
       const settled = await this.state.settledDays(range)
+      // Days stored with other factors than those now in force (the factor file, GWP set or pinned
+      // set changed across the restart) are recomputed too; older ones with `rollup recompute`.
+      const stale = await staleFactorDays(
+        this.options.influx,
+        this.options.site,
+        this.factors,
+        first,
+        yesterday,
+      )
+      if (stale.length)
+        this.options.log.info(
+          { days: stale.map((d) => `${d.date} (${d.plant}: ${d.reason})`) },
+          'recomputing days rolled up with other factors',
+        )
+      const staleDates = new Set(stale.map((d) => d.date))
       // Days before the cluster's first reading are not rolled up: a fresh install would otherwise
       // report a week of empty days as complete.
       const firstReading = await this.state.firstReading(range.start)
       for (const date of datesBetween(first, yesterday)) {
         const window = localDayWindow(date, this.tz)
-        if (settled.has(window.start) || firstReading === undefined || window.end <= firstReading) continue
+        if (settled.has(window.start) && !staleDates.has(date)) continue
+        if (firstReading === undefined || window.end <= firstReading) continue
         await this.day(date, 'catch-up')
         done.push(date)
       }

@@ -15,6 +15,7 @@ export interface BackfillPosition {
   cluster: string
   from: string
   to: string
+  /** The factor choice (`RollupFactors.label`): a different one starts the range over. */
   factorSet: string
   minutes: boolean
   /** Next date to roll up; past `to` when done. */
@@ -27,11 +28,14 @@ export interface BackfillOptions {
   engine: RollupEngine
   from: string
   to: string
-  factorSet: string
+  /** Label of the factor choice saved with the position; default the engine's. */
+  factorSet?: string
   stateFile: string
   restart?: boolean
   /** Also write rollup_1m (1,440 windows a day). */
   minutes?: boolean
+  /** Only these dates of the range (a recompute of the days whose factors changed). */
+  only?: readonly string[]
   signal?: AbortSignal
   now?: () => number
   onDay?: (date: string, position: BackfillPosition) => void
@@ -46,19 +50,20 @@ export interface BackfillResult {
   interrupted: boolean
 }
 
-export function backfillStateFile(dataDir: string, cluster: string): string {
-  return join(dataDir, 'rollup', `backfill-${cluster}.json`)
+export function backfillStateFile(dataDir: string, cluster: string, kind = 'backfill'): string {
+  return join(dataDir, 'rollup', `${kind}-${cluster}.json`)
 }
 
 export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
   const site = o.engine.site
   const tz = site.cluster.timezone
-  const all = datesBetween(o.from, o.to)
+  const only = o.only ? new Set(o.only) : undefined
+  const all = datesBetween(o.from, o.to).filter((d) => !only || only.has(d))
   const fresh: BackfillPosition = {
     cluster: site.cluster.id,
     from: o.from,
     to: o.to,
-    factorSet: o.factorSet,
+    factorSet: o.factorSet ?? o.engine.factors.label,
     minutes: !!o.minutes,
     next: o.from,
     done: 0,
@@ -73,7 +78,8 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
     saved.from === fresh.from &&
     saved.to === fresh.to &&
     saved.factorSet === fresh.factorSet &&
-    saved.minutes === fresh.minutes
+    saved.minutes === fresh.minutes &&
+    saved.total === fresh.total
   ) {
     pos = saved
     if (saved.next > o.from) resumedFrom = saved.next

@@ -28,6 +28,7 @@ import { toLine } from '../../shared/influx/line-protocol.js'
 import { type RollupResolution, rollupPoints } from '../../shared/rollup-record.js'
 import type { SiteModel } from '../../shared/site-model.js'
 import { certificateUseBefore } from './certificate-history.js'
+import { pinnedFactors, type RollupFactors } from './factor-choice.js'
 import { deviceKey, type ReadingsReader, siteDevices, withSiteFacts } from './reader.js'
 import type { JobWindow } from './windows.js'
 
@@ -35,7 +36,10 @@ export interface EngineOptions {
   site: SiteModel
   reader: ReadingsReader
   influx: InfluxClient
-  factorSet: FactorSet
+  /** The factor set per window date (factor-choice.ts); built once at start. */
+  factors?: RollupFactors
+  /** One set for every window (tests); ignored when `factors` is given. */
+  factorSet?: FactorSet
   expectedIntervalMs: number
   gapLimitMs: number
   devicesPerQuery: number
@@ -85,7 +89,13 @@ function stateAt(
 }
 
 export class RollupEngine {
-  constructor(private readonly options: EngineOptions) {}
+  readonly factors: RollupFactors
+
+  constructor(private readonly options: EngineOptions) {
+    if (options.factors) this.factors = options.factors
+    else if (options.factorSet) this.factors = pinnedFactors(options.factorSet)
+    else throw new TypeError('RollupEngine needs factors or factorSet')
+  }
 
   get site(): SiteModel {
     return this.options.site
@@ -165,7 +175,8 @@ export class RollupEngine {
         energies: energies[j]!,
         window: job.window,
         buckets: buckets[j]!,
-        factorSet: this.options.factorSet,
+        // The set in force on the window's local date (a window never spans two local days).
+        factorSet: this.factors.forDate(job.date),
       }
       if (job.window.start !== dayStart[j]) {
         const day = days.find((d) => d.window.start === dayStart[j] && d.window.end >= job.window.start)

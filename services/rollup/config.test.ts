@@ -40,3 +40,30 @@ describe('rollup config: operator factor file and GWP set', () => {
     expect(r.error!.issues.map((i) => i.path.join('.')).sort()).toEqual(['factorFile', 'gwp'])
   })
 })
+
+describe('rollup config: factor set choice', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kawasan-rollup-pin-'))
+  const file = join(dir, 'factors.json')
+  writeFileSync(
+    file,
+    JSON.stringify({ kawasan_factor_file: 1, version: 'site-2026.1', base: '2026.1', licence: 'contract' }),
+  )
+
+  it('leaves the set unpinned by default, so each window uses the set in force on its date', () => {
+    expect(rollupConfigSchema.parse({}).factorSet).toBeUndefined()
+  })
+
+  it('pins a bundled set or the factor file’s own version, and refuses any other name', () => {
+    expect(rollupConfigSchema.parse({ factorSet: '2025.1' }).factorSet).toBe('2025.1')
+    expect(rollupConfigSchema.parse({ factorSet: 'site-2026.1', factorFile: file }).factorSet).toBe(
+      'site-2026.1',
+    )
+    const r = rollupConfigSchema.safeParse({ factorSet: 'site-2026.1' })
+    expect(r.success).toBe(false)
+    expect(r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'factorSet: must be a bundled factor set (2025.1, 2026.1)',
+    ])
+    const typo = rollupConfigSchema.safeParse({ factorSet: 'site-2026.2', factorFile: file })
+    expect(typo.error!.issues[0]!.message).toContain("or the factor file's version (site-2026.1)")
+  })
+})

@@ -3,7 +3,7 @@
 import { z } from 'zod'
 import { GWP_SET_NAMES } from '../../shared/emissions/factors/gwp.js'
 import { loadOperatorFactorFile } from '../../shared/emissions/factors/operator-file.js'
-import { BUNDLED_FACTOR_SETS, LATEST_FACTOR_SET } from '../../shared/emissions/index.js'
+import { BUNDLED_FACTOR_SETS } from '../../shared/emissions/index.js'
 import { LATE_AFTER_MS } from '../../shared/store-schema.js'
 
 const perClusterSchema = z.strictObject({
@@ -47,12 +47,11 @@ export const rollupConfigSchema = z
       .describe('Per-cluster overrides keyed by cluster id (sites whose gateways sample at another rate)'),
     factorSet: z
       .string()
-      .refine(
-        (v) => (BUNDLED_FACTOR_SETS as readonly string[]).includes(v),
-        `must be a bundled factor set (${BUNDLED_FACTOR_SETS.join(', ')})`,
-      )
-      .default(LATEST_FACTOR_SET)
-      .describe('Emission factor set version; every rollup records it'),
+      .min(1)
+      .optional()
+      .describe(
+        'Pins one emission factor set version (a bundled set, or the factor file’s version) for every date; unset: each window uses the set in force on its local date (docs/FACTORS.md). Every row records the set and factors it used',
+      ),
     factorFile: z
       .string()
       .min(1)
@@ -132,6 +131,22 @@ export const rollupConfigSchema = z
       .min(1)
       .default(500)
       .describe('Devices read per InfluxDB query; bounds memory for big clusters'),
+  })
+  .superRefine((c, ctx) => {
+    // A pinned version must exist: a bundled set, or the operator file's own version.
+    if (c.factorSet === undefined || (BUNDLED_FACTOR_SETS as readonly string[]).includes(c.factorSet)) return
+    let fileVersion: string | undefined
+    try {
+      fileVersion = c.factorFile ? loadOperatorFactorFile(c.factorFile).version : undefined
+    } catch {
+      return // reported on factorFile
+    }
+    if (c.factorSet !== fileVersion)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['factorSet'],
+        message: `must be a bundled factor set (${BUNDLED_FACTOR_SETS.join(', ')})${fileVersion ? ` or the factor file's version (${fileVersion})` : ''}`,
+      })
   })
   .prefault({})
 export type RollupConfig = z.infer<typeof rollupConfigSchema>

@@ -12,8 +12,10 @@ import {
   computeRollup,
   type DeviceSeries,
   type EnergyBalance,
+  type FactorProvenance,
   type FactorSet,
   GENERATION_ROLES,
+  provenanceFields,
 } from '../../shared/emissions/index.js'
 import type { PointData } from '../../shared/influx/line-protocol.js'
 import { CLUSTER_TOTAL, LIVE_MEASUREMENT } from '../../shared/rollup-record.js'
@@ -91,7 +93,7 @@ function point(
   cluster: string,
   plant: string,
   time: number,
-  b: EnergyBalance,
+  b: EnergyBalance & { factors: FactorProvenance },
   today: EnergyBalance | undefined,
   online: number,
   total: number,
@@ -109,6 +111,11 @@ function point(
   if (b.renewable_share_location_pct !== null) fields.renewable_share_pct = b.renewable_share_location_pct
   if (b.carbon_intensity_location_g_co2e_per_kwh !== null)
     fields.carbon_intensity_g_co2e_per_kwh = b.carbon_intensity_location_g_co2e_per_kwh
+  // The factors the snapshot's intensity used, compactly (a row every few seconds): the rollup
+  // rows carry the full record (docs/FACTORS.md).
+  const f = provenanceFields(b.factors)
+  for (const k of ['factor_set', 'gwp_set', 'grid_factor_kg_per_kwh', 'market_factor_basis'] as const)
+    if (f[k] !== undefined) fields[k] = f[k]
   if (today) {
     fields.today_consumption_kwh = today.consumption_kwh
     fields.today_scope1_kg_co2e = today.scope1_kg_co2e

@@ -9,9 +9,10 @@
  *   (a certificate can only make *purchased* electricity renewable; GHG Protocol Scope 2 Guidance
  *   ch. 6-7, Quality Criteria).
  * - Scope 2 location-based = Σ hour grid_import × grid factor (hourly factor where the set has one).
- * - Scope 2 market-based = (grid_import − certificates applied) × residual-mix factor; without a
- *   residual mix the grid average is used and flagged (Scope 2 Guidance Table 6.3: residual mix,
- *   then grid average, is the bottom of the market-based hierarchy).
+ * - Scope 2 market-based = (grid_import − certificates applied) × the plant's market factor: its
+ *   supplier-specific rate (operator factor file), else the residual mix of the region; without
+ *   either the grid average is used and flagged (Scope 2 Guidance Table 6.3: supplier-specific,
+ *   residual mix, then grid average, at the bottom of the market-based hierarchy).
  * - Scope 1 = combustion of fuel-fired generation (see combustion.ts); biogenic CO2 apart.
  * - Carbon intensity = (Scope 1 + Scope 2) / consumption, in g CO2e/kWh, location and market.
  * - Avoided emissions = on-site renewable generation × grid factor (a memo; never netted off).
@@ -23,7 +24,7 @@ import type { DeviceRole } from '../site-model.js'
 import type { CertificatesInWindow } from './certificates.js'
 import type { Combustion } from './combustion.js'
 import type { FactorSet, GridFactor } from './factors/factor-sets.js'
-import { gridFactor, hourlyFactorAt, residualMixFactor } from './factors/factor-sets.js'
+import { gridFactor, hourlyFactorAt, marketFactor } from './factors/factor-sets.js'
 import type { HourInput, HourMatch } from './hourly-matching.js'
 import { hourlyMatching } from './hourly-matching.js'
 import type { LocalHour } from './local-days.js'
@@ -124,10 +125,20 @@ export interface BalanceContext {
   buckets: readonly LocalHour[]
 }
 
+/** Where a market-based factor comes from (Scope 2 Guidance Table 6.3), lowest last. */
+export type MarketBasis = 'supplier_specific' | 'residual_mix' | 'grid_fallback'
+
 /** Factors actually applied, for the rollup's record. */
 export interface AppliedFactors {
   grid: GridFactor
+  /** The region's residual mix (the market factor of a plant without a supplier-specific one). */
   residual: GridFactor | null
+  /**
+   * Market-based factor on uncovered import: a plant's supplier-specific factor, else the
+   * residual mix; null → the grid average per hour (`grid_fallback`, flagged).
+   */
+  market: GridFactor | null
+  market_basis: MarketBasis
   /** Grid factor per bucket (hourly where the set has it). */
   bucket_grid_kg_co2e_per_kwh: number[]
   hourly_buckets: number
@@ -173,7 +184,7 @@ export function emptyBalance(): EnergyBalance {
 /** Grid factor for each bucket: the hourly factor of the UTC hour holding the bucket's midpoint. */
 export function applicableFactors(ctx: BalanceContext, flags: Flag[]): AppliedFactors {
   const grid = gridFactor(ctx.factorSet, ctx.region)
-  const residual = residualMixFactor(ctx.factorSet, ctx.region) ?? null
+  const residual = marketFactor(ctx.factorSet, ctx.region) ?? null
   let hourly = 0
   const perBucket = ctx.buckets.map((b) => {
     const h = hourlyFactorAt(grid, (b.start + b.end) / 2)
@@ -184,7 +195,28 @@ export function applicableFactors(ctx: BalanceContext, flags: Flag[]): AppliedFa
   if (grid.hourly && hourly < ctx.buckets.length) {
     flags.push({ code: 'hourly_factor_partial', detail: `${hourly}/${ctx.buckets.length} hours` })
   }
-  return { grid, residual, bucket_grid_kg_co2e_per_kwh: perBucket, hourly_buckets: hourly }
+  return {
+    grid,
+    residual,
+    market: residual,
+    market_basis: residual ? 'residual_mix' : 'grid_fallback',
+    bucket_grid_kg_co2e_per_kwh: perBucket,
+    hourly_buckets: hourly,
+  }
+}
+
+/**
+ * The factors of one plant: the region's, with the market factor replaced by the plant's
+ * supplier-specific one when the factor set has it (`marketFactor`, docs/FACTORS.md).
+ */
+export function plantFactors(ctx: BalanceContext, factors: AppliedFactors, plant: string): AppliedFactors {
+  const supplier = ctx.factorSet.supplier_specific[plant]
+  if (!supplier) return factors
+  return {
+    ...factors,
+    market: marketFactor(ctx.factorSet, ctx.region, plant)!,
+    market_basis: 'supplier_specific',
+  }
 }
 
 export interface PlantBalanceResult {
@@ -335,8 +367,8 @@ export function plantBalance(
   b.scope2_location_kg_co2e = s2loc
   b.avoided_kg_co2e = avoided
   const uncovered = b.grid_import_kwh - b.certificates_applied_kwh
-  if (factors.residual) {
-    b.scope2_market_kg_co2e = uncovered * factors.residual.kg_co2e_per_kwh
+  if (factors.market) {
+    b.scope2_market_kg_co2e = uncovered * factors.market.kg_per_kwh
   } else {
     // Fallback: the grid factor of each hour on the import no certificate covers that hour (equals
     // the annual factor when the set has no hourly factors), so with no certificates market =

@@ -44,8 +44,21 @@ export {
 export type { Gwp, GwpSetName } from './factors/gwp.js'
 export { GWP_SETS } from './factors/gwp.js'
 export { loadOperatorFactorFile, parseOperatorFactorFile } from './factors/operator-file.js'
-export type { FactorProvenance, ProvenanceInput } from './factors/provenance.js'
-export { factorProvenance, massUnitFor, provenanceFields, provenanceOf } from './factors/provenance.js'
+export type {
+  FactorProvenance,
+  MarketFactorUsed,
+  ProvenanceField,
+  ProvenanceInput,
+} from './factors/provenance.js'
+export {
+  clusterProvenance,
+  factorProvenance,
+  massUnitFor,
+  PROVENANCE_FIELDS,
+  PROVENANCE_NUMBER_FIELDS,
+  provenanceFields,
+  provenanceOf,
+} from './factors/provenance.js'
 export type { FactorSetPeriod } from './factors/registry.js'
 export { FactorRegistry, factorSetFor } from './factors/registry.js'
 export type { HourInput, HourlyMatchingResult, HourMatch } from './hourly-matching.js'

@@ -318,6 +318,48 @@ describe('plant balance', () => {
     expect(p.scope2_market_kg_co2e).toBeCloseTo(120, 6)
     expect(codes(p)).toContain('residual_mix_fallback_grid')
   })
+
+  it('uses a plant’s supplier-specific factor before the residual mix, and each row records the factor it used', () => {
+    // p1 has a contract at 0.2 kg/kWh, p2 none (residual mix 0.6). Each imports 240 kWh, no
+    // certificates: p1 market = 240 × 0.2 = 48 kg, p2 = 240 × 0.6 = 144 kg;
+    // location 120 kg each. The cluster total (192 kg market) records both plants' factors.
+    const contract = {
+      ...factorSet.residual_mix.TEST!,
+      region: 'p1',
+      value: 0.2,
+      kg_per_kwh: 0.2,
+      kg_co2e_per_kwh: 0.2,
+      type: 'supplier_specific' as const,
+      source: 'utility contract',
+    }
+    const fs = { ...factorSet, supplier_specific: { p1: contract } }
+    const model = site({
+      plants: [
+        { id: 'p1', devices: [{ id: 'imp', role: 'grid_import' }] },
+        { id: 'p2', devices: [{ id: 'imp', role: 'grid_import' }] },
+      ],
+    })
+    const r = run(
+      model,
+      [
+        series('p1', 'imp', 'grid_import', counterOf(flat(24, 10))),
+        series('p2', 'imp', 'grid_import', counterOf(flat(24, 10))),
+      ],
+      day,
+      fs,
+    )
+    const p1 = plantOf(r, 'p1')
+    const p2 = plantOf(r, 'p2')
+    expect(p1.scope2_location_kg_co2e).toBeCloseTo(120, 6)
+    expect(p1.scope2_market_kg_co2e).toBeCloseTo(48, 6)
+    expect(p2.scope2_market_kg_co2e).toBeCloseTo(144, 6)
+    expect(r.scope2_market_kg_co2e).toBeCloseTo(192, 6)
+    expect(p1.factors.market).toMatchObject({ basis: 'supplier_specific', key: 'p1', kg_per_kwh: 0.2 })
+    expect(p2.factors.market).toMatchObject({ basis: 'residual_mix', key: 'TEST', kg_per_kwh: 0.6 })
+    expect(p1.factors.grid).toMatchObject({ key: 'TEST', kg_per_kwh: 0.5 })
+    expect(r.factors.market_by_plant).toMatchObject({ p1: { kg_per_kwh: 0.2 }, p2: { kg_per_kwh: 0.6 } })
+    expect(codes(p1)).not.toContain('residual_mix_fallback_grid')
+  })
 })
 
 describe('cluster rollup with shared assets', () => {

@@ -11,7 +11,7 @@
 import type { Device, SharedDevice, SiteModel } from '../site-model.js'
 import { SHARED_PLANT_ID } from '../site-model.js'
 import type { AppliedFactors, BatteryStore, Contribution, EnergyBalance } from './balance.js'
-import { applicableFactors, EMPTY_STORE, plantBalance, sumBalances } from './balance.js'
+import { applicableFactors, EMPTY_STORE, plantBalance, plantFactors, sumBalances } from './balance.js'
 import { allocateCertificates, type CertificateUse } from './certificates.js'
 import type { Combustion } from './combustion.js'
 import { combustion, isRenewable, scaleCombustion } from './combustion.js'
@@ -19,6 +19,7 @@ import type { DeviceEnergy, FuelUse } from './energy.js'
 import { deviceEnergy, isFuelFired } from './energy.js'
 import { EmissionsError } from './errors.js'
 import type { FactorSet } from './factors/factor-sets.js'
+import { clusterProvenance, type FactorProvenance, provenanceOf } from './factors/provenance.js'
 import type { HourMatch } from './hourly-matching.js'
 import type { LocalHour } from './local-days.js'
 import { localHours } from './local-days.js'
@@ -85,6 +86,8 @@ export interface PlantRollup extends EnergyBalance, DataQuality {
   /** Each certificate's use (kWh) at each bucket start and at the end (time-order allocation). */
   certificate_use: { start: CertificateUse[]; end: CertificateUse }
   hours?: HourMatch[]
+  /** The factors this plant's figures used, with values and sources (docs/FACTORS.md §Rows). */
+  factors: FactorProvenance
   flags: Flag[]
 }
 
@@ -121,6 +124,11 @@ export interface ClusterRollup extends EnergyBalance, DataQuality {
   grid_region: string
   window: { start: number; end: number; start_iso: string; end_iso: string; hours: number }
   factor_set: FactorSetUsed
+  /**
+   * The factors of the cluster total: the region's, every fuel burned, and `market_by_plant` when
+   * plants' market factors differ (a supplier-specific contract).
+   */
+  factors: FactorProvenance
   plants: PlantRollup[]
   shared: SharedAssetRollup[]
   hours?: ClusterHour[]
@@ -236,6 +244,8 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
   const factors = applicableFactors(ctx, flags)
   const byKey = new Map(input.energies.map((e) => [key(e.plant, e.device_id), e]))
   const fuelsUsed = new Map<Fuel, { fuel: Fuel; source: string; year: number }>()
+  // Fuels actually burned in the window (a genset that did not run used no fuel factor).
+  const fuelsBurned = new Set<Fuel>()
   const comb = (e: DeviceEnergy, d: Device, fl: Flag[]): Combustion | undefined => {
     if (!isFuelFired(d.role)) return undefined
     const input: Parameters<typeof combustion>[0] = {
@@ -249,6 +259,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     if (e.fuel_use) input.fuel_use = e.fuel_use
     const c = combustion(input, factorSet, fl)
     fuelsUsed.set(c.fuel, c.factor)
+    if (c.fuel_tj > 0) fuelsBurned.add(c.fuel)
     return c
   }
 
@@ -351,12 +362,14 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     const own: DeviceEnergy[] = []
     let flows = 0
     let estimated = 0
+    const plantFuels = new Set<Fuel>()
     for (const d of plant.devices) {
       const e = byKey.get(key(plant.id, d.id))
       if (!e) continue
       own.push(e)
       pflags.push(...e.flags)
       const c = comb(e, d, pflags)
+      if (c && c.fuel_tj > 0) plantFuels.add(c.fuel)
       summaries.push(summary(e, c))
       if (d.role === 'load' || deliveryMeters.has(key(plant.id, d.id))) continue
       flows += e.energy_kwh
@@ -374,6 +387,7 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       contributions.push(contrib)
     }
     for (const c of allocations.get(plant.id) ?? []) {
+      if (c.combustion && c.combustion.fuel_tj > 0) plantFuels.add(c.combustion.fuel)
       contributions.push(c)
       flows += c.energy_kwh
       estimated += c.estimated_kwh ?? 0
@@ -390,12 +404,13 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       bucketImport,
       tz,
     )
+    const pf = plantFactors(ctx, factors, plant.id)
     const result = plantBalance(
       plant.id,
       contributions,
       certs,
       ctx,
-      factors,
+      pf,
       input.batteryStores?.get(plant.id) ?? EMPTY_STORE,
     )
     const rollup: PlantRollup = {
@@ -406,6 +421,12 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       certificates_used: certs.used,
       battery_store: result.store,
       certificate_use: certs.use,
+      factors: provenanceOf(factorSet, {
+        region,
+        plant: plant.id,
+        fuels: [...plantFuels],
+        hourlyHours: factors.hourly_buckets,
+      }),
       flags: [...pflags, ...result.flags],
     }
     if (input.includeHours !== false) rollup.hours = result.hours
@@ -427,6 +448,10 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       hours: buckets.length,
     },
     factor_set: factorSetUsed(factorSet, factors, [...fuelsUsed.values()]),
+    factors: clusterProvenance(
+      provenanceOf(factorSet, { region, fuels: [...fuelsBurned], hourlyHours: factors.hourly_buckets }),
+      plants,
+    ),
     ...total,
     ...quality(
       allEnergies,

@@ -42,8 +42,7 @@ function siteWith(timezone: string, device: Record<string, unknown>, certificate
 
 function service(site: SiteModel): RollupService {
   return new RollupService({
-    // The set the hand computations use (ID-JAMALI 0.87 kg/kWh); the default would pick 2026.1 by date.
-    config: rollupConfigSchema.parse({ gapLimitMs: 2 * MIN, expectedIntervalMs: MIN, factorSet: '2025.1' }),
+    config: rollupConfigSchema.parse({ gapLimitMs: 2 * MIN, expectedIntervalMs: MIN }),
     site,
     influx,
     log: silentLogger(),
@@ -77,7 +76,8 @@ describe('golden scenarios through the rollup service', () => {
     // 1,000 kWh/h (a steady 1 MW, read every minute). It passes 1,000,000 → 0 at 01:00 and
     // reads 23,000 at 24:00. Day: 1,000,000 − 999,000 + 23,000 = 24,000 kWh. Taken as a reset,
     // the wrapping step (999,983.33 → 0) would count its new value, 0, and lose 16.67 kWh.
-    // Scope 2 location = 24,000 kWh × 0.87 kg/kWh (ID-JAMALI, bundled set 2025.1) = 20,880 kg.
+    // Scope 2 location = 24,000 kWh × 0.817 kg/kWh (ID-JAMALI in set 2026.1, in force on the date,
+    // as the row reports) = 19,608 kg.
     const site = siteWith('Asia/Jakarta', { counter_wrap_kwh: 1_000_000 })
     const date = '2026-09-01'
     const day = localDayWindow(date, 'Asia/Jakarta')
@@ -88,7 +88,12 @@ describe('golden scenarios through the rollup service', () => {
     await service(site).day(date)
     const [d] = await rows('rollup_1d', day.start, day.end)
     expect(d?.grid_import_kwh).toBeCloseTo(24_000, 6)
-    expect(d?.scope2_location_kg_co2e).toBeCloseTo(20_880, 6)
+    expect(d).toMatchObject({
+      factor_set: '2026.1',
+      grid_factor_key: 'ID-JAMALI',
+      grid_factor_kg_per_kwh: 0.817,
+    })
+    expect(d?.scope2_location_kg_co2e).toBeCloseTo(19_608, 6)
     expect(String(d?.flags)).toContain('counter_wrap')
     expect(String(d?.flags)).not.toContain('counter_reset')
     const hours = await rows('rollup_1h', day.start, day.end)
@@ -133,7 +138,7 @@ describe('golden scenarios through the rollup service', () => {
     // Import = 1,000 + 500 + 60 = 1,560 kWh. Consumption = 1,560 + 900 + 540 − 600 + 60 = 2,460
     // (load 2,400 + losses 60). Renewable consumed = 300 direct + 60 losses + 540 discharged = 900.
     // Hourly CFE: 10-13 → 100 + 20 = 120 each (360); 18-24 → 90 each (540); total 900 kWh,
-    // 900 / 2,460 = 36.585 %. Scope 2 location = 1,560 × 0.87 = 1,357.2 kg.
+    // 900 / 2,460 = 36.585 %. Scope 2 location = 1,560 × 0.817 (2026.1) = 1,274.52 kg.
     const site = siteWith('Asia/Jakarta', {})
     const date = '2026-09-15'
     const day = localDayWindow(date, 'Asia/Jakarta')
@@ -182,7 +187,7 @@ describe('golden scenarios through the rollup service', () => {
     expect(d?.renewable_consumed_kwh).toBeCloseTo(900, 6)
     expect(d?.cfe_kwh).toBeCloseTo(900, 6)
     expect(d?.cfe_hourly_pct).toBeCloseTo((100 * 900) / 2460, 6)
-    expect(d?.scope2_location_kg_co2e).toBeCloseTo(1357.2, 6)
+    expect(d?.scope2_location_kg_co2e).toBeCloseTo(1274.52, 6)
     expect(hours).toHaveLength(24)
     expect(hours[11]?.cfe_kwh).toBeCloseTo(120, 6)
     // The 20:00 row, computed as its own window, knows the store its day reached: 90 of 100 CFE.
@@ -197,11 +202,11 @@ describe('golden scenarios through the rollup service', () => {
     // (1,500 kWh/day) in the week of Monday 2026-06-01: 5 × 6,000 + 2 × 1,500 = 33,000 kWh.
     // One I-REC of 14 MWh covers 2026-06-01..07. In time order it covers Monday (6,000),
     // Tuesday (6,000) and Wednesday's first 2,000 kWh (00:00-08:00 at 250 kWh/h), then it is used up.
-    // Market-based Scope 2 (no residual mix for ID-JAMALI: grid factor 0.87, flagged):
-    // Mon 0, Tue 0, Wed 4,000 × 0.87 = 3,480, Thu and Fri 5,220 each, Sat and Sun 1,305 each;
-    // the days sum to 19,000 × 0.87 = 16,530 kg, the week computed as one window too.
+    // Market-based Scope 2 (no residual mix for ID-JAMALI: grid factor 0.817 of set 2026.1, flagged):
+    // Mon 0, Tue 0, Wed 4,000 × 0.817 = 3,268, Thu and Fri 4,902 each, Sat and Sun 1,225.5 each;
+    // the days sum to 19,000 × 0.817 = 15,523 kg, the week computed as one window too.
     // (Spread per day, 2,000 kWh a day capped at each day's import, the days gave 13,000 kWh
-    // applied and 17,400 kg, and 1,000 kWh of certificate was lost.)
+    // applied and 16,340 kg, and 1,000 kWh of certificate was lost.)
     const tz = 'Asia/Jakarta'
     const site = siteWith(tz, {}, [
       { id: 'IREC-WEEK-23', type: 'I-REC', mwh: 14, from: '2026-06-01', to: '2026-06-07' },
@@ -229,8 +234,10 @@ describe('golden scenarios through the rollup service', () => {
     const days = await rows('rollup_1d', week.start, week.end)
     expect(days).toHaveLength(7)
     const market = days.map((d) => Number(d.scope2_market_kg_co2e))
-    const want = [0, 0, 3480, 5220, 5220, 1305, 1305]
+    const want = [0, 0, 3268, 4902, 4902, 1225.5, 1225.5]
     expect(market).toEqual(want.map((w) => expect.closeTo(w, 6)))
+    for (const d of days)
+      expect(d).toMatchObject({ market_factor_basis: 'grid_fallback', market_factor_kg_per_kwh: 0.817 })
     expect(days.map((d) => Number(d.certificates_kwh))).toEqual([
       expect.closeTo(6000, 6),
       expect.closeTo(6000, 6),
@@ -252,8 +259,8 @@ describe('golden scenarios through the rollup service', () => {
       { window: week, date: dates[0]!, complete: true, resolution: '1d' },
     ])
     const plantA = asWeek!.rollup.plants.find((p) => p.plant === 'plant-a')!
-    expect(plantA.scope2_market_kg_co2e).toBeCloseTo(16_530, 6)
-    expect(market.reduce((a, b) => a + b, 0)).toBeCloseTo(16_530, 6)
+    expect(plantA.scope2_market_kg_co2e).toBeCloseTo(15_523, 6)
+    expect(market.reduce((a, b) => a + b, 0)).toBeCloseTo(15_523, 6)
     expect(plantA.certificates_used).toEqual([{ id: 'IREC-WEEK-23', kwh: expect.closeTo(14_000, 6) }])
   })
 

@@ -12,6 +12,7 @@ import { z } from 'zod'
 import { nextDate, startOfLocalDay } from '../../../shared/emissions/local-days.js'
 import {
   CLUSTER_TOTAL,
+  ROLLUP_FACTOR_FIELDS,
   ROLLUP_MEASUREMENTS,
   ROLLUP_NUMBER_FIELDS,
   type RollupRecord,
@@ -64,7 +65,7 @@ export function rollupRoutes(ctx: RouteContext): FastifyPluginAsync {
         schema: {
           tags: ['rollups'],
           summary: 'Rollups for a date range as JSON or CSV (streamed)',
-          description: `Dates are local to the cluster (${tz}). \`format=csv\`: one row per plant and window, units in the header names (kwh, kg_co2e, pct, g_co2e_per_kwh), a factor_set column. Rows of \`plant=_cluster\` are cluster totals. Limits: 1m up to ${LIMITS['1m'].maxDays} days, 1h up to ${LIMITS['1h'].maxDays}, 1d up to ${LIMITS['1d'].maxDays}.`,
+          description: `Dates are local to the cluster (${tz}). \`format=csv\`: one row per plant and window, units in the header names (kwh, kg_co2e, pct, g_co2e_per_kwh), a factor_set column and the factors each row used (grid_factor_*, market_factor_*, factors_json: docs/FACTORS.md). Rows of \`plant=_cluster\` are cluster totals. Limits: 1m up to ${LIMITS['1m'].maxDays} days, 1h up to ${LIMITS['1h'].maxDays}, 1d up to ${LIMITS['1d'].maxDays}.`,
           querystring: querySchema,
           produces: ['application/json', 'text/csv'],
           response: {
@@ -142,6 +143,8 @@ export function rollupRoutes(ctx: RouteContext): FastifyPluginAsync {
           out.complete = r.complete
           out.factor_set = r.factor_set
           out.flags = r.flags
+          // The factors the row used (docs/FACTORS.md), unless `fields` names others only.
+          for (const f of ROLLUP_FACTOR_FIELDS) if (!fields || fields.has(f)) out[f] = r[f]
           return out
         }
         reply.type('application/json; charset=utf-8')

@@ -38,17 +38,28 @@ export interface FuelFactorUsed {
   source: string
 }
 
+/** A market-based factor and where it sits in the Scope 2 Guidance hierarchy (Table 6.3). */
+export type MarketFactorUsed = FactorUsed & { basis: 'supplier_specific' | 'residual_mix' | 'grid_fallback' }
+
 export interface FactorProvenance {
   set: string
   origin: string
   gwp: { set: string; ch4: number; ch4_non_fossil: number; n2o: number }
-  /** Location-based grid factor. */
-  grid: FactorUsed
+  /**
+   * Location-based grid factor. `hourly_hours`: hours of the window that used the set's hourly
+   * factor instead of this annual value (absent when none did).
+   */
+  grid: FactorUsed & { hourly_hours?: number }
   /**
    * Market-based factor for energy not covered by certificates: supplier-specific, else residual
    * mix, else the grid average (`basis: grid_fallback`, flagged by the maths).
    */
-  market: FactorUsed & { basis: 'supplier_specific' | 'residual_mix' | 'grid_fallback' }
+  market: MarketFactorUsed
+  /**
+   * Cluster totals only, when plants' market factors differ (a plant with a supplier contract):
+   * each plant's factor. `market` is then the region's (plants without a contract).
+   */
+  market_by_plant?: Record<string, MarketFactorUsed>
   fuels: FuelFactorUsed[]
   thermal: FactorUsed[]
 }
@@ -62,6 +73,8 @@ export interface ProvenanceInput {
   fuels?: readonly Fuel[]
   /** Purchased steam/heat factor keys used in the window. */
   thermal?: readonly string[]
+  /** Hours of the window that used hourly grid factors (`applicableFactors`). */
+  hourlyHours?: number
 }
 
 function used(key: string, f: GridFactor): FactorUsed {
@@ -108,7 +121,9 @@ export function provenanceOf(set: FactorSet, input: ProvenanceInput): FactorProv
     set: set.version,
     origin: set.origin,
     gwp: { set: set.gwp.set, ch4: set.gwp.ch4, ch4_non_fossil: set.gwp.ch4_non_fossil, n2o: set.gwp.n2o },
-    grid: used(input.region, grid),
+    grid: input.hourlyHours
+      ? { ...used(input.region, grid), hourly_hours: input.hourlyHours }
+      : used(input.region, grid),
     market,
     fuels,
     thermal,
@@ -132,21 +147,94 @@ export function massUnitFor(gases: 'CO2' | 'CO2e'): 'kg_co2' | 'kg_co2e' {
 }
 
 /**
- * Flat InfluxDB fields for a row (strings and numbers only), plus `factors_json`: the whole record,
- * for the export an auditor reads.
+ * The provenance of a cluster total: the region's factors (`region`, computed without a plant)
+ * with every fuel any plant burned; when a plant's market factor differs from the region's, each
+ * plant's market factor under `market_by_plant` (the total is the sum of its plants' figures).
  */
-export function provenanceFields(p: FactorProvenance): Record<string, string | number> {
-  return {
+export function clusterProvenance(
+  region: FactorProvenance,
+  plants: readonly { plant: string; factors: FactorProvenance }[],
+): FactorProvenance {
+  const fuels = new Map(region.fuels.map((f) => [f.fuel, f]))
+  for (const p of plants) for (const f of p.factors.fuels) if (!fuels.has(f.fuel)) fuels.set(f.fuel, f)
+  const out: FactorProvenance = {
+    ...region,
+    fuels: [...fuels.values()].sort((a, b) => a.fuel.localeCompare(b.fuel)),
+  }
+  const same = (m: MarketFactorUsed) =>
+    m.basis === region.market.basis &&
+    m.key === region.market.key &&
+    m.kg_per_kwh === region.market.kg_per_kwh
+  if (!plants.every((p) => same(p.factors.market)))
+    out.market_by_plant = Object.fromEntries(plants.map((p) => [p.plant, p.factors.market]))
+  return out
+}
+
+/** The InfluxDB field names `provenanceFields` writes, in stored (and CSV) order. */
+export const PROVENANCE_FIELDS = [
+  'factor_set',
+  'gwp_set',
+  'grid_factor_key',
+  'grid_factor_kg_per_kwh',
+  'grid_factor_value',
+  'grid_factor_unit',
+  'grid_factor_gases',
+  'grid_factor_type',
+  'grid_factor_year',
+  'grid_factor_source',
+  'market_factor_basis',
+  'market_factor_key',
+  'market_factor_kg_per_kwh',
+  'market_factor_value',
+  'market_factor_unit',
+  'market_factor_gases',
+  'market_factor_type',
+  'market_factor_year',
+  'market_factor_source',
+  'factors_json',
+] as const
+export type ProvenanceField = (typeof PROVENANCE_FIELDS)[number]
+/** The numeric ones; every other provenance field is a string. */
+export const PROVENANCE_NUMBER_FIELDS: readonly ProvenanceField[] = [
+  'grid_factor_kg_per_kwh',
+  'grid_factor_value',
+  'grid_factor_year',
+  'market_factor_kg_per_kwh',
+  'market_factor_value',
+  'market_factor_year',
+]
+
+/**
+ * Flat InfluxDB fields for a row (strings and numbers only), plus `factors_json`: the whole record,
+ * for the export an auditor reads. A cluster total whose plants use different market factors has
+ * `market_factor_basis: per_plant` and no other `market_factor_*` field (see `market_by_plant`).
+ */
+export function provenanceFields(p: FactorProvenance): Partial<Record<ProvenanceField, string | number>> {
+  const out: Partial<Record<ProvenanceField, string | number>> = {
     factor_set: p.set,
     gwp_set: p.gwp.set,
+    grid_factor_key: p.grid.key,
     grid_factor_kg_per_kwh: p.grid.kg_per_kwh,
+    grid_factor_value: p.grid.value,
+    grid_factor_unit: p.grid.unit,
     grid_factor_gases: p.grid.gases,
     grid_factor_type: p.grid.type,
     grid_factor_year: p.grid.year,
-    market_factor_kg_per_kwh: p.market.kg_per_kwh,
-    market_factor_gases: p.market.gases,
-    market_factor_basis: p.market.basis,
-    market_factor_year: p.market.year,
-    factors_json: JSON.stringify(p),
+    grid_factor_source: p.grid.source,
   }
+  if (p.market_by_plant) out.market_factor_basis = 'per_plant'
+  else
+    Object.assign(out, {
+      market_factor_basis: p.market.basis,
+      market_factor_key: p.market.key,
+      market_factor_kg_per_kwh: p.market.kg_per_kwh,
+      market_factor_value: p.market.value,
+      market_factor_unit: p.market.unit,
+      market_factor_gases: p.market.gases,
+      market_factor_type: p.market.type,
+      market_factor_year: p.market.year,
+      market_factor_source: p.market.source,
+    })
+  out.factors_json = JSON.stringify(p)
+  return out
 }
