@@ -1,6 +1,6 @@
 /**
  * How rollups are stored and served: one flat record per plant (or `_cluster`) per window, in the
- * `rollup_1m`, `rollup_1h` and `rollup_1d` measurements (DESIGN §4), and the live snapshot in
+ * `rollup_1m`, `rollup_1h` and `rollup_1d` measurements (docs/DESIGN.md §4), and the live snapshot in
  * `live`. The rollup service writes these, the API and Grafana read them; the field list and units
  * live here only. Units are part of every field name.
  */

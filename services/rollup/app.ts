@@ -1,5 +1,5 @@
 /**
- * The rollup service (DESIGN §6, issue 5): node-cron schedules in the cluster's IANA zone that turn
+ * The rollup service (docs/DESIGN.md §6, issue 5): node-cron schedules in the cluster's IANA zone that turn
  * `readings` into `live`, `rollup_1m`, `rollup_1h` and `rollup_1d` (shared/rollup-record.ts).
  *
  * - every `liveEverySeconds`: the live snapshot (power by source, shares, today's totals);
@@ -10,7 +10,7 @@
  *
  * Recomputing a window writes the same series and time again, so InfluxDB overwrites it
  * (idempotent). Jobs that read InfluxDB run one at a time; the live snapshot runs beside them.
- * The constructor does no I/O; time comes from `now()` (STYLE §6).
+ * The constructor does no I/O; time comes from `now()` (docs/CONVENTIONS.md §6).
  */
 import { EventEmitter } from 'node:events'
 import cron, { type ScheduledTask } from 'node-cron'

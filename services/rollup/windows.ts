@@ -1,6 +1,6 @@
 /**
  * Which windows each scheduled job rolls up, as pure functions of the instant the job runs and the
- * cluster's IANA zone (STYLE §6: time is passed in). Days and hours are local (DESIGN §6): a DST
+ * cluster's IANA zone (docs/CONVENTIONS.md §6: time is passed in). Days and hours are local (docs/DESIGN.md §6): a DST
  * day has 23 or 25 hours, and the repeated hour of a fall-back night is two windows.
  */
 import {

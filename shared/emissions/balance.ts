@@ -1,5 +1,5 @@
 /**
- * Energy balance and emissions of one plant over a window (DESIGN §5), pure.
+ * Energy balance and emissions of one plant over a window (docs/DESIGN.md §5), pure.
  *
  *   consumption = grid_import + on-site generation + battery_discharge − battery_charge − grid_export
  *
@@ -281,7 +281,7 @@ export function plantBalance(
         add(hourDischarge)
         break
       case 'load':
-        break // sub-meter: not in the balance (DESIGN §2)
+        break // sub-meter: not in the balance (docs/DESIGN.md §2)
       default: {
         b.generation_kwh[c.role] += c.energy_kwh
         b.generation_total_kwh += c.energy_kwh

@@ -1,11 +1,11 @@
 /**
- * Scope 1 from on-site combustion (DESIGN §5), pure. Fuel comes from the fuel meter when the device
+ * Scope 1 from on-site combustion (docs/DESIGN.md §5), pure. Fuel comes from the fuel meter when the device
  * has one (IPCC Tier 1 is fuel-based: quantity × NCV × emission factor), otherwise from the energy
  * produced divided by the electrical (or thermal) efficiency, flagged as an estimate.
  *
  * Biomass and biogas CO2 is biogenic: reported apart from the scopes, while their CH4 and N2O count
  * in Scope 1 (GHG Protocol Corporate Standard ch. 4 and 9, "CO2 emissions from the combustion of
- * biomass shall be reported separately"; FEATURE-ANCHORS §4).
+ * biomass shall be reported separately"; docs/FACTORS.md, Rules and where they come from).
  */
 import type { DeviceRole } from '../site-model.js'
 import { EmissionsError } from './errors.js'
@@ -134,7 +134,7 @@ export function scaleCombustion(c: Combustion, fraction: number): Combustion {
   return out
 }
 
-/** Whether energy from a role (with its fuel) counts as renewable (DESIGN §5). */
+/** Whether energy from a role (with its fuel) counts as renewable (docs/DESIGN.md §5). */
 export function isRenewable(role: DeviceRole, fuel: Fuel | undefined, set: FactorSet): boolean {
   switch (role) {
     case 'solar_pv':

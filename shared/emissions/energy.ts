@@ -1,10 +1,10 @@
 /**
- * Energy per device per window (DESIGN §5, first rule), pure.
+ * Energy per device per window (docs/DESIGN.md §5, first rule), pure.
  *
  * - With a cumulative counter: each step between two consecutive readings is an increment, spread
  *   evenly over the time between them and attributed to the (hour) buckets it overlaps. A drop of
  *   more than 10 % starts a new cycle and the increment is the new value (Home Assistant's
- *   `total_increasing` semantics, the fix for its negative-bar complaints, FEATURE-ANCHORS §2 HA);
+ *   `total_increasing` semantics, the fix for its negative-bar complaints, docs/DESIGN.md §5);
  *   a smaller drop is meter jitter and is ignored; a step implying more than `maxKw` is a spike and
  *   is not counted. Across a gap the difference still counts (a counter measures it) and is flagged.
  * - Without a counter: the time integral of power (trapezoid). Steps longer than the gap limit are

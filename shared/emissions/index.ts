@@ -1,5 +1,5 @@
 /**
- * Public surface of the emission maths (pure; DESIGN §5). See README.md for the rules.
+ * Public surface of the emission maths (pure; docs/DESIGN.md §5). See README.md for the rules.
  */
 export type { AppliedFactors, BatteryStore, Contribution, EnergyBalance, GenerationRole } from './balance.js'
 export {

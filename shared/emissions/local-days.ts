@@ -1,7 +1,7 @@
 /**
  * Local days and hours in an IANA time zone, with Intl only (no tz database dependency).
  *
- * Rollup days are *local* days (DESIGN §6): a day runs from local midnight to the next local
+ * Rollup days are *local* days (docs/DESIGN.md §6): a day runs from local midnight to the next local
  * midnight, so a DST day has 23 or 25 hours (Europe/Madrid 2026-03-29 has 23, 2026-10-25 has 25).
  * Hour buckets are the instants where the local clock shows hh:00:00, so the repeated hour of a
  * fall-back day is two buckets, not one.

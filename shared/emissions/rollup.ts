@@ -1,5 +1,5 @@
 /**
- * One cluster rollup for one window: the entry point a rollup service calls (DESIGN §5), pure.
+ * One cluster rollup for one window: the entry point a rollup service calls (docs/DESIGN.md §5), pure.
  *
  *   computeRollup({ site, series, window, factorSet, expectedIntervalMs, gapLimitMs })
  *

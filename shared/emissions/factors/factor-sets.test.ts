@@ -49,7 +49,7 @@ describe('bundled factor set 2025.1', () => {
       const f = gridFactor(set, region)
       expect(f.source.length).toBeGreaterThan(10)
       expect(f.year).toBeGreaterThanOrEqual(2019)
-      expect(f.basis).toBe('direct') // never mix lifecycle factors into Scope 2 (FEATURE-ANCHORS §4)
+      expect(f.basis).toBe('direct') // never mix lifecycle factors into Scope 2 (docs/FACTORS.md, Rules and where they come from)
     }
   })
 

@@ -1,5 +1,5 @@
 /**
- * Versioned emission factor sets (DESIGN §5, docs/FACTORS.md): every factor carries its value as
+ * Versioned emission factor sets (docs/DESIGN.md §5, docs/FACTORS.md): every factor carries its value as
  * published, unit, gases, type, data year, source and licence; rollups record which set and which
  * factors they used. A set is a JSON file `factor-set-<version>.json` beside this one, validated
  * once with zod and normalised to kg per kWh. Sets are immutable once released: a correction is a
