@@ -83,7 +83,7 @@ export type RollupRecord = {
   /**
    * True only when the window is closed, has readings and no part of it lacks energy information
    * (`rowComplete`): false while open (today so far), for a window without any reading (never a
-   * zero-emission complete row, issue 12), and when a meter stopped inside it (`edge_missing`).
+   * zero-emission complete row; docs/CARBON-ACCOUNTING.md), and when a meter stopped inside it (`edge_missing`).
    */
   complete: boolean
   factor_set: string

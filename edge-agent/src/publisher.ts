@@ -7,7 +7,7 @@
  * flight; anything it reports failed goes back to the backlog. Any refusal (a CONNACK with an error
  * code: wrong password, a login limiter, a broker that is not ready) is retried like a lost link,
  * with exponential backoff and jitter (reconnect-backoff.ts): mqtt.js alone stops for good after
- * one refused CONNACK, and the agent then only buffered until its cap (issue 11).
+ * one refused CONNACK, and the agent then only buffered until its cap (docs/SECURITY.md).
  */
 import { readFileSync } from 'node:fs'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'

@@ -1,5 +1,5 @@
 /**
- * What a key may see (issue 6, tenant isolation). One place decides it, and every route asks here:
+ * What a key may see (tenant isolation, docs/DESIGN.md §8). One place decides it, and every route asks here:
  * a tenant key sees only its tenant's plants, never the estate's shared assets, never records
  * without a plant, and cluster totals only when the site model says the estate shares them. An
  * unknown plant and another tenant's plant get the same answer, so a key cannot probe which exist.

@@ -108,7 +108,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
   await app.register(rateLimit, {
     // One app-level hook instead of the plugin's per-route ones: route hooks run after the app's
     // key check, so a request refused with 401 was never counted (400 of 400 fresh wrong keys got
-    // an scrypt each), and each route had a budget of its own. Issue 11, docs/SECURITY.md.
+    // an scrypt each), and each route had a budget of its own. docs/SECURITY.md.
     global: false,
     max: config.rateLimit.max,
     timeWindow: config.rateLimit.windowMs,

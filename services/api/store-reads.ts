@@ -49,7 +49,7 @@ export interface DeadLetterRow {
   detail: string
   topic: string
   excerpt: string
-  /** Readings or metrics this record stands for (records before issue 11 have none: 1). */
+  /** Readings or metrics this record stands for (records written before dead letters carried a count have none: 1). */
   count: number
 }
 

@@ -1,5 +1,5 @@
 /**
- * The rollup service (docs/DESIGN.md §6, issue 5): node-cron schedules in the cluster's IANA zone that turn
+ * The rollup service (docs/DESIGN.md §6): node-cron schedules in the cluster's IANA zone that turn
  * `readings` into `live`, `rollup_1m`, `rollup_1h` and `rollup_1d` (shared/rollup-record.ts).
  *
  * - every `liveEverySeconds`: the live snapshot (power by source, shares, today's totals);

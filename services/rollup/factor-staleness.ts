@@ -1,7 +1,7 @@
 /**
  * Which stored days were computed with other factors than the ones now in force: after an operator
  * factor file, the GWP set or the pinned version changed, `kawasan rollup recompute` recomputes only
- * these days (issue 16: "changing the factor set recomputes the affected windows").
+ * these days (a change of factors recomputes the affected windows: docs/FACTORS.md).
  *
  * Each plant row of `rollup_1d` records the factors it used (`factors_json`, docs/FACTORS.md).
  * The record the current choice would write for the same plant, date and fuels is rebuilt and

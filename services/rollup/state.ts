@@ -56,7 +56,7 @@ export class RollupStateStore {
 
   /**
    * Start instants of the days in `range` that need no catch-up: their cluster rollup is stored as
-   * complete, or it has no reading at all (such a day is never complete, issue 12; recomputing it
+   * complete, or it has no reading at all (such a day is never complete, docs/CARBON-ACCOUNTING.md; recomputing it
    * at every start would find nothing more, and late readings are handled by the late-data scan).
    */
   async settledDays(range: TimeWindow): Promise<Set<number>> {

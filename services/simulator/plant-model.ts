@@ -11,16 +11,20 @@ import { SHARED_PLANT_ID } from '../../shared/site-model.js'
 /** Powers in kW per device id (always ≥ 0, in the direction of the device's role). */
 export type PlantPowers = Map<string, number>
 
-/** Fuel burned per kWh of electricity (typical specific consumption of each technology). */
+/**
+ * Fuel burned per kWh of electricity by the simulated units: a round electrical efficiency (a demo
+ * assumption, not data) applied to the net calorific value of the fuel in the bundled factor set
+ * (docs/FACTORS.md), so the simulated fuel meters give plausible Scope 1 figures.
+ */
 export const FUEL_PER_KWH: Record<
   string,
   { metric: 'fuel_l' | 'fuel_m3' | 'fuel_kg' | 'h2_kg'; perKwh: number }
 > = {
-  diesel: { metric: 'fuel_l', perKwh: 0.27 }, // ~35% efficient genset, 9.9 kWh/L diesel
-  natural_gas: { metric: 'fuel_m3', perKwh: 0.25 }, // ~38% CHP electrical efficiency, 10.5 kWh/m³
-  biogas: { metric: 'fuel_m3', perKwh: 0.45 },
-  biomass_wood: { metric: 'fuel_kg', perKwh: 0.9 }, // ~25% efficient steam turbine, 4.4 kWh/kg wood chips
-  hydrogen_green: { metric: 'h2_kg', perKwh: 0.06 }, // ~50% fuel cell, 33.3 kWh/kg
+  diesel: { metric: 'fuel_l', perKwh: 0.27 }, // 1 / (0.37 × 10.03 kWh/L), a genset at 37 %
+  natural_gas: { metric: 'fuel_m3', perKwh: 0.25 }, // 1 / (0.40 × 10.0 kWh/Nm³), a CHP at 40 % electrical
+  biogas: { metric: 'fuel_m3', perKwh: 0.45 }, // 1 / (0.37 × 6.0 kWh/m³), a biogas engine at 37 %
+  biomass_wood: { metric: 'fuel_kg', perKwh: 0.9 }, // 1 / (0.26 × 4.33 kWh/kg), a steam turbine at 26 %
+  hydrogen_green: { metric: 'h2_kg', perKwh: 0.06 }, // 1 / (0.50 × 33.3 kWh/kg), a fuel cell at 50 %
   hydrogen_grey: { metric: 'h2_kg', perKwh: 0.06 },
 }
 

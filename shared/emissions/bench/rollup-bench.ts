@@ -1,5 +1,5 @@
 /**
- * Benchmark: time to compute one cluster-day rollup (issue 5, "Must show" 3).
+ * Benchmark: time to compute one cluster-day rollup (results as ratios, docs/ARCHITECTURE.md).
  *
  *   npm run bench:rollup [-- --devices 100,1000,5000 --repeat 3 --formats columns,samples]
  *
