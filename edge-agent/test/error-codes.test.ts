@@ -4,6 +4,7 @@
  * with a malformed frame, and the agent's bus in a process without the optional `serialport` package.
  * Assertions are on `code` and `retryable` (the table decided once, docs/CONVENTIONS.md §5), never on messages.
  */
+
 import { execFile } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
@@ -12,6 +13,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../shared/logger.js'
+import { thrown } from '../../test/helpers/thrown.js'
 import { loadAgentConfig } from '../src/config.js'
 import { ModbusBus } from '../src/modbus-bus.js'
 import { freePort, startModbusServer } from './helpers/modbus-server.js'
@@ -19,15 +21,6 @@ import { freePort, startModbusServer } from './helpers/modbus-server.js'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const dir = mkdtempSync(join(tmpdir(), 'kawasan-agent-error-codes-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-async function thrown(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
 
 describe('agent config files', () => {
   it('a config file that does not exist is AGENT_CONFIG_UNREADABLE, not retryable', async () => {

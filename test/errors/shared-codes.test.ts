@@ -4,6 +4,7 @@
  * on, and `kawasan` child processes. Assertions are on `code` (or the `[CODE]` the CLI prints),
  * never on message text (docs/CONVENTIONS.md §5: one coded error catalogue per package).
  */
+
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -16,19 +17,10 @@ import { localHours } from '../../shared/emissions/local-days.js'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { freshDatabase } from '../helpers/influx.js'
 import { runKawasan } from '../helpers/kawasan-process.js'
+import { thrown } from '../helpers/thrown.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kawasan-error-codes-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-/** Runs `fn` and returns what it threw (fails the test when it does not throw). */
-async function thrown(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn()
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a throw')
-}
 
 describe('config files', () => {
   it('a config file that does not exist is CONFIG_FILE_UNREADABLE', async () => {

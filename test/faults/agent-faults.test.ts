@@ -14,9 +14,9 @@ import { startLocalInfluxDB } from '../../infra/local/influxdb.js'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { type KawasanProcess, startKawasan } from '../helpers/kawasan-process.js'
 import { AgentProcess } from './agent-process.js'
-import { report } from './ledger.js'
+import { AGENT_DEVICES, report, seqOracle } from './ledger.js'
 
-const DEVICES = ['grid-main', 'grid-export', 'pv-roof', 'genset-1']
+const DEVICES = AGENT_DEVICES
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -60,25 +60,6 @@ async function setup(agentOptions: { maxMb?: number; drainRate?: number; fakeTim
       broker = await startKawasan('broker', env, opsPort)
     },
   }
-}
-
-/** Per device: the stored reading numbers must run without holes and without repeats. */
-async function seqOracle(db: InfluxClient) {
-  let taken = 0
-  let stored = 0
-  let lost = 0
-  let duplicated = 0
-  for (const device of DEVICES) {
-    const rows = (await db.query(`SELECT "seq" FROM readings WHERE "device" = '${device}'`))[0]?.rows ?? []
-    const seqs = rows.map((r) => Number(r.seq))
-    const distinct = new Set(seqs)
-    const span = seqs.length ? Math.max(...seqs) - Math.min(...seqs) + 1 : 0
-    taken += span
-    stored += seqs.length
-    lost += span - distinct.size
-    duplicated += seqs.length - distinct.size
-  }
-  return { sent: taken, stored, lost, duplicated }
 }
 
 async function readingsBetween(db: InfluxClient, from: number, to: number): Promise<number> {

@@ -17,32 +17,14 @@ import { startKawasan } from '../helpers/kawasan-process.js'
 import { connectClient } from '../helpers/stack.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
 import { AgentProcess } from './agent-process.js'
-import { report } from './ledger.js'
+import { AGENT_DEVICES, report, seqOracle } from './ledger.js'
 
-const DEVICES = ['grid-main', 'grid-export', 'pv-roof', 'genset-1']
+const DEVICES = AGENT_DEVICES
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
 })
-
-async function seqOracle(db: InfluxClient) {
-  let sent = 0
-  let stored = 0
-  let lost = 0
-  let duplicated = 0
-  for (const device of DEVICES) {
-    const rows = (await db.query(`SELECT "seq" FROM readings WHERE "device" = '${device}'`))[0]?.rows ?? []
-    const seqs = rows.map((r) => Number(r.seq))
-    const distinct = new Set(seqs)
-    const span = seqs.length ? Math.max(...seqs) - Math.min(...seqs) + 1 : 0
-    sent += span
-    stored += seqs.length
-    lost += span - distinct.size
-    duplicated += seqs.length - distinct.size
-  }
-  return { sent, stored, lost, duplicated }
-}
 
 async function metric(opsPort: number, name: string): Promise<string> {
   const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text()

@@ -60,3 +60,31 @@ export function report(r: FaultReport): void {
     `FAULT ${r.case}: sent ${r.sent}, stored ${r.stored}, lost ${r.lost}, duplicated ${r.duplicated} (${r.seconds} s)${r.note ? ` — ${r.note}` : ''}\n`,
   )
 }
+
+/** The plant-a devices the agent fault cases poll. */
+export const AGENT_DEVICES = ['grid-main', 'grid-export', 'pv-roof', 'genset-1']
+
+/**
+ * The oracle of the agent cases: per device, the stored reading numbers must run without holes
+ * (lost) and without repeats (duplicated); the span of numbers is what the agent took.
+ */
+export async function seqOracle(
+  db: InfluxClient,
+  devices: readonly string[] = AGENT_DEVICES,
+): Promise<{ sent: number; stored: number; lost: number; duplicated: number }> {
+  let taken = 0
+  let stored = 0
+  let lost = 0
+  let duplicated = 0
+  for (const device of devices) {
+    const rows = (await db.query(`SELECT "seq" FROM readings WHERE "device" = '${device}'`))[0]?.rows ?? []
+    const seqs = rows.map((r) => Number(r.seq))
+    const distinct = new Set(seqs)
+    const span = seqs.length ? Math.max(...seqs) - Math.min(...seqs) + 1 : 0
+    taken += span
+    stored += seqs.length
+    lost += span - distinct.size
+    duplicated += seqs.length - distinct.size
+  }
+  return { sent: taken, stored, lost, duplicated }
+}
