@@ -13,7 +13,6 @@ import {
 import { type GwpSetName, isGwpSetName } from '../../shared/emissions/factors/gwp.js'
 import { FactorRegistry } from '../../shared/emissions/factors/registry.js'
 import { KawasanError } from '../../shared/errors.js'
-import { loadKawasanConfig } from './config.js'
 import { FACTORS_HELP } from './factors-options.js'
 
 type Section = 'grid' | 'residual_mix' | 'supplier_specific' | 'reference' | 'thermal'

@@ -9,7 +9,7 @@
  *
  * Needs /usr/bin/chromium (`apt-get install -y chromium`); screenshots go to test-output/.
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'

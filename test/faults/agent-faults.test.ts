@@ -1,20 +1,11 @@
-/**
- * Faults at the edge (issue 4, REL-03, REL-11, REL-12): the real edge agent (child process,
- * simulated devices at 1 Hz) → `kawasan broker` (child process, ingest inside) → a private InfluxDB.
- * The agent numbers its readings per device, so the oracle is the stored `seq` values: a missing
- * number is a lost reading, a number stored twice (at two timestamps) a duplicate.
- */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ensureDebianPackage } from '../../infra/local/child-server.js'
 import { freePort } from '../../infra/local/free-port.js'
-import { startLocalInfluxDB } from '../../infra/local/influxdb.js'
-import { InfluxClient } from '../../shared/influx/influx-client.js'
+import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { type KawasanProcess, startKawasan } from '../helpers/kawasan-process.js'
 import { AgentProcess } from './agent-process.js'
-import { AGENT_DEVICES, report, seqOracle } from './ledger.js'
+import { AGENT_DEVICES, faultWorkspace, report, seqOracle } from './ledger.js'
 
 const DEVICES = AGENT_DEVICES
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -24,13 +15,7 @@ afterEach(async () => {
 })
 
 async function setup(agentOptions: { maxMb?: number; drainRate?: number; fakeTime?: string } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'kawasan-agent-fault-'))
-  const influx = await startLocalInfluxDB({ dataDir: join(dir, 'influx') })
-  cleanups.push(async () => {
-    await influx.stop()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  const db = new InfluxClient({ url: influx.url, database: 'kawasan' })
+  const { dir, influx, db } = await faultWorkspace('kawasan-agent-fault-', cleanups)
   const mqttPort = await freePort()
   const opsPort = await freePort()
   const env = {

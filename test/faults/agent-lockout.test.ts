@@ -1,23 +1,11 @@
-/**
- * Issue 11, lockout of a legitimate gateway: the real edge agent (child process, 4 simulated devices
- * at 1 Hz) reaches `kawasan broker` (child process, ingest inside, its login limiter as shipped)
- * through a TCP proxy on loopback, so the broker sees it at 127.0.0.1, the address a hostile client
- * shares with it (NAT on a plant network). The hostile client locks that address with wrong
- * passwords, the agent's link drops, its logins are refused while the lock lasts; after it expires
- * the agent gets in and delivers every reading: lost 0, duplicated 0 by the agent's own numbering.
- */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { freePort } from '../../infra/local/free-port.js'
-import { startLocalInfluxDB } from '../../infra/local/influxdb.js'
-import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { startKawasan } from '../helpers/kawasan-process.js'
 import { connectClient } from '../helpers/stack.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
 import { AgentProcess } from './agent-process.js'
-import { AGENT_DEVICES, report, seqOracle } from './ledger.js'
+import { AGENT_DEVICES, faultWorkspace, report, seqOracle } from './ledger.js'
 
 const DEVICES = AGENT_DEVICES
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -37,13 +25,7 @@ async function metric(opsPort: number, name: string): Promise<string> {
 describe('edge faults: login lockout', () => {
   it('an agent behind an address locked out by wrong passwords gets back in after the lock and loses nothing (issue 11)', async () => {
     const started = performance.now()
-    const dir = mkdtempSync(join(tmpdir(), 'kawasan-agent-lockout-'))
-    const influx = await startLocalInfluxDB({ dataDir: join(dir, 'influx') })
-    cleanups.push(async () => {
-      await influx.stop()
-      rmSync(dir, { recursive: true, force: true })
-    })
-    const db = new InfluxClient({ url: influx.url, database: 'kawasan' })
+    const { dir, influx, db } = await faultWorkspace('kawasan-agent-lockout-', cleanups)
     const mqttPort = await freePort()
     const opsPort = await freePort()
     const broker = await startKawasan(

@@ -4,8 +4,11 @@
  * stored; duplicated = stored but not sent, or stored with another value (a redelivery that
  * re-stamped or altered a reading). Results are appended to test-output/faults.jsonl.
  */
-import { appendFileSync, mkdirSync } from 'node:fs'
-import type { InfluxClient } from '../../shared/influx/influx-client.js'
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type LocalInfluxDB, startLocalInfluxDB } from '../../infra/local/influxdb.js'
+import { InfluxClient } from '../../shared/influx/influx-client.js'
 
 export interface FaultReport {
   case: string
@@ -87,4 +90,21 @@ export async function seqOracle(
     duplicated += seqs.length - distinct.size
   }
   return { sent: taken, stored, lost, duplicated }
+}
+
+/**
+ * A fault case's own directory and private InfluxDB (the case may stop, slow or kill it), removed
+ * by the cleanup it registers.
+ */
+export async function faultWorkspace(
+  prefix: string,
+  cleanups: (() => Promise<void>)[],
+): Promise<{ dir: string; influx: LocalInfluxDB; db: InfluxClient }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  const influx = await startLocalInfluxDB({ dataDir: join(dir, 'influx') })
+  cleanups.push(async () => {
+    await influx.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { dir, influx, db: new InfluxClient({ url: influx.url, database: 'kawasan' }) }
 }

@@ -7,11 +7,10 @@
 import type { MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { statusTopic, telemetryTopic } from '../../shared/topics.js'
-import { countPoints, eventually } from '../helpers/influx.js'
+import { eventually } from '../helpers/influx.js'
 import { demoPasswords } from '../helpers/site.js'
 import { connectClient, payload, startStack, type TestStack } from '../helpers/stack.js'
 import {
-  ATTACK_VALUE,
   attackPayload,
   B_AGENT_ID,
   B_STATUS,
