@@ -3,7 +3,10 @@
  * to the broker. One YAML/JSON file, validated once with zod; lookups are precomputed.
  */
 import { z } from 'zod'
+import { METRIC_NAMES, METRICS } from './metric-vocabulary.js'
+import { SPARKPLUG_ID_PATTERN } from './sparkplug-topics.js'
 import { ID_PATTERN, ID_RULE } from './topics.js'
+import { conversionFactor, unitsFor } from './unit-conversion.js'
 
 const id = z.string().regex(ID_PATTERN, `must be ${ID_RULE}`)
 
@@ -126,6 +129,39 @@ export const identitySchema = z.strictObject({
 })
 export type Identity = z.infer<typeof identitySchema>
 
+const sparkplugId = z
+  .string()
+  .regex(SPARKPLUG_ID_PATTERN, 'must be 1 to 128 characters without "/", "+" or "#"')
+
+export const sparkplugMetricSchema = z.strictObject({
+  metric: z.enum(METRIC_NAMES).describe('Our metric (shared/metric-vocabulary.ts) the value is stored as'),
+  unit: z
+    .string()
+    .optional()
+    .describe(
+      'Unit the gateway reports in (e.g. W, Wh, MWh); converted to the metric unit. Omitted: already in our unit',
+    ),
+})
+
+export const sparkplugDeviceSchema = z.strictObject({
+  device: sparkplugId
+    .optional()
+    .describe("Sparkplug device id (DBIRTH/DDATA); omitted: the edge node's own metrics (NBIRTH/NDATA)"),
+  to: id.describe('Device id of the plant the metrics belong to'),
+  metrics: z
+    .record(z.string().min(1).max(256), sparkplugMetricSchema)
+    .describe('Sparkplug metric name → our metric; other metrics are counted and ignored'),
+})
+
+export const sparkplugEdgeNodeSchema = z.strictObject({
+  group: sparkplugId.describe('Sparkplug group id'),
+  edge_node: sparkplugId.describe('Sparkplug edge node id'),
+  plant: id.describe('Plant (or "shared") whose gateway identities may publish for this edge node'),
+  devices: z.array(sparkplugDeviceSchema).min(1),
+})
+export type SparkplugEdgeNode = z.infer<typeof sparkplugEdgeNodeSchema>
+export type SparkplugDeviceMapping = z.infer<typeof sparkplugDeviceSchema>
+
 const siteModelShape = z.strictObject({
   cluster: z.strictObject({
     id,
@@ -140,6 +176,10 @@ const siteModelShape = z.strictObject({
   }),
   plants: z.array(plantSchema).min(1),
   identities: z.array(identitySchema).default([]),
+  sparkplug: z
+    .array(sparkplugEdgeNodeSchema)
+    .default([])
+    .describe('Sparkplug B edge nodes (gateways such as Ignition Edge) and what their metrics are (docs/SPARKPLUG.md)'),
 })
 type SiteModelShape = z.infer<typeof siteModelShape>
 
@@ -168,6 +208,7 @@ export const siteModelSchema = siteModelShape.superRefine((model, ctx) => {
   checkAllocations(model, plantIds, ctx)
   checkCertificateIds(model, ctx)
   checkClientIdPrefixes(model, ctx)
+  checkSparkplug(model, ctx)
   model.identities.forEach((identity, i) => {
     if (identity.role === 'gateway' && !identity.plant) {
       ctx.addIssue({
@@ -275,6 +316,46 @@ function checkClientIdPrefixes(model: SiteModelShape, ctx: Ctx): void {
   })
 }
 
+/** Each edge node once, onto devices that exist, in units that convert to ours (docs/SITE-MODEL.md). */
+function checkSparkplug(model: SiteModelShape, ctx: Ctx): void {
+  const devicesOf = new Map(model.plants.map((p) => [p.id, new Set(p.devices.map((d) => d.id))]))
+  devicesOf.set(SHARED_PLANT_ID, new Set(model.cluster.shared_devices.map((d) => d.id)))
+  const nodes = new Set<string>()
+  model.sparkplug.forEach((node, i) => {
+    const at = ['sparkplug', i]
+    const nodeKey = `${node.group}/${node.edge_node}`
+    if (nodes.has(nodeKey))
+      ctx.addIssue({ code: 'custom', path: [...at, 'edge_node'], message: `edge node ${nodeKey} is listed twice` })
+    nodes.add(nodeKey)
+    const devices = devicesOf.get(node.plant)
+    if (!devices) {
+      ctx.addIssue({ code: 'custom', path: [...at, 'plant'], message: `unknown plant "${node.plant}"` })
+      return
+    }
+    const seen = new Set<string>()
+    node.devices.forEach((d, j) => {
+      const name = d.device ?? '(edge node metrics)'
+      if (seen.has(name))
+        ctx.addIssue({ code: 'custom', path: [...at, 'devices', j, 'device'], message: `${name} is mapped twice` })
+      seen.add(name)
+      if (!devices.has(d.to))
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'devices', j, 'to'],
+          message: `plant ${node.plant} has no device "${d.to}"`,
+        })
+      for (const [metricName, m] of Object.entries(d.metrics)) {
+        if (conversionFactor(m.metric, m.unit) === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'devices', j, 'metrics', metricName, 'unit'],
+            message: `${m.metric} is in ${METRICS[m.metric].unit || '(no unit)'}; "${m.unit}" does not convert to it (units: ${unitsFor(m.metric).join(', ')})`,
+          })
+      }
+    })
+  })
+}
+
 function isIanaZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone })
@@ -293,6 +374,7 @@ export interface DeviceRef {
 /** Precomputed lookups over a validated site model. */
 export class SiteIndex {
   private readonly devices = new Map<string, DeviceRef>()
+  private readonly sparkplugNodes = new Map<string, SparkplugEdgeNode>()
 
   constructor(readonly model: SiteModel) {
     const cluster = model.cluster.id
@@ -303,6 +385,12 @@ export class SiteIndex {
     for (const device of model.cluster.shared_devices) {
       this.devices.set(key(SHARED_PLANT_ID, device.id), { cluster, plant: SHARED_PLANT_ID, device })
     }
+    for (const node of model.sparkplug) this.sparkplugNodes.set(key(node.group, node.edge_node), node)
+  }
+
+  /** The site model's entry for a Sparkplug edge node, if it has one. */
+  sparkplugNode(group: string, edgeNode: string): SparkplugEdgeNode | undefined {
+    return this.sparkplugNodes.get(key(group, edgeNode))
   }
 
   get clusterId(): string {

@@ -32,6 +32,10 @@ export const DEAD_LETTER_REASONS = [
   'rejected_by_influxdb',
   'validation_error',
   'too_many_dead_letters',
+  // Sparkplug B (docs/SPARKPLUG.md): a payload that is not Sparkplug protobuf; metrics sent by alias
+  // only, whose alias no BIRTH certificate declared (a rebirth is requested).
+  'bad_protobuf',
+  'unknown_alias',
 ] as const
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number]
 

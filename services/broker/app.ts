@@ -19,6 +19,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Logger } from '../../shared/logger.js'
 import { verifyPassword } from '../../shared/password-hash.js'
 import type { Identity, SiteIndex } from '../../shared/site-model.js'
+import { isSparkplugTopic } from '../../shared/sparkplug-topics.js'
 import { parseDeviceTopic } from '../../shared/topics.js'
 import { canPublish, canSubscribe } from './acl.js'
 import { DEFAULT_LOGIN_LIMITER, LoginLimiter, type LoginLimiterOptions } from './auth-limiter.js'
@@ -167,6 +168,8 @@ export class KawasanBroker {
   private started = false
   private readonly redis: ReturnType<typeof redisBackends> | undefined
   private readonly m
+  private readonly sparkplugPlantOf = (group: string, edgeNode: string): string | undefined =>
+    this.options.site.sparkplugNode(group, edgeNode)?.plant
 
   constructor(private readonly options: BrokerOptions) {
     const registers = [options.metrics]
@@ -252,7 +255,7 @@ export class KawasanBroker {
       authorizeSubscribe: (client, sub, done) => {
         const identity = client && this.identities.get(client)
         const decision = identity
-          ? canSubscribe(identity, options.site.clusterId, sub.topic)
+          ? canSubscribe(identity, options.site.clusterId, sub.topic, this.sparkplugPlantOf)
           : { allowed: false as const, reason: 'not authenticated' }
         if (decision.allowed) return done(null, sub)
         this.m.aclDenied.inc({ action: 'subscribe' })
@@ -264,7 +267,7 @@ export class KawasanBroker {
       // emptyQueue), goes only to a client whose identity may read the topic now.
       authorizeForward: (client, packet) => {
         const identity = this.identities.get(client)
-        if (identity && canSubscribe(identity, options.site.clusterId, packet.topic).allowed) return packet
+        if (identity && canSubscribe(identity, options.site.clusterId, packet.topic, this.sparkplugPlantOf).allowed) return packet
         this.refuse('forward_refused', client, { topic: packet.topic.slice(0, 200) })
         return null
       },
@@ -306,7 +309,7 @@ export class KawasanBroker {
     // (aedes publishes a dead broker's wills from Redis): check it now, as a publish [MQTT-3.1.2-8].
     if (connect?.will) {
       const will = connect.will
-      const acl = canPublish(identity, this.options.site.clusterId, will.topic)
+      const acl = canPublish(identity, this.options.site.clusterId, will.topic, this.sparkplugPlantOf)
       const topic = parseDeviceTopic(will.topic)
       const content =
         acl.allowed && topic
@@ -386,12 +389,16 @@ export class KawasanBroker {
     }
     const identity = this.identities.get(client)
     const decision = identity
-      ? canPublish(identity, this.options.site.clusterId, topic)
+      ? canPublish(identity, this.options.site.clusterId, topic, this.sparkplugPlantOf)
       : { allowed: false as const, reason: 'not authenticated' }
     if (!decision.allowed) {
       this.m.aclDenied.inc({ action: 'publish' })
       this.refuse('acl_publish', client, { reason: decision.reason, topic: topic.slice(0, 200) })
       done(new Error(`not authorised: ${decision.reason}`)) // MQTT 3.1.1 has no negative PUBACK: aedes disconnects
+      return
+    }
+    if (isSparkplugTopic(topic)) {
+      this.publishSparkplug(client, packet, done)
       return
     }
     const deviceTopic = parseDeviceTopic(topic)!
@@ -430,6 +437,53 @@ export class KawasanBroker {
           'telemetry not stored; closing connection without PUBACK',
         )
         client.close()
+      },
+    )
+  }
+
+  /**
+   * A Sparkplug edge node's message (the ACL checked the topic): never retained, and with ingest
+   * here held until stored, like our telemetry (docs/SPARKPLUG.md). Sparkplug sends data at QoS 0,
+   * where holding the hook keeps the order; at QoS 1 it also holds the PUBACK.
+   */
+  private publishSparkplug(
+    client: Client,
+    packet: { topic: string; payload: Buffer | string; retain: boolean },
+    done: (err?: Error | null) => void,
+  ): void {
+    if (packet.retain) {
+      packet.retain = false
+      this.refuse('retain_stripped', client, { topic: packet.topic.slice(0, 200) })
+    }
+    this.m.messages.inc({ kind: 'sparkplug' })
+    const sink = this.options.sink
+    if (!sink) {
+      done()
+      return
+    }
+    if (sink.isFull) this.pause(client)
+    sink.accept(packet.topic, packet.payload as Buffer).then(
+      () => done(),
+      (err: Error) => {
+        this.options.log.warn(
+          { clientId: client.id, err: err.message },
+          'Sparkplug message not stored; closing connection without PUBACK',
+        )
+        client.close()
+      },
+    )
+  }
+
+  /**
+   * Publishes a message of ingest's own (Sparkplug rebirth requests, device status from BIRTH and
+   * DEATH): aedes skips authorizePublish for the broker's messages, so status reaches onStatus here.
+   */
+  publishInternal(topic: string, payload: Buffer, options: { retain: boolean }): void {
+    if (parseDeviceTopic(topic)?.kind === 'status') this.options.onStatus?.(topic, payload)
+    this.aedes.publish(
+      { cmd: 'publish', topic, payload, qos: options.retain ? 1 : 0, retain: options.retain, dup: false },
+      (err) => {
+        if (err) this.options.log.warn({ topic, err: err.message }, 'internal publish failed')
       },
     )
   }

@@ -8,6 +8,7 @@ import { InfluxV2Writer } from '../../shared/influx/influx-v2-writer.js'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import type { IngestConfig } from './config.js'
+import { SparkplugIngest } from './sparkplug/sparkplug-ingest.js'
 import { TelemetryPipeline } from './telemetry-pipeline.js'
 
 export interface InfluxTarget extends InfluxConnection {
@@ -36,17 +37,28 @@ export function createIngestPipeline(options: {
   now?: () => number
 }): TelemetryPipeline {
   const { config } = options
+  const limits = {
+    maxFutureMs: config.maxFutureSeconds * 1000,
+    maxAgeMs: config.maxAgeDays * 86_400_000,
+    maxPayloadBytes: 256 * 1024,
+  }
   return new TelemetryPipeline({
     site: options.site,
     writer: options.writer,
     log: options.log.child({ module: 'ingest' }),
     metrics: options.metrics,
     ...(options.now ? { now: options.now } : {}),
-    limits: {
-      maxFutureMs: config.maxFutureSeconds * 1000,
-      maxAgeMs: config.maxAgeDays * 86_400_000,
-      maxPayloadBytes: 256 * 1024,
-    },
+    limits,
+    // Hosted whenever the site model maps Sparkplug edge nodes (docs/SPARKPLUG.md).
+    sparkplug:
+      options.site.model.sparkplug.length > 0
+        ? new SparkplugIngest({
+            site: options.site,
+            log: options.log.child({ module: 'ingest-sparkplug' }),
+            metrics: options.metrics,
+            limits,
+          })
+        : undefined,
     batcher: {
       maxBatchLines: config.maxBatchLines,
       flushIntervalMs: config.flushIntervalMs,

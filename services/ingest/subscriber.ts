@@ -11,6 +11,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { SHARED_PLANT_ID } from '../../shared/site-model.js'
+import { SPARKPLUG_NAMESPACE } from '../../shared/sparkplug-topics.js'
 import { telemetryFilter } from '../../shared/topics.js'
 import type { TelemetryPipeline } from './telemetry-pipeline.js'
 
@@ -38,13 +39,24 @@ export function partitionFilters(
   shareGroup?: string,
 ): string[] {
   const cluster = site.clusterId
-  if (shareGroup) return index < count ? [`$share/${shareGroup}/${telemetryFilter(cluster)}`] : []
+  if (shareGroup) {
+    if (index >= count) return []
+    const shared = [`$share/${shareGroup}/${telemetryFilter(cluster)}`]
+    // Not shared: a group would deal one edge node's messages to several members and break its seq.
+    if (index === 0 && site.model.sparkplug.length > 0) shared.push(SPARKPLUG_FILTER)
+    return shared
+  }
   const plants = [
     ...site.model.plants.map((p) => p.id),
     ...(site.model.cluster.shared_devices.length > 0 ? [SHARED_PLANT_ID] : []),
   ]
-  return plants.filter((_, i) => i % count === index).map((plant) => telemetryFilter(cluster, plant))
+  const filters = plants.filter((_, i) => i % count === index).map((plant) => telemetryFilter(cluster, plant))
+  // Sparkplug: one connection, so each edge node's seq arrives in order (docs/SPARKPLUG.md).
+  if (index === 0 && site.model.sparkplug.length > 0) filters.push(SPARKPLUG_FILTER)
+  return filters
 }
+
+const SPARKPLUG_FILTER = `${SPARKPLUG_NAMESPACE}/#`
 
 export class IngestSubscriber {
   private clients: MqttClient[] = []
@@ -74,6 +86,11 @@ export class IngestSubscriber {
       const client = this.connect(`${this.options.clientIdPrefix}-${i}`, filters)
       this.filters.set(client, filters)
       this.clients.push(client)
+      // Sparkplug rebirth requests and device status go out on the connection that reads Sparkplug.
+      if (filters.includes(SPARKPLUG_FILTER))
+        this.pipeline.sparkplug?.setOutbox((topic, payload, o) =>
+          client.publish(topic, payload, { qos: o.retain ? 1 : 0, retain: o.retain }),
+        )
     }
     await Promise.all(
       this.clients.map(

@@ -8,10 +8,12 @@ import type { LineWriter } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
+import { isSparkplugTopic } from '../../shared/sparkplug-topics.js'
 import { LATE_AFTER_MS } from '../../shared/store-schema.js'
 import { type DeadLetter, DeadLetterEncoder, excerptOf } from './dead-letter.js'
 import { lateDataMarkers } from './late-data.js'
 import { SequenceTracker } from './sequence-tracker.js'
+import type { SparkplugIngest, SparkplugResult } from './sparkplug/sparkplug-ingest.js'
 import { TimestampCollisions } from './timestamp-collisions.js'
 import {
   DEFAULT_LIMITS,
@@ -32,6 +34,8 @@ export interface PipelineOptions {
   batcher?: Partial<BatcherOptions>
   /** Readings older than this get a `late_data` marker for the rollup (0 = off; late-data.ts). */
   lateAfterMs?: number
+  /** Sparkplug B messages (`spBv1.0/...`) go here instead of the JSON validation (docs/SPARKPLUG.md). */
+  sparkplug?: SparkplugIngest | undefined
 }
 
 export interface AcceptResult {
@@ -147,6 +151,7 @@ export class TelemetryPipeline {
    * being resent forever and stalling the gateway's queue (docs/SECURITY.md).
    */
   async accept(topic: string, payload: Buffer): Promise<AcceptResult> {
+    if (this.options.sparkplug && isSparkplugTopic(topic)) return this.acceptSparkplug(topic, payload)
     const now = this.now()
     let result: ValidatedMessage
     let lines: string[]
@@ -190,6 +195,36 @@ export class TelemetryPipeline {
     this.m.messages.inc({
       outcome: result.points.length === 0 ? 'rejected' : result.deadLetters.length > 0 ? 'partial' : 'ok',
     })
+    return { points: result.points.length, deadLetters: result.deadLetters.length }
+  }
+
+  /** The Sparkplug host, for the part holding the MQTT connection to give it an outbox. */
+  get sparkplug(): SparkplugIngest | undefined {
+    return this.options.sparkplug
+  }
+
+  /** Sparkplug hook: the same storing, counting and acknowledge-after-write as our own telemetry. */
+  private async acceptSparkplug(topic: string, payload: Buffer): Promise<AcceptResult> {
+    const now = this.now()
+    let result: SparkplugResult
+    try {
+      result = this.options.sparkplug!.handle(topic, payload, now)
+    } catch (err) {
+      const detail = `message could not be judged: ${String((err as Error)?.message).slice(0, 300)}`
+      result = { points: [], deadLetters: [{ reason: 'validation_error', detail, topic, excerpt: '' }] }
+    }
+    const lines = result.points.map(toLine)
+    for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS))
+      lines.push(toLine(marker))
+    for (const d of result.deadLetters) {
+      lines.push(this.deadLetters.toLine(d))
+      this.m.deadLetters.inc({ reason: d.reason })
+      this.logOncePerKind(d)
+    }
+    await this.batcher.submit(lines)
+    this.m.points.inc(result.points.length)
+    if (lines.length > 0)
+      this.m.messages.inc({ outcome: result.deadLetters.length > 0 ? 'partial' : 'ok' })
     return { points: result.points.length, deadLetters: result.deadLetters.length }
   }
 
