@@ -179,7 +179,9 @@ const siteModelShape = z.strictObject({
   sparkplug: z
     .array(sparkplugEdgeNodeSchema)
     .default([])
-    .describe('Sparkplug B edge nodes (gateways such as Ignition Edge) and what their metrics are (docs/SPARKPLUG.md)'),
+    .describe(
+      'Sparkplug B edge nodes (gateways such as Ignition Edge) and what their metrics are (docs/SPARKPLUG.md)',
+    ),
 })
 type SiteModelShape = z.infer<typeof siteModelShape>
 
@@ -325,7 +327,11 @@ function checkSparkplug(model: SiteModelShape, ctx: Ctx): void {
     const at = ['sparkplug', i]
     const nodeKey = `${node.group}/${node.edge_node}`
     if (nodes.has(nodeKey))
-      ctx.addIssue({ code: 'custom', path: [...at, 'edge_node'], message: `edge node ${nodeKey} is listed twice` })
+      ctx.addIssue({
+        code: 'custom',
+        path: [...at, 'edge_node'],
+        message: `edge node ${nodeKey} is listed twice`,
+      })
     nodes.add(nodeKey)
     const devices = devicesOf.get(node.plant)
     if (!devices) {
@@ -336,7 +342,11 @@ function checkSparkplug(model: SiteModelShape, ctx: Ctx): void {
     node.devices.forEach((d, j) => {
       const name = d.device ?? '(edge node metrics)'
       if (seen.has(name))
-        ctx.addIssue({ code: 'custom', path: [...at, 'devices', j, 'device'], message: `${name} is mapped twice` })
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'devices', j, 'device'],
+          message: `${name} is mapped twice`,
+        })
       seen.add(name)
       if (!devices.has(d.to))
         ctx.addIssue({

@@ -52,7 +52,10 @@ function canPublishSparkplug(
 ): AclDecision {
   const t = parseSparkplugTopic(topic)
   if (!t || !isEdgeMessage(t))
-    return { allowed: false, reason: 'not a Sparkplug edge node message (NBIRTH/NDATA/NDEATH/DBIRTH/DDATA/DDEATH)' }
+    return {
+      allowed: false,
+      reason: 'not a Sparkplug edge node message (NBIRTH/NDATA/NDEATH/DBIRTH/DDATA/DDEATH)',
+    }
   const plant = plantOf?.(t.group, t.edgeNode)
   if (plant === undefined)
     return { allowed: false, reason: `Sparkplug edge node ${t.group}/${t.edgeNode} is not in the site model` }
@@ -68,13 +71,20 @@ function canPublishSparkplug(
  * What a gateway may read of the Sparkplug namespace: commands (NCMD/DCMD) to its plant's edge
  * nodes, named literally (no wildcard before the edge node), and the host applications' STATE.
  */
-function canSubscribeSparkplug(identity: Identity, filter: string, plantOf: SparkplugPlantOf | undefined): AclDecision {
+function canSubscribeSparkplug(
+  identity: Identity,
+  filter: string,
+  plantOf: SparkplugPlantOf | undefined,
+): AclDecision {
   const parts = filter.split('/')
   if (parts[1] === 'STATE') return allow
   const [, group, type, edgeNode] = parts
   const literal = (p: string | undefined): p is string => !!p && p !== '+' && p !== '#'
   if (!literal(group) || (type !== 'NCMD' && type !== 'DCMD') || !literal(edgeNode))
-    return { allowed: false, reason: `a gateway subscribes only to NCMD/DCMD of its own edge nodes and to STATE` }
+    return {
+      allowed: false,
+      reason: `a gateway subscribes only to NCMD/DCMD of its own edge nodes and to STATE`,
+    }
   const plant = plantOf?.(group, edgeNode)
   return plant !== undefined && plant === identity.plant
     ? allow

@@ -267,7 +267,11 @@ export class KawasanBroker {
       // emptyQueue), goes only to a client whose identity may read the topic now.
       authorizeForward: (client, packet) => {
         const identity = this.identities.get(client)
-        if (identity && canSubscribe(identity, options.site.clusterId, packet.topic, this.sparkplugPlantOf).allowed) return packet
+        if (
+          identity &&
+          canSubscribe(identity, options.site.clusterId, packet.topic, this.sparkplugPlantOf).allowed
+        )
+          return packet
         this.refuse('forward_refused', client, { topic: packet.topic.slice(0, 200) })
         return null
       },

@@ -223,8 +223,7 @@ export class TelemetryPipeline {
     }
     await this.batcher.submit(lines)
     this.m.points.inc(result.points.length)
-    if (lines.length > 0)
-      this.m.messages.inc({ outcome: result.deadLetters.length > 0 ? 'partial' : 'ok' })
+    if (lines.length > 0) this.m.messages.inc({ outcome: result.deadLetters.length > 0 ? 'partial' : 'ok' })
     return { points: result.points.length, deadLetters: result.deadLetters.length }
   }
 

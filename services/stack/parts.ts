@@ -158,7 +158,9 @@ export function brokerPart(
         })
         const started = broker
         // Sparkplug rebirth requests and device status go out through this broker (docs/SPARKPLUG.md).
-        options.ingest?.pipeline().sparkplug?.setOutbox((topic, payload, o) => started.publishInternal(topic, payload, o))
+        options.ingest
+          ?.pipeline()
+          .sparkplug?.setOutbox((topic, payload, o) => started.publishInternal(topic, payload, o))
         const { host, port: wanted, tls } = config.broker
         const { port, tlsPort } = await broker.start({ host, port: wanted, tls }).catch((err: unknown) => {
           throw listenError(err, 'MQTT broker', host, wanted, 'MQTT_PORT')

@@ -32,9 +32,11 @@ export async function startStack(
     ingest?: Record<string, unknown>
     onStatus?: (topic: string, payload: Buffer) => void
     limits?: Partial<BrokerLimits>
+    /** Another site model than the example estate's (e.g. with a Sparkplug section). */
+    site?: SiteIndex
   } = {},
 ): Promise<TestStack> {
-  const site = exampleSite()
+  const site = options.site ?? exampleSite()
   const influx = await freshDatabase('stack')
   const ctx = stackContext(
     {

@@ -30,7 +30,12 @@ export class EdgeNodeSessions {
   }
 
   /** NBIRTH: a new session replaces whatever was known of the node. */
-  birth(node: string, bdSeq: number | undefined, seq: number | undefined, aliases: Map<number, string>): void {
+  birth(
+    node: string,
+    bdSeq: number | undefined,
+    seq: number | undefined,
+    aliases: Map<number, string>,
+  ): void {
     this.sessions.set(node, {
       bdSeq,
       seq: seq ?? 0,

@@ -113,7 +113,10 @@ export class SparkplugIngest {
         ...extra,
       })
     if (!node) {
-      letter('unknown_device', `edge node ${t.group}/${t.edgeNode} is not in the site model's sparkplug section`)
+      letter(
+        'unknown_device',
+        `edge node ${t.group}/${t.edgeNode} is not in the site model's sparkplug section`,
+      )
       return out
     }
     const mapping = node.devices.find((d) => d.device === t.device)
@@ -130,7 +133,11 @@ export class SparkplugIngest {
     try {
       p = decodeSparkplug(payload)
     } catch (err) {
-      letter('bad_protobuf', `not a Sparkplug B payload: ${String((err as Error)?.message).slice(0, 200)}`, tags)
+      letter(
+        'bad_protobuf',
+        `not a Sparkplug B payload: ${String((err as Error)?.message).slice(0, 200)}`,
+        tags,
+      )
       return out
     }
     const key = `${t.group}/${t.edgeNode}`
@@ -241,7 +248,12 @@ export class SparkplugIngest {
       })
     }
     if (problems.has('unknown_alias'))
-      this.askRebirth(t, 'unknown_alias', now, `${problems.get('unknown_alias')?.length} metric(s) by unknown alias`)
+      this.askRebirth(
+        t,
+        'unknown_alias',
+        now,
+        `${problems.get('unknown_alias')?.length} metric(s) by unknown alias`,
+      )
     if (!mapping || byTime.size === 0) return
     const ref = this.options.site.device(this.options.site.clusterId, node.plant, mapping.to)
     if (!ref) return // checked when the site model was loaded
@@ -250,7 +262,12 @@ export class SparkplugIngest {
     this.readingSeq.set(deviceKey, seq)
     const pointTags = { cluster: ref.cluster, plant: node.plant, device: mapping.to, role: ref.device.role }
     for (const [time, fields] of byTime)
-      out.points.push({ measurement: READINGS_MEASUREMENT, tags: pointTags, fields: { ...fields, seq: { int: seq } }, time })
+      out.points.push({
+        measurement: READINGS_MEASUREMENT,
+        tags: pointTags,
+        fields: { ...fields, seq: { int: seq } },
+        time,
+      })
   }
 
   private askRebirth(t: SparkplugTopic, reason: string, now: number, detail: string): void {
@@ -268,9 +285,13 @@ export class SparkplugIngest {
     ts: number,
   ): void {
     const status: AgentStatus = { state, ts }
-    this.outbox?.(statusTopic(this.options.site.clusterId, node.plant, d.to), Buffer.from(JSON.stringify(status)), {
-      retain: true,
-    })
+    this.outbox?.(
+      statusTopic(this.options.site.clusterId, node.plant, d.to),
+      Buffer.from(JSON.stringify(status)),
+      {
+        retain: true,
+      },
+    )
   }
 
   /** Unmapped metrics are expected (a gateway publishes far more than energy): counted, logged once per kind. */
