@@ -21,4 +21,29 @@ describe('ACL', () => {
     expect(canSubscribe(gw, 'c', 'kawasan/v1/c/plant-a/#').allowed).toBe(true)
     expect(canSubscribe(gw, 'c', 'kawasan/v1/c/+/m1/telemetry').allowed).toBe(false)
   })
+
+  it('lets a gateway publish Sparkplug edge node messages only for edge nodes of its plant', () => {
+    const plantOf = (group: string, node: string) =>
+      group === 'G' && node === 'N1' ? 'plant-a' : group === 'G' && node === 'N2' ? 'plant-b' : undefined
+    const pub = (topic: string) => canPublish(gw, 'c', topic, plantOf).allowed
+    expect(pub('spBv1.0/G/NBIRTH/N1')).toBe(true)
+    expect(pub('spBv1.0/G/DDATA/N1/Meter 1')).toBe(true)
+    expect(pub('spBv1.0/G/NDEATH/N1')).toBe(true)
+    expect(pub('spBv1.0/G/NBIRTH/N2')).toBe(false) // another plant's edge node
+    expect(pub('spBv1.0/G/NDATA/N3')).toBe(false) // not in the site model
+    expect(pub('spBv1.0/G/NCMD/N1')).toBe(false) // commands are the host's
+    expect(pub('spBv1.0/STATE/host')).toBe(false)
+    expect(pub('spBv1.0/G/DDATA/N1')).toBe(false) // DDATA needs a device
+    expect(canPublish(gw, 'c', 'spBv1.0/G/NBIRTH/N1').allowed).toBe(false) // no mapping given
+    expect(canPublish(ingest, 'c', 'spBv1.0/G/NBIRTH/N1', plantOf).allowed).toBe(false)
+    const sub = (filter: string) => canSubscribe(gw, 'c', filter, plantOf).allowed
+    expect(sub('spBv1.0/G/NCMD/N1/#')).toBe(true)
+    expect(sub('spBv1.0/G/DCMD/N1/#')).toBe(true)
+    expect(sub('spBv1.0/STATE/+')).toBe(true)
+    expect(sub('spBv1.0/G/NCMD/N2/#')).toBe(false)
+    expect(sub('spBv1.0/G/NCMD/+/#')).toBe(false)
+    expect(sub('spBv1.0/G/NDATA/N1')).toBe(false)
+    expect(sub('spBv1.0/#')).toBe(false)
+    expect(canSubscribe(ingest, 'c', 'spBv1.0/#').allowed).toBe(true)
+  })
 })

@@ -236,7 +236,7 @@ describe('Sparkplug B edge node through our broker (in-broker ingest)', () => {
     // A plain publish for plant-c's edge node: refused, counted, the connection dropped.
     const publishesBefore = await refusals('acl_publish')
     const gw = await stack.connect('gw-plant-b', { clientId: `gw-plant-b-x-${process.pid}` })
-    const closed = new Promise((r) => gw.once('close', r))
+    const closed = new Promise<void>((r) => gw.once('close', () => r()))
     gw.publish(
       spTopic(GROUP_C, 'NDATA', NODE_C),
       encode({ timestamp: T0, seq: 1, metrics: [{ name: 'P', value: 1000 }] }),
