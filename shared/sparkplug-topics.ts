@@ -14,7 +14,7 @@ export type SparkplugEdgeType = (typeof SPARKPLUG_EDGE_TYPES)[number]
 export type SparkplugMessageType = SparkplugEdgeType | (typeof SPARKPLUG_COMMAND_TYPES)[number]
 
 /** A group, edge node or device id: any UTF-8 text without the MQTT level separator or wildcards. */
-export const SPARKPLUG_ID_PATTERN = /^[^/+#\u0000-\u001f]{1,128}$/
+export const SPARKPLUG_ID_PATTERN = /^[^/+#\p{Cc}]{1,128}$/u
 
 export interface SparkplugTopic {
   group: string
