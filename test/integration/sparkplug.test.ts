@@ -254,6 +254,24 @@ describe('Sparkplug B edge node through our broker (in-broker ingest)', () => {
     const own = await sub.subscribeAsync(`${spTopic(GROUP_B, 'NCMD', NODE_B)}/#`, { qos: 0 })
     expect(own[0]?.qos).toBe(0)
   })
+
+  it('turns the devices offline when the edge node drops off and the broker sends its NDEATH will', async () => {
+    const edge = edgeNode(stack.url, {
+      group: GROUP_B,
+      node: NODE_B,
+      clientId: `ignition-will-${process.pid}`,
+    })
+    const state = (device: string) => statuses.get('plant-b', device)?.state
+    await until(() => state('grid-main') === 'online' && state('pv-roof') === 'online', 'DBIRTH status')
+    // The gateway's link dies without a DISCONNECT: the broker publishes the will [MQTT-3.1.2-8].
+    const mqttClient = (edge.client as unknown as { client: { stream: { destroy(): void } } }).client
+    mqttClient.stream.destroy()
+    await until(
+      () => state('grid-main') === 'offline' && state('pv-roof') === 'offline',
+      'NDEATH will status',
+    )
+    edge.client.stop()
+  })
 })
 
 describe('Sparkplug B acknowledged after the write', () => {
