@@ -71,9 +71,12 @@ export const deviceSchema = z.strictObject({
 })
 export type Device = z.infer<typeof deviceSchema>
 
+/** Instrument types (docs/CARBON-ACCOUNTING.md "Certificates"); GC: a granular, hour-stamped certificate. */
+export const CERTIFICATE_TYPES = ['REC', 'I-REC', 'PPA', 'GO', 'REGO', 'GC'] as const
+
 export const certificateSchema = z.strictObject({
   id: z.string().min(1),
-  type: z.enum(['REC', 'I-REC', 'PPA', 'GO', 'REGO', 'GC']).default('I-REC'),
+  type: z.enum(CERTIFICATE_TYPES).default('I-REC'),
   mwh: z.number().positive(),
   from: z.iso.date().describe('First day covered (YYYY-MM-DD, local)'),
   to: z.iso.date().describe('Last day covered (YYYY-MM-DD, local)'),
