@@ -11,7 +11,7 @@ export const certificateIdSchema = z
   .string()
   .min(1)
   .max(100)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, 'must be letters, digits and . _ : / - (no spaces)')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits and . _ : - (no spaces or slashes)')
 
 const text = (max: number) => z.string().trim().min(1).max(max)
 
