@@ -355,6 +355,17 @@ describe('certificate register', () => {
       ['allocated', 'file:ok.csv'],
       ['retired', 'file:ok.csv'],
     ])
+    // A row with an unknown plant and no production period: CERTIFICATE_INVALID, per reason.
+    const invalid = await register
+      .importRows(
+        parseCertificateFile('x.csv', `${header}\nF-9,I-REC,2,,,solar,I-TRACK,ID,plant-z,,\n`),
+        'file:x.csv',
+      )
+      .catch((e: { code: string; problems: string[] }) => e)
+    expect((invalid as { problems: string[] }).problems).toEqual([
+      expect.stringMatching(/^line 2: vintage_from: a production period .*\[CERTIFICATE_INVALID\]$/),
+    ])
+    await expect(register.show('F-404')).rejects.toMatchObject({ code: 'CERTIFICATE_NOT_FOUND' })
     // Importing it again: every row is a duplicate now.
     const twice = await register
       .importRows(
