@@ -138,7 +138,7 @@ export class RollupService {
     this.tz = site.cluster.timezone
     this.cluster = site.cluster.id
     // Built once: the factor file was validated with the config; a change needs a restart and a
-    // recompute of the affected days (README "Changing factors or certificates").
+    // recompute of the affected days (README "Recompute"). Register certificates need neither.
     this.factors =
       options.factors ?? (options.factorSet ? pinnedFactors(options.factorSet) : rollupFactors(config))
     const timing = clusterTiming(config, this.cluster)
