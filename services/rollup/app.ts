@@ -130,6 +130,7 @@ export class RollupService {
   private certificateWatermark: number | undefined
   private readonly certificateEventsHandled = new Set<string>()
   private certificatePoll: NodeJS.Timeout | undefined
+  private registerLoaded = false
   private readonly m
 
   constructor(private readonly options: RollupServiceOptions) {
@@ -313,6 +314,9 @@ export class RollupService {
   }
 
   private async runJobs(jobs: RollupJob[], reason: RollupUpdate['reason']): Promise<ComputedRollup[]> {
+    // Never a rollup without the register's certificates: if it could not be read yet, this job
+    // fails and runs again at its next tick.
+    if (!this.registerLoaded) await this.loadRegister()
     const stats: ComputeStats = { rows: 0, queries: 0 }
     const computed = await this.engine.run(jobs, stats)
     this.m.rows.inc(stats.rows)
@@ -423,9 +427,7 @@ export class RollupService {
    * again by key, since another process's clock may stamp an event a little in the past.
    */
   private async certificates(): Promise<void> {
-    const events = await this.certificateEvents.read()
-    const after = foldEvents(events)
-    this.engineOptions.site = withRegisterCertificates(this.options.site, after)
+    const { events, after } = await this.loadRegister()
     this.certificateWatermark ??=
       (await this.state.get(CERTIFICATE_WATERMARK_KEY)) ?? Number.NEGATIVE_INFINITY
     const mark = this.certificateWatermark
@@ -450,6 +452,15 @@ export class RollupService {
       await this.state.set(CERTIFICATE_WATERMARK_KEY, newest, this.now())
       this.certificateWatermark = newest
     }
+  }
+
+  /** Reads the register and gives the engine the site model merged with its counted certificates. */
+  private async loadRegister() {
+    const events = await this.certificateEvents.read()
+    const after = foldEvents(events)
+    this.engineOptions.site = withRegisterCertificates(this.options.site, after)
+    this.registerLoaded = true
+    return { events, after }
   }
 
   /** Complete days from `first` (not before the cluster's first reading) to yesterday, then today so far. */

@@ -215,6 +215,19 @@ describe('certificate register', () => {
     )
     expect(hours).toHaveLength(24)
     for (const [i, kwh] of hours.entries()) expect(kwh).toBeCloseTo(i < 10 ? 100 : 0, 6)
+    // Another rollup process (a fresh service that never polled) reads the register before its
+    // first rollup: its D1 is the same.
+    const other = new RollupService({
+      config: rollupConfigSchema.parse({ gapLimitMs: 2 * MIN, expectedIntervalMs: MIN }),
+      site: model,
+      influx,
+      log: pino({ level: 'silent' }) as unknown as Logger,
+      metrics: new Registry(),
+    })
+    const [again] = await other.day(D1, 'backfill')
+    expect(again!.rollup.plants.find((p) => p.plant === 'plant-a')!.certificates_used).toEqual([
+      { id: irec.id, kwh: 1000 },
+    ])
     // plant-b is not touched: 1,200 × 0.817 = 980.4 kg.
     expect(Number((await dayRow(D1, 'plant-b')).scope2_market_kg_co2e)).toBeCloseTo(980.4, 6)
 
