@@ -336,6 +336,36 @@ describe('certificate register', () => {
     expect((await call('GET', `/certificates/${b.id}`, 'tenantB')).statusCode).toBe(200)
   })
 
+  it('matches an hour-stamped certificate (GC) to its own hour only', async () => {
+    // 30 kWh produced 03:00–04:00 local on D1 (20:00Z the day before), retired for plant-b, which
+    // imports 50 kWh/h. Its 03:00 hour: certificates_kwh 30, and they count towards hourly CFE
+    // (certificates_hourly_kwh 30 on the day). Market-based D1: (1,200 − 30) × 0.817 = 955.89 kg.
+    const w1 = localDayWindow(D1, TZ)
+    const gc = {
+      id: 'GC-ID-2026-03-02T03',
+      type: 'GC',
+      mwh: 0.03,
+      production_hour: new Date(w1.start + 3 * H).toISOString(),
+      technology: 'solar',
+      registry: 'Granular registry (EnergyTag scheme)',
+      market: 'ID',
+      plant: 'plant-b',
+      retirement: { date: '2026-03-05', beneficiary: 'PT Nusantara Food Ingredients' },
+    }
+    const res = await call('POST', '/certificates', 'admin', gc)
+    expect(res.statusCode, res.body).toBe(201)
+    expect(res.json()).toMatchObject({ from: D1, to: D1, status: 'retired' })
+    await rollup.runCertificates()
+    const d1 = await dayRow(D1, 'plant-b')
+    expect(d1.certificates_kwh).toBeCloseTo(30, 6)
+    expect(d1.certificates_hourly_kwh).toBeCloseTo(30, 6)
+    expect(Number(d1.scope2_market_kg_co2e)).toBeCloseTo(955.89, 6)
+    const hours = (await rows('rollup_1h', w1.start, w1.end, 'plant-b')).map((r) =>
+      Number(r.certificates_kwh),
+    )
+    for (const [i, kwh] of hours.entries()) expect(kwh).toBeCloseTo(i === 3 ? 30 : 0, 6)
+  })
+
   it('imports a file whole or not at all: one bad row refuses it with its line and reason', async () => {
     const register = new CertificateRegister({ influx, site: model })
     const header =
