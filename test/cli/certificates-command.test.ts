@@ -7,6 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, inject, it } from 'vitest'
+import { localDayWindow } from '../../shared/emissions/local-days.js'
+import { InfluxClient } from '../../shared/influx/influx-client.js'
+import { toLine } from '../../shared/influx/line-protocol.js'
 import { runKawasan } from '../helpers/kawasan-process.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'kawasan-cli-certs-'))
@@ -48,6 +51,40 @@ describe('kawasan certificates', () => {
     const again = await runKawasan(['certificates', 'import', EXAMPLE], env)
     expect(again.code).toBe(1)
     expect(again.stderr).toContain('line 2: certificate id "IREC-ID-2026-B1" is already in the register')
+  })
+
+  it('kawasan rollup backfill counts the register’s retired certificates', async () => {
+    // plant-b imports 50 kW all of 2026-02-16 (Jakarta): 1,200 kWh. IREC-ID-2026-B1 (600 MWh from
+    // 2026-01-01, retired, imported above) covers all of it, no earlier day being stored:
+    // certificates_kwh 1,200, market-based Scope 2 (1,200 − 1,200) × 0.817 = 0 kg; location-based
+    // 1,200 × 0.817 = 980.4 kg.
+    const influx = new InfluxClient({ url: inject('influxUrl'), database: 'cli_certs' })
+    const day = localDayWindow('2026-02-16', 'Asia/Jakarta')
+    const lines: string[] = []
+    for (let t = day.start - 3_600_000; t <= day.end + 3_600_000; t += 60_000)
+      lines.push(
+        toLine({
+          measurement: 'readings',
+          tags: { cluster: 'cikarang', plant: 'plant-b', device: 'grid-main', role: 'grid_import' },
+          fields: {
+            e_kwh: 5000 + ((t - day.start) / 3_600_000) * 50,
+            seq: { int: (t - day.start) / 60_000 },
+          },
+          time: t,
+        }),
+      )
+    await influx.writeLines(lines)
+    const run = await runKawasan(['rollup', 'backfill', '--from', '2026-02-16', '--to', '2026-02-16'], env)
+    expect(run.code, run.stderr).toBe(0)
+    const [row] =
+      (
+        await influx.query(
+          `SELECT * FROM "rollup_1d" WHERE "plant" = 'plant-b' AND time >= ${day.start}000000 AND time < ${day.end}000000`,
+        )
+      )[0]?.rows ?? []
+    expect(row?.certificates_kwh).toBeCloseTo(1200, 6)
+    expect(Number(row?.scope2_market_kg_co2e)).toBeCloseTo(0, 6)
+    expect(Number(row?.scope2_location_kg_co2e)).toBeCloseTo(980.4, 6)
   })
 
   it('answers a usage error with the usage', async () => {
