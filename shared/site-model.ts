@@ -3,6 +3,7 @@
  * to the broker. One YAML/JSON file, validated once with zod; lookups are precomputed.
  */
 import { z } from 'zod'
+import { marketProblem } from './certificate-register/quality.js'
 import { ID_PATTERN, ID_RULE } from './topics.js'
 
 const id = z.string().regex(ID_PATTERN, `must be ${ID_RULE}`)
@@ -81,6 +82,13 @@ export const certificateSchema = z.strictObject({
   from: z.iso.date().describe('First day covered (YYYY-MM-DD, local)'),
   to: z.iso.date().describe('Last day covered (YYYY-MM-DD, local)'),
   technology: z.string().default('solar'),
+  market: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Market boundary (country or market code, e.g. ID, EU-AIB): must be the market of the cluster grid region (docs/CARBON-ACCOUNTING.md "Quality criteria")',
+    ),
   production_hour: z.iso
     .datetime({ offset: true })
     .optional()
@@ -249,6 +257,13 @@ function checkCertificateIds(model: SiteModelShape, ctx: Ctx): void {
   const seen = new Map<string, string>()
   model.plants.forEach((plant, i) => {
     plant.certificates.forEach((cert, j) => {
+      const wrongMarket = cert.market && marketProblem(cert.market, model.cluster.grid_region)
+      if (wrongMarket)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['plants', i, 'certificates', j, 'market'],
+          message: `certificate "${cert.id}": ${wrongMarket.message}`,
+        })
       const first = seen.get(cert.id)
       if (first) {
         ctx.addIssue({
