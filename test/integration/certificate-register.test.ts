@@ -321,6 +321,24 @@ describe('certificate register', () => {
     expect((await call('POST', '/certificates', 'estate', { ...irec, id: 'X-1' })).statusCode).toBe(403)
   })
 
+  it('documents the certificate routes in the OpenAPI document, with their scopes enforced', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/api/v1/openapi.json' })).json()
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/certificates',
+        '/api/v1/certificates/{id}',
+        '/api/v1/certificates/{id}/allocate',
+        '/api/v1/certificates/{id}/retire',
+        '/api/v1/certificates/{id}/cancel',
+      ]),
+    )
+    expect(
+      doc.paths['/api/v1/certificates'].post.requestBody.content['application/json'].schema.required,
+    ).toEqual(expect.arrayContaining(['id', 'type', 'mwh', 'technology', 'registry', 'market']))
+    // No key: 401 on reads too.
+    expect((await app.inject({ method: 'GET', url: '/api/v1/certificates' })).statusCode).toBe(401)
+  })
+
   it('lets a tenant key see its own plants’ certificates only', async () => {
     const b = { ...irec, id: 'IREC-ID-2026-0002', plant: 'plant-b' }
     expect((await call('POST', '/certificates', 'admin', b)).statusCode).toBe(201)
