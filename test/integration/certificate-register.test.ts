@@ -439,3 +439,46 @@ describe('certificate register', () => {
     ])
   })
 })
+
+describe('a running rollup service', () => {
+  it('picks up a certificate retired through the API by itself (poll), no restart', async () => {
+    const polling = new RollupService({
+      config: rollupConfigSchema.parse({
+        gapLimitMs: 2 * MIN,
+        expectedIntervalMs: MIN,
+        catchUpDays: 0,
+        certificatePollSeconds: 1,
+      }),
+      site: model,
+      influx,
+      log: pino({ level: 'silent' }) as unknown as Logger,
+      metrics: new Registry(),
+      now: () => localDayWindow('2026-03-04', TZ).start + 12 * H,
+    })
+    await polling.start()
+    // Its start-up read of the register (and catch-up) done first: only the poll can see what follows.
+    await polling.runCertificates()
+    try {
+      // 1 MWh from D2 for plant-a, created and retired through the API while the service runs.
+      // D2: the first 10 hours' import (10 × 100 kWh) → certificates_kwh 1,000, market-based
+      // (2,400 − 1,000) × 0.817 = 1,143.8 kg.
+      const res = await call('POST', '/certificates', 'admin', {
+        ...irec,
+        id: 'IREC-ID-2026-0003',
+        from: D2,
+        retirement: { date: '2026-04-10', beneficiary: 'PT Sinar Baja Presisi' },
+      })
+      expect(res.statusCode, res.body).toBe(201)
+      const deadline = Date.now() + 60_000
+      let row = await dayRow(D2)
+      while (Number(row.certificates_kwh) !== 1000 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250))
+        row = await dayRow(D2)
+      }
+      expect(row.certificates_kwh).toBeCloseTo(1000, 6)
+      expect(Number(row.scope2_market_kg_co2e)).toBeCloseTo(1143.8, 6)
+    } finally {
+      await polling.stop()
+    }
+  })
+})
