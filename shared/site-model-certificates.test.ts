@@ -33,6 +33,22 @@ describe('site model certificates', () => {
     ])
   })
 
+  it('refuses a certificate whose market boundary is not the grid region’s market', () => {
+    // ID-JAMALI is market ID; a Vietnamese I-REC is not, an Indonesian one is.
+    const r = siteModelSchema.safeParse(
+      model([plant('a', [cert('IREC-VN', { market: 'VN' }), cert('IREC-ID', { market: 'ID' })])]),
+    )
+    expect(r.success).toBe(false)
+    expect(r.error?.issues).toEqual([
+      expect.objectContaining({
+        path: ['plants', 0, 'certificates', 0, 'market'],
+        message: expect.stringContaining(
+          'market boundary VN (market VN) is not the market of grid region ID-JAMALI',
+        ),
+      }),
+    ])
+  })
+
   it('refuses the same certificate id twice on one plant', () => {
     const r = siteModelSchema.safeParse(model([plant('a', [cert('GO-7'), cert('GO-7')])]))
     expect(r.success).toBe(false)

@@ -3,6 +3,7 @@
  * to the broker. One YAML/JSON file, validated once with zod; lookups are precomputed.
  */
 import { z } from 'zod'
+import { marketProblem } from './certificate-register/quality.js'
 import { METRIC_NAMES, METRICS } from './metric-vocabulary.js'
 import { SPARKPLUG_ID_PATTERN } from './sparkplug-topics.js'
 import { ID_PATTERN, ID_RULE } from './topics.js'
@@ -74,13 +75,23 @@ export const deviceSchema = z.strictObject({
 })
 export type Device = z.infer<typeof deviceSchema>
 
+/** Instrument types (docs/CARBON-ACCOUNTING.md "Certificates"); GC: a granular, hour-stamped certificate. */
+export const CERTIFICATE_TYPES = ['REC', 'I-REC', 'PPA', 'GO', 'REGO', 'GC'] as const
+
 export const certificateSchema = z.strictObject({
   id: z.string().min(1),
-  type: z.enum(['REC', 'I-REC', 'PPA', 'GO', 'REGO', 'GC']).default('I-REC'),
+  type: z.enum(CERTIFICATE_TYPES).default('I-REC'),
   mwh: z.number().positive(),
   from: z.iso.date().describe('First day covered (YYYY-MM-DD, local)'),
   to: z.iso.date().describe('Last day covered (YYYY-MM-DD, local)'),
   technology: z.string().default('solar'),
+  market: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Market boundary (country or market code, e.g. ID, EU-AIB): must be the market of the cluster grid region (docs/CARBON-ACCOUNTING.md "Quality criteria")',
+    ),
   production_hour: z.iso
     .datetime({ offset: true })
     .optional()
@@ -289,6 +300,13 @@ function checkCertificateIds(model: SiteModelShape, ctx: Ctx): void {
   const seen = new Map<string, string>()
   model.plants.forEach((plant, i) => {
     plant.certificates.forEach((cert, j) => {
+      const wrongMarket = cert.market && marketProblem(cert.market, model.cluster.grid_region)
+      if (wrongMarket)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['plants', i, 'certificates', j, 'market'],
+          message: `certificate "${cert.id}": ${wrongMarket.message}`,
+        })
       const first = seen.get(cert.id)
       if (first) {
         ctx.addIssue({

@@ -26,6 +26,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod'
 import { Counter, Gauge, type Registry } from 'prom-client'
+import { CertificateRegister } from '../../shared/certificate-register/register.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { type Logger, silentLogger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
@@ -37,6 +38,7 @@ import { KeyFailureLimiter } from './key-failure-limiter.js'
 import { LiveFeed } from './live-feed.js'
 import { needsKey, requireRouteScopes } from './route-scopes.js'
 import { adminRoutes } from './routes/admin-routes.js'
+import { certificateRoutes } from './routes/certificate-routes.js'
 import type { AgentStatusSource, RouteContext } from './routes/context.js'
 import { deadLetterRoutes } from './routes/dead-letter-routes.js'
 import { liveRoutes } from './routes/live-routes.js'
@@ -89,6 +91,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     config,
     log,
     now,
+    certificates: new CertificateRegister({ influx: opts.influx, site: opts.site.model, now }),
     agentStatus: opts.agentStatus,
   }
 
@@ -210,6 +213,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     await api.register(rollupRoutes(ctx))
     await api.register(deadLetterRoutes(ctx))
     await api.register(adminRoutes(ctx))
+    await api.register(certificateRoutes(ctx))
     api.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>
       app.swagger(),
     )
@@ -263,8 +267,10 @@ const STATUS_TEXT: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import type { LogFormat } from '../../shared/logger.js'
 import { loadSiteIndex } from '../../shared/site-model-file.js'
 import { API_KEY_OPTIONS, API_KEY_USAGE } from './api-key-options.js'
+import { CERTIFICATES_USAGE } from './certificates-options.js'
 import type { OptionSpec, ParsedArgs } from './cli-args.js'
 import { loadKawasanConfig } from './config.js'
 import { FACTORS_HELP, FACTORS_OPTIONS } from './factors-options.js'
@@ -145,6 +146,17 @@ commands run in the same data directory use its InfluxDB.`,
       const config = loadKawasanConfig(ctx.configFile)
       const { apiKeyCommand } = await import('./api-key-command.js')
       return apiKeyCommand(config, loadSiteIndex(config.site), ctx)
+    },
+  },
+  certificates: {
+    summary: 'The certificate register: import FILE (CSV or JSON, all rows or none), list',
+    usage: CERTIFICATES_USAGE,
+    options: {},
+    maxPositionals: 3,
+    run: async (ctx) => {
+      const config = loadKawasanConfig(ctx.configFile)
+      const { certificatesCommand } = await import('./certificates-command.js')
+      return certificatesCommand(config, ctx)
     },
   },
   'hash-password': {

@@ -3,6 +3,9 @@
  * `kawasan rollup recompute ...`: the same for the days whose stored factors differ from the ones
  * now in force (or every day with `--all`, after a certificate change).
  */
+import { foldEvents } from '../../shared/certificate-register/events.js'
+import { withRegisterCertificates } from '../../shared/certificate-register/site-merge.js'
+import { CertificateEventStore } from '../../shared/certificate-register/store.js'
 import { localDateOf } from '../../shared/emissions/index.js'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { createLogger } from '../../shared/logger.js'
@@ -64,8 +67,10 @@ export async function backfillCommand(
     // The sets in force per date (or the pinned one), built once for the whole range.
     const factors = rollupFactors(config.rollup)
     ctx.err.write(`factors: ${factors.label}\n`)
+    // The register's retired certificates count as the scheduler's do (docs/CARBON-ACCOUNTING.md).
+    const register = foldEvents(await new CertificateEventStore(influx, site.cluster.id).read())
     const engine = new RollupEngine({
-      site,
+      site: withRegisterCertificates(site, register),
       reader: new ReadingsReader(influx, site),
       influx,
       factors,

@@ -15,6 +15,9 @@
 import { EventEmitter } from 'node:events'
 import cron, { type ScheduledTask } from 'node-cron'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { foldEvents } from '../../shared/certificate-register/events.js'
+import { firstAffectedDay, withRegisterCertificates } from '../../shared/certificate-register/site-merge.js'
+import { CertificateEventStore } from '../../shared/certificate-register/store.js'
 import {
   type ClusterRollup,
   type DeviceSeries,
@@ -27,7 +30,13 @@ import { toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import type { RollupResolution } from '../../shared/rollup-record.js'
 import type { SiteModel } from '../../shared/site-model.js'
-import { type ComputedRollup, type ComputeStats, RollupEngine, type RollupJob } from './compute.js'
+import {
+  type ComputedRollup,
+  type ComputeStats,
+  type EngineOptions,
+  RollupEngine,
+  type RollupJob,
+} from './compute.js'
 import { clusterTiming, type RollupConfig } from './config.js'
 import { pinnedFactors, type RollupFactors, rollupFactors } from './factor-choice.js'
 import { staleFactorDays } from './factor-staleness.js'
@@ -52,8 +61,9 @@ const HOUR_MS = 3_600_000
  * outage can land with an older `marked_at` after newer ones were handled. */
 const LATE_OVERLAP_MS = 10 * MINUTE_MS
 const LATE_WATERMARK_KEY = 'late_marked_at'
+const CERTIFICATE_WATERMARK_KEY = 'certificate_events_at'
 
-export type RollupJobName = 'live' | 'minute' | 'daily' | 'catch-up' | 'late-data'
+export type RollupJobName = 'live' | 'minute' | 'daily' | 'catch-up' | 'late-data' | 'certificates'
 
 /** A live snapshot was written (`live` measurement). */
 export interface LiveUpdate {
@@ -114,6 +124,13 @@ export class RollupService {
   private lateWatermark: number | undefined
   private readonly lateHandled = new Set<string>()
   private today: { date: string; rollup: ClusterRollup } | undefined
+  /** The engine's options: its site is the site model merged with the register's certificates. */
+  private readonly engineOptions: EngineOptions
+  private readonly certificateEvents: CertificateEventStore
+  private certificateWatermark: number | undefined
+  private readonly certificateEventsHandled = new Set<string>()
+  private certificatePoll: NodeJS.Timeout | undefined
+  private registerLoaded = false
   private readonly m
 
   constructor(private readonly options: RollupServiceOptions) {
@@ -122,14 +139,15 @@ export class RollupService {
     this.tz = site.cluster.timezone
     this.cluster = site.cluster.id
     // Built once: the factor file was validated with the config; a change needs a restart and a
-    // recompute of the affected days (README "Changing factors or certificates").
+    // recompute of the affected days (README "Recompute"). Register certificates need neither.
     this.factors =
       options.factors ?? (options.factorSet ? pinnedFactors(options.factorSet) : rollupFactors(config))
     const timing = clusterTiming(config, this.cluster)
     this.gapLimitMs = timing.gapLimitMs
     this.reader = new ReadingsReader(options.influx, site)
     this.state = new RollupStateStore(options.influx, this.cluster)
-    this.engine = new RollupEngine({
+    this.certificateEvents = new CertificateEventStore(options.influx, this.cluster)
+    this.engineOptions = {
       site,
       reader: this.reader,
       influx: options.influx,
@@ -139,7 +157,8 @@ export class RollupService {
       devicesPerQuery: config.devicesPerQuery,
       counterNeighbourMs: config.counterNeighbourDays * DAY_MS,
       powerGapEstimateMaxMs: config.powerGapEstimateMaxMs,
-    })
+    }
+    this.engine = new RollupEngine(this.engineOptions)
     const registers = [options.metrics]
     this.m = {
       runs: new Counter({
@@ -200,6 +219,13 @@ export class RollupService {
       { cluster: this.cluster, timezone: this.tz, ...expr, factors: this.factors.label },
       'rollup schedules started',
     )
+    // The register's certificates before any day is rolled up; then polled (certificatePollSeconds).
+    void this.runCertificates()
+    const pollMs = config.certificatePollSeconds * 1000
+    if (pollMs > 0) {
+      this.certificatePoll = setInterval(() => void this.runCertificates(), pollMs)
+      this.certificatePoll.unref()
+    }
     void this.enqueue('catch-up', async () => {
       await this.catchUp()
     })
@@ -209,6 +235,7 @@ export class RollupService {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    clearInterval(this.certificatePoll)
     for (const t of this.tasks) await t.destroy()
     this.tasks = []
     await this.queue
@@ -268,6 +295,15 @@ export class RollupService {
     return this.enqueue('late-data', () => this.lateData())
   }
 
+  /**
+   * Reads the certificate register now (also every `certificatePollSeconds`): the engine allocates
+   * its counted certificates from then on, and a change recomputes its days (docs/CARBON-ACCOUNTING.md
+   * "Recompute on change").
+   */
+  runCertificates(): Promise<void> {
+    return this.enqueue('certificates', () => this.certificates())
+  }
+
   /** Rolls up one local day and its hours as complete, writes and announces them. */
   async day(date: string, reason: RollupUpdate['reason'] = 'daily'): Promise<ComputedRollup[]> {
     const jobs: RollupJob[] = [
@@ -278,6 +314,9 @@ export class RollupService {
   }
 
   private async runJobs(jobs: RollupJob[], reason: RollupUpdate['reason']): Promise<ComputedRollup[]> {
+    // Never a rollup without the register's certificates: if it could not be read yet, this job
+    // fails and runs again at its next tick.
+    if (!this.registerLoaded) await this.loadRegister()
     const stats: ComputeStats = { rows: 0, queries: 0 }
     const computed = await this.engine.run(jobs, stats)
     this.m.rows.inc(stats.rows)
@@ -378,6 +417,76 @@ export class RollupService {
     this.catchUpPending = false
     if (!this.today) await this.minute()
     return done
+  }
+
+  /**
+   * Merges the register's counted certificates into the engine's site, then recomputes from the
+   * first day the events not handled yet change (a certificate's first day: allocation runs in time
+   * order, so every later day may change too) up to yesterday, and today so far. The watermark (the
+   * newest event handled, kept in `rollup_state`) survives restarts; events near it are checked
+   * again by key, since another process's clock may stamp an event a little in the past.
+   */
+  private async certificates(): Promise<void> {
+    const { events, after } = await this.loadRegister()
+    this.certificateWatermark ??=
+      (await this.state.get(CERTIFICATE_WATERMARK_KEY)) ?? Number.NEGATIVE_INFINITY
+    const mark = this.certificateWatermark
+    const key = (e: (typeof events)[number]) => `${e.certificate}/${e.event}/${e.time}`
+    const unseen = events.filter(
+      (e) => e.time > mark - LATE_OVERLAP_MS && !this.certificateEventsHandled.has(key(e)),
+    )
+    if (unseen.length === 0) return
+    const freshKeys = new Set(unseen.map(key))
+    const before = foldEvents(events.filter((e) => !freshKeys.has(key(e))))
+    const first = firstAffectedDay(
+      before,
+      after,
+      unseen.map((e) => e.certificate),
+    )
+    if (first !== undefined) await this.recomputeFrom(first, [...new Set(unseen.map((e) => e.certificate))])
+    for (const e of unseen) this.certificateEventsHandled.add(key(e))
+    const newest = Math.max(...unseen.map((e) => e.time))
+    for (const k of this.certificateEventsHandled)
+      if (Number(k.split('/').at(-1)) < newest - 2 * LATE_OVERLAP_MS) this.certificateEventsHandled.delete(k)
+    if (newest > mark) {
+      await this.state.set(CERTIFICATE_WATERMARK_KEY, newest, this.now())
+      this.certificateWatermark = newest
+    }
+  }
+
+  /** Reads the register and gives the engine the site model merged with its counted certificates. */
+  private async loadRegister() {
+    const events = await this.certificateEvents.read()
+    const after = foldEvents(events)
+    this.engineOptions.site = withRegisterCertificates(this.options.site, after)
+    this.registerLoaded = true
+    return { events, after }
+  }
+
+  /** Complete days from `first` (not before the cluster's first reading) to yesterday, then today so far. */
+  private async recomputeFrom(first: string, certificates: string[]): Promise<void> {
+    const now = this.now()
+    const today = localDateOf(now, this.tz)
+    const yesterday = yesterdayOf(now, this.tz)
+    const firstReading = await this.state.firstReading(localDayWindow(first, this.tz).start)
+    const days =
+      first <= yesterday
+        ? datesBetween(first, yesterday).filter(
+            (d) => firstReading !== undefined && localDayWindow(d, this.tz).end > firstReading,
+          )
+        : []
+    this.options.log.info(
+      { certificates, from: first, days: days.length, today: first <= today },
+      'certificate register changed: recomputing the days it affects',
+    )
+    for (const [i, date] of days.entries()) {
+      await this.day(date, 'certificates')
+      this.options.log.info(
+        { day: date, done: i + 1, of: days.length },
+        'recomputed day after certificate change',
+      )
+    }
+    if (first <= today && this.today !== undefined) await this.minute()
   }
 
   /** A marked range (hours ± the gap limit) widened to the readings just outside its hours. */

@@ -104,6 +104,14 @@ export const rollupConfigSchema = z
       .min(0)
       .default(7)
       .describe('Late-data markers older than this are ignored (use `kawasan rollup backfill`)'),
+    certificatePollSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(30)
+      .describe(
+        'How often the rollup reads the certificate register and recomputes the days a change affects, from the certificate’s first day (0: only at start)',
+      ),
     onlineWithinSeconds: z
       .number()
       .int()

@@ -199,6 +199,8 @@ const CHECKS: Record<string, Check> = {
   },
   'npm test': { kind: 'ci-and-stack' },
   'npx kawasan --help': lineByLine,
+  'npx kawasan certificates import infra/examples/cikarang/certificates.csv # all rows or none, reasons per line':
+    lineByLine,
   // edge-agent/README.md
   'npx kawasan-agent init --cluster my-estate --plant my-plant --out agent.yaml # commented config': {
     kind: 'agent-first-steps',

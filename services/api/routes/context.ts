@@ -1,4 +1,5 @@
 /** What every route plugin gets from the app factory. */
+import type { CertificateRegister } from '../../../shared/certificate-register/register.js'
 import type { Logger } from '../../../shared/logger.js'
 import type { SiteIndex } from '../../../shared/site-model.js'
 import type { AgentStatus } from '../../../shared/telemetry-schema.js'
@@ -20,6 +21,7 @@ export interface RouteContext {
   config: ApiConfig
   log: Logger
   now: () => number
+  certificates: CertificateRegister
   agentStatus?: AgentStatusSource | undefined
 }
 
