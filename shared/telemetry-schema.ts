@@ -43,6 +43,11 @@ export const statusSchema = z.object({
   state: z.enum(['online', 'offline']),
   version: z.string().optional(),
   buffer_depth: z.number().int().nonnegative().optional(),
+  /** Agent: samples its buffer dropped (full or disk error) since it was installed (edge-agent README). */
+  dropped: z.number().int().nonnegative().optional(),
+  /** Device (agent: all devices): values the device could not give since the agent started (NaN, "not implemented", refused register). */
+  unreadable: z.number().int().nonnegative().optional(),
+  /** Agent: estate clock minus gateway clock, measured over the broker's time service (docs/RELIABILITY.md). */
   clock_offset_ms: z.number().optional(),
   ts: z.number().int().optional(),
 })

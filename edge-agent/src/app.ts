@@ -115,6 +115,7 @@ export class Agent {
       statusIntervalMs: cfg.status.interval_s * 1000,
       devices: cfg.devices.map((d) => d.id),
       deviceOnline: (id) => this.pollers.get(id)?.health.state !== 'failing',
+      deviceUnreadable: (id) => this.pollers.get(id)?.health.unreadable ?? 0,
       now: this.now,
       log: root.child({ module: 'publisher' }),
     })

@@ -17,6 +17,8 @@ export interface DeviceHealth {
   failures: number
   consecutiveFailures: number
   overruns: number
+  /** Values the device could not give (NaN, "not implemented", refused register) since the start. */
+  unreadable: number
   lastSampleTs?: number
   lastError?: string
   lastErrorCode?: string
@@ -52,6 +54,7 @@ export class DevicePoller {
     failures: 0,
     consecutiveFailures: 0,
     overruns: 0,
+    unreadable: 0,
   }
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
@@ -106,6 +109,7 @@ export class DevicePoller {
     const h = this.health
     try {
       const values = await this.o.driver.read()
+      h.unreadable = this.o.driver.unreadable?.() ?? 0
       h.polls++
       if (h.state === 'failing')
         this.o.log.info({ device: this.o.id, after: h.consecutiveFailures }, 'device answers again')

@@ -46,6 +46,8 @@ export interface PublisherOptions {
   maxLiveInflight: number
   statusIntervalMs: number
   deviceOnline: (device: string) => boolean
+  /** Values a device could not give since the start (status `unreadable`). */
+  deviceUnreadable?: (device: string) => number
   devices: readonly string[]
   clockOffsetMs?: () => number | undefined
   now: () => number
@@ -254,10 +256,14 @@ export class Publisher {
   private publishStatus(): void {
     const client = this.client
     if (!client || !this.state.connected || this.stopping !== undefined) return
+    const buffer = this.o.spool.stats()
     const payload: AgentStatus = {
       state: 'online',
       version: this.o.version,
-      buffer_depth: this.o.spool.stats().depth,
+      buffer_depth: buffer.depth,
+      // Drops and unreadable values go upstream, not only into the local status file.
+      dropped: buffer.dropped,
+      unreadable: this.o.devices.reduce((n, d) => n + (this.o.deviceUnreadable?.(d) ?? 0), 0),
       ts: this.o.now(),
     }
     const offset = this.o.clockOffsetMs?.()
@@ -273,7 +279,12 @@ export class Publisher {
       const state = this.o.deviceOnline(d) ? 'online' : 'offline'
       if (!all && this.deviceStates.get(d) === state) continue
       this.deviceStates.set(d, state)
-      const payload: AgentStatus = { state, version: this.o.version, ts: this.o.now() }
+      const payload: AgentStatus = {
+        state,
+        version: this.o.version,
+        unreadable: this.o.deviceUnreadable?.(d) ?? 0,
+        ts: this.o.now(),
+      }
       client.publish(statusTopic(this.o.cluster, this.o.plant, d), JSON.stringify(payload), {
         qos: 1,
         retain: true,
