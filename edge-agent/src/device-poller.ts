@@ -33,7 +33,12 @@ export interface PollerOptions {
   backoffMaxMs: number
   now: () => number
   random?: () => number
-  onSample: (device: string, values: MetricValues, ts: number) => void
+  /**
+   * The offset by which `now()` is corrected to the estate clock (clock-discipline.ts), undefined
+   * while it is the gateway's own clock; passed on with each sample.
+   */
+  clockOffset?: () => number | undefined
+  onSample: (device: string, values: MetricValues, ts: number, clockOffsetMs?: number) => void
   log: Logger
 }
 
@@ -92,7 +97,13 @@ export class DevicePoller {
   }
 
   private tick(): void {
-    const slot = this.slot
+    const interval = this.o.intervalMs
+    const now = this.o.now()
+    const offset = this.o.clockOffset?.()
+    let slot = this.slot
+    // The time base changed since this tick was scheduled (the estate offset became known, or the
+    // clock stepped): stamp the nearest slot of the new base, never one of the old.
+    if (Math.abs(now - slot) > Math.min(1000, interval / 2)) slot = Math.round(now / interval) * interval
     this.lastSlot = slot
     this.schedule()
     if (this.running !== undefined) {
@@ -100,12 +111,12 @@ export class DevicePoller {
       return
     }
     if (this.health.nextAttemptTs !== undefined && this.o.now() < this.health.nextAttemptTs) return
-    this.running = this.poll(slot).finally(() => {
+    this.running = this.poll(slot, offset).finally(() => {
       this.running = undefined
     })
   }
 
-  private async poll(ts: number): Promise<void> {
+  private async poll(ts: number, clockOffsetMs: number | undefined): Promise<void> {
     const h = this.health
     try {
       const values = await this.o.driver.read()
@@ -117,7 +128,7 @@ export class DevicePoller {
       h.consecutiveFailures = 0
       h.nextAttemptTs = undefined
       h.lastSampleTs = ts
-      if (Object.keys(values).length > 0) this.o.onSample(this.o.id, values, ts)
+      if (Object.keys(values).length > 0) this.o.onSample(this.o.id, values, ts, clockOffsetMs)
     } catch (err) {
       const e = err as AgentError
       h.failures++

@@ -33,7 +33,11 @@ describe('AgentStatusStore', () => {
     )
     s.update(topic('plant-a', 'pv-roof'), body({ state: 'online', unreadable: 9 }))
     s.update(topic('plant-a', 'grid-main'), body({ state: 'online', dropped: 1 }))
-    expect(s.get('plant-a', 'pv-roof')).toMatchObject({ dropped: 120, unreadable: 9, clock_offset_ms: -600_012 })
+    expect(s.get('plant-a', 'pv-roof')).toMatchObject({
+      dropped: 120,
+      unreadable: 9,
+      clock_offset_ms: -600_012,
+    })
     expect(s.get('plant-a', 'grid-main')).toMatchObject({ dropped: 120 })
     expect(s.get('plant-a', 'grid-main')?.unreadable).toBeUndefined()
   })

@@ -5,7 +5,7 @@
  * keeps `#` from matching it; an explicit `$SYS/...` filter is refused here).
  */
 import type { Identity } from '../../shared/site-model.js'
-import { parseDeviceTopic, TOPIC_ROOT } from '../../shared/topics.js'
+import { parseDeviceTopic, parseTimeRequestTopic, TOPIC_ROOT } from '../../shared/topics.js'
 
 export type AclDecision = { allowed: true } | { allowed: false; reason: string }
 
@@ -14,7 +14,8 @@ const allow: AclDecision = { allowed: true }
 export function canPublish(identity: Identity, clusterId: string, topic: string): AclDecision {
   if (identity.role !== 'gateway')
     return { allowed: false, reason: `${identity.role} identities do not publish` }
-  const t = parseDeviceTopic(topic)
+  // A time request (topics.ts) is held to the same plant rule as the device topics.
+  const t = parseDeviceTopic(topic) ?? parseTimeRequestTopic(topic)
   if (!t) return { allowed: false, reason: 'not a Kawasan device topic' }
   if (t.cluster !== clusterId)
     return { allowed: false, reason: `cluster ${t.cluster} is not this broker's (${clusterId})` }

@@ -9,10 +9,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Agent } from '../../edge-agent/src/app.js'
 import { parseAgentConfig } from '../../edge-agent/src/config.js'
+import { freePort } from '../../infra/local/free-port.js'
 import { AgentStatusStore } from '../../services/api/agent-status-store.js'
 import { ApiKeyStore } from '../../services/api/api-keys.js'
 import { API_PREFIX, buildApiApp } from '../../services/api/app.js'
-import { freePort } from '../../infra/local/free-port.js'
 import { silentLogger } from '../../shared/logger.js'
 import { demoPasswords } from '../helpers/site.js'
 import { startStack, type TestStack } from '../helpers/stack.js'
@@ -70,9 +70,17 @@ describe('agent drops in the device health', () => {
     await proxy.stop() // uplink cut: the 10 KB buffer overflows within seconds
     await until('a dropped segment', () => agent.spool.stats().dropped > 0, 30_000)
     await proxy.start()
-    await until('the backlog to drain', () => agent.publisher.state.connected && agent.spool.stats().depth === 0, 30_000)
+    await until(
+      'the backlog to drain',
+      () => agent.publisher.state.connected && agent.spool.stats().depth === 0,
+      30_000,
+    )
     const dropped = agent.spool.stats().dropped
-    await until('the status with the drops', () => store.get('plant-a', 'grid-main')?.dropped === dropped, 5000)
+    await until(
+      'the status with the drops',
+      () => store.get('plant-a', 'grid-main')?.dropped === dropped,
+      5000,
+    )
 
     const keys = new ApiKeyStore(join(dir, 'api-keys.yaml'))
     const key = (await keys.create({ scope: 'read', label: 'estate' })).key

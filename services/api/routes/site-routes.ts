@@ -48,11 +48,15 @@ const deviceSchema = z.object({
   unreadable_values: z
     .number()
     .nullable()
-    .describe('Values the device could not give since its agent started (NaN, "not implemented", a refused register)'),
+    .describe(
+      'Values the device could not give since its agent started (NaN, "not implemented", a refused register)',
+    ),
   clock_offset_ms: z
     .number()
     .nullable()
-    .describe("Estate clock minus the agent's clock, as the agent measured it; its timestamps are corrected by it"),
+    .describe(
+      "Estate clock minus the agent's clock, as the agent measured it; its timestamps are corrected by it",
+    ),
 })
 
 const plantSchema = z.object({
