@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { timeReplyTopic, timeRequestTopic } from '../../shared/topics.js'
 import { startStack, type TestStack } from '../helpers/stack.js'
+import { refusals } from '../security/broker-fixture.js'
 
 let stack: TestStack
 beforeAll(async () => {
@@ -41,5 +42,18 @@ describe('broker time service', () => {
     gw.publish(timeRequestTopic('cikarang', 'plant-b', 'agent'), '{"n":1}', { qos: 1 })
     await closed // MQTT 3.1.1 has no negative PUBACK: the broker disconnects
     expect(gw.connected).toBe(false)
+  })
+
+  it('refuses a request that is not {"n":<integer>} with a counted reason, and answers nothing', async () => {
+    const gw = await stack.connect('gw-plant-a', { clientId: 'kawasan-time-bad' })
+    let replies = 0
+    await gw.subscribeAsync(timeReplyTopic('cikarang', 'plant-a', 'agent'), { qos: 0 })
+    gw.on('message', () => replies++)
+    const before = await refusals(stack, 'time_refused')
+    await gw.publishAsync(timeRequestTopic('cikarang', 'plant-a', 'agent'), '{"n":"1","x":2}', { qos: 1 })
+    expect(await refusals(stack, 'time_refused')).toBe(before + 1)
+    await new Promise((res) => setTimeout(res, 200))
+    expect(replies).toBe(0)
+    expect(gw.connected).toBe(true) // acknowledged and dropped, like a refused status
   })
 })
