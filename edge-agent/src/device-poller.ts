@@ -42,6 +42,9 @@ export interface PollerOptions {
   log: Logger
 }
 
+/** A time base that moved less than this against the monotonic clock is the same base. */
+const BASE_MOVED_MS = 100
+
 export function backoffDelay(
   failures: number,
   intervalMs: number,
@@ -67,6 +70,8 @@ export class DevicePoller {
   /** The wall-clock slot the pending timer is for, and the last one sampled. */
   private slot = 0
   private lastSlot = Number.NEGATIVE_INFINITY
+  /** now() minus the monotonic clock when the pending slot was computed. */
+  private slotDrift = 0
 
   constructor(private readonly o: PollerOptions) {}
 
@@ -93,17 +98,19 @@ export class DevicePoller {
     // same slot twice. A real backward clock step (REL-12) is larger and is followed as it is.
     if (next <= this.lastSlot && this.lastSlot - next < 2 * interval) next = this.lastSlot + interval
     this.slot = next
+    this.slotDrift = now - performance.now()
     this.timer = setTimeout(() => this.tick(), Math.max(0, next - now))
   }
 
   private tick(): void {
     const interval = this.o.intervalMs
-    const now = this.o.now()
     const offset = this.o.clockOffset?.()
     let slot = this.slot
-    // The time base changed since this tick was scheduled (the estate offset became known, or the
-    // clock stepped): stamp the nearest slot of the new base, never one of the old.
-    if (Math.abs(now - slot) > Math.min(1000, interval / 2)) slot = Math.round(now / interval) * interval
+    // The time base moved against the monotonic clock since this tick was scheduled (the estate
+    // offset became known, or an uncorrected clock stepped): stamp the slot of the new base, never
+    // one of the old. A late timer moves both clocks alike and keeps its slot.
+    const moved = this.o.now() - performance.now() - this.slotDrift
+    if (Math.abs(moved) > BASE_MOVED_MS) slot = Math.round((slot + moved) / interval) * interval
     this.lastSlot = slot
     this.schedule()
     if (this.running !== undefined) {
