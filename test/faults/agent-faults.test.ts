@@ -33,6 +33,8 @@ async function setup(agentOptions: { maxMb?: number; drainRate?: number; fakeTim
   })
   agent.start()
   cleanups.push(() => agent.stop('SIGKILL'))
+  // A loaded machine can take seconds to start node: each case's fault begins once readings flow.
+  await agent.publishing(30_000)
   return {
     db,
     agent,

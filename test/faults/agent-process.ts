@@ -107,6 +107,16 @@ export class AgentProcess {
     return existsSync(file) ? readStatusFile(file) : undefined
   }
 
+  /** Waits until the agent has delivered its first readings (bounded): a started agent is live. */
+  async publishing(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if ((this.status()?.broker.readingsPublished ?? 0) > 0) return
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`agent published nothing in ${timeoutMs} ms\n${this.output}`)
+  }
+
   /** Waits until the buffer holds nothing unacknowledged (bounded). */
   async drained(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
