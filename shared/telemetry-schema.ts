@@ -15,12 +15,19 @@ export const readingSchema = z.object({
   m: z.record(z.string(), z.unknown()).describe('Metric name to value, from the metric vocabulary'),
   /** Set by the agent when the sample was taken while its clock was not synchronised. */
   unsync: z.boolean().optional(),
+  /**
+   * Set by the agent when it corrected `ts` to the estate clock: the offset (estate minus gateway
+   * clock) it added. `ts` is already corrected (docs/RELIABILITY.md, clock discipline).
+   */
+  clock_offset_ms: z.number().int().optional(),
 })
 
 export const telemetryEnvelopeSchema = z.object({
   v: z.literal(PAYLOAD_VERSION),
   seq: z.number().int().nonnegative().describe('Per-device message sequence number, to detect gaps'),
   readings: z.array(z.unknown()).min(1).max(MAX_READINGS_PER_MESSAGE),
+  /** The agent's offset to the estate clock when it sent the message, if it knows it. */
+  clock_offset_ms: z.number().int().optional(),
 })
 
 export type Reading = z.infer<typeof readingSchema>
@@ -31,18 +38,25 @@ export interface ReadingOut {
   ts: number
   m: Record<string, number>
   unsync?: boolean
+  clock_offset_ms?: number
 }
 
 export interface TelemetryPayload {
   v: typeof PAYLOAD_VERSION
   seq: number
   readings: ReadingOut[]
+  clock_offset_ms?: number
 }
 
 export const statusSchema = z.object({
   state: z.enum(['online', 'offline']),
   version: z.string().optional(),
   buffer_depth: z.number().int().nonnegative().optional(),
+  /** Agent: samples its buffer dropped (full or disk error) since it was installed (edge-agent README). */
+  dropped: z.number().int().nonnegative().optional(),
+  /** Device (agent: all devices): values the device could not give since the agent started (NaN, "not implemented", refused register). */
+  unreadable: z.number().int().nonnegative().optional(),
+  /** Agent: estate clock minus gateway clock, measured over the broker's time service (docs/RELIABILITY.md). */
   clock_offset_ms: z.number().optional(),
   ts: z.number().int().optional(),
 })

@@ -38,3 +38,28 @@ export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
   if (!ID_PATTERN.test(cluster) || !ID_PATTERN.test(plant) || !ID_PATTERN.test(device)) return undefined
   return { cluster, plant, device, kind }
 }
+
+/**
+ * The broker's time service (docs/RELIABILITY.md, clock discipline): an agent publishes `{"n":…}` on
+ * its own `…/{plant}/{agent}/time` and the broker answers at once on `…/{agent}/time/reply` with
+ * `{"n":…,"ts":<estate time>}`. The reply topic has a seventh level, so no gateway may publish on it
+ * (parseDeviceTopic refuses it) while the agent may subscribe to it (under its own plant).
+ */
+export function timeRequestTopic(cluster: string, plant: string, agent: string): string {
+  return `${TOPIC_ROOT}/${cluster}/${plant}/${agent}/time`
+}
+
+export function timeReplyTopic(cluster: string, plant: string, agent: string): string {
+  return `${timeRequestTopic(cluster, plant, agent)}/reply`
+}
+
+/** Parses a time request topic; undefined when it is not one or an id is malformed. */
+export function parseTimeRequestTopic(
+  topic: string,
+): { cluster: string; plant: string; agent: string } | undefined {
+  const parts = topic.split('/')
+  if (parts.length !== 6 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT || parts[5] !== 'time') return undefined
+  const [, , cluster, plant, agent] = parts as [string, string, string, string, string, string]
+  if (!ID_PATTERN.test(cluster) || !ID_PATTERN.test(plant) || !ID_PATTERN.test(agent)) return undefined
+  return { cluster, plant, agent }
+}

@@ -3,7 +3,9 @@
  * I/O until start(). Wires pollers → buffer → publisher, and refreshes the status file.
  */
 import { createLogger, type Logger } from '../../shared/logger.js'
+import type { ReadingOut } from '../../shared/telemetry-schema.js'
 import { type ClockCheck, createClockCheck } from './clock.js'
+import { ClockDiscipline } from './clock-discipline.js'
 import { type AgentConfig, statusFilePath } from './config.js'
 import { DevicePoller } from './device-poller.js'
 import { createDriver } from './drivers/create-driver.js'
@@ -18,6 +20,8 @@ export interface AgentDeps {
   now?: () => number
   log?: Logger
   clock?: ClockCheck
+  /** The offset to the estate clock; by default measured over the broker's time service. */
+  discipline?: ClockDiscipline
   random?: () => number
   /** Replace drivers (bench, tests); by default built from the config. */
   driverFor?: (deviceId: string) => DeviceDriver | undefined
@@ -34,6 +38,7 @@ export class Agent {
   private readonly log: Logger
   private readonly now: () => number
   private readonly clock: ClockCheck
+  readonly discipline: ClockDiscipline
   private readonly startedAt: number
   private statusTimer: NodeJS.Timeout | undefined
   private appends = new Set<Promise<unknown>>()
@@ -55,6 +60,9 @@ export class Agent {
         syncedFile: cfg.clock.synced_file,
         minValidTime: cfg.clock.min_valid_time,
       })
+    this.discipline =
+      deps.discipline ?? new ClockDiscipline({ wall: this.now, log: root.child({ module: 'clock' }) })
+    const stampNow = () => this.discipline.now()
     this.spool = new Spool({
       dir: cfg.buffer.dir,
       maxBytes: cfg.buffer.max_mb * 1024 * 1024,
@@ -80,9 +88,11 @@ export class Agent {
           driver,
           intervalMs: Math.round(d.poll_interval_s * 1000),
           backoffMaxMs: d.backoff_max_s * 1000,
-          now: this.now,
+          // Samples are stamped on the estate clock once its offset is known (clock-discipline.ts).
+          now: stampNow,
+          clockOffset: () => this.discipline.stamp().offsetMs,
           random: deps.random,
-          onSample: (device, values, ts) => this.onSample(device, values, ts),
+          onSample: (device, values, ts, offset) => this.onSample(device, values, ts, offset),
           log: root.child({ module: 'poller' }),
         }),
       )
@@ -115,6 +125,9 @@ export class Agent {
       statusIntervalMs: cfg.status.interval_s * 1000,
       devices: cfg.devices.map((d) => d.id),
       deviceOnline: (id) => this.pollers.get(id)?.health.state !== 'failing',
+      deviceUnreadable: (id) => this.pollers.get(id)?.health.unreadable ?? 0,
+      clock: this.discipline,
+      clockOffsetMs: () => this.discipline.offsetMs(),
       now: this.now,
       log: root.child({ module: 'publisher' }),
     })
@@ -149,6 +162,7 @@ export class Agent {
       started_at: this.startedAt,
       updated_at: this.now(),
       clock: this.clock.describe(this.now()),
+      estate_clock: this.discipline.state(),
       broker: { ...this.publisher.state, url: this.cfg.broker.url },
       buffer: this.spool.stats(),
       devices,
@@ -171,9 +185,12 @@ export class Agent {
     this.log.info('agent stopped')
   }
 
-  private onSample(device: string, values: MetricValues, ts: number): void {
-    const unsync = !this.clock.isSynced(ts)
-    const p = this.spool.append(device, unsync ? { ts, m: values, unsync } : { ts, m: values }).then(
+  private onSample(device: string, values: MetricValues, ts: number, clockOffsetMs?: number): void {
+    const reading: ReadingOut = { ts, m: values }
+    // A corrected timestamp is on the estate clock, whatever the gateway's own clock says.
+    if (clockOffsetMs !== undefined) reading.clock_offset_ms = clockOffsetMs
+    else if (!this.clock.isSynced(ts)) reading.unsync = true
+    const p = this.spool.append(device, reading).then(
       (rec) => {
         if (rec) this.publisher.publishLive(rec)
       },

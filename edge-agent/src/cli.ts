@@ -11,7 +11,13 @@ import { renderCheck, runCheck } from './check.js'
 import { type AgentConfig, loadAgentConfig, statusFilePath } from './config.js'
 import { renderConfigTemplate } from './config-template.js'
 import { AgentError } from './errors.js'
-import { type Liveness, livenessOf, markStopped, readStatusFile } from './status-file.js'
+import {
+  type AgentStatusFile,
+  type Liveness,
+  livenessOf,
+  markStopped,
+  readStatusFile,
+} from './status-file.js'
 import { AGENT_VERSION } from './version.js'
 
 const HELP = `kawasan-agent ${AGENT_VERSION}: polls meters and inverters and forwards readings to Kawasan over MQTT
@@ -184,7 +190,7 @@ function status(cfg: AgentConfig, json: boolean): number {
     ts ? `${new Date(ts).toISOString()} (${Math.round((now - ts) / 1000)} s ago)` : 'never'
   const lines = [
     `agent    ${s.version}, pid ${s.pid}, ${describeLiveness(live, when)}`,
-    `clock    ${s.clock}`,
+    `clock    ${s.clock}${describeEstateClock(s.estate_clock)}`,
     `broker   ${s.broker.url} ${live.state !== 'running' ? 'was ' : ''}${s.broker.connected ? 'connected' : 'DISCONNECTED'}${s.broker.lastError ? ` (${s.broker.lastError})` : ''}`,
     `         last publish ${when(s.broker.lastPublishTs)}, ${s.broker.readingsPublished} readings in ${s.broker.published} messages since start`,
     `buffer   ${s.buffer.depth} samples waiting (${(s.buffer.bytes / 1024).toFixed(0)} KB, ${s.buffer.segments} segments), oldest ${when(s.buffer.oldestTs)}`,
@@ -224,3 +230,16 @@ main(process.argv.slice(2)).then(
     process.exit(1)
   },
 )
+
+/** `; estate offset -600021 ms ±1 ms, correcting timestamps; 1 clock step seen` (clock-discipline.ts). */
+function describeEstateClock(c: AgentStatusFile['estate_clock']): string {
+  if (!c) return ''
+  const parts: string[] = []
+  parts.push(
+    c.offsetMs === undefined
+      ? 'estate offset not measured yet'
+      : `estate offset ${c.offsetMs} ms ±${c.errorMs ?? '?'} ms${c.correcting ? ', correcting timestamps' : ''}`,
+  )
+  if (c.jumps > 0) parts.push(`${c.jumps} clock step${c.jumps === 1 ? '' : 's'} seen`)
+  return `; ${parts.join('; ')}`
+}

@@ -17,6 +17,8 @@ export interface DeviceHealth {
   failures: number
   consecutiveFailures: number
   overruns: number
+  /** Values the device could not give (NaN, "not implemented", refused register) since the start. */
+  unreadable: number
   lastSampleTs?: number
   lastError?: string
   lastErrorCode?: string
@@ -31,9 +33,17 @@ export interface PollerOptions {
   backoffMaxMs: number
   now: () => number
   random?: () => number
-  onSample: (device: string, values: MetricValues, ts: number) => void
+  /**
+   * The offset by which `now()` is corrected to the estate clock (clock-discipline.ts), undefined
+   * while it is the gateway's own clock; passed on with each sample.
+   */
+  clockOffset?: () => number | undefined
+  onSample: (device: string, values: MetricValues, ts: number, clockOffsetMs?: number) => void
   log: Logger
 }
+
+/** A time base that moved less than this against the monotonic clock is the same base. */
+const BASE_MOVED_MS = 100
 
 export function backoffDelay(
   failures: number,
@@ -52,6 +62,7 @@ export class DevicePoller {
     failures: 0,
     consecutiveFailures: 0,
     overruns: 0,
+    unreadable: 0,
   }
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
@@ -59,6 +70,8 @@ export class DevicePoller {
   /** The wall-clock slot the pending timer is for, and the last one sampled. */
   private slot = 0
   private lastSlot = Number.NEGATIVE_INFINITY
+  /** now() minus the monotonic clock when the pending slot was computed. */
+  private slotDrift = 0
 
   constructor(private readonly o: PollerOptions) {}
 
@@ -85,11 +98,19 @@ export class DevicePoller {
     // same slot twice. A real backward clock step (REL-12) is larger and is followed as it is.
     if (next <= this.lastSlot && this.lastSlot - next < 2 * interval) next = this.lastSlot + interval
     this.slot = next
+    this.slotDrift = now - performance.now()
     this.timer = setTimeout(() => this.tick(), Math.max(0, next - now))
   }
 
   private tick(): void {
-    const slot = this.slot
+    const interval = this.o.intervalMs
+    const offset = this.o.clockOffset?.()
+    let slot = this.slot
+    // The time base moved against the monotonic clock since this tick was scheduled (the estate
+    // offset became known, or an uncorrected clock stepped): stamp the slot of the new base, never
+    // one of the old. A late timer moves both clocks alike and keeps its slot.
+    const moved = this.o.now() - performance.now() - this.slotDrift
+    if (Math.abs(moved) > BASE_MOVED_MS) slot = Math.round((slot + moved) / interval) * interval
     this.lastSlot = slot
     this.schedule()
     if (this.running !== undefined) {
@@ -97,15 +118,16 @@ export class DevicePoller {
       return
     }
     if (this.health.nextAttemptTs !== undefined && this.o.now() < this.health.nextAttemptTs) return
-    this.running = this.poll(slot).finally(() => {
+    this.running = this.poll(slot, offset).finally(() => {
       this.running = undefined
     })
   }
 
-  private async poll(ts: number): Promise<void> {
+  private async poll(ts: number, clockOffsetMs: number | undefined): Promise<void> {
     const h = this.health
     try {
       const values = await this.o.driver.read()
+      h.unreadable = this.o.driver.unreadable?.() ?? 0
       h.polls++
       if (h.state === 'failing')
         this.o.log.info({ device: this.o.id, after: h.consecutiveFailures }, 'device answers again')
@@ -113,7 +135,7 @@ export class DevicePoller {
       h.consecutiveFailures = 0
       h.nextAttemptTs = undefined
       h.lastSampleTs = ts
-      if (Object.keys(values).length > 0) this.o.onSample(this.o.id, values, ts)
+      if (Object.keys(values).length > 0) this.o.onSample(this.o.id, values, ts, clockOffsetMs)
     } catch (err) {
       const e = err as AgentError
       h.failures++

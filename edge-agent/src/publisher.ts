@@ -13,7 +13,8 @@ import { readFileSync } from 'node:fs'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
 import { type AgentStatus, MAX_PAYLOAD_BYTES } from '../../shared/telemetry-schema.js'
-import { statusTopic, telemetryTopic } from '../../shared/topics.js'
+import { statusTopic, telemetryTopic, timeReplyTopic, timeRequestTopic } from '../../shared/topics.js'
+import type { ClockDiscipline } from './clock-discipline.js'
 import { ReconnectBackoff } from './reconnect-backoff.js'
 import type { Batch, Spool, SpoolRecord } from './spool.js'
 
@@ -46,8 +47,12 @@ export interface PublisherOptions {
   maxLiveInflight: number
   statusIntervalMs: number
   deviceOnline: (device: string) => boolean
+  /** Values a device could not give since the start (status `unreadable`). */
+  deviceUnreadable?: (device: string) => number
   devices: readonly string[]
   clockOffsetMs?: () => number | undefined
+  /** Measures the offset to the estate clock over the broker's time service (clock-discipline.ts). */
+  clock?: ClockDiscipline | undefined
   now: () => number
   log: Logger
 }
@@ -62,6 +67,13 @@ export interface PublisherState {
 }
 
 const DRAIN_TICK_MS = 50
+/** How often the offset to the estate clock is measured again while connected. */
+const CLOCK_SYNC_EVERY_MS = 60_000
+/**
+ * After connecting, telemetry waits this long for the first clock measurement (answered in a few ms
+ * by our broker), so readings go out corrected; a broker without the time service costs this once.
+ */
+const CLOCK_WAIT_MS = 3000
 /** Room for the envelope when a message is cut to MAX_PAYLOAD_BYTES. */
 const PAYLOAD_LIMIT = MAX_PAYLOAD_BYTES - 1024
 
@@ -70,6 +82,11 @@ export class Publisher {
   private client: MqttClient | undefined
   private drainTimer: NodeJS.Timeout | undefined
   private statusTimer: NodeJS.Timeout | undefined
+  private clockTimer: NodeJS.Timeout | undefined
+  /** performance.now() until which telemetry waits for the first clock measurement. */
+  private clockWaitUntil = 0
+  /** The broker let a wait expire without answering (no time service): do not wait again. */
+  private clockSilent = false
   private tokens = 0
   private lastTick = 0
   private backlogInflight = 0
@@ -131,7 +148,23 @@ export class Publisher {
       this.state.lastError = undefined
       o.log.info({ url: o.url, depth: o.spool.stats().depth }, 'connected to broker')
       this.deviceStates.clear()
+      if (o.clock) {
+        // Wait only while the offset was never measured and the broker was never found silent.
+        if (o.clock.offsetMs() === undefined && !this.clockSilent)
+          this.clockWaitUntil = performance.now() + CLOCK_WAIT_MS
+        client.subscribe(timeReplyTopic(o.cluster, o.plant, o.agentId), { qos: 0 }, (err) => {
+          if (err) o.log.warn({ err: err.message }, 'cannot subscribe to the time service')
+          else this.askTime()
+        })
+      }
       this.publishStatus()
+    })
+    client.on('message', (topic, payload) => {
+      if (topic !== timeReplyTopic(o.cluster, o.plant, o.agentId) || !o.clock?.onReply(payload)) return
+      if (this.clockWaitUntil > 0) {
+        this.clockWaitUntil = 0
+        this.publishStatus() // the offset upstream at once
+      }
     })
     client.on('close', () => {
       if (this.state.connected && this.stopping === undefined)
@@ -162,11 +195,43 @@ export class Publisher {
     this.lastTick = o.now()
     this.drainTimer = setInterval(() => this.drain(), DRAIN_TICK_MS)
     this.statusTimer = setInterval(() => this.publishStatus(), o.statusIntervalMs)
+    if (o.clock) {
+      this.clockTimer = setInterval(() => this.askTime(), CLOCK_SYNC_EVERY_MS)
+      o.clock.onJump = () => this.askTime()
+    }
+  }
+
+  private askTime(): void {
+    const client = this.client
+    if (!client || !this.state.connected || !this.o.clock || this.stopping !== undefined) return
+    const topic = timeRequestTopic(this.o.cluster, this.o.plant, this.o.agentId)
+    client.publish(topic, this.o.clock.request(), { qos: 0 })
+  }
+
+  /** Telemetry waits briefly after connecting until the estate clock is known (CLOCK_WAIT_MS). */
+  private clockSettled(): boolean {
+    if (this.clockWaitUntil === 0) return true
+    if (this.o.clock?.offsetMs() !== undefined) {
+      this.clockWaitUntil = 0
+      return true
+    }
+    if (performance.now() >= this.clockWaitUntil) {
+      this.clockWaitUntil = 0
+      this.clockSilent = true
+      this.o.log.warn('the broker has no time service; timestamps stay on the gateway clock')
+      return true
+    }
+    return false
   }
 
   /** Called for each record just committed to the buffer. */
   publishLive(record: SpoolRecord): void {
-    if (!this.state.connected || this.stopping !== undefined || this.liveInflight >= this.o.maxLiveInflight)
+    if (
+      !this.state.connected ||
+      this.stopping !== undefined ||
+      this.liveInflight >= this.o.maxLiveInflight ||
+      !this.clockSettled()
+    )
       return
     const batch = this.o.spool.live(record)
     if (!batch) return
@@ -191,6 +256,7 @@ export class Publisher {
   private async doStop(timeoutMs: number): Promise<void> {
     if (this.drainTimer) clearInterval(this.drainTimer)
     if (this.statusTimer) clearInterval(this.statusTimer)
+    if (this.clockTimer) clearInterval(this.clockTimer)
     const client = this.client
     if (!client) return
     const deadline = Date.now() + timeoutMs
@@ -223,7 +289,7 @@ export class Publisher {
     const perTick = (this.o.drainRate * DRAIN_TICK_MS) / 1000
     const burst = Math.max(1, Math.min(this.o.maxReadingsPerMessage, this.o.drainRate), 2 * perTick)
     this.tokens = Math.min(burst, this.tokens + (this.o.drainRate * dt) / 1000)
-    if (!this.state.connected || this.stopping !== undefined) return
+    if (!this.state.connected || this.stopping !== undefined || !this.clockSettled()) return
     while (this.tokens >= 1 && this.backlogInflight < this.o.maxInflight) {
       const n = Math.min(Math.floor(this.tokens), this.o.maxReadingsPerMessage)
       const batch = this.o.spool.nextBacklog(n, PAYLOAD_LIMIT)
@@ -238,7 +304,12 @@ export class Publisher {
     const client = this.client
     if (!client) return
     const topic = telemetryTopic(this.o.cluster, this.o.plant, batch.device)
-    client.publish(topic, batch.payload, { qos: 1 }, (err) => {
+    // The offset as known now: ingest applies it to readings taken before it was known whose time
+    // it would otherwise refuse (services/ingest/clock-offset.ts).
+    const offset = this.o.clock?.offsetMs()
+    const payload =
+      offset === undefined ? batch.payload : `{"clock_offset_ms":${offset},${batch.payload.slice(1)}`
+    client.publish(topic, payload, { qos: 1 }, (err) => {
       done()
       if (err) {
         this.o.spool.release(batch)
@@ -254,10 +325,14 @@ export class Publisher {
   private publishStatus(): void {
     const client = this.client
     if (!client || !this.state.connected || this.stopping !== undefined) return
+    const buffer = this.o.spool.stats()
     const payload: AgentStatus = {
       state: 'online',
       version: this.o.version,
-      buffer_depth: this.o.spool.stats().depth,
+      buffer_depth: buffer.depth,
+      // Drops and unreadable values go upstream, not only into the local status file.
+      dropped: buffer.dropped,
+      unreadable: this.o.devices.reduce((n, d) => n + (this.o.deviceUnreadable?.(d) ?? 0), 0),
       ts: this.o.now(),
     }
     const offset = this.o.clockOffsetMs?.()
@@ -273,7 +348,12 @@ export class Publisher {
       const state = this.o.deviceOnline(d) ? 'online' : 'offline'
       if (!all && this.deviceStates.get(d) === state) continue
       this.deviceStates.set(d, state)
-      const payload: AgentStatus = { state, version: this.o.version, ts: this.o.now() }
+      const payload: AgentStatus = {
+        state,
+        version: this.o.version,
+        unreadable: this.o.deviceUnreadable?.(d) ?? 0,
+        ts: this.o.now(),
+      }
       client.publish(statusTopic(this.o.cluster, this.o.plant, d), JSON.stringify(payload), {
         qos: 1,
         retain: true,

@@ -120,6 +120,8 @@ const ackName = (n: number) => `seg-${String(n).padStart(8, '0')}.ack`
 
 /** JSON of a reading as it appears in a telemetry payload. */
 export function readingJson(r: ReadingOut): string {
+  if (r.clock_offset_ms !== undefined)
+    return JSON.stringify({ ts: r.ts, m: r.m, clock_offset_ms: r.clock_offset_ms })
   return JSON.stringify(r.unsync ? { ts: r.ts, m: r.m, unsync: true } : { ts: r.ts, m: r.m })
 }
 

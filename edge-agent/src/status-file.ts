@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import type { ClockState } from './clock-discipline.js'
 import type { DeviceHealth } from './device-poller.js'
 import type { PublisherState } from './publisher.js'
 import type { SpoolStats } from './spool.js'
@@ -15,6 +16,8 @@ export interface AgentStatusFile {
   started_at: number
   updated_at: number
   clock: string
+  /** Offset to the estate clock and whether timestamps are corrected (clock-discipline.ts). */
+  estate_clock?: ClockState
   broker: PublisherState & { url: string }
   buffer: SpoolStats
   devices: Record<string, DeviceHealth & { driver: string; role: string }>

@@ -145,6 +145,24 @@ describe('modbus driver against a real Modbus TCP server', () => {
     })
     expect(await driver.read()).toEqual({ p_kw: 11, v_v: 22 })
     expect(driver.describe()).toContain('q_kvar')
+    expect(driver.unreadable()).toBe(1) // counted, for the agent's status upstream
+  })
+
+  it('leaves out a NaN ("not available") and counts it as unreadable, poll after poll', async () => {
+    const holding = new Map<number, number>()
+    server.units.set(9, { holding })
+    setWords(holding, 0, encodeRegisters(11, 'float32', 'ABCD'))
+    setWords(holding, 2, [0x7fc0, 0x0000]) // float32 NaN
+    const driver = new ModbusDriver({
+      bus,
+      unitId: 9,
+      maxGap: 8,
+      timeoutMs: 500,
+      registers: [spec('p_kw', 0, 'float32', 'ABCD'), spec('v_v', 2, 'float32', 'ABCD')],
+    })
+    expect(await driver.read()).toEqual({ p_kw: 11 })
+    expect(await driver.read()).toEqual({ p_kw: 11 })
+    expect(driver.unreadable()).toBe(2)
   })
 
   it('reports a timeout for a unit that never answers', async () => {

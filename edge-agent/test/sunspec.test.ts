@@ -127,6 +127,10 @@ describe('sunspec driver against a real Modbus TCP server', () => {
       pf: 0.98,
       e_kwh: 12345.678,
       temp_c: 41.5,
+      // DC from the two MPPT strings of model 160: currents and powers summed, voltages averaged.
+      dc_a: 20.5,
+      dc_kw: 12.5,
+      dc_v: 608.65,
     })
     const facts = driver.describe() ?? ''
     expect(facts).toContain('Kawasan SIM-103 sn SN123')

@@ -24,4 +24,21 @@ describe('AgentStatusStore', () => {
     s.update(topic('plant-a', 'grid-main'), Buffer.alloc(0))
     expect(s.get('plant-a', 'grid-main')).toBeUndefined()
   })
+
+  it("gives each device its agent's drops and clock offset, and its own unreadable values, never the agent's sum", () => {
+    const s = new AgentStatusStore()
+    s.update(
+      topic('plant-a', 'agent'),
+      body({ state: 'online', buffer_depth: 3, dropped: 120, unreadable: 9, clock_offset_ms: -600_012 }),
+    )
+    s.update(topic('plant-a', 'pv-roof'), body({ state: 'online', unreadable: 9 }))
+    s.update(topic('plant-a', 'grid-main'), body({ state: 'online', dropped: 1 }))
+    expect(s.get('plant-a', 'pv-roof')).toMatchObject({
+      dropped: 120,
+      unreadable: 9,
+      clock_offset_ms: -600_012,
+    })
+    expect(s.get('plant-a', 'grid-main')).toMatchObject({ dropped: 120 })
+    expect(s.get('plant-a', 'grid-main')?.unreadable).toBeUndefined()
+  })
 })

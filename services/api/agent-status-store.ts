@@ -39,11 +39,16 @@ export class AgentStatusStore implements AgentStatusSource {
     const own = this.statuses.get(`${plant}/${device}`)
     if (!agent && !own) return undefined
     const state = agent?.state === 'offline' ? 'offline' : (own?.state ?? agent?.state ?? 'offline')
+    // Buffer, drops and clock are the agent's; unreadable values are the device's own (the agent's
+    // figure is the sum over its devices, so it never stands in for one device).
+    const { unreadable: _sum, ...agentFacts } = agent ?? {}
     return {
-      ...agent,
+      ...agentFacts,
       ...own,
       state,
       ...(agent?.buffer_depth !== undefined ? { buffer_depth: agent.buffer_depth } : {}),
+      ...(agent?.dropped !== undefined ? { dropped: agent.dropped } : {}),
+      ...(agent?.clock_offset_ms !== undefined ? { clock_offset_ms: agent.clock_offset_ms } : {}),
     }
   }
 }

@@ -11,7 +11,7 @@ import {
   parseSparkplugTopic,
   SPARKPLUG_NAMESPACE,
 } from '../../shared/sparkplug-topics.js'
-import { parseDeviceTopic, TOPIC_ROOT } from '../../shared/topics.js'
+import { parseDeviceTopic, parseTimeRequestTopic, TOPIC_ROOT } from '../../shared/topics.js'
 
 export type AclDecision = { allowed: true } | { allowed: false; reason: string }
 
@@ -29,7 +29,8 @@ export function canPublish(
   if (identity.role !== 'gateway')
     return { allowed: false, reason: `${identity.role} identities do not publish` }
   if (isSparkplugTopic(topic)) return canPublishSparkplug(identity, topic, sparkplugPlantOf)
-  const t = parseDeviceTopic(topic)
+  // A time request (topics.ts) is held to the same plant rule as the device topics.
+  const t = parseDeviceTopic(topic) ?? parseTimeRequestTopic(topic)
   if (!t) return { allowed: false, reason: 'not a Kawasan device topic' }
   if (t.cluster !== clusterId)
     return { allowed: false, reason: `cluster ${t.cluster} is not this broker's (${clusterId})` }

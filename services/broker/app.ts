@@ -20,13 +20,14 @@ import type { Logger } from '../../shared/logger.js'
 import { verifyPassword } from '../../shared/password-hash.js'
 import type { Identity, SiteIndex } from '../../shared/site-model.js'
 import { isSparkplugTopic } from '../../shared/sparkplug-topics.js'
-import { parseDeviceTopic } from '../../shared/topics.js'
+import { parseDeviceTopic, parseTimeRequestTopic, timeReplyTopic } from '../../shared/topics.js'
 import { canPublish, canSubscribe } from './acl.js'
 import { DEFAULT_LOGIN_LIMITER, LoginLimiter, type LoginLimiterOptions } from './auth-limiter.js'
 import { ClientIdRegistry } from './client-id-registry.js'
 import { guardSocket } from './packet-size-guard.js'
 import { checkContent } from './publish-rules.js'
 import { type RefusalContext, type RefusalKind, RefusalRecorder } from './refusals.js'
+import { answerTimeRequest } from './time-service.js'
 
 export interface TelemetrySink {
   accept(topic: string, payload: Buffer): Promise<unknown>
@@ -392,9 +393,15 @@ export class KawasanBroker {
       return
     }
     const identity = this.identities.get(client)
+    const timeRequest = parseTimeRequestTopic(topic)
     const decision = identity
       ? canPublish(identity, this.options.site.clusterId, topic, this.sparkplugPlantOf)
       : { allowed: false as const, reason: 'not authenticated' }
+    if (timeRequest && decision.allowed) {
+      this.answerTime(client, timeRequest, packet)
+      done()
+      return
+    }
     if (!decision.allowed) {
       this.m.aclDenied.inc({ action: 'publish' })
       this.refuse('acl_publish', client, { reason: decision.reason, topic: topic.slice(0, 200) })
@@ -490,6 +497,33 @@ export class KawasanBroker {
         if (err) this.options.log.warn({ topic, err: err.message }, 'internal publish failed')
       },
     )
+  }
+
+  /** Answers a gateway's time request at once and consumes it (time-service.ts). */
+  private answerTime(
+    client: Client,
+    t: { cluster: string; plant: string; agent: string },
+    packet: { topic: string; payload: Buffer | string; retain: boolean },
+  ): void {
+    const answer = answerTimeRequest(packet.payload as Buffer, Date.now())
+    if (answer.ok) {
+      this.aedes.publish(
+        {
+          cmd: 'publish',
+          topic: timeReplyTopic(t.cluster, t.plant, t.agent),
+          payload: answer.reply,
+          qos: 0,
+          retain: false,
+          dup: false,
+        },
+        () => undefined,
+      )
+    } else {
+      this.refuse('time_refused', client, { reason: answer.reason, topic: packet.topic.slice(0, 200) })
+    }
+    packet.topic = DROPPED_TOPIC
+    packet.payload = Buffer.alloc(0)
+    packet.retain = false
   }
 
   /** Back-pressure: stop reading this client's socket until the sink drains. */

@@ -23,6 +23,7 @@ export const REFUSAL_KINDS = [
   'wildcard_publish', // PUBLISH topic with + or # [MQTT-3.3.2-2]
   'status_refused', // status payload over size, not the schema, or for a device not in the site model
   'will_refused', // last will that the identity could not publish itself
+  'time_refused', // a time-service request that is not {"n":<integer>} (time-service.ts)
   'retain_stripped', // retained telemetry: delivered, but never stored as retained
   'forward_refused', // a queued message the session's identity may no longer read
 ] as const

@@ -11,6 +11,7 @@ import { CERTIFICATES_USAGE } from './certificates-options.js'
 import type { OptionSpec, ParsedArgs } from './cli-args.js'
 import { loadKawasanConfig } from './config.js'
 import { FACTORS_HELP, FACTORS_OPTIONS } from './factors-options.js'
+import { GATEWAY_OPTIONS, GATEWAY_USAGE } from './gateway-options.js'
 import { BACKFILL_OPTIONS, ROLLUP_USAGE } from './rollup-options.js'
 
 /** The long-running commands' stacks, loaded on first use (they import every service). */
@@ -157,6 +158,18 @@ commands run in the same data directory use its InfluxDB.`,
       const config = loadKawasanConfig(ctx.configFile)
       const { certificatesCommand } = await import('./certificates-command.js')
       return certificatesCommand(config, ctx)
+    },
+  },
+  gateway: {
+    summary:
+      'Add a gateway: gateway add PLANT adds its identity and prints its agent config and a one-time password',
+    usage: GATEWAY_USAGE,
+    options: GATEWAY_OPTIONS,
+    maxPositionals: 2,
+    run: async (ctx) => {
+      const config = loadKawasanConfig(ctx.configFile)
+      const { gatewayCommand } = await import('./gateway-command.js')
+      return gatewayCommand(config, ctx, (reason) => usageError(ctx, 'gateway', reason))
     },
   },
   'hash-password': {

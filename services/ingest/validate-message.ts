@@ -11,6 +11,7 @@ import type { SiteIndex } from '../../shared/site-model.js'
 import { type DeadLetterReason, READINGS_MEASUREMENT } from '../../shared/store-schema.js'
 import { MAX_PAYLOAD_BYTES, readingSchema, telemetryEnvelopeSchema } from '../../shared/telemetry-schema.js'
 import { parseDeviceTopic } from '../../shared/topics.js'
+import { estateTime } from './clock-offset.js'
 import { type DeadLetter, excerptOf } from './dead-letter.js'
 
 /** Dead letters one message may produce; the rest are summed into one `too_many_dead_letters` record. */
@@ -118,7 +119,7 @@ export function validateTelemetry(
 
   readings.forEach((raw, index) => {
     try {
-      const point = judgeReading(raw, index, seq, now, limits, letters)
+      const point = judgeReading(raw, index, seq, now, limits, letters, envelope.data.clock_offset_ms)
       if (point) points.push({ measurement: READINGS_MEASUREMENT, tags: pointTags, ...point })
     } catch (err) {
       // A bug or an input nobody foresaw: this reading is refused with the reason, the rest go on.
@@ -144,6 +145,7 @@ function judgeReading(
   now: number,
   limits: ValidationLimits,
   letters: DeadLetterBudget,
+  clockOffsetMs?: number,
 ): Pick<PointData, 'fields' | 'time'> | undefined {
   // Checked before zod walks the record: 10,000 made-up names would cost ~25 ms of the broker's
   // event loop per message, stalling every other gateway (amplification, SECURITY.md).
@@ -171,7 +173,9 @@ function judgeReading(
     )
     return undefined
   }
-  const { ts, unsync } = reading.data
+  const { unsync } = reading.data
+  const clock = estateTime(reading.data, clockOffsetMs, now, limits)
+  const ts = clock.ts
   if (ts > now + limits.maxFutureMs) {
     letters.add(
       'future_timestamp',
@@ -237,6 +241,10 @@ function judgeReading(
   if (count === 0) return undefined
   fields.seq = { int: seq + index } // readings are numbered seq, seq+1, … (edge-agent README)
   if (unsync) fields.unsync = true
+  if (clock.offsetMs !== undefined) {
+    fields.clock_corrected = true
+    fields.clock_offset_ms = { int: clock.offsetMs }
+  }
   return { fields, time: ts }
 }
 

@@ -1,6 +1,5 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ensureDebianPackage } from '../../infra/local/child-server.js'
 import { freePort } from '../../infra/local/free-port.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { type KawasanProcess, startKawasan } from '../helpers/kawasan-process.js'
@@ -34,6 +33,8 @@ async function setup(agentOptions: { maxMb?: number; drainRate?: number; fakeTim
   })
   agent.start()
   cleanups.push(() => agent.stop('SIGKILL'))
+  // A loaded machine can take seconds to start node: each case's fault begins once readings flow.
+  await agent.publishing(30_000)
   return {
     db,
     agent,
@@ -126,31 +127,5 @@ describe('edge faults', () => {
     expect(r.lost).toBe(finalDropped) // every missing reading is one the agent counted as dropped
     expect(r.duplicated).toBe(0)
   })
-
-  it('an agent clock 10 minutes ahead: every reading goes to dead letter as future_timestamp, none is stored (REL-12)', async () => {
-    ensureDebianPackage('faketime', 'faketime')
-    const started = performance.now()
-    const s = await setup({ fakeTime: '+600' })
-    await sleep(8000)
-    await s.agent.drained(30_000)
-    await s.agent.stop('SIGTERM')
-    const stored = (await seqOracle(s.db)).stored
-    const letters = await s.db.query(
-      `SELECT count("detail") FROM deadletter WHERE "reason" = 'future_timestamp'`,
-    )
-    const deadLettered = Number(letters[0]?.rows[0]?.count ?? 0)
-    const taken = Object.values(s.agent.status()?.devices ?? {}).reduce((n, d) => n + d.polls, 0)
-    report({
-      case: 'agent clock 10 minutes ahead',
-      sent: taken,
-      stored: deadLettered,
-      lost: taken - deadLettered,
-      duplicated: 0,
-      seconds: Math.round((performance.now() - started) / 1000),
-      note: 'stored = kept as future_timestamp dead letters; 0 readings stored as data',
-    })
-    expect(stored).toBe(0)
-    expect(taken).toBeGreaterThan(0)
-    expect(deadLettered).toBe(taken)
-  })
+  // A gateway clock 10 minutes ahead, or reset mid-stream: agent-clock.test.ts (clock discipline).
 })

@@ -3,7 +3,7 @@
  * simulated devices polled every second, and its status file read as an operator would.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readStatusFile } from '../../edge-agent/src/status-file.js'
 
@@ -17,6 +17,11 @@ export interface AgentOptions {
   reconnectMaxS?: number
   /** Run under libfaketime with this offset, e.g. '+10m' or '+600' (Debian package faketime). */
   fakeTime?: string
+  /**
+   * Run under libfaketime reading its setting from this file at every clock read, so a test can
+   * step the clock of the running agent (write '@2000-01-01 00:00:00' to it).
+   */
+  fakeTimeFile?: string
 }
 
 export function writeAgentConfig(o: AgentOptions): string {
@@ -62,9 +67,23 @@ export class AgentProcess {
     const config = writeAgentConfig(this.o)
     // libfaketime is preloaded into node itself (not through the `faketime` wrapper, which forks
     // and would not pass SIGTERM on), so signals reach the agent as in production.
+    // The monotonic clock is left alone, as a step of the wall clock leaves CLOCK_MONOTONIC alone.
     const fake = this.o.fakeTime
-      ? { LD_PRELOAD: libfaketime(), FAKETIME: this.o.fakeTime, FAKETIME_DONT_RESET: '1' }
-      : {}
+      ? {
+          LD_PRELOAD: libfaketime(),
+          FAKETIME: this.o.fakeTime,
+          FAKETIME_DONT_RESET: '1',
+          FAKETIME_DONT_FAKE_MONOTONIC: '1',
+        }
+      : this.o.fakeTimeFile
+        ? {
+            LD_PRELOAD: libfaketime(),
+            FAKETIME_TIMESTAMP_FILE: this.o.fakeTimeFile,
+            FAKETIME_NO_CACHE: '1',
+            FAKETIME_DONT_RESET: '1',
+            FAKETIME_DONT_FAKE_MONOTONIC: '1',
+          }
+        : {}
     this.child = spawn(process.execPath, ['edge-agent/bin/kawasan-agent.js', 'run', '--config', config], {
       env: { ...process.env, KAWASAN_AGENT_PASSWORD: 'demo-gw-plant-a', ...fake },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,14 +107,25 @@ export class AgentProcess {
     return existsSync(file) ? readStatusFile(file) : undefined
   }
 
+  /** Waits until the agent has delivered its first readings (bounded): a started agent is live. */
+  async publishing(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if ((this.status()?.broker.readingsPublished ?? 0) > 0) return
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`agent published nothing in ${timeoutMs} ms\n${this.output}`)
+  }
+
   /** Waits until the buffer holds nothing unacknowledged (bounded). */
   async drained(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       const s = this.status()
+      // Freshness from the file's mtime (kernel time): the agent's own clock may be faked.
       if (
         s &&
-        s.updated_at > Date.now() - 5000 &&
+        statSync(join(this.o.dir, 'buffer', 'status.json')).mtimeMs > Date.now() - 5000 &&
         s.broker.connected &&
         s.buffer.depth === 0 &&
         s.buffer.inflight === 0

@@ -46,6 +46,7 @@ export function createDriver(d: DeviceConfig, ctx: DriverContext): DeviceDriver 
         unitId: d.unit_id,
         timeoutMs: d.timeout_ms,
         baseAddress: d.base_address,
+        role: d.role,
       })
     case 'simulator':
       return new SimulatorDriver({

@@ -60,6 +60,7 @@ export interface ModbusDriverOptions {
 export class ModbusDriver implements DeviceDriver {
   private readonly blocks: ReadBlock[]
   private skipped = new Map<string, string>()
+  private unreadableCount = 0
 
   constructor(private readonly o: ModbusDriverOptions) {
     this.blocks = planReads(o.registers, o.maxGap)
@@ -96,9 +97,14 @@ export class ModbusDriver implements DeviceDriver {
     return `skipped: ${[...this.skipped.entries()].map(([k, v]) => `${k} (${v})`).join(', ')}`
   }
 
+  unreadable(): number {
+    return this.unreadableCount
+  }
+
   private put(out: MetricValues, spec: RegisterSpec, words: readonly number[]): void {
     const v = decodeEntry(spec, words)
     if (v !== undefined) out[spec.metric] = v
+    else this.unreadableCount++
   }
 
   private async readOneByOne(block: ReadBlock, out: MetricValues): Promise<number> {
@@ -118,6 +124,7 @@ export class ModbusDriver implements DeviceDriver {
       } catch (err) {
         const ae = err as AgentError
         if (ae.code !== 'DEVICE_EXCEPTION') throw ae
+        this.unreadableCount++
         this.skipped.set(e.metric, `${e.function} ${e.address}: ${ae.message.replace(/^.*: /, '')}`)
       }
     }

@@ -1,20 +1,27 @@
 /**
- * SunSpec inverters over Modbus TCP: finds the "SunS" marker (40000, then 0, then 50000), walks the
- * model chain (ID, L) to the end marker 0xFFFF, then polls the inverter model (101/102/103) in one
- * read with its scale factors. Model 160 (MPPT) is decoded for `check`; its DC values have no name
- * in the metric vocabulary yet, so they are not sent.
+ * SunSpec devices over Modbus TCP: finds the "SunS" marker (40000, then 0, then 50000), walks the
+ * model chain (ID, L) to the end marker 0xFFFF, then polls each model it knows, one model per read
+ * with its scale factors: an inverter (101-103, 111-113) or else a meter (201-204, 211-214), the
+ * storage model 124 and the MPPT model 160 where present (sunspec-models.ts).
  */
 import { AgentError } from '../errors.js'
 import type { ModbusBus } from '../modbus-bus.js'
 import {
   type CommonModel,
+  type Decoded,
   decodeCommon,
   decodeInverter,
+  decodeMeter,
   decodeMppt,
+  decodeStorage,
   END_MODEL_ID,
   INVERTER_MODELS,
+  METER_MODELS,
   type ModelRef,
+  MPPT_MODEL,
   type MpptModule,
+  READ_LENGTH,
+  STORAGE_MODEL,
   SUNS_MARKER,
   SUNSPEC_BASES,
 } from '../sunspec-models.js'
@@ -28,34 +35,68 @@ export interface SunSpecDriverOptions {
   unitId: number
   timeoutMs: number
   baseAddress?: number | undefined
+  /** The device's role in the site model: which meter counter is `e_kwh` (sunspec-models.ts). */
+  role?: string | undefined
 }
+
+const isIn = (list: readonly number[], id: number) => list.includes(id)
 
 export class SunSpecDriver implements DeviceDriver {
   private models: ModelRef[] | undefined
   private common: CommonModel | undefined
   private mppt: MpptModule[] | undefined
+  private unreadableCount = 0
 
   constructor(private readonly o: SunSpecDriverOptions) {}
 
   async read(): Promise<MetricValues> {
     const models = this.models ?? (await this.discover())
-    const inverter = models.find((m) => (INVERTER_MODELS as readonly number[]).includes(m.id))
-    if (!inverter) {
+    const main =
+      models.find((m) => isIn(INVERTER_MODELS, m.id)) ?? models.find((m) => isIn(METER_MODELS, m.id))
+    const storage = models.find((m) => m.id === STORAGE_MODEL)
+    const mppt = models.find((m) => m.id === MPPT_MODEL)
+    if (!main && !storage) {
       throw new AgentError(
         'SUNSPEC_NOT_FOUND',
-        `no inverter model (101/102/103) in the chain: ${models.map((m) => m.id).join(', ')}`,
+        `no inverter (101-103, 111-113), meter (201-204, 211-214) or storage (124) model in the chain: ${models.map((m) => m.id).join(', ')}`,
       )
     }
     try {
-      const words = await this.readRange(inverter.start, Math.min(inverter.length, 50))
-      const mppt = models.find((m) => m.id === 160)
-      if (mppt) this.mppt = decodeMppt(await this.readRange(mppt.start, mppt.length))
-      return decodeInverter(words)
+      const parts: Decoded[] = []
+      if (main) {
+        const words = await this.readModel(main)
+        parts.push(
+          isIn(INVERTER_MODELS, main.id)
+            ? decodeInverter(main.id, words)
+            : decodeMeter(main.id, words, this.o.role),
+        )
+      }
+      if (storage) parts.push(decodeStorage(await this.readModel(storage)))
+      if (mppt) {
+        // The per-string totals replace the inverter's own DC points.
+        const m = decodeMppt(await this.readRange(mppt.start, mppt.length))
+        this.mppt = m.modules
+        parts.push(m)
+      }
+      const out: MetricValues = {}
+      for (const p of parts) {
+        Object.assign(out, p.values)
+        this.unreadableCount += p.unreadable
+      }
+      return out
     } catch (err) {
       // The device may have been replaced or reconfigured: rediscover on the next poll.
       this.models = undefined
       throw err
     }
+  }
+
+  unreadable(): number {
+    return this.unreadableCount
+  }
+
+  private readModel(m: ModelRef): Promise<number[]> {
+    return this.readRange(m.start, Math.min(m.length, READ_LENGTH[m.id] ?? m.length))
   }
 
   describe(): string | undefined {

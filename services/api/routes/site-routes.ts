@@ -41,6 +41,22 @@ const deviceSchema = z.object({
   agent_state: z.enum(['online', 'offline']).nullable().describe('Retained agent status, when watched'),
   agent_version: z.string().nullable(),
   buffer_depth: z.number().nullable().describe("Samples waiting in the agent's disk buffer"),
+  buffer_dropped: z
+    .number()
+    .nullable()
+    .describe("Samples the agent's buffer dropped (full, or a disk error) since the agent was installed"),
+  unreadable_values: z
+    .number()
+    .nullable()
+    .describe(
+      'Values the device could not give since its agent started (NaN, "not implemented", a refused register)',
+    ),
+  clock_offset_ms: z
+    .number()
+    .nullable()
+    .describe(
+      "Estate clock minus the agent's clock, as the agent measured it; its timestamps are corrected by it",
+    ),
 })
 
 const plantSchema = z.object({
@@ -157,7 +173,8 @@ export function siteRoutes(ctx: RouteContext): FastifyPluginAsync {
         config: { scope: 'read' },
         schema: {
           tags: ['site'],
-          summary: 'Devices with status: online/offline, last seen, sequence gaps, agent buffer depth',
+          summary:
+            'Devices with status: online/offline, last seen, sequence gaps, agent buffer depth and drops, unreadable values',
           querystring: z.object({
             plant: plantListParam.optional(),
             window_h: z.coerce
@@ -205,6 +222,9 @@ export function siteRoutes(ctx: RouteContext): FastifyPluginAsync {
               agent_state: agent?.state ?? null,
               agent_version: agent?.version ?? null,
               buffer_depth: agent?.buffer_depth ?? null,
+              buffer_dropped: agent?.dropped ?? null,
+              unreadable_values: agent?.unreadable ?? null,
+              clock_offset_ms: agent?.clock_offset_ms ?? null,
             }
           }),
         }
