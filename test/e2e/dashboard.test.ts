@@ -367,7 +367,7 @@ describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
         const x = Math.round(u.valToPos(u.data[0][idx], 'x', true))
         const px = u.ctx.getImageData(x, Math.round((yTop + yBelow) / 2), 1, 1).data
         const marker = getComputedStyle(u.root.querySelectorAll('.u-legend .u-series')[si].querySelector('.u-marker')).backgroundColor
-        out.push({ label: u.series[si].label, pixel: [px[0], px[1], px[2]], marker: marker.match(/\d+/g).map(Number) })
+        out.push({ label: u.series[si].label, pixel: [px[0], px[1], px[2]], marker: marker.match(/\\d+/g).map(Number) })
       }
       return out
     })()`)) as { label: string; pixel: number[]; marker: number[] }[]
@@ -517,11 +517,12 @@ describe('dashboard', () => {
       const { page } = o
       expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark')
       expect(await page.evaluate(() => document.body.classList.contains('wall'))).toBe(true)
-      const consumption = page.locator('#kpi-consumption')
-      await expect.poll(() => consumption.textContent(), { timeout: 10_000 }).not.toBe('–')
-      const first = await consumption.textContent()
+      await expect.poll(() => text(page, '#kpi-consumption'), { timeout: 10_000 }).not.toBe('–')
+      // Each new snapshot reaches the page without a reload: the live chart gains points.
+      const points = () => page.evaluate('window.kawasan.view?.live?.plot.data[0].length ?? 0') as Promise<number>
+      const before = await points()
       const writes = liveWrites
-      await expect.poll(() => consumption.textContent(), { timeout: 30_000, interval: 200 }).not.toBe(first)
+      await expect.poll(points, { timeout: 20_000, interval: 200 }).toBeGreaterThan(before + 1)
       expect(liveWrites).toBeGreaterThan(writes)
       await check(o, 'wall')
       // Keyboard: skip link first, then the plant links; Enter opens one.
