@@ -612,8 +612,17 @@ async function loadPeriod(view) {
       : [...byTime.values()].find((r) => r.date === list[i]?.date)
   const curRows = slots.map((_s, i) => pick(cur, slots, i))
   const prevRows = slots.map((_s, i) => (prevSlots[i] ? pick(prev, prevSlots, i) : undefined))
+  // Like with like: today is still open, so its counterpart counts only up to the same local time
+  // (from that day's hourly rollups); slots without data now are left out of the previous period.
+  const last = slots.length - 1
+  if (p.resolution === '1d' && slots[last]?.date === state.cluster.today && prevSlots[last]) {
+    const hours = await fetchRows('1h', prevSlots[last].date, prevSlots[last].date)
+    if (state.view !== view) return
+    prevRows[last] = soFar(hours, prevSlots[last].date)
+  }
+  const matched = prevRows.filter((r, i) => r && curRows[i])
   const t = sumOf([...cur.values()])
-  const tp = sumOf([...prev.values()])
+  const tp = sumOf(matched)
   view.period = { p, total: t, prevTotal: tp }
   const f = figures(t)
   const fp = figures(tp)
@@ -701,21 +710,28 @@ function renderFlow(view) {
   $('flow').replaceChildren(inList, hub, outList)
 }
 
-// ---------- today vs yesterday up to the same time ----------
+// ---------- today vs an earlier day up to the same time ----------
+/** A day's hourly rows summed up to the local clock time it is now (the hour in progress pro rata). */
+function soFar(hourRows, date) {
+  const cutoff = startOfLocalDay(date) + (Date.now() - startOfLocalDay(state.cluster.today))
+  const out = {}
+  let hours = 0
+  for (const r of hourRows.values()) {
+    const part = Math.max(0, Math.min(1, (cutoff - r.time) / 3600000))
+    if (part <= 0) continue
+    hours++
+    for (const f of PERIOD_FIELDS) out[f] = (out[f] ?? 0) + part * (r[f] ?? 0)
+  }
+  return hours ? out : undefined
+}
+
 async function refreshCompare(view) {
   const c = state.cluster
   const rows = await fetchRows('1h', c.yesterday, c.yesterday)
   if (state.view !== view) return
-  // The same local clock time yesterday: today so far is compared with yesterday so far.
-  const cutoff = startOfLocalDay(c.yesterday) + (Date.now() - startOfLocalDay(c.today))
-  let kg = 0
-  let hours = 0
-  for (const r of rows.values()) {
-    const part = Math.max(0, Math.min(1, (cutoff - r.time) / 3600000))
-    kg += part * (r.scope1_kg_co2e + r.scope2_location_kg_co2e)
-    if (part > 0) hours++
-  }
-  view.yesterdaySoFarKg = hours ? kg : null
+  // Today so far is compared with yesterday up to the same local clock time.
+  const y = soFar(rows, c.yesterday)
+  view.yesterdaySoFarKg = y ? y.scope1_kg_co2e + y.scope2_location_kg_co2e : null
   renderCompare(view)
 }
 
