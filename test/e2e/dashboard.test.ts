@@ -131,7 +131,12 @@ async function writeLiveFromReadings(): Promise<void> {
   const tags = [...model.plants.map((p) => p.id), CLUSTER_TOTAL]
   await stack.influx.writeLines(
     [...rows, total].map((fields, i) =>
-      toLine({ measurement: LIVE_MEASUREMENT, tags: { cluster: model.cluster.id, plant: tags[i]! }, fields, time: now }),
+      toLine({
+        measurement: LIVE_MEASUREMENT,
+        tags: { cluster: model.cluster.id, plant: tags[i]! },
+        fields,
+        time: now,
+      }),
     ),
   )
   liveWrites++
@@ -201,7 +206,13 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   })
 }, 120_000)
 
@@ -237,10 +248,11 @@ async function open(viewport: { width: number; height: number }, k = key, query 
 async function check(o: Opened, name: string): Promise<void> {
   const { page } = o
   const vp = page.viewportSize()!
-  expect(await page.evaluate(() => document.documentElement.scrollWidth), 'horizontal overflow').toBeLessThanOrEqual(
-    vp.width,
-  )
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE })
+  expect(
+    await page.evaluate('document.documentElement.scrollWidth'),
+    'horizontal overflow',
+  ).toBeLessThanOrEqual(vp.width)
+  if (!(await page.evaluate("'axe' in window"))) await page.addScriptTag({ path: AXE })
   const violations = (await page.evaluate(
     `axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3) })))`,
   )) as { id: string; impact: string; nodes: string[] }[]
@@ -250,6 +262,8 @@ async function check(o: Opened, name: string): Promise<void> {
 }
 
 const text = (page: Page, sel: string) => page.locator(sel).first().textContent()
+/** Opens a view in the same page, as a click on a link would. */
+const go = (page: Page, hash: string) => page.evaluate(`location.hash = ${JSON.stringify(hash)}`)
 
 /** Local dates from..to of the cluster as the API names them. */
 function lastDays(n: number): { from: string; to: string } {
@@ -291,7 +305,7 @@ describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
     await o?.close()
   })
 
-  it('overview: live figures, plants, period figures and device counts are the API\'s', async () => {
+  it("overview: live figures, plants, period figures and device counts are the API's", async () => {
     const { page } = o
     const total = await settle(page)
     expect(await text(page, '#kpi-renewable')).toBe(fmt(Number(total.renewable_share_pct), 1))
@@ -330,11 +344,16 @@ describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
     const weekAgo = (await rollupSum('consumption_kwh', 14)) - c - prevFull
     const elapsedOfDay = (Date.now() - startOfLocalDay(localDateOf(Date.now(), tz), tz)) / (24 * HOUR)
     const prevShown = Number(
-      (await text(page, '#carbon-table tr[data-figure="consumption_kwh"] [data-field="previous"]'))!.replace(/,/g, ''),
+      (await text(page, '#carbon-table tr[data-figure="consumption_kwh"] [data-field="previous"]'))!.replace(
+        /,/g,
+        '',
+      ),
     )
     expect(prevShown).toBeGreaterThan(prevFull)
     expect(Math.abs(prevShown - (prevFull + weekAgo * elapsedOfDay))).toBeLessThan(weekAgo * 0.01)
-    expect(await figure('renewable_market_pct')).toBe(fmt((100 * (await rollupSum('renewable_market_kwh', 7))) / c, 1))
+    expect(await figure('renewable_market_pct')).toBe(
+      fmt((100 * (await rollupSum('renewable_market_kwh', 7))) / c, 1),
+    )
     expect(await figure('cfe_hourly_pct')).toBe(fmt((100 * (await rollupSum('cfe_kwh', 7))) / c, 1))
     const cov = (100 * (await rollupSum('samples_received', 7))) / (await rollupSum('samples_expected', 7))
     expect(await figure('coverage_pct')).toBe(fmt(cov, 1))
@@ -389,24 +408,34 @@ describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
     // Within 3 per channel (colour management rounds); a blended layer is tens of units off.
     for (const l of layers)
       for (let c = 0; c < 3; c++)
-        expect(Math.abs(l.pixel[c]! - l.marker[c]!), `${l.label}: ${l.pixel} vs ${l.marker}`).toBeLessThanOrEqual(3)
+        expect(
+          Math.abs(l.pixel[c]! - l.marker[c]!),
+          `${l.label}: ${l.pixel} vs ${l.marker}`,
+        ).toBeLessThanOrEqual(3)
   })
 
   it('plant view: device health with status, last seen, dead letters and agent buffer from the API', async () => {
     const { page } = o
-    await page.evaluate(() => {
-      location.hash = '#plant/plant-a'
-    })
+    await go(page, '#plant/plant-a')
     await page.waitForSelector('#device-table tbody tr', { timeout: 10_000 })
     await settle(page, 'plant-a')
     const devices = await get<{
-      devices: { id: string; online: boolean; seconds_since_seen: number | null; buffer_depth: number | null }[]
+      devices: {
+        id: string
+        online: boolean
+        seconds_since_seen: number | null
+        buffer_depth: number | null
+      }[]
     }>('/api/v1/devices?plant=plant-a')
-    const dead = await get<{ items: { device: string }[] }>('/api/v1/dead-letters?plant=plant-a&hours=24&limit=1000')
+    const dead = await get<{ items: { device: string }[] }>(
+      '/api/v1/dead-letters?plant=plant-a&hours=24&limit=1000',
+    )
     expect(dead.items.length).toBeGreaterThan(0)
     for (const d of devices.devices) {
       const tr = page.locator(`#device-table tr[data-device="${d.id}"]`)
-      await expect.poll(() => tr.locator('[data-field="status"]').getAttribute('data-online')).toBe(String(d.online))
+      await expect
+        .poll(() => tr.locator('[data-field="status"]').getAttribute('data-online'))
+        .toBe(String(d.online))
       // Both columns visible on a phone too.
       expect(await tr.locator('[data-field="status"]').isVisible()).toBe(true)
       expect(await tr.locator('[data-field="last-seen"]').isVisible()).toBe(true)
@@ -423,11 +452,9 @@ describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
     livePaused = false
   }, 90_000)
 
-  it('range picker: 30 days and a custom range, in the cluster\'s local days', async () => {
+  it("range picker: 30 days and a custom range, in the cluster's local days", async () => {
     const { page } = o
-    await page.evaluate(() => {
-      location.hash = ''
-    })
+    await go(page, '')
     await page.waitForSelector('#plants-panel:not([hidden])')
     await page.selectOption('#range', '30d')
     const figure = () => text(page, '#carbon-table tr[data-figure="consumption_kwh"] [data-field="current"]')
@@ -455,16 +482,12 @@ describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
 
   it('an unknown plant shows an error, not the overview', async () => {
     const { page } = o
-    await page.evaluate(() => {
-      location.hash = '#plant/no-such-plant'
-    })
+    await go(page, '#plant/no-such-plant')
     await page.waitForSelector('#not-found:not([hidden])', { timeout: 5000 })
     expect(await page.locator('#view').isHidden()).toBe(true)
     expect(await text(page, '#not-found-text')).toContain('no-such-plant')
     await check(o, 'unknown-plant')
-    await page.evaluate(() => {
-      location.hash = ''
-    })
+    await go(page, '')
   })
 })
 
@@ -474,23 +497,27 @@ describe('dashboard', () => {
     try {
       const topic = statusTopic(model.cluster.id, 'plant-a', 'agent')
       agentStatus.update(topic, Buffer.from(JSON.stringify({ state: 'offline', buffer_depth: 42 })))
-      const devices = await get<{ devices: { plant: string; id: string; online: boolean }[] }>('/api/v1/devices')
+      const devices = await get<{ devices: { plant: string; id: string; online: boolean }[] }>(
+        '/api/v1/devices',
+      )
       const a = devices.devices.filter((d) => d.plant === 'plant-a')
       expect(a.every((d) => !d.online)).toBe(true)
       const { page } = o
       // Overview: the plant row and the KPI count the same devices as the API (the live snapshot says 4/4).
       await page.reload()
       await expect
-        .poll(() => text(page, '#plant-table tr[data-plant="plant-a"] [data-field="devices"]'), { timeout: 15_000 })
+        .poll(() => text(page, '#plant-table tr[data-plant="plant-a"] [data-field="devices"]'), {
+          timeout: 15_000,
+        })
         .toBe(`0 / ${a.length}`)
       expect(await text(page, '#kpi-devices')).toBe(
         `${devices.devices.filter((d) => d.online).length} / ${devices.devices.length}`,
       )
       // Plant view: every device offline, with the reason beside a recent "last seen".
-      await page.evaluate(() => {
-        location.hash = '#plant/plant-a'
-      })
-      await expect.poll(() => page.locator('#device-table tbody tr').count(), { timeout: 10_000 }).toBe(a.length)
+      await go(page, '#plant/plant-a')
+      await expect
+        .poll(() => page.locator('#device-table tbody tr').count(), { timeout: 10_000 })
+        .toBe(a.length)
       await expect.poll(() => text(page, '#kpi-devices')).toBe(`0 / ${a.length}`)
       for (const cell of await page.locator('#device-table [data-field="status"]').allTextContents())
         expect(cell).toBe('● offline (agent reports offline)')
@@ -530,11 +557,12 @@ describe('dashboard', () => {
     const o = await open({ width: 1920, height: 1080 }, key, '&wall=1')
     try {
       const { page } = o
-      expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark')
-      expect(await page.evaluate(() => document.body.classList.contains('wall'))).toBe(true)
+      expect(await page.evaluate('document.documentElement.dataset.theme')).toBe('dark')
+      expect(await page.evaluate("document.body.classList.contains('wall')")).toBe(true)
       await expect.poll(() => text(page, '#kpi-consumption'), { timeout: 10_000 }).not.toBe('–')
       // Each new snapshot reaches the page without a reload: the live chart gains points.
-      const points = () => page.evaluate('window.kawasan.view?.live?.plot.data[0].length ?? 0') as Promise<number>
+      const points = () =>
+        page.evaluate('window.kawasan.view?.live?.plot.data[0].length ?? 0') as Promise<number>
       const before = await points()
       const writes = liveWrites
       await expect.poll(points, { timeout: 20_000, interval: 200 }).toBeGreaterThan(before + 1)
@@ -542,10 +570,10 @@ describe('dashboard', () => {
       await check(o, 'wall')
       // Keyboard: skip link first, then the plant links; Enter opens one.
       await page.keyboard.press('Tab')
-      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content')
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content')
       await page.keyboard.press('Tab')
       await page.keyboard.press('Tab')
-      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('plant-a')
+      expect(await page.evaluate('document.activeElement?.textContent')).toBe('plant-a')
       await page.keyboard.press('Enter')
       await page.waitForSelector('#devices-panel:not([hidden])', { timeout: 5000 })
       expect(page.url()).toContain('#plant/plant-a')
