@@ -761,14 +761,14 @@ async function refreshDevices(view) {
   const [res, dead] = await Promise.all([
     api('/api/v1/devices'),
     view.plant
-      ? api(`/api/v1/dead-letters?plant=${encodeURIComponent(view.plant)}&hours=24&limit=1000`)
+      ? api(`/api/v1/dead-letters/by-device?plant=${encodeURIComponent(view.plant)}&hours=24`)
       : Promise.resolve(null),
   ])
   if (state.view !== view) return
   state.devices = { list: res.devices, at: Date.now() }
   view.deadByDevice = new Map()
-  for (const item of dead?.items ?? [])
-    view.deadByDevice.set(item.device, (view.deadByDevice.get(item.device) ?? 0) + 1)
+  for (const c of dead?.counts ?? [])
+    view.deadByDevice.set(c.device, (view.deadByDevice.get(c.device) ?? 0) + c.count)
   renderDevices(view)
 }
 
