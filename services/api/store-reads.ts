@@ -181,6 +181,25 @@ export class StoreReads {
   }
 
   /** Recent dead letters, newest first; `plants` undefined = no plant filter (estate keys). */
+  /** Dead letters since `since` counted per plant, device and reason (no row limit). */
+  async deadLetterCountsByDevice(options: {
+    since: number
+    plants?: readonly string[] | undefined
+  }): Promise<{ plant: string | null; device: string | null; reason: string; count: number }[]> {
+    const conds = [`time > ${timeMs(options.since)}`]
+    if (options.plants) conds.push(tagIn('plant', options.plants))
+    const series = await this.run(
+      `SELECT count(${quoteIdent('detail')}) FROM ${quoteIdent(DEAD_LETTER_MEASUREMENT)} WHERE ${conds.join(' AND ')} GROUP BY ${['plant', 'device', 'reason'].map(quoteIdent).join(', ')}`,
+    )
+    const str = (v: string | undefined) => (v ? v : null)
+    return series.map((s) => ({
+      plant: str(s.tags.plant),
+      device: str(s.tags.device),
+      reason: s.tags.reason ?? '',
+      count: Number(s.rows[0]?.count ?? 0),
+    }))
+  }
+
   async deadLetters(options: {
     since: number
     limit: number

@@ -1,44 +1,63 @@
 // Kawasan dashboard: plain ES module, no build step. Reads the API with the key kept in
 // sessionStorage (given once as ?key=), listens to /api/v1/live/stream with fetch (EventSource
-// cannot send an Authorization header), draws with uPlot (global `uPlot`).
+// cannot send an Authorization header), draws with uPlot (global `uPlot`). Every time and date is
+// in the cluster's time zone (the rollups' local days), never the browser's.
 /* global uPlot */
 
 const KEY_STORE = 'kawasan.key'
+const THEME_STORE = 'kawasan.theme'
+const RANGE_STORE = 'kawasan.range'
+/** Supply into the plant, bottom of the stack first. Fills are opaque so a layer shows its legend colour. */
 const SOURCES = [
-  { field: 'grid_import', label: 'Grid import', color: '#8b98a5' },
-  { field: 'gen_solar_pv', label: 'Solar PV', color: '#f2cc60' },
-  { field: 'gen_wind', label: 'Wind', color: '#79c0ff' },
-  { field: 'gen_biomass', label: 'Biomass', color: '#56d364' },
-  { field: 'battery_discharge', label: 'Battery discharge', color: '#d2a8ff' },
-  { field: 'gen_hydrogen_fc', label: 'H₂ fuel cell', color: '#39c5cf' },
-  { field: 'gen_gas_chp', label: 'Gas CHP', color: '#ffa657' },
-  { field: 'gen_diesel_genset', label: 'Diesel genset', color: '#f85149' },
+  { field: 'grid_import', label: 'Grid import', color: '#8b98a5', role: 'grid_import' },
+  { field: 'gen_solar_pv', label: 'Solar PV', color: '#f2cc60', role: 'solar_pv' },
+  { field: 'gen_wind', label: 'Wind', color: '#79c0ff', role: 'wind' },
+  { field: 'gen_biomass', label: 'Biomass', color: '#56d364', role: 'biomass' },
+  { field: 'battery_discharge', label: 'Battery discharge', color: '#d2a8ff', role: 'battery_discharge' },
+  { field: 'gen_hydrogen_fc', label: 'H₂ fuel cell', color: '#39c5cf', role: 'hydrogen_fc' },
+  { field: 'gen_gas_chp', label: 'Gas CHP', color: '#ffa657', role: 'gas_chp' },
+  { field: 'gen_diesel_genset', label: 'Diesel genset', color: '#f85149', role: 'diesel_genset' },
 ]
-const ROLE_OF_SOURCE = {
-  grid_import: 'grid_import',
-  gen_solar_pv: 'solar_pv',
-  gen_wind: 'wind',
-  gen_biomass: 'biomass',
-  battery_discharge: 'battery_discharge',
-  gen_hydrogen_fc: 'hydrogen_fc',
-  gen_gas_chp: 'gas_chp',
-  gen_diesel_genset: 'diesel_genset',
-}
+/** Energy leaving the plant other than consumption: drawn below zero. */
+const SINKS = [
+  { field: 'grid_export', label: 'Grid export', color: '#1f6feb', role: 'grid_export' },
+  { field: 'battery_charge', label: 'Battery charge', color: '#8957e5', role: 'battery_charge' },
+]
+const GEN_FIELDS = SOURCES.filter((s) => s.field.startsWith('gen_')).map((s) => s.field)
+const PERIOD_FIELDS = [
+  'consumption_kwh',
+  ...[...SOURCES, ...SINKS].map((s) => `${s.field}_kwh`),
+  'generation_total_kwh',
+  'renewable_consumed_kwh',
+  'renewable_market_kwh',
+  'cfe_kwh',
+  'scope1_kg_co2e',
+  'biogenic_co2_kg',
+  'scope2_location_kg_co2e',
+  'scope2_market_kg_co2e',
+  'total_location_kg_co2e',
+  'total_market_kg_co2e',
+  'samples_expected',
+  'samples_received',
+  'energy_flows_kwh',
+  'estimated_kwh',
+]
 
 const $ = (id) => document.getElementById(id)
 const state = {
   key: null,
   cluster: null,
+  tz: 'UTC',
   plants: [],
   roles: new Set(),
   view: null,
   timers: [],
   charts: [],
-  overview: null,
-  plantView: null,
-  lastLive: null,
-  yesterdayKg: null,
+  live: null,
+  devices: null,
 }
+// For the browser tests: the charts on the page (uPlot instances).
+window.kawasan = state
 
 // ---------- key ----------
 function takeKeyFromUrl() {
@@ -53,9 +72,12 @@ function takeKeyFromUrl() {
   return sessionStorage.getItem(KEY_STORE)
 }
 
+function showOnly(id) {
+  for (const s of ['key-gate', 'not-found', 'view']) $(s).hidden = s !== id
+}
+
 function showGate(message) {
-  for (const id of ['overview', 'plant']) $(id).hidden = true
-  $('key-gate').hidden = false
+  showOnly('key-gate')
   $('key-error').textContent = message || ''
   setLive(false, 'no key')
 }
@@ -75,24 +97,62 @@ async function api(path) {
   return res.json()
 }
 
-// ---------- formatting ----------
+// ---------- formatting and the cluster's time zone ----------
 const fmt = (v, digits = 0) =>
-  v === null || v === undefined || Number.isNaN(v)
+  v === null || v === undefined || Number.isNaN(v) || !Number.isFinite(v)
     ? '–'
     : Number(v).toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 const tonnes = (kg) => (kg === null || kg === undefined ? null : kg / 1000)
-const ago = (iso) => {
-  if (!iso) return 'never'
-  const s = Math.round((Date.now() - Date.parse(iso)) / 1000)
-  if (s < 90) return `${s} s ago`
+const ratio = (num, den, scale = 100) => (den > 0 ? (scale * num) / den : null)
+function agoText(s) {
+  if (s === null || s === undefined) return 'never'
+  if (s < 90) return `${Math.round(s)} s ago`
   if (s < 5400) return `${Math.round(s / 60)} min ago`
   if (s < 172800) return `${Math.round(s / 3600)} h ago`
   return `${Math.round(s / 86400)} d ago`
 }
-const todayKg = (row) =>
-  row ? (row.today_scope1_kg_co2e ?? 0) + (row.today_scope2_location_kg_co2e ?? 0) : null
 
-/** Sum of plant rows (for keys that may not see the cluster total). */
+/** Minutes east of UTC of the cluster's zone at `ms`. */
+function tzOffsetMin(ms) {
+  const name = new Intl.DateTimeFormat('en', { timeZone: state.tz, timeZoneName: 'longOffset' })
+    .formatToParts(new Date(ms))
+    .find((p) => p.type === 'timeZoneName')?.value
+  const m = /GMT([+-])(\d{2}):(\d{2})/.exec(name ?? '')
+  return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0
+}
+function startOfLocalDay(date) {
+  const utc = Date.parse(`${date}T00:00:00Z`)
+  return utc - tzOffsetMin(utc - tzOffsetMin(utc) * 60000) * 60000
+}
+const addDays = (date, n) =>
+  new Date(Date.parse(`${date}T00:00:00Z`) + n * 86400000).toISOString().slice(0, 10)
+const daysBetween = (a, b) =>
+  Math.round((Date.parse(`${b}T00:00:00Z`) - Date.parse(`${a}T00:00:00Z`)) / 86400000)
+function zoneLabel() {
+  const off = tzOffsetMin(Date.now())
+  const sign = off < 0 ? '−' : '+'
+  const a = Math.abs(off)
+  return `${state.tz} (UTC${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')})`
+}
+let hm = null
+let dm = null
+const clock = (ms) => hm.format(new Date(ms))
+const dayLabel = (date) => dm.format(new Date(`${date}T12:00:00Z`))
+
+function setLive(on, text) {
+  $('live-dot').classList.toggle('on', on)
+  if (text !== undefined) $('updated').textContent = text
+}
+
+// ---------- live rows ----------
+function liveValues(row) {
+  const values = {}
+  for (const s of [...SOURCES, ...SINKS]) values[s.field] = row?.[`${s.field}_kw`] ?? 0
+  return values
+}
+const generationKw = (row) => GEN_FIELDS.reduce((s, f) => s + (row?.[`${f}_kw`] ?? 0), 0)
+
+/** Sum of plant rows (for keys that may not see the cluster total); ratios consumption-weighted. */
 function sumRows(rows) {
   if (!rows.length) return null
   const out = {
@@ -103,88 +163,122 @@ function sumRows(rows) {
       .at(-1),
   }
   for (const k of Object.keys(rows[0])) {
-    if (k === 'plant' || k === 'time') continue
+    if (k === 'plant' || k === 'time' || typeof rows[0][k] !== 'number') continue
     out[k] = rows.reduce((s, r) => s + (r[k] ?? 0), 0)
   }
   const c = out.consumption_kw
-  // Ratios are consumption-weighted, not summed.
-  for (const k of [
-    'renewable_share_pct',
-    'carbon_intensity_g_co2e_per_kwh',
-    'today_renewable_share_location_pct',
-  ]) {
+  for (const k of ['renewable_share_pct', 'carbon_intensity_g_co2e_per_kwh'])
     out[k] = c > 0 ? rows.reduce((s, r) => s + (r[k] ?? 0) * (r.consumption_kw ?? 0), 0) / c : null
-  }
   return out
 }
 
-function totalOf(snapshot) {
+/** The live row this view shows: the plant's, the cluster total, or the sum of the key's plants. */
+function viewRow(snapshot) {
+  const v = state.view
+  if (!snapshot || !v) return null
+  if (v.plant) return snapshot.plants.find((p) => p.plant === v.plant) ?? null
   return snapshot.cluster_total ?? sumRows(snapshot.plants)
-}
-
-function setLive(on, text) {
-  $('live-dot').classList.toggle('on', on)
-  if (text !== undefined) $('updated').textContent = text
 }
 
 // ---------- charts ----------
 function chartWidth(el) {
-  return Math.max(300, el.clientWidth || el.parentElement.clientWidth - 32)
+  return Math.max(240, el.clientWidth || el.parentElement.clientWidth - 32)
+}
+function css(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim()
+}
+function axis(extra = {}) {
+  return {
+    stroke: css('--muted'),
+    grid: { stroke: css('--line'), width: 1 },
+    ticks: { stroke: css('--line') },
+    ...extra,
+  }
+}
+/** An x axis of clock times in the cluster's zone, one line, spaced so labels never touch. */
+function timeAxis() {
+  return axis({
+    space: 70,
+    incrs: [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400],
+    values: (_u, splits) => splits.map((s) => clock(s * 1000)),
+  })
+}
+function track(plot) {
+  state.charts.push(plot)
+  return plot
 }
 
-/** A stacked area chart of power by source; `sources` bottom to top. */
-function stackedChart(el, sources, height) {
-  const raw = sources.map(() => [])
+/**
+ * Power by source stacked above zero, export and battery charge stacked below; each layer an
+ * opaque fill down to zero drawn outermost first, so what shows is exactly the layer's colour.
+ * The legend shows the latest values when the cursor is not on the chart.
+ */
+function liveChart(el, ups, downs, height) {
+  const layers = [...ups.map((s) => ({ ...s, sign: 1 })), ...downs.map((s) => ({ ...s, sign: -1 }))]
+  const raw = layers.map(() => [])
   let xs = []
-  const series = [{}]
-  // uPlot draws in order: the top of the stack first, each filled down to zero.
-  for (let i = sources.length - 1; i >= 0; i--) {
-    const s = sources[i]
-    series.push({
-      label: s.label,
-      stroke: s.color,
-      fill: `${s.color}cc`,
+  const at = (i, idx) => raw[i][idx ?? raw[i].length - 1]
+  const order = [...ups.map((_s, i) => i).reverse(), ...downs.map((_s, i) => ups.length + i).reverse()]
+  const series = [
+    {
+      label: 'Time',
+      value: (_u, v, _si, idx) =>
+        idx == null ? (xs.length ? `${clock(xs.at(-1) * 1000)} (latest)` : '–') : clock(v * 1000),
+    },
+    ...order.map((i) => ({
+      label: layers[i].label,
+      stroke: layers[i].color,
+      fill: layers[i].color,
       width: 1,
       points: { show: false },
-      value: (_u, _v, _si, idx) => (idx === null || idx === undefined ? '–' : `${fmt(raw[i][idx], 0)} kW`),
-    })
-  }
-  const opts = {
-    width: chartWidth(el),
-    height,
-    series,
-    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(10, max * 1.05)] } },
-    axes: [axis(), { ...axis(), size: 70, values: (_u, vals) => vals.map((v) => fmt(v, 0)) }],
-    legend: { live: true },
-    cursor: { points: { show: false } },
-  }
-  const plot = new uPlot(opts, [[], ...sources.map(() => [])], el)
-  state.charts.push(plot)
+      value: (_u, _v, _si, idx) => (at(i, idx) === undefined ? '–' : `${fmt(at(i, idx), 0)} kW`),
+    })),
+  ]
+  const plot = track(
+    new uPlot(
+      {
+        width: chartWidth(el),
+        height,
+        series,
+        scales: {
+          x: { time: true },
+          y: { range: (_u, min, max) => [Math.min(0, min * 1.05), Math.max(10, max * 1.05)] },
+        },
+        axes: [timeAxis(), axis({ size: 64, values: (_u, vals) => vals.map((v) => fmt(v, 0)) })],
+        legend: { live: true },
+        cursor: { points: { show: false } },
+      },
+      [[], ...order.map(() => [])],
+      el,
+    ),
+  )
   const draw = () => {
-    const stacked = []
-    const acc = xs.map(() => 0)
-    sources.forEach((_s, i) => {
-      stacked[i] = raw[i].map((v, j) => {
-        acc[j] += v ?? 0
+    const up = xs.map(() => 0)
+    const down = xs.map(() => 0)
+    const stacked = layers.map((l, i) =>
+      raw[i].map((v, j) => {
+        const acc = l.sign > 0 ? up : down
+        acc[j] += l.sign * (v ?? 0)
         return acc[j]
-      })
-    })
-    plot.setData([xs, ...stacked.reverse()])
+      }),
+    )
+    plot.setData([xs, ...order.map((i) => stacked[i])])
+    plot.setLegend({ idx: null })
   }
   return {
-    /** rows: [{t: epoch s, values: {field: kW}}] */
+    plot,
     set(rows) {
       xs = rows.map((r) => r.t)
-      sources.forEach((s, i) => {
-        raw[i] = rows.map((r) => r.values[s.field] ?? 0)
+      layers.forEach((l, i) => {
+        raw[i] = rows.map((r) => r.values[l.field] ?? 0)
       })
       draw()
     },
     push(row, keepSeconds) {
       if (xs.length && row.t <= xs.at(-1)) return
       xs.push(row.t)
-      sources.forEach((s, i) => {
-        raw[i].push(row.values[s.field] ?? 0)
+      layers.forEach((l, i) => {
+        raw[i].push(row.values[l.field] ?? 0)
       })
       while (xs.length && xs[0] < row.t - keepSeconds) {
         xs.shift()
@@ -195,82 +289,138 @@ function stackedChart(el, sources, height) {
   }
 }
 
-function axis() {
-  const css = getComputedStyle(document.documentElement)
-  return {
-    stroke: css.getPropertyValue('--muted').trim(),
-    grid: { stroke: css.getPropertyValue('--line').trim(), width: 1 },
-    ticks: { stroke: css.getPropertyValue('--line').trim() },
-  }
-}
-
 function qualityChart(el) {
-  const opts = {
-    width: chartWidth(el),
-    height: 200,
-    series: [
-      {},
-      {
-        label: 'Renewable share %',
-        stroke: '#56d364',
-        width: 2,
-        scale: 'pct',
-        points: { show: false },
-        value: (_u, v) => `${fmt(v, 1)} %`,
-      },
-      {
-        label: 'Carbon intensity g/kWh',
-        stroke: '#ffa657',
-        width: 2,
-        scale: 'g',
-        points: { show: false },
-        value: (_u, v) => `${fmt(v, 0)} g/kWh`,
-      },
-    ],
-    scales: {
-      x: { time: true },
-      pct: { range: [0, 100] },
-      g: { range: (_u, _min, max) => [0, Math.max(100, max * 1.1)] },
-    },
-    axes: [
-      axis(),
-      { ...axis(), scale: 'pct', size: 50 },
-      { ...axis(), scale: 'g', side: 1, size: 60, grid: { show: false } },
-    ],
-    cursor: { points: { show: false } },
-  }
-  const plot = new uPlot(opts, [[], [], []], el)
-  state.charts.push(plot)
   const data = [[], [], []]
+  const last = (k, idx) => data[k][idx ?? data[k].length - 1]
+  const plot = track(
+    new uPlot(
+      {
+        width: chartWidth(el),
+        height: 200,
+        series: [
+          { label: 'Time', value: (_u, v, _si, idx) => (idx == null ? 'latest' : clock(v * 1000)) },
+          {
+            label: 'Renewable share',
+            stroke: '#56d364',
+            width: 2,
+            scale: 'pct',
+            points: { show: false },
+            value: (_u, _v, _si, idx) => `${fmt(last(1, idx), 1)} %`,
+          },
+          {
+            label: 'Carbon intensity',
+            stroke: '#ffa657',
+            width: 2,
+            scale: 'g',
+            points: { show: false },
+            value: (_u, _v, _si, idx) => `${fmt(last(2, idx), 0)} g CO₂e/kWh`,
+          },
+        ],
+        scales: {
+          x: { time: true },
+          pct: { range: [0, 100] },
+          g: { range: (_u, _min, max) => [0, Math.max(100, max * 1.1)] },
+        },
+        axes: [
+          timeAxis(),
+          axis({ scale: 'pct', size: 50, values: (_u, vals) => vals.map((v) => `${v} %`) }),
+          axis({ scale: 'g', side: 1, size: 60, grid: { show: false } }),
+        ],
+        cursor: { points: { show: false } },
+      },
+      [[], [], []],
+      el,
+    ),
+  )
+  const setData = () => {
+    plot.setData(data)
+    plot.setLegend({ idx: null })
+  }
   return {
     set(rows) {
       data[0] = rows.map((r) => r.t)
-      data[1] = rows.map((r) => r.values.renewable_share_pct ?? null)
-      data[2] = rows.map((r) => r.values.carbon_intensity_g_co2e_per_kwh ?? null)
-      plot.setData(data)
+      data[1] = rows.map((r) => r.row.renewable_share_pct ?? null)
+      data[2] = rows.map((r) => r.row.carbon_intensity_g_co2e_per_kwh ?? null)
+      setData()
     },
-    push(row, keepSeconds) {
-      if (data[0].length && row.t <= data[0].at(-1)) return
-      data[0].push(row.t)
-      data[1].push(row.values.renewable_share_pct ?? null)
-      data[2].push(row.values.carbon_intensity_g_co2e_per_kwh ?? null)
-      while (data[0].length && data[0][0] < row.t - keepSeconds) for (const d of data) d.shift()
-      plot.setData(data)
+    push(point, keepSeconds) {
+      if (data[0].length && point.t <= data[0].at(-1)) return
+      data[0].push(point.t)
+      data[1].push(point.row.renewable_share_pct ?? null)
+      data[2].push(point.row.carbon_intensity_g_co2e_per_kwh ?? null)
+      while (data[0].length && data[0][0] < point.t - keepSeconds) for (const d of data) d.shift()
+      setData()
     },
   }
 }
 
-function powerValues(row) {
-  const values = {}
-  for (const s of SOURCES) values[s.field] = row[`${s.field}_kw`] ?? 0
-  values.renewable_share_pct = row.renewable_share_pct
-  values.carbon_intensity_g_co2e_per_kwh = row.carbon_intensity_g_co2e_per_kwh
-  return values
-}
-
-function sourcesFor(roles) {
-  const list = SOURCES.filter((s) => roles.has(ROLE_OF_SOURCE[s.field]))
-  return list.length ? list : SOURCES.slice(0, 2)
+/** Energy per slot (day or hour), stacked by source, with the previous period's total beside it. */
+function barsChart(el, sources, slots, cur, prev) {
+  const n = slots.length
+  const totals = sources.map((s) => cur.reduce((a, r) => a + (r?.[`${s.field}_kwh`] ?? 0), 0))
+  const prevTotal = prev.reduce((a, r) => a + (r ? supplyKwh(r) : 0), 0)
+  const order = sources.map((_s, i) => i).reverse()
+  const stacked = []
+  const acc = slots.map(() => 0)
+  sources.forEach((s, i) => {
+    stacked[i] = slots.map((_d, j) => {
+      const v = cur[j]?.[`${s.field}_kwh`]
+      if (v === undefined) return null
+      acc[j] += v ?? 0
+      return acc[j]
+    })
+  })
+  const prevSeries = slots.map((_d, j) => (prev[j] ? supplyKwh(prev[j]) : null))
+  const xs = slots.map((_d, j) => j)
+  const kwh = (v) => `${fmt(v, 0)} kWh`
+  const plot = track(
+    new uPlot(
+      {
+        width: chartWidth(el),
+        height: 300,
+        series: [
+          { label: 'Slot', value: (_u, v, _si, idx) => (idx == null ? 'whole period' : slots[v].label) },
+          ...order.map((i) => ({
+            label: sources[i].label,
+            stroke: sources[i].color,
+            fill: sources[i].color,
+            width: 0,
+            paths: uPlot.paths.bars({ size: [0.42, 48], align: -1 }),
+            points: { show: false },
+            value: (_u, _v, _si, idx) =>
+              kwh(idx == null ? totals[i] : (cur[idx]?.[`${sources[i].field}_kwh`] ?? null)),
+          })),
+          {
+            label: 'Previous period',
+            stroke: css('--prev'),
+            fill: css('--prev'),
+            width: 0,
+            paths: uPlot.paths.bars({ size: [0.42, 48], align: 1 }),
+            points: { show: false },
+            value: (_u, _v, _si, idx) => kwh(idx == null ? prevTotal : prevSeries[idx]),
+          },
+        ],
+        scales: {
+          x: { time: false, range: [-0.6, n - 0.4] },
+          y: { range: (_u, _min, max) => [0, Math.max(10, max * 1.08)] },
+        },
+        axes: [
+          axis({
+            space: 44,
+            incrs: [1, 2, 3, 4, 6, 7, 12, 14, 30, 61, 91],
+            values: (_u, splits) => splits.map((v) => slots[v]?.tick ?? ''),
+          }),
+          axis({ size: 70, values: (_u, vals) => vals.map((v) => fmt(v, 0)) }),
+        ],
+        legend: { live: true },
+        cursor: { points: { show: false } },
+      },
+      [xs, ...order.map((i) => stacked[i]), prevSeries],
+      el,
+    ),
+  )
+  plot.setLegend({ idx: null })
+  return plot
 }
 
 function clearView() {
@@ -278,228 +428,511 @@ function clearView() {
   state.timers = []
   for (const c of state.charts) c.destroy()
   state.charts = []
-  state.overview = null
-  state.plantView = null
+  state.view = null
 }
 
-// ---------- overview ----------
-async function showOverview() {
-  clearView()
-  $('plant').hidden = true
-  $('overview').hidden = false
-  const c = state.cluster
-  $('scope-note').textContent = c.cluster_totals_visible
-    ? ''
-    : `Totals are the sum of your ${state.plants.length === 1 ? 'plant' : 'plants'} only.`
-  const sources = sourcesFor(state.roles)
-  const overview = {
-    stack: stackedChart($('chart-sources'), sources, 320),
-    quality: qualityChart($('chart-quality')),
+// ---------- period (range picker) ----------
+function loadRange() {
+  try {
+    const r = JSON.parse(localStorage.getItem(RANGE_STORE) ?? 'null')
+    if (r && typeof r.kind === 'string') return r
+  } catch {}
+  return { kind: '7d' }
+}
+
+/** The chosen period and the one before it, as local dates (inclusive) of the cluster. */
+function periodOf(range) {
+  const today = state.cluster.today
+  let from
+  let to = today
+  let prevFrom
+  let prevTo
+  if (range.kind === 'today') {
+    from = today
+    prevFrom = prevTo = state.cluster.yesterday
+  } else if (range.kind === '7d' || range.kind === '30d') {
+    const n = range.kind === '7d' ? 7 : 30
+    from = addDays(today, -(n - 1))
+    prevTo = addDays(from, -1)
+    prevFrom = addDays(prevTo, -(n - 1))
+  } else if (range.kind === 'month') {
+    from = `${today.slice(0, 8)}01`
+    prevFrom = `${addDays(from, -1).slice(0, 8)}01`
+    // The same days of the previous month, so a part month compares with a part month.
+    prevTo = addDays(prevFrom, Math.min(daysBetween(from, today), daysBetween(prevFrom, addDays(from, -1))))
+  } else if (range.kind === 'year') {
+    from = `${today.slice(0, 4)}-01-01`
+    prevFrom = `${Number(today.slice(0, 4)) - 1}-01-01`
+    prevTo = addDays(prevFrom, Math.min(daysBetween(from, today), daysBetween(prevFrom, addDays(from, -1))))
+  } else {
+    from = range.from && range.from <= today ? range.from : addDays(today, -6)
+    to = range.to && range.to >= from && range.to <= today ? range.to : today
+    prevTo = addDays(from, -1)
+    prevFrom = addDays(prevTo, -daysBetween(from, to))
   }
-  state.overview = overview
-  const history = await api('/api/v1/live/history?minutes=60&step_s=30')
-  if (state.overview !== overview) return
-  const rows = historyRows(history.series, c.cluster_totals_visible)
-  overview.stack.set(rows)
-  overview.quality.set(rows)
-  if (state.lastLive) renderOverviewLive(state.lastLive, false)
-  await refreshYesterday()
-  await refreshDeviceCount()
-  state.timers.push(setInterval(() => void refreshDeviceCount().catch(() => {}), 15000))
+  const hourly = from === to
+  return { kind: range.kind, from, to, prevFrom, prevTo, resolution: hourly ? '1h' : '1d' }
 }
 
-/** Rows of the cluster total, or summed over plants, per time step. */
-function historyRows(series, useTotal) {
+function periodLabel(p) {
+  const span = p.from === p.to ? dayLabel(p.from) : `${dayLabel(p.from)} – ${dayLabel(p.to)}`
+  const prev =
+    p.prevFrom === p.prevTo ? dayLabel(p.prevFrom) : `${dayLabel(p.prevFrom)} – ${dayLabel(p.prevTo)}`
+  return `${span}, vs ${prev} · local days, ${zoneLabel()}`
+}
+
+/** Rollup rows of the view's scope per window start (ms); tenant keys without totals sum their plants. */
+function scopeRows(rows) {
+  const v = state.view
+  const wanted = v.plant
+    ? rows.filter((r) => r.plant === v.plant)
+    : state.cluster.cluster_totals_visible
+      ? rows.filter((r) => r.plant === '_cluster')
+      : rows.filter((r) => r.plant !== '_cluster')
+  const byTime = new Map()
+  for (const r of wanted) {
+    if (!(r.samples_received > 0)) continue // a window without readings is no data, not zero
+    const t = Date.parse(r.time)
+    const acc = byTime.get(t) ?? { time: t, date: r.date }
+    for (const f of PERIOD_FIELDS) acc[f] = (acc[f] ?? 0) + (r[f] ?? 0)
+    byTime.set(t, acc)
+  }
+  return byTime
+}
+
+async function fetchRows(resolution, from, to) {
+  const v = state.view
+  const scope = v.plant
+    ? `&plant=${encodeURIComponent(v.plant)}&include_cluster=false`
+    : state.cluster.cluster_totals_visible
+      ? ''
+      : '&include_cluster=false'
+  const res = await api(
+    `/api/v1/rollups?resolution=${resolution}&from=${from}&to=${to}${scope}&fields=${PERIOD_FIELDS.join(',')}`,
+  )
+  return scopeRows(res.rows)
+}
+
+function slotsOf(p, from, to) {
+  if (p.resolution === '1h') {
+    const start = startOfLocalDay(from)
+    return Array.from({ length: 24 }, (_x, h) => {
+      const label = `${String(h).padStart(2, '0')}:00`
+      return { key: h, label, tick: label, at: start + h * 3600000 }
+    })
+  }
+  const n = daysBetween(from, to) + 1
+  return Array.from({ length: n }, (_x, i) => {
+    const date = addDays(from, i)
+    return { key: i, label: dayLabel(date), tick: dayLabel(date), date }
+  })
+}
+
+function sumOf(rows) {
+  const out = {}
+  for (const f of PERIOD_FIELDS) out[f] = rows.reduce((s, r) => s + (r[f] ?? 0), 0)
+  out.windows = rows.length
+  return out
+}
+const supplyKwh = (r) => SOURCES.reduce((s, x) => s + (r[`${x.field}_kwh`] ?? 0), 0)
+
+/** Derived figures of a period, the ratios from the sums (never an average of ratios). */
+function figures(t) {
+  const c = t.consumption_kwh
+  return {
+    consumption_kwh: t.windows ? c : null,
+    generation_total_kwh: t.windows ? t.generation_total_kwh : null,
+    grid_import_kwh: t.windows ? t.grid_import_kwh : null,
+    grid_export_kwh: t.windows ? t.grid_export_kwh : null,
+    renewable_location_pct: ratio(t.renewable_consumed_kwh, c),
+    renewable_market_pct: ratio(t.renewable_market_kwh, c),
+    cfe_hourly_pct: ratio(t.cfe_kwh, c),
+    intensity_location: ratio(t.total_location_kg_co2e, c, 1000),
+    intensity_market: ratio(t.total_market_kg_co2e, c, 1000),
+    scope1_t: t.windows ? t.scope1_kg_co2e / 1000 : null,
+    scope2_location_t: t.windows ? t.scope2_location_kg_co2e / 1000 : null,
+    scope2_market_t: t.windows ? t.scope2_market_kg_co2e / 1000 : null,
+    biogenic_t: t.windows ? t.biogenic_co2_kg / 1000 : null,
+    coverage_pct: ratio(t.samples_received, t.samples_expected),
+    estimated_pct: t.windows ? (ratio(t.estimated_kwh, t.energy_flows_kwh) ?? 0) : null,
+  }
+}
+
+const CARBON_ROWS = [
+  ['consumption_kwh', 'Consumption', 'kWh', 0, 'sum'],
+  ['generation_total_kwh', 'On-site generation', 'kWh', 0, 'sum'],
+  ['grid_import_kwh', 'Grid import', 'kWh', 0, 'sum'],
+  ['grid_export_kwh', 'Grid export', 'kWh', 0, 'sum'],
+  ['renewable_location_pct', 'Renewable share, location-based', '%', 1, 'pct'],
+  ['renewable_market_pct', 'Renewable share, market-based', '%', 1, 'pct'],
+  ['cfe_hourly_pct', 'Hourly carbon-free energy (CFE)', '%', 1, 'pct'],
+  ['intensity_location', 'Carbon intensity, location-based', 'g CO₂e/kWh', 0, 'sum'],
+  ['intensity_market', 'Carbon intensity, market-based', 'g CO₂e/kWh', 0, 'sum'],
+  ['scope1_t', 'Scope 1 (fuels burnt on site)', 't CO₂e', 2, 'sum'],
+  ['scope2_location_t', 'Scope 2, location-based', 't CO₂e', 2, 'sum'],
+  ['scope2_market_t', 'Scope 2, market-based', 't CO₂e', 2, 'sum'],
+  ['biogenic_t', 'Biogenic CO₂ (reported apart from the scopes)', 't CO₂', 2, 'sum'],
+  ['coverage_pct', 'Coverage (readings received / expected)', '%', 1, 'pct'],
+  ['estimated_pct', 'Estimated share of the energy flows', '%', 1, 'pct'],
+]
+
+function change(cur, prev, kind) {
+  if (cur === null || prev === null) return '–'
+  if (kind === 'pct') {
+    const d = cur - prev
+    return `${d >= 0 ? '+' : '−'}${fmt(Math.abs(d), 1)} pp`
+  }
+  if (!(prev > 0)) return '–'
+  const pct = ((cur - prev) / prev) * 100
+  return `${pct >= 0 ? '+' : '−'}${fmt(Math.abs(pct), 0)} %`
+}
+
+function cell(tr, text, attrs = {}) {
+  const td = document.createElement(attrs.th ? 'th' : 'td')
+  if (attrs.th) td.scope = 'row'
+  td.textContent = text
+  if (attrs.cls) td.className = attrs.cls
+  if (attrs.field) td.dataset.field = attrs.field
+  tr.append(td)
+  return td
+}
+
+async function loadPeriod(view) {
+  const p = periodOf(view.range)
+  const [cur, prev] = await Promise.all([
+    fetchRows(p.resolution, p.from, p.to),
+    fetchRows(p.resolution, p.prevFrom, p.prevTo),
+  ])
+  if (state.view !== view) return
+  const slots = slotsOf(p, p.from, p.to)
+  const prevSlots = slotsOf(p, p.prevFrom, p.prevTo)
+  const pick = (byTime, list, i) =>
+    p.resolution === '1h'
+      ? byTime.get(list[i].at)
+      : [...byTime.values()].find((r) => r.date === list[i]?.date)
+  const curRows = slots.map((_s, i) => pick(cur, slots, i))
+  const prevRows = slots.map((_s, i) => (prevSlots[i] ? pick(prev, prevSlots, i) : undefined))
+  // Like with like: today is still open, so its counterpart counts only up to the same local time
+  // (from that day's hourly rollups); slots without data now are left out of the previous period.
+  const last = slots.length - 1
+  if (p.resolution === '1d' && slots[last]?.date === state.cluster.today && prevSlots[last]) {
+    const hours = await fetchRows('1h', prevSlots[last].date, prevSlots[last].date)
+    if (state.view !== view) return
+    prevRows[last] = soFar(hours, prevSlots[last].date)
+  }
+  const matched = prevRows.filter((r, i) => r && curRows[i])
+  const t = sumOf([...cur.values()])
+  const tp = sumOf(matched)
+  view.period = { p, total: t, prevTotal: tp }
+  const f = figures(t)
+  const fp = figures(tp)
+  const quality = t.windows
+    ? ` · coverage ${fmt(f.coverage_pct, 1)} %, estimated ${fmt(f.estimated_pct, 1)} %`
+    : ' · no rollups yet'
+  for (const el of document.querySelectorAll('.period-sub')) el.textContent = periodLabel(p) + quality
+  $('range-label').textContent = zoneLabel()
+
+  // Carbon table
+  const tbody = $('carbon-table').querySelector('tbody')
+  tbody.replaceChildren(
+    ...CARBON_ROWS.map(([k, label, unit, digits, kind]) => {
+      const tr = document.createElement('tr')
+      tr.dataset.figure = k
+      cell(tr, `${label}, ${unit}`, { th: true })
+      cell(tr, fmt(f[k], digits), { field: 'current' })
+      cell(tr, fmt(fp[k], digits), { field: 'previous' })
+      cell(tr, change(f[k], fp[k], kind))
+      return tr
+    }),
+  )
+
+  // Bars
+  const roles = view.roles
+  const sources = SOURCES.filter((s) => roles.has(s.role) || t[`${s.field}_kwh`] > 0)
+  const bars = state.charts.indexOf(view.bars)
+  if (bars >= 0) {
+    view.bars.destroy()
+    state.charts.splice(bars, 1)
+  }
+  $('chart-bars').replaceChildren()
+  $('bars-empty').hidden = t.windows > 0
+  view.bars = barsChart(
+    $('chart-bars'),
+    sources.length ? sources : SOURCES.slice(0, 1),
+    slots,
+    curRows,
+    prevRows,
+  )
+  renderFlow(view)
+}
+
+/** Sources → plant → export and battery: kW live and kWh over the period, as text (screen readers read it). */
+function renderFlow(view) {
+  const live = viewRow(state.live)
+  const t = view.period?.total
+  const node = (s, kwh, kw) => {
+    const li = document.createElement('li')
+    li.style.setProperty('--c', s.color)
+    li.dataset.flow = s.field
+    const name = document.createElement('span')
+    name.className = 'name'
+    name.textContent = s.label
+    const now = document.createElement('span')
+    now.className = 'kw'
+    now.textContent = `${fmt(kw, 0)} kW`
+    const sum = document.createElement('span')
+    sum.className = 'kwh'
+    sum.textContent = `${fmt(kwh, 0)} kWh`
+    li.append(name, now, sum)
+    return li
+  }
+  const sources = SOURCES.filter((s) => view.roles.has(s.role) || (t?.[`${s.field}_kwh`] ?? 0) > 0)
+  const sinks = SINKS.filter((s) => view.roles.has(s.role) || (t?.[`${s.field}_kwh`] ?? 0) > 0)
+  const inList = document.createElement('ul')
+  inList.className = 'flow-in'
+  inList.setAttribute('aria-label', 'Into the plant')
+  inList.append(
+    ...sources.map((s) => node(s, t?.windows ? t[`${s.field}_kwh`] : null, live?.[`${s.field}_kw`] ?? null)),
+  )
+  const hub = document.createElement('div')
+  hub.className = 'flow-hub'
+  hub.dataset.flow = 'consumption'
+  hub.innerHTML = '<span class="name"></span><span class="kw"></span><span class="kwh"></span>'
+  hub.querySelector('.name').textContent = view.plant ? `${view.plant} consumption` : 'Consumption'
+  hub.querySelector('.kw').textContent = `${fmt(live?.consumption_kw, 0)} kW`
+  hub.querySelector('.kwh').textContent = `${fmt(t?.windows ? t.consumption_kwh : null, 0)} kWh`
+  const outList = document.createElement('ul')
+  outList.className = 'flow-out'
+  outList.setAttribute('aria-label', 'Out of the plant')
+  outList.append(
+    ...sinks.map((s) => node(s, t?.windows ? t[`${s.field}_kwh`] : null, live?.[`${s.field}_kw`] ?? null)),
+  )
+  $('flow').replaceChildren(inList, hub, outList)
+}
+
+// ---------- today vs an earlier day up to the same time ----------
+/** A day's hourly rows summed up to the local clock time it is now (the hour in progress pro rata). */
+function soFar(hourRows, date) {
+  const cutoff = startOfLocalDay(date) + (Date.now() - startOfLocalDay(state.cluster.today))
+  const out = {}
+  let hours = 0
+  for (const r of hourRows.values()) {
+    const part = Math.max(0, Math.min(1, (cutoff - r.time) / 3600000))
+    if (part <= 0) continue
+    hours++
+    for (const f of PERIOD_FIELDS) out[f] = (out[f] ?? 0) + part * (r[f] ?? 0)
+  }
+  return hours ? out : undefined
+}
+
+async function refreshCompare(view) {
+  const c = state.cluster
+  const rows = await fetchRows('1h', c.yesterday, c.yesterday)
+  if (state.view !== view) return
+  // Today so far is compared with yesterday up to the same local clock time.
+  const y = soFar(rows, c.yesterday)
+  view.yesterdaySoFarKg = y ? y.scope1_kg_co2e + y.scope2_location_kg_co2e : null
+  renderCompare(view)
+}
+
+function renderCompare(view) {
+  const el = $('kpi-compare')
+  const row = viewRow(state.live)
+  const today = row ? (row.today_scope1_kg_co2e ?? 0) + (row.today_scope2_location_kg_co2e ?? 0) : null
+  if (view.yesterdaySoFarKg === null || view.yesterdaySoFarKg === undefined) {
+    el.textContent = 'no hourly data for yesterday yet'
+    el.className = 'sub'
+    return
+  }
+  const y = view.yesterdaySoFarKg
+  const at = clock(Date.now())
+  let text = `yesterday to ${at}: ${fmt(tonnes(y), 2)} t`
+  el.className = 'sub'
+  if (today !== null && y > 0) {
+    const pct = ((today - y) / y) * 100
+    text += ` · ${pct >= 0 ? '+' : '−'}${fmt(Math.abs(pct), 0)} %`
+    el.className = `sub ${pct >= 0 ? 'up' : 'down'}`
+  }
+  el.textContent = text
+}
+
+// ---------- devices: one status, from GET /devices, wherever it is shown ----------
+async function refreshDevices(view) {
+  const [res, dead] = await Promise.all([
+    api('/api/v1/devices'),
+    view.plant
+      ? api(`/api/v1/dead-letters/by-device?plant=${encodeURIComponent(view.plant)}&hours=24`)
+      : Promise.resolve(null),
+  ])
+  if (state.view !== view) return
+  state.devices = { list: res.devices, at: Date.now() }
+  view.deadByDevice = new Map()
+  for (const c of dead?.counts ?? [])
+    view.deadByDevice.set(c.device, (view.deadByDevice.get(c.device) ?? 0) + c.count)
+  renderDevices(view)
+}
+
+function statusText(d) {
+  if (d.online) return 'online'
+  if (d.agent_state === 'offline') return 'offline (agent reports offline)'
+  if (d.seconds_since_seen === null) return 'offline (no reading yet)'
+  return 'offline (no recent reading)'
+}
+
+function renderDevices(view) {
+  const all = state.devices?.list
+  if (!all) return
+  const mine = view.plant ? all.filter((d) => d.plant === view.plant) : all
+  $('kpi-devices').textContent = `${mine.filter((d) => d.online).length} / ${mine.length}`
+  for (const tr of $('plant-table').querySelectorAll('tbody tr')) {
+    const list = all.filter((d) => d.plant === tr.dataset.plant)
+    const td = tr.querySelector('[data-field="devices"]')
+    if (td) td.textContent = `${list.filter((d) => d.online).length} / ${list.length}`
+  }
+  if (!view.plant) return
+  // "Last seen" counts on from the same response that decided "online", so the two never disagree.
+  const elapsed = (Date.now() - state.devices.at) / 1000
+  $('device-table')
+    .querySelector('tbody')
+    .replaceChildren(
+      ...mine.map((d) => {
+        const tr = document.createElement('tr')
+        tr.dataset.device = d.id
+        cell(tr, d.name ? `${d.id} (${d.name})` : d.id, { th: true })
+        const st = cell(tr, `● ${statusText(d)}`, { cls: d.online ? 'online' : 'offline', field: 'status' })
+        st.dataset.online = String(d.online)
+        cell(tr, d.seconds_since_seen === null ? 'never' : agoText(d.seconds_since_seen + elapsed), {
+          field: 'last-seen',
+        })
+        cell(tr, d.role.replace(/_/g, ' '))
+        cell(tr, fmt(view.deadByDevice?.get(d.id) ?? 0), { field: 'dead-letters' })
+        cell(tr, fmt(d.sequence_gaps))
+        cell(tr, fmt(d.missing_readings))
+        cell(tr, d.buffer_depth === null ? '–' : fmt(d.buffer_depth), { field: 'buffer' })
+        return tr
+      }),
+    )
+}
+
+// ---------- views ----------
+async function showView(plantId) {
+  clearView()
+  const plant = plantId ? state.plants.find((p) => p.id === plantId) : null
+  if (plantId && !plant) {
+    showOnly('not-found')
+    $('not-found-text').textContent =
+      `There is no plant "${plantId}" for this key. Pick one of: ${state.plants.map((p) => p.id).join(', ') || 'none'}.`
+    document.title = `Kawasan · unknown plant`
+    return
+  }
+  showOnly('view')
+  const view = { plant: plantId ?? null, range: loadRange(), roles: state.roles, bars: null }
+  state.view = view
+  $('view-title').textContent = plant ? `${plant.name} (${plant.id})` : `${state.cluster.name}: all plants`
+  document.title = `Kawasan · ${plant ? plant.id : state.cluster.name}`
+  $('plants-panel').hidden = Boolean(plant)
+  $('devices-panel').hidden = !plant
+  $('scope-note').textContent =
+    plant || state.cluster.cluster_totals_visible
+      ? ''
+      : `Totals are the sum of your ${state.plants.length === 1 ? 'plant' : 'plants'} only.`
+  $('range').value = view.range.kind
+  $('custom-range').hidden = view.range.kind !== 'custom'
+  if (plant) {
+    const detail = await api(`/api/v1/plants/${encodeURIComponent(plant.id)}`)
+    view.roles = new Set(detail.devices.map((d) => d.role))
+  }
+  if (state.view !== view) return
+  const ups = SOURCES.filter((s) => view.roles.has(s.role))
+  const downs = SINKS.filter((s) => view.roles.has(s.role))
+  $('live-sub').textContent = `kW, last hour, live · ${zoneLabel()}`
+  view.live = liveChart($('chart-live'), ups.length ? ups : SOURCES.slice(0, 1), downs, 300)
+  view.quality = qualityChart($('chart-quality'))
+  const q = view.plant ? `&plant=${encodeURIComponent(view.plant)}&include_cluster=false` : ''
+  const history = await api(`/api/v1/live/history?minutes=60&step_s=30${q}`)
+  if (state.view !== view) return
+  const rows = historyRows(history.series, view.plant)
+  view.live.set(rows)
+  view.quality.set(rows)
+  if (state.live) renderLive(state.live, false)
+  await Promise.all([loadPeriod(view), refreshDevices(view), refreshCompare(view)])
+  state.timers.push(setInterval(() => void refreshDevices(view).catch(() => {}), 10000))
+  // Rollups change once a minute at most; the wall display refreshes them without a reload.
+  state.timers.push(setInterval(() => void loadPeriod(view).catch(() => {}), 60000))
+  state.timers.push(setInterval(() => void refreshCompare(view).catch(() => {}), 300000))
+}
+
+/** Rows of the view (plant, cluster total or sum of the key's plants) per time step. */
+function historyRows(series, plant) {
+  const asPoint = (t, row) => ({ t: Date.parse(t) / 1000, values: liveValues(row), row })
+  if (plant) return (series.find((s) => s.plant === plant)?.rows ?? []).map((r) => asPoint(r.time, r))
   const total = series.find((s) => s.plant === '_cluster')
-  if (useTotal && total)
-    return total.rows.map((r) => ({ t: Date.parse(r.time) / 1000, values: powerValues(r) }))
+  if (state.cluster.cluster_totals_visible && total) return total.rows.map((r) => asPoint(r.time, r))
   const byTime = new Map()
   for (const s of series) {
     if (s.plant === '_cluster') continue
-    for (const r of s.rows) {
-      const list = byTime.get(r.time) ?? []
-      list.push(r)
-      byTime.set(r.time, list)
-    }
+    for (const r of s.rows) byTime.set(r.time, [...(byTime.get(r.time) ?? []), r])
   }
   return [...byTime.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([t, list]) => ({ t: Date.parse(t) / 1000, values: powerValues(sumRows(list)) }))
+    .map(([t, list]) => asPoint(t, sumRows(list)))
 }
 
-async function refreshYesterday() {
-  const y = state.cluster.yesterday
-  const res = await api(
-    `/api/v1/rollups?from=${y}&fields=scope1_kg_co2e,scope2_location_kg_co2e,samples_received`,
-  )
-  // A day without readings is no data ("–"), not 0.00 t (issue 12).
-  const rows = res.rows.filter(
-    (r) =>
-      r.samples_received > 0 &&
-      (state.cluster.cluster_totals_visible ? r.plant === '_cluster' : r.plant !== '_cluster'),
-  )
-  state.yesterdayKg = rows.length
-    ? rows.reduce((s, r) => s + (r.scope1_kg_co2e ?? 0) + (r.scope2_location_kg_co2e ?? 0), 0)
-    : null
-  $('kpi-yesterday').textContent = fmt(tonnes(state.yesterdayKg), 2)
-}
-
-async function refreshDeviceCount() {
-  const res = await api('/api/v1/devices')
-  const online = res.devices.filter((d) => d.online).length
-  $('kpi-devices').textContent = `${online} / ${res.devices.length}`
-}
-
-function renderOverviewLive(snapshot, append) {
-  const total = totalOf(snapshot)
-  if (!total) return
-  $('kpi-consumption').textContent = fmt(total.consumption_kw, 0)
-  $('kpi-renewable').textContent = fmt(total.renewable_share_pct, 1)
-  $('kpi-intensity').textContent = fmt(total.carbon_intensity_g_co2e_per_kwh, 0)
-  const today = todayKg(total)
-  $('kpi-today').textContent = fmt(tonnes(today), 2)
-  if (state.yesterdayKg) {
-    const pct = ((today - state.yesterdayKg) / state.yesterdayKg) * 100
-    $('kpi-delta').textContent = `${pct >= 0 ? '+' : ''}${fmt(pct, 0)} % so far`
-    $('kpi-delta').className = pct >= 0 ? 'up' : 'down'
-  }
-  const tbody = $('plant-table').querySelector('tbody')
-  const names = new Map(state.plants.map((p) => [p.id, p.name]))
-  tbody.replaceChildren(
-    ...snapshot.plants.map((r) => {
-      const tr = document.createElement('tr')
-      tr.dataset.plant = r.plant
-      const cells = [
-        names.get(r.plant) ?? r.plant,
-        fmt(r.consumption_kw, 0),
-        fmt(r.grid_import_kw, 0),
-        fmt(r.gen_solar_pv_kw, 0),
-        fmt(r.renewable_share_pct, 1),
-        fmt(r.carbon_intensity_g_co2e_per_kwh, 0),
-        fmt(tonnes(todayKg(r)), 2),
-        r.devices_total ? `${fmt(r.devices_online)} / ${fmt(r.devices_total)}` : '–',
-      ]
-      for (const text of cells) {
-        const td = document.createElement('td')
-        td.textContent = text
-        tr.append(td)
-      }
-      tr.addEventListener('click', () => {
-        location.hash = `#plant/${r.plant}`
-      })
-      return tr
-    }),
-  )
-  if (append && state.overview) {
-    const point = { t: Date.parse(total.time) / 1000, values: powerValues(total) }
-    state.overview.stack.push(point, 3600)
-    state.overview.quality.push(point, 3600)
-  }
-}
-
-// ---------- plant drill-down ----------
-async function showPlant(id) {
-  clearView()
-  const plant = state.plants.find((p) => p.id === id)
-  if (!plant) {
-    location.hash = ''
-    return
-  }
-  $('overview').hidden = true
-  $('plant').hidden = false
-  $('plant-title').textContent = `${plant.name} (${plant.id})`
-  const detail = await api(`/api/v1/plants/${encodeURIComponent(id)}`)
-  const roles = new Set(detail.devices.map((d) => d.role))
-  const view = { id, chart: stackedChart($('chart-plant'), sourcesFor(roles), 340) }
-  state.plantView = view
-  if (state.lastLive) renderPlantLive(state.lastLive)
-  await Promise.all([loadPlantChart(view), refreshDevices(id)])
-  state.timers.push(setInterval(() => void refreshDevices(id).catch(() => {}), 15000))
-  state.timers.push(setInterval(() => void loadPlantChart(view).catch(() => {}), 60000))
-}
-
-/** The last 24 h of sources from the 1-minute rollups (kWh per minute × 60 = kW); live history if none. */
-async function loadPlantChart(view) {
-  const c = state.cluster
-  const fields = [
-    'grid_import_kwh',
-    'battery_discharge_kwh',
-    ...SOURCES.filter((s) => s.field.startsWith('gen_')).map((s) => `${s.field}_kwh`),
-  ]
-  const res = await api(
-    `/api/v1/rollups?resolution=1m&from=${c.yesterday}&to=${c.today}&plant=${view.id}&include_cluster=false&fields=${fields.join(',')}`,
-  )
-  const since = Date.now() - 24 * 3600 * 1000
-  let rows = res.rows
-    .filter((r) => Date.parse(r.time) >= since)
-    .map((r) => {
-      const values = {}
-      for (const s of SOURCES) values[s.field] = (r[`${s.field}_kwh`] ?? 0) * 60
-      return { t: Date.parse(r.time) / 1000, values }
-    })
-  $('plant-chart-source').textContent = 'kW, from 1-minute rollups'
-  // Under half an hour of minute rollups (fresh system): live snapshots, with every update appended.
-  view.live = rows.length < 30
-  if (view.live) {
-    const h = await api(`/api/v1/live/history?plant=${view.id}&minutes=1440&step_s=60&include_cluster=false`)
-    rows = (h.series.find((s) => s.plant === view.id)?.rows ?? []).map((r) => ({
-      t: Date.parse(r.time) / 1000,
-      values: powerValues(r),
-    }))
-    $('plant-chart-source').textContent = 'kW, from live snapshots (too few 1-minute rollups yet)'
-  }
-  if (state.plantView === view) view.chart.set(rows)
-}
-
-async function refreshDevices(id) {
-  const res = await api(`/api/v1/devices?plant=${encodeURIComponent(id)}`)
-  const tbody = $('device-table').querySelector('tbody')
-  tbody.replaceChildren(
-    ...res.devices.map((d) => {
-      const tr = document.createElement('tr')
-      const status = document.createElement('td')
-      status.className = d.online ? 'online' : 'offline'
-      status.textContent = d.online ? '● online' : '● offline'
-      const cells = [
-        d.name ? `${d.id} (${d.name})` : d.id,
-        d.role.replace(/_/g, ' '),
-        status,
-        ago(d.last_seen),
-        fmt(d.sequence_gaps),
-        fmt(d.missing_readings),
-        d.buffer_depth === null ? '–' : fmt(d.buffer_depth),
-      ]
-      for (const c of cells) {
-        if (c instanceof HTMLElement) tr.append(c)
-        else {
-          const td = document.createElement('td')
-          td.textContent = c
-          tr.append(td)
-        }
-      }
-      return tr
-    }),
-  )
-}
-
-function renderPlantLive(snapshot) {
-  const view = state.plantView
+function renderLive(snapshot, append) {
+  const view = state.view
   if (!view) return
-  const r = snapshot.plants.find((p) => p.plant === view.id)
-  if (!r) return
-  $('p-consumption').textContent = fmt(r.consumption_kw, 0)
-  $('p-renewable').textContent = fmt(r.renewable_share_pct, 1)
-  $('p-intensity').textContent = fmt(r.carbon_intensity_g_co2e_per_kwh, 0)
-  $('p-today').textContent = fmt(tonnes(todayKg(r)), 2)
-  if (view.live) view.chart.push({ t: Date.parse(r.time) / 1000, values: powerValues(r) }, 86400)
+  const row = viewRow(snapshot)
+  if (!row) return
+  $('kpi-consumption').textContent = fmt(row.consumption_kw, 0)
+  $('kpi-generation').textContent = fmt(generationKw(row), 0)
+  $('kpi-renewable').textContent = fmt(row.renewable_share_pct, 1)
+  $('kpi-intensity').textContent = fmt(row.carbon_intensity_g_co2e_per_kwh, 0)
+  const todayKg = (row.today_scope1_kg_co2e ?? 0) + (row.today_scope2_location_kg_co2e ?? 0)
+  $('kpi-today').textContent = fmt(tonnes(todayKg), 2)
+  renderCompare(view)
+  if (!view.plant) renderPlantTable(snapshot)
+  if (view.period) renderFlow(view)
+  if (append && view.live) {
+    const point = { t: Date.parse(row.time) / 1000, values: liveValues(row), row }
+    view.live.push(point, 3600)
+    view.quality.push(point, 3600)
+  }
+}
+
+function renderPlantTable(snapshot) {
+  const names = new Map(state.plants.map((p) => [p.id, p.name]))
+  $('plant-table')
+    .querySelector('tbody')
+    .replaceChildren(
+      ...snapshot.plants.map((r) => {
+        const tr = document.createElement('tr')
+        tr.dataset.plant = r.plant
+        const th = cell(tr, '', { th: true })
+        const a = document.createElement('a')
+        a.href = `#plant/${r.plant}`
+        a.textContent = names.get(r.plant) ?? r.plant
+        th.append(a)
+        cell(tr, fmt(r.consumption_kw, 0), { field: 'consumption' })
+        cell(tr, fmt(r.grid_import_kw, 0), { field: 'grid' })
+        cell(tr, fmt(generationKw(r), 0), { field: 'generation' })
+        cell(tr, fmt(r.renewable_share_pct, 1), { field: 'renewable' })
+        cell(tr, fmt(r.carbon_intensity_g_co2e_per_kwh, 0), { field: 'intensity' })
+        cell(tr, fmt(tonnes((r.today_scope1_kg_co2e ?? 0) + (r.today_scope2_location_kg_co2e ?? 0)), 2))
+        cell(tr, '–', { field: 'devices' })
+        tr.addEventListener('click', (e) => {
+          if (e.target.tagName !== 'A') location.hash = `#plant/${r.plant}`
+        })
+        return tr
+      }),
+    )
+  if (state.view) renderDevices(state.view)
 }
 
 // ---------- live stream ----------
 function onLive(snapshot) {
-  state.lastLive = snapshot
-  setLive(true, snapshot.updated ? `live · ${new Date(snapshot.updated).toLocaleTimeString()}` : 'live')
-  if (state.overview) renderOverviewLive(snapshot, true)
-  if (state.plantView) renderPlantLive(snapshot)
+  state.live = snapshot
+  setLive(true, snapshot.updated ? `live · ${clock(Date.parse(snapshot.updated))}` : 'live')
+  renderLive(snapshot, true)
 }
 
 async function streamLive() {
@@ -540,12 +973,27 @@ async function streamLive() {
   }
 }
 
+// ---------- theme ----------
+const THEMES = ['auto', 'dark', 'light']
+function applyTheme(theme) {
+  if (theme === 'auto') delete document.documentElement.dataset.theme
+  else document.documentElement.dataset.theme = theme
+  $('theme').setAttribute('aria-label', `Colour theme: ${theme === 'auto' ? 'automatic' : theme}`)
+  $('theme').title = `Colour theme: ${theme === 'auto' ? 'automatic' : theme} (click to change)`
+}
+
 // ---------- start ----------
 function route() {
-  const m = /^#plant\/([a-z0-9_-]+)$/.exec(location.hash)
-  for (const a of $('nav').querySelectorAll('a'))
-    a.classList.toggle('active', a.getAttribute('href') === (location.hash || '#'))
-  const shown = m ? showPlant(m[1]) : showOverview()
+  const hash = decodeURIComponent(location.hash)
+  const m = /^#plant\/(.+)$/.exec(hash)
+  const known = hash === '' || hash === '#' || m
+  for (const a of $('nav').querySelectorAll('a')) {
+    const active = a.getAttribute('href') === (hash || '#')
+    a.classList.toggle('active', active)
+    if (active) a.setAttribute('aria-current', 'page')
+    else a.removeAttribute('aria-current')
+  }
+  const shown = known ? showView(m ? m[1] : null) : showView(hash.slice(1) || null)
   shown.catch(handleError)
 }
 
@@ -555,6 +1003,10 @@ function handleError(err) {
 }
 
 async function start() {
+  const params = new URLSearchParams(location.search)
+  const wall = params.get('wall') === '1'
+  document.body.classList.toggle('wall', wall)
+  applyTheme(wall ? 'dark' : (localStorage.getItem(THEME_STORE) ?? 'auto'))
   state.key = takeKeyFromUrl()
   if (!state.key) {
     showGate()
@@ -567,10 +1019,12 @@ async function start() {
     api('/api/v1/devices'),
   ])
   state.cluster = clusters.clusters[0]
+  state.tz = state.cluster.timezone
+  hm = new Intl.DateTimeFormat('en-GB', { timeZone: state.tz, hour: '2-digit', minute: '2-digit' })
+  dm = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', day: 'numeric', month: 'short' })
   state.plants = plants.plants
   state.roles = new Set(devices.devices.map((d) => d.role))
   $('cluster-name').textContent = state.cluster.name
-  document.title = `Kawasan · ${state.cluster.name}`
   const links = [['#', 'Overview'], ...state.plants.map((p) => [`#plant/${p.id}`, p.id])]
   $('nav').replaceChildren(
     ...links.map(([href, text]) => {
@@ -586,6 +1040,8 @@ async function start() {
   })
   route()
   void streamLive()
+  // A wall display runs for days: reload once a day after local midnight for a fresh "today".
+  if (wall) setInterval(() => location.reload(), 6 * 3600 * 1000)
 }
 
 $('key-form').addEventListener('submit', (e) => {
@@ -599,5 +1055,35 @@ $('logout').addEventListener('click', () => {
   sessionStorage.removeItem(KEY_STORE)
   location.reload()
 })
+$('theme').addEventListener('click', () => {
+  const now = document.documentElement.dataset.theme ?? 'auto'
+  const next = THEMES[(THEMES.indexOf(now) + 1) % THEMES.length]
+  localStorage.setItem(THEME_STORE, next)
+  applyTheme(next)
+  if (state.view) route() // charts take their colours when drawn
+})
+$('range').addEventListener('change', () => {
+  const kind = $('range').value
+  $('custom-range').hidden = kind !== 'custom'
+  if (kind === 'custom') {
+    const p = state.view?.period?.p
+    $('range-from').value = $('range-from').value || p?.from || ''
+    $('range-to').value = $('range-to').value || p?.to || ''
+    $('range-from').focus()
+    return
+  }
+  setRange({ kind })
+})
+$('range-form').addEventListener('submit', (e) => {
+  e.preventDefault()
+  setRange({ kind: 'custom', from: $('range-from').value, to: $('range-to').value })
+})
+function setRange(range) {
+  localStorage.setItem(RANGE_STORE, JSON.stringify(range))
+  const view = state.view
+  if (!view) return
+  view.range = range
+  loadPeriod(view).catch(handleError)
+}
 
 start().catch(handleError)

@@ -75,5 +75,52 @@ export function deadLetterRoutes(ctx: RouteContext): FastifyPluginAsync {
         }
       },
     )
+
+    app.get(
+      '/dead-letters/by-device',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['ingest'],
+          summary: 'Dead letters of the last hours counted per plant, device and reason (for device health)',
+          description:
+            'Counts every record in the window (no item limit). Tenant keys see only their plants; estate keys without a plant filter also see letters without a plant (plant and device null).',
+          querystring: z.object({
+            plant: plantListParam.optional(),
+            hours: z.coerce
+              .number({ message: 'must be a number of hours' })
+              .min(0.1, { message: 'must be at least 0.1' })
+              .max(720, { message: 'must be at most 720 (30 days)' })
+              .default(24),
+          }),
+          response: {
+            200: z.object({
+              since: z.string(),
+              counts: z.array(
+                z.object({
+                  plant: z.string().nullable(),
+                  device: z.string().nullable(),
+                  reason: z.string(),
+                  count: z.number().int(),
+                }),
+              ),
+            }),
+            400: errorSchema,
+            401: errorSchema,
+            403: errorSchema,
+          },
+        },
+      },
+      async (req) => {
+        const access = req.access!
+        const since = ctx.now() - req.query.hours * 3_600_000
+        const plants = req.query.plant || !access.estate ? access.selectPlants(req.query.plant) : undefined
+        const counts = await ctx.reads.deadLetterCountsByDevice({ since, plants })
+        return {
+          since: new Date(since).toISOString(),
+          counts: counts.filter((c) => access.seesTag(c.plant ?? undefined)),
+        }
+      },
+    )
   }
 }
