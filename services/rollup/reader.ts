@@ -16,10 +16,19 @@ import { quoteIdent, quoteString } from '../../shared/influx/influx-client.js'
 import { type Device, SHARED_PLANT_ID, type SiteModel } from '../../shared/site-model.js'
 import { READINGS_MEASUREMENT } from '../../shared/store-schema.js'
 
-/** The metrics rollups read (shared/emissions/energy.ts: COUNTERS_FOR_ROLE, p_kw, FUEL_METRICS). */
-export const ROLLUP_METRICS = ['p_kw', 'e_kwh', 'e_import_kwh', 'e_export_kwh', ...FUEL_METRICS] as const
+/** Power metrics: integrated when a device has no counter (electric, and thermal for heat meters). */
+const POWER_METRICS = ['p_kw', 'heat_kw_th'] as const
+/** The metrics rollups read (shared/emissions/energy.ts: COUNTERS_FOR_ROLE, powerMetricFor, FUEL_METRICS). */
+export const ROLLUP_METRICS = [
+  ...POWER_METRICS,
+  'e_kwh',
+  'e_import_kwh',
+  'e_export_kwh',
+  'heat_kwh_th',
+  ...FUEL_METRICS,
+] as const
 /** Cumulative counters: the metrics whose step across a long gap still measures energy or fuel. */
-const NEIGHBOUR_METRICS = ROLLUP_METRICS.filter((m) => m !== 'p_kw')
+const NEIGHBOUR_METRICS = ROLLUP_METRICS.filter((m) => !(POWER_METRICS as readonly string[]).includes(m))
 
 export interface SiteDevice {
   plant: string
@@ -78,8 +87,7 @@ export class ReadingsReader {
     // gap short enough to be estimated, may reach across the range's edge.
     const hasCounter = `(${[
       ...NEIGHBOUR_METRICS.map((m) => `${quoteIdent(m)} >= 0`),
-      `${quoteIdent('p_kw')} >= 0`,
-      `${quoteIdent('p_kw')} < 0`,
+      ...POWER_METRICS.flatMap((m) => [`${quoteIdent(m)} >= 0`, `${quoteIdent(m)} < 0`]),
     ].join(' OR ')})`
     const before =
       neighbourMs > 0
