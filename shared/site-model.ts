@@ -296,7 +296,8 @@ function checkAllocations(model: SiteModelShape, plantIds: ReadonlySet<string>, 
  * fuel is counted once); a boiler names its fuel or its blend, or its Scope 1 cannot be computed.
  */
 function checkThermalDevice(device: Device, at: (string | number)[], ctx: Ctx): void {
-  const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [...at, key], message })
+  const issue = (key: string, message: string) =>
+    ctx.addIssue({ code: 'custom', path: [...at, key], message })
   if (device.role !== 'boiler') {
     for (const key of ['blend', 'blend_basis', 'thermal_efficiency'] as const)
       if (device[key] !== undefined) issue(key, `${key} applies to role boiler only, not ${device.role}`)

@@ -8,7 +8,7 @@
  * (shared/emissions/types.ts `DeviceSeries`).
  */
 
-import { FUEL_METRICS } from '../../shared/emissions/energy.js'
+import { FUEL_METRICS, isFuelFired } from '../../shared/emissions/energy.js'
 import type { DeviceSeries, TimeWindow } from '../../shared/emissions/index.js'
 import { SPIKE_RATED_MULTIPLE } from '../../shared/emissions/rollup.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
@@ -84,26 +84,46 @@ export class ReadingsReader {
       `SELECT ${fields} FROM ${from} WHERE ${where} AND time >= ${nsLiteral(range.start)} AND time <= ${nsLiteral(range.end)} ${group}`,
     )
     // A row that carries a counter (never negative) or a power reading: a counter step, or a power
-    // gap short enough to be estimated, may reach across the range's edge.
-    const hasCounter = `(${[
+    // gap short enough to be estimated, may reach across the range's edge. A device with two
+    // counters (a boiler's fuel and heat meters) may have one silent while the other reports, so
+    // each counter then gets its own neighbour: one query per condition, not one for any.
+    const any = [
       ...NEIGHBOUR_METRICS.map((m) => `${quoteIdent(m)} >= 0`),
       ...POWER_METRICS.flatMap((m) => [`${quoteIdent(m)} >= 0`, `${quoteIdent(m)} < 0`]),
-    ].join(' OR ')})`
-    const before =
-      neighbourMs > 0
-        ? this.influx.query(
-            `SELECT ${fields} FROM ${from} WHERE ${where} AND ${hasCounter} AND time < ${nsLiteral(range.start)} AND time >= ${nsLiteral(range.start - neighbourMs)} ${group} ORDER BY time DESC LIMIT 1`,
+    ].join(' OR ')
+    const multi = (devices ?? siteDevices(this.site)).some((d) => hasSeveralCounters(d.device))
+    const conditions = multi
+      ? [
+          ...NEIGHBOUR_METRICS.map((m) => `${quoteIdent(m)} >= 0`),
+          POWER_METRICS.flatMap((m) => [`${quoteIdent(m)} >= 0`, `${quoteIdent(m)} < 0`]).join(' OR '),
+        ]
+      : [any]
+    const neighbours = (cond: string, side: 'before' | 'after') =>
+      neighbourMs <= 0
+        ? Promise.resolve([])
+        : this.influx.query(
+            side === 'before'
+              ? `SELECT ${fields} FROM ${from} WHERE ${where} AND (${cond}) AND time < ${nsLiteral(range.start)} AND time >= ${nsLiteral(range.start - neighbourMs)} ${group} ORDER BY time DESC LIMIT 1`
+              : `SELECT ${fields} FROM ${from} WHERE ${where} AND (${cond}) AND time > ${nsLiteral(range.end)} AND time <= ${nsLiteral(range.end + neighbourMs)} ${group} LIMIT 1`,
           )
-        : Promise.resolve([])
-    const after =
-      neighbourMs > 0
-        ? this.influx.query(
-            `SELECT ${fields} FROM ${from} WHERE ${where} AND ${hasCounter} AND time > ${nsLiteral(range.end)} AND time <= ${nsLiteral(range.end + neighbourMs)} ${group} LIMIT 1`,
-          )
-        : Promise.resolve([])
-    const [mainRes, beforeRes, afterRes] = await Promise.all([main, before, after])
-    const rowsOf = (res: typeof mainRes) =>
-      new Map(res.map((s) => [deviceKey(s.tags.plant ?? '', s.tags.device ?? ''), s.rows]))
+    const [mainRes, beforeRes, afterRes] = await Promise.all([
+      main,
+      Promise.all(conditions.map((c) => neighbours(c, 'before'))),
+      Promise.all(conditions.map((c) => neighbours(c, 'after'))),
+    ])
+    const rowsOf = (results: (typeof mainRes)[]) => {
+      const byDevice = new Map<string, Map<number, Record<string, unknown>>>()
+      for (const res of results)
+        for (const s of res) {
+          const k = deviceKey(s.tags.plant ?? '', s.tags.device ?? '')
+          const m = byDevice.get(k) ?? new Map<number, Record<string, unknown>>()
+          for (const r of s.rows) m.set(Number(r.time), r)
+          byDevice.set(k, m)
+        }
+      return new Map(
+        [...byDevice].map(([k, m]) => [k, [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r)]),
+      )
+    }
     const firsts = rowsOf(beforeRes)
     const lasts = rowsOf(afterRes)
     const all = new Map<string, Record<string, unknown>[]>()
@@ -182,6 +202,11 @@ function toSeries(ref: SiteDevice, rows: readonly Record<string, unknown>[]): De
     { plant: ref.plant, deviceId: ref.device.id, role: ref.device.role, columns: { ts, m } },
     ref.device,
   )
+}
+
+/** Devices that meter more than one counter: boilers (fuel and heat), fuel-fired generators (fuel and energy). */
+function hasSeveralCounters(d: Device): boolean {
+  return d.role === 'boiler' || isFuelFired(d.role)
 }
 
 /** The site model is authoritative for role and fuel; rated power bounds counter spikes (as computeRollup). */

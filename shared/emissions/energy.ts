@@ -544,7 +544,10 @@ export function prepareDevice(
     for (const fm of FUEL_METRICS) {
       const c = metricColumn(series, fm)
       if (c && c.n >= 2) {
-        const f = { metric: fm, steps: counterSteps(c, { gapLimitMs: opts.gapLimitMs, what: `${what} ${fm}` }) }
+        const f = {
+          metric: fm,
+          steps: counterSteps(c, { gapLimitMs: opts.gapLimitMs, what: `${what} ${fm}` }),
+        }
         fuel ??= f
         fuels.push(f)
         if (series.role !== 'boiler') break

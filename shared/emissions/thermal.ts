@@ -12,7 +12,13 @@
  * fuel quantities, so hours add up to their day exactly like the electricity ones.
  */
 import type { Device } from '../site-model.js'
-import { type BoilerInput, type BoilerResult, boiler, type PurchasedHeat, purchasedHeat } from './combustion.js'
+import {
+  type BoilerInput,
+  type BoilerResult,
+  boiler,
+  type PurchasedHeat,
+  purchasedHeat,
+} from './combustion.js'
 import type { DeviceEnergy } from './energy.js'
 import { EmissionsError } from './errors.js'
 import { type FactorSet, fuelFactor } from './factors/factor-sets.js'
@@ -88,7 +94,11 @@ export function boilerInput(d: Device, e: DeviceEnergy, set: FactorSet): BoilerI
   const use = (m: string) => uses.find((u) => u.metric === m)
   // One meter per fuel (e.g. wood in kg and gas in m³): each fuel is metered.
   if (new Set(metrics).size === metrics.length && metrics.every((m) => use(m))) {
-    input.fuel_use = blend.map((b, i) => ({ fuel: b.fuel, metric: metrics[i]!, quantity: use(metrics[i]!)!.quantity }))
+    input.fuel_use = blend.map((b, i) => ({
+      fuel: b.fuel,
+      metric: metrics[i]!,
+      quantity: use(metrics[i]!)!.quantity,
+    }))
     return input
   }
   // One meter for the whole blend (a feeder's kg), split by the declared mass shares.
@@ -122,7 +132,8 @@ export function plantThermal(
       let key = d.heat_factor
       if (!key) {
         key = DEFAULT_HEAT_FACTOR
-        if (e.energy_kwh > 0) flags.push({ code: 'heat_factor_default_used', plant: e.plant, device: d.id, detail: key })
+        if (e.energy_kwh > 0)
+          flags.push({ code: 'heat_factor_default_used', plant: e.plant, device: d.id, detail: key })
       }
       const r = purchasedHeat(e.energy_kwh, key, set)
       imports.push({ device_id: d.id, ...r })
