@@ -8,7 +8,7 @@
  * (shared/emissions/types.ts `DeviceSeries`).
  */
 
-import { FUEL_METRICS, isFuelFired } from '../../shared/emissions/energy.js'
+import { FUEL_METRICS } from '../../shared/emissions/energy.js'
 import type { DeviceSeries, TimeWindow } from '../../shared/emissions/index.js'
 import { SPIKE_RATED_MULTIPLE } from '../../shared/emissions/rollup.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
@@ -84,19 +84,16 @@ export class ReadingsReader {
       `SELECT ${fields} FROM ${from} WHERE ${where} AND time >= ${nsLiteral(range.start)} AND time <= ${nsLiteral(range.end)} ${group}`,
     )
     // A row that carries a counter (never negative) or a power reading: a counter step, or a power
-    // gap short enough to be estimated, may reach across the range's edge. A device with two
-    // counters (a boiler's fuel and heat meters) may have one silent while the other reports, so
-    // each counter then gets its own neighbour: one query per condition, not one for any.
+    // gap short enough to be estimated, may reach across the range's edge. A boiler's heat meter
+    // may be silent while its fuel meter reports (or the other way round), so with boilers each
+    // of those counters also gets its own neighbour query.
     const any = [
       ...NEIGHBOUR_METRICS.map((m) => `${quoteIdent(m)} >= 0`),
       ...POWER_METRICS.flatMap((m) => [`${quoteIdent(m)} >= 0`, `${quoteIdent(m)} < 0`]),
     ].join(' OR ')
-    const multi = (devices ?? siteDevices(this.site)).some((d) => hasSeveralCounters(d.device))
-    const conditions = multi
-      ? [
-          ...NEIGHBOUR_METRICS.map((m) => `${quoteIdent(m)} >= 0`),
-          POWER_METRICS.flatMap((m) => [`${quoteIdent(m)} >= 0`, `${quoteIdent(m)} < 0`]).join(' OR '),
-        ]
+    const boilers = (devices ?? siteDevices(this.site)).some((d) => d.device.role === 'boiler')
+    const conditions = boilers
+      ? [any, ...['heat_kwh_th', ...FUEL_METRICS].map((m) => `${quoteIdent(m)} >= 0`)]
       : [any]
     const neighbours = (cond: string, side: 'before' | 'after') =>
       neighbourMs <= 0
@@ -202,11 +199,6 @@ function toSeries(ref: SiteDevice, rows: readonly Record<string, unknown>[]): De
     { plant: ref.plant, deviceId: ref.device.id, role: ref.device.role, columns: { ts, m } },
     ref.device,
   )
-}
-
-/** Devices that meter more than one counter: boilers (fuel and heat), fuel-fired generators (fuel and energy). */
-function hasSeveralCounters(d: Device): boolean {
-  return d.role === 'boiler' || isFuelFired(d.role)
 }
 
 /** The site model is authoritative for role and fuel; rated power bounds counter spikes (as computeRollup). */
