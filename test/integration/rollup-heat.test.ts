@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ApiKeyStore } from '../../services/api/api-keys.js'
+import { buildApiApp } from '../../services/api/app.js'
 import { RollupService } from '../../services/rollup/app.js'
 import { rollupConfigSchema } from '../../services/rollup/config.js'
 import type { FactorProvenance } from '../../shared/emissions/factors/provenance.js'
@@ -19,7 +21,7 @@ import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import { silentLogger } from '../../shared/logger.js'
 import { CLUSTER_TOTAL } from '../../shared/rollup-record.js'
-import { type SiteModel, siteModelSchema } from '../../shared/site-model.js'
+import { SiteIndex, type SiteModel, siteModelSchema } from '../../shared/site-model.js'
 import { freshDatabase } from '../helpers/influx.js'
 
 const H = 3_600_000
@@ -304,5 +306,37 @@ describe('heat and steam through the rollup service', () => {
     expect(minutes).toHaveLength(60)
     for (const f of fields) expect(sum(minutes, f), `minutes ${f}`).toBeCloseTo(num(hour10, f), 6)
     for (const m of minutes) expect(num(m, 'heat_produced_kwh_th')).toBeCloseTo(2000 / 60, 6)
+
+    // The API serves the thermal fields in JSON and CSV rows.
+    const dir = mkdtempSync(join(tmpdir(), 'kawasan-heat-api-'))
+    const keys = new ApiKeyStore(join(dir, 'api-keys.yaml'))
+    const key = (await keys.create({ scope: 'read', label: 'auditor' })).key
+    const api = await buildApiApp({ site: new SiteIndex(site), influx, keys, config: {} })
+    try {
+      const json = await api.app.inject({
+        method: 'GET',
+        url: `/api/v1/rollups?from=${DATE}&plant=dyeworks&include_cluster=false&fields=heat_import_kwh_th,scope2_heat_kg_co2e`,
+        headers: { authorization: `Bearer ${key}` },
+      })
+      expect(json.statusCode).toBe(200)
+      const [row] = json.json().rows
+      expect(row.heat_import_kwh_th).toBeCloseTo(36_000, 6)
+      expect(row.scope2_heat_kg_co2e).toBeCloseTo(8424, 6)
+      const csv = await api.app.inject({
+        method: 'GET',
+        url: `/api/v1/rollups?from=${DATE}&format=csv`,
+        headers: { authorization: `Bearer ${key}` },
+      })
+      expect(csv.statusCode).toBe(200)
+      // The numeric columns come before any quoted one (flags, sources), so a plain split reads them.
+      const [header, ...lines] = csv.body.trim().split(/\r?\n/)
+      const cols = header!.split(',')
+      for (const f of THERMAL_FIELDS) expect(cols).toContain(f)
+      const millLine = lines.map((l) => l.split(',')).find((c) => c[cols.indexOf('plant')] === 'mill')!
+      expect(Number(millLine[cols.indexOf('heat_produced_kwh_th')])).toBeCloseTo(48_000, 6)
+      expect(Number(millLine[cols.indexOf('scope1_heat_kg_co2e')])).toBeCloseTo(4674.3714, 6)
+    } finally {
+      await api.app.close()
+    }
   })
 })
