@@ -124,9 +124,19 @@ interface MinuteChain {
  */
 function minuteChains(jobs: readonly RollupJob[], tz: string): MinuteChain[] {
   const byHour = new Map<number, { hour: LocalHour; list: number[] }>()
+  const hoursOf = new Map<string, LocalHour[]>()
+  const hourOf = (job: RollupJob): LocalHour => {
+    let hours = hoursOf.get(job.date)
+    if (!hours) {
+      hours = localHours(localDayWindow(job.date, tz), tz)
+      hoursOf.set(job.date, hours)
+    }
+    const ts = job.window.start
+    return hours.find((h) => h.start <= ts && ts < h.end) ?? localHourContaining(ts, tz)
+  }
   jobs.forEach((job, j) => {
     if (job.resolution !== '1m') return
-    const hour = localHourContaining(job.window.start, tz)
+    const hour = hourOf(job)
     const g = byHour.get(hour.start) ?? { hour, list: [] }
     g.list.push(j)
     byHour.set(hour.start, g)
@@ -167,7 +177,15 @@ export class RollupEngine {
   }
 
   /** Computes every job's window; one read per device chunk covers all of them. */
-  async compute(jobs: readonly RollupJob[], stats?: ComputeStats): Promise<ComputedRollup[]> {
+  /**
+   * `context`: day rollups computed before (the backfill's day, then its minutes hour by hour),
+   * whose state the windows of this batch start from when the batch holds no day of their own.
+   */
+  async compute(
+    jobs: readonly RollupJob[],
+    stats?: ComputeStats,
+    context: readonly ComputedRollup[] = [],
+  ): Promise<ComputedRollup[]> {
     if (jobs.length === 0) return []
     const { site, gapLimitMs, expectedIntervalMs, devicesPerQuery } = this.options
     const tz = site.cluster.timezone
@@ -231,7 +249,9 @@ export class RollupEngine {
         )
       })
     const out: ComputedRollup[] = new Array(jobs.length)
-    const days: { window: TimeWindow; rollup: ClusterRollup }[] = []
+    const days: { window: TimeWindow; rollup: ClusterRollup }[] = context
+      .filter((c) => c.job.window.start === localDayWindow(c.job.date, tz).start)
+      .map((c) => ({ window: c.job.window, rollup: c.rollup }))
     const certificateHistory = new Map<number, Map<string, CertificateUse>>()
     for (const j of order)
       if (!certificateHistory.has(dayStart[j]!))
@@ -324,8 +344,12 @@ export class RollupEngine {
   }
 
   /** compute + write. */
-  async run(jobs: readonly RollupJob[], stats?: ComputeStats): Promise<ComputedRollup[]> {
-    const computed = await this.compute(jobs, stats)
+  async run(
+    jobs: readonly RollupJob[],
+    stats?: ComputeStats,
+    context: readonly ComputedRollup[] = [],
+  ): Promise<ComputedRollup[]> {
+    const computed = await this.compute(jobs, stats, context)
     await this.write(computed)
     return computed
   }
