@@ -14,6 +14,7 @@ import { ApiKeyStore } from '../../services/api/api-keys.js'
 import { buildApiApp } from '../../services/api/app.js'
 import { RollupService } from '../../services/rollup/app.js'
 import { rollupConfigSchema } from '../../services/rollup/config.js'
+import { staleFactorDays } from '../../services/rollup/factor-staleness.js'
 import type { FactorProvenance } from '../../shared/emissions/factors/provenance.js'
 import { localDayWindow } from '../../shared/emissions/local-days.js'
 import { THERMAL_FIELDS } from '../../shared/emissions/thermal.js'
@@ -306,6 +307,9 @@ describe('heat and steam through the rollup service', () => {
     expect(minutes).toHaveLength(60)
     for (const f of fields) expect(sum(minutes, f), `minutes ${f}`).toBeCloseTo(num(hour10, f), 6)
     for (const m of minutes) expect(num(m, 'heat_produced_kwh_th')).toBeCloseTo(2000 / 60, 6)
+
+    // A restart with the same factors finds nothing to recompute (the steam factor is rebuilt too).
+    expect(await staleFactorDays(influx, site, svc.engine.factors, DATE, DATE)).toEqual([])
 
     // The API serves the thermal fields in JSON and CSV rows.
     const dir = mkdtempSync(join(tmpdir(), 'kawasan-heat-api-'))
