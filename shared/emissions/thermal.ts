@@ -35,6 +35,11 @@ export interface ThermalBalance {
   heat_renewable_kwh_th: number
   /** Steam or heat bought from a supplier, kWh thermal. */
   heat_import_kwh_th: number
+  /**
+   * Part of the heat (produced and bought) placed in time by spreading a heat counter's step over
+   * a gap, or estimated across a thermal-power gap: measured amount, estimated timing.
+   */
+  heat_estimated_kwh_th: number
   /** Fuel burned in boilers, TJ (NCV); also part of `fuel_tj`. */
   heat_fuel_tj: number
   /** Scope 1 of the boilers (fossil CO2 + CH4 + N2O as CO2e); also part of `scope1_kg_co2e`. */
@@ -47,6 +52,7 @@ export const THERMAL_FIELDS = [
   'heat_produced_kwh_th',
   'heat_renewable_kwh_th',
   'heat_import_kwh_th',
+  'heat_estimated_kwh_th',
   'heat_fuel_tj',
   'scope1_heat_kg_co2e',
   'scope2_heat_kg_co2e',
@@ -57,6 +63,7 @@ export function emptyThermal(): ThermalBalance {
     heat_produced_kwh_th: 0,
     heat_renewable_kwh_th: 0,
     heat_import_kwh_th: 0,
+    heat_estimated_kwh_th: 0,
     heat_fuel_tj: 0,
     scope1_heat_kg_co2e: 0,
     scope2_heat_kg_co2e: 0,
@@ -120,6 +127,7 @@ export function plantThermal(
   const fuels = new Set<Fuel>()
   const keys = new Set<string>()
   for (const { device: d, energy: e } of devices) {
+    balance.heat_estimated_kwh_th += e.estimated_kwh
     if (d.role === 'boiler') {
       const r = boiler(boilerInput(d, e, set), set, flags)
       boilers.push({ device_id: d.id, ...r })

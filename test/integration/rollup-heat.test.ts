@@ -301,6 +301,11 @@ describe('heat and steam through the rollup service', () => {
     }
     const hour10 = millHours.find((h) => h.time === day.start + 10 * H)!
     expect(String(hour10.flags)).toContain('counter_gap_spread')
+    // The heat spread across the gap is estimated in time: 10:30-11:00 and 11:00-11:30, 1,000
+    // kWh_th each at 2,000 kWh_th/h; 2,000 for the day.
+    expect(num(hour10, 'heat_estimated_kwh_th')).toBeCloseTo(1000, 6)
+    expect(num(mill, 'heat_estimated_kwh_th')).toBeCloseTo(2000, 6)
+    expect(num(mill, 'estimated_kwh')).toBe(0) // the electricity figures are all metered
     // Minutes of 10:00-11:00 add up to that hour: 60 minutes of 33.33 kWh_th, the last 29 of them
     // spread across the heat meter's gap.
     const minutes = await rows('rollup_1m', 'mill', day.start + 10 * H, day.start + 11 * H)
