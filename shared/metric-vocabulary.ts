@@ -100,6 +100,21 @@ export const METRICS = {
     description: 'Cumulative solid fuel burned (biomass)',
   },
   h2_kg: { unit: 'kg', kind: 'counter', min: 0, max: 1e12, description: 'Cumulative hydrogen consumed' },
+  heat_kwh_th: {
+    unit: 'kWh_th',
+    kind: 'counter',
+    min: 0,
+    max: 1e12,
+    description:
+      'Cumulative thermal energy (steam, hot water) through a heat meter in the direction of the device role: delivered by a boiler, received from a supplier',
+  },
+  heat_kw_th: {
+    unit: 'kW_th',
+    kind: 'power',
+    min: -1_000_000,
+    max: 1_000_000,
+    description: 'Thermal power through a heat meter (positive = in the direction of the device role)',
+  },
 } as const satisfies Record<string, MetricSpec>
 
 export type MetricName = keyof typeof METRICS

@@ -12,6 +12,7 @@ import {
   provenanceFields,
 } from './emissions/factors/provenance.js'
 import type { ClusterRollup, DataQuality, PlantRollup } from './emissions/rollup.js'
+import { THERMAL_FIELDS } from './emissions/thermal.js'
 import type { FieldValue, PointData } from './influx/line-protocol.js'
 
 export const ROLLUP_MEASUREMENTS = { '1m': 'rollup_1m', '1h': 'rollup_1h', '1d': 'rollup_1d' } as const
@@ -46,6 +47,7 @@ export const ROLLUP_NUMBER_FIELDS = [
   'total_location_kg_co2e',
   'total_market_kg_co2e',
   'avoided_kg_co2e',
+  ...THERMAL_FIELDS,
   'renewable_share_location_pct',
   'renewable_share_market_pct',
   'cfe_hourly_pct',

@@ -115,4 +115,30 @@ describe('site model checks', () => {
       path: ['cluster'],
     })
   })
+
+  it('accepts a co-fired boiler and a steam import, and refuses heat settings that would be ignored or double counted', () => {
+    // `extra` continues plant pb's grid meter; the boiler and the steam meter follow it.
+    const m = (boiler: string, grid = '') =>
+      load(
+        estate({
+          extra: `${grid} }, { id: b1, kind: boiler, role: boiler${boiler} }, { id: st, kind: meter, role: heat_import, heat_factor: ID-STEAM`,
+        }),
+      )
+    const blend = (a: number, b: number, fuelB = 'coal_sub_bituminous') =>
+      `, blend: [{ fuel: biomass_wood, share: ${a} }, { fuel: ${fuelB}, share: ${b} }]`
+    expect(m(`${blend(0.8, 0.2)}, blend_basis: mass, thermal_efficiency: 0.85`)).toBe('OK')
+    expect(m(', fuel: coal_bituminous')).toBe('OK')
+    expect(m(blend(0.8, 0.3))).toContain('blend shares of b1 add up to 110 %; they must add up to 100 %')
+    expect(m(blend(0.5, 0.5, 'biomass_wood'))).toContain('a fuel is listed twice in the blend')
+    expect(m('')).toContain('a boiler needs its fuel, or a blend of fuels')
+    expect(m(`, fuel: coal_bituminous${blend(0.5, 0.5)}`)).toContain('give either fuel or blend, not both')
+    expect(m(', fuel: coal_bituminous', ', thermal_efficiency: 0.8')).toContain(
+      'thermal_efficiency applies to role boiler only, not grid_import',
+    )
+    expect(m(', fuel: coal_bituminous', ', heat_factor: X')).toContain(
+      'heat_factor applies to role heat_import only, not grid_import',
+    )
+    expect(m(', fuel: coal_bituminous, thermal_efficiency: 1.2')).toContain('thermal_efficiency')
+    expect(m(', fuel: coal_bituminous, heat_factr: X')).toContain('heat_factr')
+  })
 })

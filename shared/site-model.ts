@@ -27,6 +27,8 @@ export const DEVICE_ROLES = [
   'battery_discharge',
   'hydrogen_fc',
   'load',
+  'boiler',
+  'heat_import',
 ] as const
 export type DeviceRole = (typeof DEVICE_ROLES)[number]
 export const FUELS = [
@@ -40,6 +42,20 @@ export const FUELS = [
   'coal_bituminous',
   'coal_sub_bituminous',
 ] as const
+
+/** Roles that carry heat (kWh thermal), not electricity: kept out of the electricity balance. */
+export const THERMAL_ROLES = ['boiler', 'heat_import'] as const
+export function isThermalRole(role: DeviceRole): role is (typeof THERMAL_ROLES)[number] {
+  return role === 'boiler' || role === 'heat_import'
+}
+
+/** Tolerance for shares written as decimals (0.1 + 0.2 is not exactly 0.3). */
+const SHARE_EPSILON = 1e-9
+
+const blendComponentSchema = z.strictObject({
+  fuel: z.enum(FUELS),
+  share: z.number().positive().max(1).describe('Share of the blend (by `blend_basis`), 0-1'),
+})
 
 /** Device id under which an edge agent publishes its own status and last will (edge-agent `agent_id`). */
 export const AGENT_STATUS_DEVICE_ID = 'agent'
@@ -71,6 +87,32 @@ export const deviceSchema = z.strictObject({
     .optional()
     .describe(
       'Modulus of an energy register that rolls over (e.g. 1000000 for a 6-digit kWh display): a step past it is energy (counter_wrap), not a reset',
+    ),
+  blend: z
+    .array(blendComponentSchema)
+    .min(1)
+    .optional()
+    .describe(
+      'Boiler: fuels burned together (co-firing), shares summing to 1, e.g. [{fuel: biomass_wood, share: 0.8}, {fuel: coal_sub_bituminous, share: 0.2}]',
+    ),
+  blend_basis: z
+    .enum(['mass', 'energy'])
+    .optional()
+    .describe('Boiler: whether blend shares are by mass (feeder, weighbridge; default) or by energy (NCV)'),
+  thermal_efficiency: z
+    .number()
+    .positive()
+    .max(1)
+    .optional()
+    .describe(
+      'Boiler: heat delivered / fuel energy in (NCV), used to estimate fuel from the heat meter when the fuel is not metered',
+    ),
+  heat_factor: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "heat_import: key of the steam/heat supplier's emission factor in the factor set's `thermal` section (default DEFAULT-NG-BOILER, flagged)",
     ),
 })
 export type Device = z.infer<typeof deviceSchema>
@@ -218,6 +260,19 @@ export const siteModelSchema = siteModelShape.superRefine((model, ctx) => {
       deviceIds.add(device.id)
     })
   })
+  model.plants.forEach((plant, i) => {
+    plant.devices.forEach((device, j) => {
+      checkThermalDevice(device, ['plants', i, 'devices', j], ctx)
+    })
+  })
+  model.cluster.shared_devices.forEach((device, i) => {
+    if (isThermalRole(device.role))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cluster', 'shared_devices', i, 'role'],
+        message: `a shared asset with role ${device.role} is not supported yet: declare the boiler or heat meter under the plant that uses the heat`,
+      })
+  })
   checkAllocations(model, plantIds, ctx)
   checkCertificateIds(model, ctx)
   checkClientIdPrefixes(model, ctx)
@@ -244,8 +299,6 @@ export type SiteModel = z.infer<typeof siteModelSchema>
 type Ctx = z.core.$RefinementCtx<unknown>
 
 /** Tolerance for shares written as decimals (0.1 + 0.2 is not exactly 0.3). */
-const SHARE_EPSILON = 1e-9
-
 /**
  * A shared asset's output is split among plants: a share given to a plant that does not exist, or
  * shares adding up to more than the whole, would count the same kWh twice in the cluster's
@@ -289,6 +342,35 @@ function checkAllocations(model: SiteModelShape, plantIds: ReadonlySet<string>, 
       }
     }
   })
+}
+
+/**
+ * Heat settings belong to heat devices: a blend or thermal efficiency on a genset, or a heat factor
+ * on a grid meter, would be ignored silently. A blend's shares add up to 100 % (each kg or MJ of
+ * fuel is counted once); a boiler names its fuel or its blend, or its Scope 1 cannot be computed.
+ */
+function checkThermalDevice(device: Device, at: (string | number)[], ctx: Ctx): void {
+  const issue = (key: string, message: string) =>
+    ctx.addIssue({ code: 'custom', path: [...at, key], message })
+  if (device.role !== 'boiler') {
+    for (const key of ['blend', 'blend_basis', 'thermal_efficiency'] as const)
+      if (device[key] !== undefined) issue(key, `${key} applies to role boiler only, not ${device.role}`)
+  }
+  if (device.role !== 'heat_import' && device.heat_factor !== undefined)
+    issue('heat_factor', `heat_factor applies to role heat_import only, not ${device.role}`)
+  if (device.role === 'heat_import' && device.fuel !== undefined)
+    issue('fuel', 'purchased heat burns no fuel on site (its emissions are Scope 2 through heat_factor)')
+  if (device.role !== 'boiler') return
+  if (device.blend) {
+    const sum = device.blend.reduce((s, b) => s + b.share, 0)
+    if (Math.abs(sum - 1) > SHARE_EPSILON)
+      issue('blend', `blend shares of ${device.id} add up to ${formatPct(sum)}; they must add up to 100 %`)
+    const fuels = device.blend.map((b) => b.fuel)
+    if (new Set(fuels).size !== fuels.length) issue('blend', 'a fuel is listed twice in the blend')
+    if (device.fuel !== undefined) issue('fuel', 'give either fuel or blend, not both')
+  } else if (device.fuel === undefined) {
+    issue('fuel', 'a boiler needs its fuel, or a blend of fuels, for its Scope 1 emissions')
+  }
 }
 
 function formatPct(share: number): string {

@@ -96,14 +96,15 @@ export async function runBackfill(o: BackfillOptions): Promise<BackfillResult> {
       { ...dayJob(date, tz), resolution: '1d' },
       ...hoursOfDay(date, tz).map((h): RollupJob => ({ ...h, resolution: '1h' })),
     ]
-    await o.engine.run(jobs)
+    const computed = await o.engine.run(jobs)
     if (o.minutes) {
       // One read per hour keeps 60 minute windows × devices of energies in memory, not 1,440.
       for (const h of hoursOfDay(date, tz)) {
         const minutes: RollupJob[] = []
         for (let t = h.window.start; t < h.window.end; t += MINUTE_MS)
           minutes.push({ window: { start: t, end: t + MINUTE_MS }, date, complete: true, resolution: '1m' })
-        await o.engine.run(minutes)
+        // The day just computed gives each hour's opening battery store and certificate use.
+        await o.engine.run(minutes, undefined, computed.slice(0, 1))
       }
     }
     days.push(date)

@@ -30,7 +30,7 @@ import type { SiteModel } from '../../shared/site-model.js'
 import { certificateUseBefore } from './certificate-history.js'
 import { pinnedFactors, type RollupFactors } from './factor-choice.js'
 import { deviceKey, type ReadingsReader, siteDevices, withSiteFacts } from './reader.js'
-import type { JobWindow } from './windows.js'
+import { type JobWindow, localHourContaining, MINUTE_MS } from './windows.js'
 
 export interface EngineOptions {
   site: SiteModel
@@ -67,8 +67,7 @@ const WRITE_CHUNK_LINES = 5000
 
 /**
  * Each plant's battery store and certificate use at `ts` from its day's rollup: the state at the
- * start of the hour holding `ts` (exact for hours; a minute inside an hour gets its hour's
- * opening state).
+ * start of the hour holding `ts` (exact for hours; minute rows carry it on, `minuteChains`).
  */
 function stateAt(
   day: ClusterRollup,
@@ -88,6 +87,82 @@ function stateAt(
   return { stores, certificates }
 }
 
+interface StartState {
+  stores: Map<string, BatteryStore>
+  certificates: Map<string, CertificateUse>
+}
+
+/** Each plant's battery store and certificate use at the end of a rollup's window. */
+function endState(r: ClusterRollup): StartState {
+  const stores = new Map<string, BatteryStore>()
+  const certificates = new Map<string, CertificateUse>()
+  for (const p of r.plants) {
+    stores.set(p.plant, p.battery_store.end)
+    certificates.set(p.plant, p.certificate_use.end)
+  }
+  return { stores, certificates }
+}
+
+/** The stretch of an hour before a minute job that no other minute job of the batch covers. */
+interface Prefix {
+  window: TimeWindow
+  /** One bucket per minute, so the store evolves minute by minute as the minute rows do. */
+  buckets: LocalHour[]
+  energies: DeviceEnergy[]
+}
+
+/** Minute jobs of one local hour, in time order, each with the prefix to carry the state over. */
+interface MinuteChain {
+  hourStart: number
+  steps: { job: number; prefix?: Prefix }[]
+}
+
+/**
+ * Minute jobs grouped by their local hour and sorted: the state at a minute's start is the hour's
+ * opening state carried through the minutes before it, those in the batch and, for the stretches
+ * between them, a prefix window cut into minute buckets.
+ */
+function minuteChains(jobs: readonly RollupJob[], tz: string): MinuteChain[] {
+  const byHour = new Map<number, { hour: LocalHour; list: number[] }>()
+  const hoursOf = new Map<string, LocalHour[]>()
+  const hourOf = (job: RollupJob): LocalHour => {
+    let hours = hoursOf.get(job.date)
+    if (!hours) {
+      hours = localHours(localDayWindow(job.date, tz), tz)
+      hoursOf.set(job.date, hours)
+    }
+    const ts = job.window.start
+    return hours.find((h) => h.start <= ts && ts < h.end) ?? localHourContaining(ts, tz)
+  }
+  jobs.forEach((job, j) => {
+    if (job.resolution !== '1m') return
+    const hour = hourOf(job)
+    const g = byHour.get(hour.start) ?? { hour, list: [] }
+    g.list.push(j)
+    byHour.set(hour.start, g)
+  })
+  const chains: MinuteChain[] = []
+  for (const { hour, list } of byHour.values()) {
+    list.sort((a, b) => jobs[a]!.window.start - jobs[b]!.window.start)
+    let reached = hour.start
+    const steps: MinuteChain['steps'] = []
+    for (const j of list) {
+      const w = jobs[j]!.window
+      const step: MinuteChain['steps'][number] = { job: j }
+      if (w.start > reached) {
+        const buckets: LocalHour[] = []
+        for (let t = reached; t < w.start; t = Math.min(t + MINUTE_MS, w.start))
+          buckets.push({ start: t, end: Math.min(t + MINUTE_MS, w.start), label: hour.label })
+        step.prefix = { window: { start: reached, end: w.start }, buckets, energies: [] }
+      }
+      steps.push(step)
+      reached = Math.max(reached, w.end)
+    }
+    chains.push({ hourStart: hour.start, steps })
+  }
+  return chains
+}
+
 export class RollupEngine {
   readonly factors: RollupFactors
 
@@ -102,7 +177,15 @@ export class RollupEngine {
   }
 
   /** Computes every job's window; one read per device chunk covers all of them. */
-  async compute(jobs: readonly RollupJob[], stats?: ComputeStats): Promise<ComputedRollup[]> {
+  /**
+   * `context`: day rollups computed before (the backfill's day, then its minutes hour by hour),
+   * whose state the windows of this batch start from when the batch holds no day of their own.
+   */
+  async compute(
+    jobs: readonly RollupJob[],
+    stats?: ComputeStats,
+    context: readonly ComputedRollup[] = [],
+  ): Promise<ComputedRollup[]> {
     if (jobs.length === 0) return []
     const { site, gapLimitMs, expectedIntervalMs, devicesPerQuery } = this.options
     const tz = site.cluster.timezone
@@ -112,6 +195,8 @@ export class RollupEngine {
     }
     const buckets: LocalHour[][] = jobs.map((j) => localHours(j.window, tz))
     const energies: DeviceEnergy[][] = jobs.map(() => [])
+    const chains = minuteChains(jobs, tz)
+    const prefixes = chains.flatMap((c) => c.steps.flatMap((st) => (st.prefix ? [st.prefix] : [])))
     const unknownFlags: Flag[] = []
     const devices = siteDevices(site)
     const chunked = devices.length > devicesPerQuery
@@ -144,6 +229,10 @@ export class RollupEngine {
             windowEnergy(prepared, job.window, { expectedIntervalMs, gapLimitMs, buckets: buckets[j]! }),
           )
         })
+        for (const p of prefixes)
+          p.energies.push(
+            windowEnergy(prepared, p.window, { expectedIntervalMs, gapLimitMs, buckets: p.buckets }),
+          )
       }
     }
     // Windows that start at their local midnight first: the battery store of every other window
@@ -160,7 +249,9 @@ export class RollupEngine {
         )
       })
     const out: ComputedRollup[] = new Array(jobs.length)
-    const days: { window: TimeWindow; rollup: ClusterRollup }[] = []
+    const days: { window: TimeWindow; rollup: ClusterRollup }[] = context
+      .filter((c) => c.job.window.start === localDayWindow(c.job.date, tz).start)
+      .map((c) => ({ window: c.job.window, rollup: c.rollup }))
     const certificateHistory = new Map<number, Map<string, CertificateUse>>()
     for (const j of order)
       if (!certificateHistory.has(dayStart[j]!))
@@ -168,7 +259,11 @@ export class RollupEngine {
           dayStart[j]!,
           await certificateUseBefore(this.options.influx, site, dayStart[j]!),
         )
+    const chained = new Set(chains.flatMap((c) => c.steps.map((st) => st.job)))
+    const dayFor = (j: number, at: number) =>
+      days.find((d) => d.window.start === dayStart[j] && d.window.end >= at)
     for (const j of order) {
+      if (chained.has(j)) continue
       const job = jobs[j]!
       const input: Parameters<typeof rollupFromEnergies>[0] = {
         site,
@@ -195,6 +290,46 @@ export class RollupEngine {
       if (job.window.start === dayStart[j]) days.push({ window: job.window, rollup })
       out[j] = { job, rollup }
     }
+    // Minute rows in time order within their hour: each starts from the battery store and
+    // certificate use the day reached at the minute's start, i.e. the hour's opening state carried
+    // minute by minute through the hour's earlier minutes (docs/CARBON-ACCOUNTING.md "Where the
+    // store starts"), so minutes add up to their hour.
+    for (const chain of chains) {
+      const first = chain.steps[0]!.job
+      const day = dayFor(first, chain.hourStart)
+      let state: StartState = day
+        ? stateAt(day.rollup, chain.hourStart)
+        : { stores: new Map(), certificates: certificateHistory.get(dayStart[first]!)! }
+      const run = (window: TimeWindow, bks: LocalHour[], list: DeviceEnergy[], date: string) =>
+        rollupFromEnergies({
+          site,
+          energies: list,
+          window,
+          buckets: bks,
+          factorSet: this.factors.forDate(date),
+          batteryStores: state.stores,
+          certificatesUsedBefore: state.certificates,
+          includeHours: false,
+        })
+      for (const st of chain.steps) {
+        const job = jobs[st.job]!
+        if (st.prefix)
+          state = endState(run(st.prefix.window, st.prefix.buckets, st.prefix.energies, job.date))
+        const input: Parameters<typeof rollupFromEnergies>[0] = {
+          site,
+          energies: energies[st.job]!,
+          window: job.window,
+          buckets: buckets[st.job]!,
+          factorSet: this.factors.forDate(job.date),
+          batteryStores: state.stores,
+          certificatesUsedBefore: state.certificates,
+        }
+        const rollup = rollupFromEnergies(input)
+        rollup.flags.unshift(...unknownFlags)
+        out[st.job] = { job, rollup }
+        state = endState(rollup)
+      }
+    }
     return out
   }
 
@@ -209,8 +344,12 @@ export class RollupEngine {
   }
 
   /** compute + write. */
-  async run(jobs: readonly RollupJob[], stats?: ComputeStats): Promise<ComputedRollup[]> {
-    const computed = await this.compute(jobs, stats)
+  async run(
+    jobs: readonly RollupJob[],
+    stats?: ComputeStats,
+    context: readonly ComputedRollup[] = [],
+  ): Promise<ComputedRollup[]> {
+    const computed = await this.compute(jobs, stats, context)
     await this.write(computed)
     return computed
   }

@@ -38,6 +38,9 @@ export function factorDifference(stored: string | undefined, now: FactorProvenan
     return `grid ${old.grid?.kg_per_kwh} → ${now.grid.kg_per_kwh} kg/kWh`
   if (old.market?.basis !== now.market.basis || old.market?.kg_per_kwh !== now.market.kg_per_kwh)
     return `market ${old.market?.basis} ${old.market?.kg_per_kwh} → ${now.market.basis} ${now.market.kg_per_kwh} kg/kWh`
+  const heat = (p: Partial<FactorProvenance>) =>
+    JSON.stringify((p.thermal ?? []).map((f) => [f.key, f.kg_per_kwh]))
+  if (heat(old) !== heat(now)) return `steam/heat ${heat(old)} → ${heat(now)} kg/kWh`
   return 'factor details (source, year, fuel factors)'
 }
 
@@ -75,7 +78,16 @@ export async function staleFactorDays(
         fuels: (old.fuels ?? []).map((f) => f.fuel),
       }
       if (old.grid?.hourly_hours) input.hourlyHours = old.grid.hourly_hours
-      const reason = factorDifference(stored, provenanceOf(factors.forDate(date), input))
+      const set = factors.forDate(date)
+      // The steam/heat factors the row applied (purchased heat); one gone from the set is a change.
+      const thermal = (old.thermal ?? []).map((f) => f.key)
+      const gone = thermal.find((k) => !set.thermal[k])
+      if (gone) {
+        stale.set(date, { date, plant, reason: `steam/heat factor ${gone} no longer in set ${set.version}` })
+        continue
+      }
+      input.thermal = thermal
+      const reason = factorDifference(stored, provenanceOf(set, input))
       if (reason) stale.set(date, { date, plant, reason })
     }
   }

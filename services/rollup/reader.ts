@@ -16,10 +16,19 @@ import { quoteIdent, quoteString } from '../../shared/influx/influx-client.js'
 import { type Device, SHARED_PLANT_ID, type SiteModel } from '../../shared/site-model.js'
 import { READINGS_MEASUREMENT } from '../../shared/store-schema.js'
 
-/** The metrics rollups read (shared/emissions/energy.ts: COUNTERS_FOR_ROLE, p_kw, FUEL_METRICS). */
-export const ROLLUP_METRICS = ['p_kw', 'e_kwh', 'e_import_kwh', 'e_export_kwh', ...FUEL_METRICS] as const
+/** Power metrics: integrated when a device has no counter (electric, and thermal for heat meters). */
+const POWER_METRICS = ['p_kw', 'heat_kw_th'] as const
+/** The metrics rollups read (shared/emissions/energy.ts: COUNTERS_FOR_ROLE, powerMetricFor, FUEL_METRICS). */
+export const ROLLUP_METRICS = [
+  ...POWER_METRICS,
+  'e_kwh',
+  'e_import_kwh',
+  'e_export_kwh',
+  'heat_kwh_th',
+  ...FUEL_METRICS,
+] as const
 /** Cumulative counters: the metrics whose step across a long gap still measures energy or fuel. */
-const NEIGHBOUR_METRICS = ROLLUP_METRICS.filter((m) => m !== 'p_kw')
+const NEIGHBOUR_METRICS = ROLLUP_METRICS.filter((m) => !(POWER_METRICS as readonly string[]).includes(m))
 
 export interface SiteDevice {
   plant: string
@@ -75,27 +84,43 @@ export class ReadingsReader {
       `SELECT ${fields} FROM ${from} WHERE ${where} AND time >= ${nsLiteral(range.start)} AND time <= ${nsLiteral(range.end)} ${group}`,
     )
     // A row that carries a counter (never negative) or a power reading: a counter step, or a power
-    // gap short enough to be estimated, may reach across the range's edge.
-    const hasCounter = `(${[
+    // gap short enough to be estimated, may reach across the range's edge. A boiler's heat meter
+    // may be silent while its fuel meter reports (or the other way round), so with boilers each
+    // of those counters also gets its own neighbour query.
+    const any = [
       ...NEIGHBOUR_METRICS.map((m) => `${quoteIdent(m)} >= 0`),
-      `${quoteIdent('p_kw')} >= 0`,
-      `${quoteIdent('p_kw')} < 0`,
-    ].join(' OR ')})`
-    const before =
-      neighbourMs > 0
-        ? this.influx.query(
-            `SELECT ${fields} FROM ${from} WHERE ${where} AND ${hasCounter} AND time < ${nsLiteral(range.start)} AND time >= ${nsLiteral(range.start - neighbourMs)} ${group} ORDER BY time DESC LIMIT 1`,
+      ...POWER_METRICS.flatMap((m) => [`${quoteIdent(m)} >= 0`, `${quoteIdent(m)} < 0`]),
+    ].join(' OR ')
+    const boilers = (devices ?? siteDevices(this.site)).some((d) => d.device.role === 'boiler')
+    const conditions = boilers
+      ? [any, ...['heat_kwh_th', ...FUEL_METRICS].map((m) => `${quoteIdent(m)} >= 0`)]
+      : [any]
+    const neighbours = (cond: string, side: 'before' | 'after') =>
+      neighbourMs <= 0
+        ? Promise.resolve([])
+        : this.influx.query(
+            side === 'before'
+              ? `SELECT ${fields} FROM ${from} WHERE ${where} AND (${cond}) AND time < ${nsLiteral(range.start)} AND time >= ${nsLiteral(range.start - neighbourMs)} ${group} ORDER BY time DESC LIMIT 1`
+              : `SELECT ${fields} FROM ${from} WHERE ${where} AND (${cond}) AND time > ${nsLiteral(range.end)} AND time <= ${nsLiteral(range.end + neighbourMs)} ${group} LIMIT 1`,
           )
-        : Promise.resolve([])
-    const after =
-      neighbourMs > 0
-        ? this.influx.query(
-            `SELECT ${fields} FROM ${from} WHERE ${where} AND ${hasCounter} AND time > ${nsLiteral(range.end)} AND time <= ${nsLiteral(range.end + neighbourMs)} ${group} LIMIT 1`,
-          )
-        : Promise.resolve([])
-    const [mainRes, beforeRes, afterRes] = await Promise.all([main, before, after])
-    const rowsOf = (res: typeof mainRes) =>
-      new Map(res.map((s) => [deviceKey(s.tags.plant ?? '', s.tags.device ?? ''), s.rows]))
+    const [mainRes, beforeRes, afterRes] = await Promise.all([
+      main,
+      Promise.all(conditions.map((c) => neighbours(c, 'before'))),
+      Promise.all(conditions.map((c) => neighbours(c, 'after'))),
+    ])
+    const rowsOf = (results: (typeof mainRes)[]) => {
+      const byDevice = new Map<string, Map<number, Record<string, unknown>>>()
+      for (const res of results)
+        for (const s of res) {
+          const k = deviceKey(s.tags.plant ?? '', s.tags.device ?? '')
+          const m = byDevice.get(k) ?? new Map<number, Record<string, unknown>>()
+          for (const r of s.rows) m.set(Number(r.time), r)
+          byDevice.set(k, m)
+        }
+      return new Map(
+        [...byDevice].map(([k, m]) => [k, [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r)]),
+      )
+    }
     const firsts = rowsOf(beforeRes)
     const lasts = rowsOf(afterRes)
     const all = new Map<string, Record<string, unknown>[]>()

@@ -28,6 +28,7 @@ import { gridFactor, hourlyFactorAt, marketFactor } from './factors/factor-sets.
 import type { HourInput, HourMatch } from './hourly-matching.js'
 import { hourlyMatching } from './hourly-matching.js'
 import type { LocalHour } from './local-days.js'
+import { emptyThermal, THERMAL_FIELDS, type ThermalBalance } from './thermal.js'
 import type { Flag, Fuel } from './types.js'
 
 export const GENERATION_ROLES = [
@@ -76,7 +77,7 @@ export const EMPTY_STORE: BatteryStore = Object.freeze({ kwh: 0, cfe_kwh: 0 })
 /** Round-trip efficiency assumed when a battery declares none (typical lithium-ion, flagged). */
 export const DEFAULT_ROUND_TRIP_EFFICIENCY = 0.9
 
-export interface EnergyBalance {
+export interface EnergyBalance extends ThermalBalance {
   grid_import_kwh: number
   grid_export_kwh: number
   battery_charge_kwh: number
@@ -115,6 +116,11 @@ export interface EnergyBalance {
   cfe_hourly_pct: number | null
   total_location_kg_co2e: number
   total_market_kg_co2e: number
+  /**
+   * Of electricity consumed: (Scope 1 + Scope 2) less the heat's (boilers' Scope 1, purchased
+   * heat's Scope 2) per kWh of electricity, so a steam boiler does not inflate the electricity
+   * intensity (docs/CARBON-ACCOUNTING.md "Heat and steam").
+   */
   carbon_intensity_location_g_co2e_per_kwh: number | null
   carbon_intensity_market_g_co2e_per_kwh: number | null
 }
@@ -146,6 +152,7 @@ export interface AppliedFactors {
 
 export function emptyBalance(): EnergyBalance {
   return {
+    ...emptyThermal(),
     grid_import_kwh: 0,
     grid_export_kwh: 0,
     battery_charge_kwh: 0,
@@ -282,6 +289,9 @@ export function plantBalance(
         break
       case 'load':
         break // sub-meter: not in the balance (docs/DESIGN.md §2)
+      case 'boiler':
+      case 'heat_import':
+        break // heat, not electricity: thermal.ts
       default: {
         b.generation_kwh[c.role] += c.energy_kwh
         b.generation_total_kwh += c.energy_kwh
@@ -422,9 +432,26 @@ export function finishRatios(b: EnergyBalance): EnergyBalance {
   b.renewable_share_location_pct = c > 0 ? (100 * b.renewable_consumed_kwh) / c : null
   b.renewable_share_market_pct = c > 0 ? (100 * b.renewable_market_kwh) / c : null
   b.cfe_hourly_pct = c > 0 ? (100 * b.cfe_kwh) / c : null
-  b.carbon_intensity_location_g_co2e_per_kwh = c > 0 ? (1000 * b.total_location_kg_co2e) / c : null
-  b.carbon_intensity_market_g_co2e_per_kwh = c > 0 ? (1000 * b.total_market_kg_co2e) / c : null
+  const heat = b.scope1_heat_kg_co2e + b.scope2_heat_kg_co2e
+  b.carbon_intensity_location_g_co2e_per_kwh = c > 0 ? (1000 * (b.total_location_kg_co2e - heat)) / c : null
+  b.carbon_intensity_market_g_co2e_per_kwh = c > 0 ? (1000 * (b.total_market_kg_co2e - heat)) / c : null
   return b
+}
+
+/**
+ * Adds a plant's heat figures: the thermal fields, each boiler fuel's combustion to Scope 1 (and
+ * biogenic CO2), and purchased heat to Scope 2 location- and market-based alike.
+ */
+export function addThermal(
+  b: EnergyBalance,
+  t: ThermalBalance,
+  boilerCombustion: readonly Combustion[],
+): EnergyBalance {
+  for (const k of THERMAL_FIELDS) b[k] += t[k]
+  for (const c of boilerCombustion) addCombustion(b, c)
+  b.scope2_location_kg_co2e += t.scope2_heat_kg_co2e
+  b.scope2_market_kg_co2e += t.scope2_heat_kg_co2e
+  return finishRatios(b)
 }
 
 const ADDITIVE: readonly (keyof EnergyBalance)[] = [
@@ -452,6 +479,7 @@ const ADDITIVE: readonly (keyof EnergyBalance)[] = [
   'scope2_location_kg_co2e',
   'scope2_market_kg_co2e',
   'avoided_kg_co2e',
+  ...THERMAL_FIELDS,
 ]
 
 /**

@@ -36,6 +36,14 @@ export const COUNTERS_FOR_ROLE: Record<DeviceRole, readonly string[]> = {
   diesel_genset: ['e_kwh', 'e_export_kwh'],
   gas_chp: ['e_kwh', 'e_export_kwh'],
   hydrogen_fc: ['e_kwh', 'e_export_kwh'],
+  // Heat meters (kWh thermal): a boiler's delivered heat, a supplier's steam or hot water received.
+  boiler: ['heat_kwh_th'],
+  heat_import: ['heat_kwh_th'],
+}
+
+/** The power metric integrated when a role has no counter: heat roles meter thermal power. */
+export function powerMetricFor(role: DeviceRole): 'p_kw' | 'heat_kw_th' {
+  return role === 'boiler' || role === 'heat_import' ? 'heat_kw_th' : 'p_kw'
 }
 
 export interface EnergyOptions {
@@ -87,6 +95,8 @@ export interface DeviceEnergy {
   bucket_kwh: number[]
   /** Fuel metered by a fuel counter in the window, if the device has one. */
   fuel_use?: FuelUse
+  /** Boilers: every fuel counter the device has (one per metric: a co-fired boiler may meter gas and solid fuel). */
+  fuel_uses?: FuelUse[]
   samples_expected: number
   samples_received: number
   coverage_pct: number
@@ -488,6 +498,8 @@ export interface PreparedDevice {
   col: Column | undefined
   steps: Steps | undefined
   fuel: { metric: FuelMetric; steps: Steps } | undefined
+  /** Boilers: the steps of every fuel counter present. */
+  fuels: { metric: FuelMetric; steps: Steps }[]
 }
 
 export function prepareDevice(
@@ -508,10 +520,11 @@ export function prepareDevice(
     }
   }
   if (!col) {
-    const c = metricColumn(series, 'p_kw')
+    const pm = powerMetricFor(series.role)
+    const c = metricColumn(series, pm)
     if (c && c.n >= 2) {
       col = c
-      metric = 'p_kw'
+      metric = pm
       method = 'power_integral'
     }
   }
@@ -526,16 +539,22 @@ export function prepareDevice(
   else if (col) steps = powerSteps(col, { gapLimitMs: opts.gapLimitMs, what })
   // Fuel counters (Scope 1 from metered fuel): same counter rules, no spike bound.
   let fuel: PreparedDevice['fuel']
-  if (series.fuel || isFuelFired(series.role)) {
+  const fuels: PreparedDevice['fuels'] = []
+  if (series.fuel || isFuelFired(series.role) || series.role === 'boiler') {
     for (const fm of FUEL_METRICS) {
       const c = metricColumn(series, fm)
       if (c && c.n >= 2) {
-        fuel = { metric: fm, steps: counterSteps(c, { gapLimitMs: opts.gapLimitMs, what: `${what} ${fm}` }) }
-        break
+        const f = {
+          metric: fm,
+          steps: counterSteps(c, { gapLimitMs: opts.gapLimitMs, what: `${what} ${fm}` }),
+        }
+        fuel ??= f
+        fuels.push(f)
+        if (series.role !== 'boiler') break
       }
     }
   }
-  return { series, estimateGapMaxMs: opts.estimateGapMaxMs ?? 0, method, metric, col, steps, fuel }
+  return { series, estimateGapMaxMs: opts.estimateGapMaxMs ?? 0, method, metric, col, steps, fuel, fuels }
 }
 
 /** Energy, fuel and data quality of one device over a window. */
@@ -593,10 +612,13 @@ export function windowEnergy(prep: PreparedDevice, window: TimeWindow, opts: Ene
     flag('edge_missing', undefined, `${Math.round((missingMs - gapMissing) / 1000)} s`)
 
   let fuelUse: FuelUse | undefined
-  if (prep.fuel) {
-    const r = windowSum(prep.fuel.steps, window, [window])
-    fuelUse = { metric: prep.fuel.metric, quantity: r.acc.total }
-    if (r.resets) flag('counter_reset', r.resets, prep.fuel.metric)
+  const fuelUses: FuelUse[] = []
+  for (const f of prep.fuels) {
+    const r = windowSum(f.steps, window, [window])
+    const use = { metric: f.metric, quantity: r.acc.total }
+    fuelUse ??= use
+    fuelUses.push(use)
+    if (r.resets) flag('counter_reset', r.resets, f.metric)
   }
 
   const expected = Math.max(1, Math.round(windowMs / opts.expectedIntervalMs))
@@ -624,6 +646,7 @@ export function windowEnergy(prep: PreparedDevice, window: TimeWindow, opts: Ene
   }
   if (series.fuel) result.fuel = series.fuel
   if (fuelUse) result.fuel_use = fuelUse
+  if (series.role === 'boiler' && fuelUses.length > 0) result.fuel_uses = fuelUses
   return result
 }
 

@@ -77,4 +77,6 @@ export type {
   SharedAssetRollup,
 } from './rollup.js'
 export { computeRollup, rollupFromEnergies } from './rollup.js'
+export type { BoilerRollup, HeatImportRollup, PlantThermal, ThermalBalance } from './thermal.js'
+export { boilerInput, DEFAULT_HEAT_FACTOR, plantThermal, THERMAL_FIELDS } from './thermal.js'
 export type { DeviceSeries, Flag, FlagCode, Fuel, Sample, SeriesColumns, TimeWindow } from './types.js'

@@ -9,9 +9,16 @@
  * `deviceEnergy` per device as its readings stream in and call `rollupFromEnergies` at the end.
  */
 import type { Device, SharedDevice, SiteModel } from '../site-model.js'
-import { SHARED_PLANT_ID } from '../site-model.js'
+import { isThermalRole, SHARED_PLANT_ID } from '../site-model.js'
 import type { AppliedFactors, BatteryStore, Contribution, EnergyBalance } from './balance.js'
-import { applicableFactors, EMPTY_STORE, plantBalance, plantFactors, sumBalances } from './balance.js'
+import {
+  addThermal,
+  applicableFactors,
+  EMPTY_STORE,
+  plantBalance,
+  plantFactors,
+  sumBalances,
+} from './balance.js'
 import { allocateCertificates, type CertificateUse } from './certificates.js'
 import type { Combustion } from './combustion.js'
 import { combustion, isRenewable, scaleCombustion } from './combustion.js'
@@ -23,6 +30,7 @@ import { clusterProvenance, type FactorProvenance, provenanceOf } from './factor
 import type { HourMatch } from './hourly-matching.js'
 import type { LocalHour } from './local-days.js'
 import { localHours } from './local-days.js'
+import { type BoilerRollup, type HeatImportRollup, plantThermal } from './thermal.js'
 import type { DeviceSeries, Flag, Fuel, TimeWindow } from './types.js'
 
 /** A counter step above rated power × this is a spike (meters may briefly overshoot nameplate). */
@@ -86,6 +94,10 @@ export interface PlantRollup extends EnergyBalance, DataQuality {
   /** Each certificate's use (kWh) at each bucket start and at the end (time-order allocation). */
   certificate_use: { start: CertificateUse[]; end: CertificateUse }
   hours?: HourMatch[]
+  /** Each boiler's heat, fuel per component, efficiency and emissions (thermal.ts). */
+  boilers: BoilerRollup[]
+  /** Each purchased steam/heat meter with the factor applied. */
+  heat_imports: HeatImportRollup[]
   /** The factors this plant's figures used, with values and sources (docs/FACTORS.md §Rows). */
   factors: FactorProvenance
   flags: Flag[]
@@ -363,11 +375,18 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
     let flows = 0
     let estimated = 0
     const plantFuels = new Set<Fuel>()
+    const heatDevices: { device: Device; energy: DeviceEnergy }[] = []
     for (const d of plant.devices) {
       const e = byKey.get(key(plant.id, d.id))
       if (!e) continue
       own.push(e)
       pflags.push(...e.flags)
+      if (isThermalRole(d.role)) {
+        // Heat (kWh thermal) stays out of the electricity balance and its flows (thermal.ts).
+        heatDevices.push({ device: d, energy: e })
+        summaries.push(summary(e, undefined))
+        continue
+      }
       const c = comb(e, d, pflags)
       if (c && c.fuel_tj > 0) plantFuels.add(c.fuel)
       summaries.push(summary(e, c))
@@ -404,6 +423,15 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       bucketImport,
       tz,
     )
+    const heat = plantThermal(heatDevices, factorSet, pflags)
+    for (const b of heat.boilers)
+      for (const c of b.components) {
+        fuelsUsed.set(c.fuel, c.factor)
+        if (c.fuel_tj > 0) {
+          fuelsBurned.add(c.fuel)
+          plantFuels.add(c.fuel)
+        }
+      }
     const pf = plantFactors(ctx, factors, plant.id)
     const result = plantBalance(
       plant.id,
@@ -412,6 +440,11 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
       ctx,
       pf,
       input.batteryStores?.get(plant.id) ?? EMPTY_STORE,
+    )
+    addThermal(
+      result.balance,
+      heat.balance,
+      heat.boilers.flatMap((b) => b.components),
     )
     const rollup: PlantRollup = {
       plant: plant.id,
@@ -425,8 +458,11 @@ export function rollupFromEnergies(input: EnergiesInput): ClusterRollup {
         region,
         plant: plant.id,
         fuels: [...plantFuels],
+        thermal: heat.thermal_keys,
         hourlyHours: factors.hourly_buckets,
       }),
+      boilers: heat.boilers,
+      heat_imports: heat.heat_imports,
       flags: [...pflags, ...result.flags],
     }
     if (input.includeHours !== false) rollup.hours = result.hours

@@ -78,6 +78,8 @@ export type FlagCode =
   | 'default_efficiency_used'
   /** A battery declares no `round_trip_efficiency`: 0.9 was assumed for its losses. */
   | 'default_round_trip_efficiency_used'
+  /** A heat_import device names no `heat_factor`: the set's default steam/heat factor was used. */
+  | 'heat_factor_default_used'
   /** The device has no `fuel`: the role's usual fuel was assumed. */
   | 'fuel_assumed'
   /** Consumption came out negative (meters out of step): clamped to zero. */

@@ -106,4 +106,69 @@ describe('rollup backfill', () => {
     const one = await influx.query(`SELECT grid_import_kwh FROM rollup_1m WHERE plant = 'plant-a' LIMIT 1`)
     expect(one[0]?.rows[0]?.grid_import_kwh).toBeCloseTo(100 / 60, 9)
   })
+
+  it("starts backfilled minute rows from the battery state of their day, so each hour's minutes add up to it", async () => {
+    // plant-c on 2026-01-05: solar 300 kWh/h 10-13, 200 kWh/h of it charges the battery (0.9
+    // assumed: 540 kWh of solar stored), which discharges 120 kWh/h from 18:00 and is empty at
+    // 22:30 (grid 100 kWh/h by day, 10 at night). Hour 20 draws 120 kWh of solar: CFE 120, 2 per
+    // minute; hour 22 draws the last 60 kWh in its first half. Minute rows backfilled hour by
+    // hour start from the day's state: Σ minutes = the hour (120 and 60), not 0 from an empty store.
+    const date = '2026-01-05'
+    const day = localDayWindow(date, TZ)
+    const perHour = (h: number, device: string): number => {
+      const noon = h >= 10 && h < 13
+      const night = h >= 18
+      if (device === 'pv-roof') return noon ? 300 : 0
+      if (device === 'bess-charge') return noon ? 200 : 0
+      if (device === 'bess-discharge') return night ? 120 : 0
+      return noon ? 0 : night ? 10 : 100
+    }
+    const lines: string[] = []
+    for (const [device, role] of [
+      ['grid-main', 'grid_import'],
+      ['pv-roof', 'solar_pv'],
+      ['bess-charge', 'battery_charge'],
+      ['bess-discharge', 'battery_discharge'],
+    ] as const) {
+      let e = 1000
+      for (let t = day.start - 3_600_000; t <= day.end + 3_600_000; t += 60_000) {
+        lines.push(
+          toLine({
+            measurement: 'readings',
+            tags: { cluster: 'cikarang', plant: 'plant-c', device, role },
+            fields: { e_kwh: e },
+            time: t,
+          }),
+        )
+        const h = Math.floor((t - day.start) / 3_600_000)
+        e += (perHour(((h % 24) + 24) % 24, device) * 60_000) / 3_600_000
+      }
+    }
+    for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
+    await runBackfill({
+      engine,
+      from: date,
+      to: date,
+      factorSet: '2025.1',
+      stateFile: join(dir, 'battery-minutes.json'),
+      minutes: true,
+    })
+    const cfe = async (m: string, from: number, to: number) =>
+      (
+        await influx.query(
+          `SELECT cfe_kwh FROM ${m} WHERE plant = 'plant-c' AND time >= ${from}000000 AND time < ${to}000000`,
+        )
+      )[0]?.rows.map((r) => Number(r.cfe_kwh)) ?? []
+    for (const [h, expected] of [
+      [20, 120],
+      [22, 60],
+    ] as const) {
+      const from = day.start + h * 3_600_000
+      const [hour] = await cfe('rollup_1h', from, from + 3_600_000)
+      const minutes = await cfe('rollup_1m', from, from + 3_600_000)
+      expect(hour).toBeCloseTo(expected, 6)
+      expect(minutes).toHaveLength(60)
+      expect(minutes.reduce((a, b) => a + b, 0)).toBeCloseTo(expected, 6)
+    }
+  })
 })

@@ -197,6 +197,94 @@ describe('golden scenarios through the rollup service', () => {
       expect(hours.reduce((s, h) => s + Number(h[f]), 0)).toBeCloseTo(Number(d?.[f]), 6)
   })
 
+  it("starts each minute row from the battery state its day reached at the minute's start, so minutes add up to their hour", async () => {
+    // plant-c as above (solar 300 kWh/h 10-13 charges 600 kWh, 0.9 assumed: the store holds
+    // 540 kWh of solar), but the battery discharges 120 kWh/h from 18:00 (grid 10 kWh/h then).
+    // The store lasts 540 / 120 = 4.5 h: empty at 22:30. Hour 22 (22:00-23:00) opens with
+    // 540 − 4 × 120 = 60 kWh; it draws 60 kWh, all solar: CFE 60 of consumption 130
+    // (10 grid + 120 discharge). Minute by minute: 22:00-22:30 draw 2 kWh each (CFE 2), from
+    // 22:30 the store is empty (CFE 0): the 60 minutes sum to 60. Starting every minute from the
+    // hour's opening store (60 kWh) gave each minute 2 kWh of CFE: 120 for the hour.
+    const site = siteWith('Asia/Jakarta', {})
+    const date = '2026-09-22'
+    const day = localDayWindow(date, 'Asia/Jakarta')
+    const perHour = (h: number, device: string): number => {
+      const noon = h >= 10 && h < 13
+      const night = h >= 18
+      if (device === 'pv-roof') return noon ? 300 : 0
+      if (device === 'bess-charge') return noon ? 200 : 0
+      if (device === 'bess-discharge') return night ? 120 : 0
+      return noon ? 0 : night ? 10 : 100
+    }
+    const lines: string[] = []
+    for (const [device, role] of [
+      ['grid-main', 'grid_import'],
+      ['pv-roof', 'solar_pv'],
+      ['bess-charge', 'battery_charge'],
+      ['bess-discharge', 'battery_discharge'],
+    ] as const) {
+      let e = 1000
+      for (let t = day.start - H; t <= day.end + H; t += MIN) {
+        lines.push(
+          toLine({
+            measurement: 'readings',
+            tags: { cluster: site.cluster.id, plant: 'plant-c', device, role },
+            fields: { e_kwh: e },
+            time: t,
+          }),
+        )
+        const h = Math.floor((t - day.start) / H)
+        e += (perHour(((h % 24) + 24) % 24, device) * MIN) / H
+      }
+    }
+    for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
+    const svc = service(site)
+    await svc.day(date)
+    // The minutes of 22:00-23:00 with their day, as the late-data scan recomputes them.
+    const h22 = day.start + 22 * H
+    const minuteJobs = Array.from({ length: 60 }, (_, i) => ({
+      window: { start: h22 + i * MIN, end: h22 + (i + 1) * MIN },
+      date,
+      complete: true,
+      resolution: '1m' as const,
+    }))
+    await svc.engine.run([
+      { window: { start: day.start, end: day.end }, date, complete: true, resolution: '1d' },
+      ...minuteJobs,
+    ])
+    const q = async (m: string, from: number, to: number) =>
+      (
+        await influx.query(
+          `SELECT * FROM "${m}" WHERE "plant" = 'plant-c' AND time >= ${from}000000 AND time < ${to}000000`,
+        )
+      )[0]?.rows ?? []
+    const [d] = await q('rollup_1d', day.start, day.end)
+    const [hour] = await q('rollup_1h', h22, h22 + H)
+    const minutes = await q('rollup_1m', h22, h22 + H)
+    // Day: CFE 360 (noon) + 540 (the whole store, discharged 18:00-22:30) = 900.
+    expect(d?.cfe_kwh).toBeCloseTo(900, 6)
+    expect(hour?.cfe_kwh).toBeCloseTo(60, 6)
+    expect(hour?.consumption_kwh).toBeCloseTo(130, 6)
+    expect(minutes).toHaveLength(60)
+    for (const f of ['cfe_kwh', 'renewable_consumed_kwh', 'renewable_market_kwh', 'consumption_kwh'])
+      expect(
+        minutes.reduce((s, m) => s + Number(m[f]), 0),
+        f,
+      ).toBeCloseTo(Number(hour?.[f]), 6)
+    expect(minutes[10]?.cfe_kwh).toBeCloseTo(2, 6)
+    expect(minutes[45]?.cfe_kwh).toBeCloseTo(0, 6)
+    // One minute alone (22:45) computed with its day also starts from the store at 22:45: empty.
+    const [alone] = await svc.engine
+      .compute([
+        { window: { start: day.start, end: day.end }, date, complete: true, resolution: '1d' },
+        { window: { start: h22 + 45 * MIN, end: h22 + 46 * MIN }, date, complete: true, resolution: '1m' },
+      ])
+      .then((r) => r.slice(1))
+    const c = alone!.rollup.plants.find((p) => p.plant === 'plant-c')!
+    expect(c.cfe_kwh).toBeCloseTo(0, 6)
+    expect(c.battery_store.start[0]?.kwh).toBeCloseTo(0, 6)
+  })
+
   it('allocates a week of certificates to import in time order, so the days add up to the week', async () => {
     // plant-a imports 250 kW Monday-Friday (6,000 kWh/day) and 62.5 kW at the weekend
     // (1,500 kWh/day) in the week of Monday 2026-06-01: 5 × 6,000 + 2 × 1,500 = 33,000 kWh.

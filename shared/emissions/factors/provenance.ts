@@ -148,7 +148,7 @@ export function massUnitFor(gases: 'CO2' | 'CO2e'): 'kg_co2' | 'kg_co2e' {
 
 /**
  * The provenance of a cluster total: the region's factors (`region`, computed without a plant)
- * with every fuel any plant burned; when a plant's market factor differs from the region's, each
+ * with every fuel any plant burned and every steam/heat factor any plant used; when a plant's market factor differs from the region's, each
  * plant's market factor under `market_by_plant` (the total is the sum of its plants' figures).
  */
 export function clusterProvenance(
@@ -157,9 +157,12 @@ export function clusterProvenance(
 ): FactorProvenance {
   const fuels = new Map(region.fuels.map((f) => [f.fuel, f]))
   for (const p of plants) for (const f of p.factors.fuels) if (!fuels.has(f.fuel)) fuels.set(f.fuel, f)
+  const thermal = new Map(region.thermal.map((f) => [f.key, f]))
+  for (const p of plants) for (const f of p.factors.thermal) if (!thermal.has(f.key)) thermal.set(f.key, f)
   const out: FactorProvenance = {
     ...region,
     fuels: [...fuels.values()].sort((a, b) => a.fuel.localeCompare(b.fuel)),
+    thermal: [...thermal.values()].sort((a, b) => a.key.localeCompare(b.key)),
   }
   const same = (m: MarketFactorUsed) =>
     m.basis === region.market.basis &&
