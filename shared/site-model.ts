@@ -3,6 +3,7 @@
  * to the broker. One YAML/JSON file, validated once with zod; lookups are precomputed.
  */
 import { z } from 'zod'
+import { checkTargets, targetSchema } from './site-model-targets.js'
 import { ID_PATTERN, ID_RULE } from './topics.js'
 
 const id = z.string().regex(ID_PATTERN, `must be ${ID_RULE}`)
@@ -140,6 +141,7 @@ const siteModelShape = z.strictObject({
   }),
   plants: z.array(plantSchema).min(1),
   identities: z.array(identitySchema).default([]),
+  targets: z.array(targetSchema).default([]).describe('Emission reduction targets (docs/TARGETS.md)'),
 })
 type SiteModelShape = z.infer<typeof siteModelShape>
 
@@ -168,6 +170,7 @@ export const siteModelSchema = siteModelShape.superRefine((model, ctx) => {
   checkAllocations(model, plantIds, ctx)
   checkCertificateIds(model, ctx)
   checkClientIdPrefixes(model, ctx)
+  checkTargets(model.targets, model.plants, ctx)
   model.identities.forEach((identity, i) => {
     if (identity.role === 'gateway' && !identity.plant) {
       ctx.addIssue({

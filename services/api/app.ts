@@ -42,6 +42,7 @@ import { deadLetterRoutes } from './routes/dead-letter-routes.js'
 import { liveRoutes } from './routes/live-routes.js'
 import { rollupRoutes } from './routes/rollup-routes.js'
 import { siteRoutes } from './routes/site-routes.js'
+import { targetRoutes } from './routes/target-routes.js'
 import { StoreReads } from './store-reads.js'
 
 export const API_PREFIX = '/api/v1'
@@ -209,6 +210,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     await api.register(liveRoutes(ctx))
     await api.register(rollupRoutes(ctx))
     await api.register(deadLetterRoutes(ctx))
+    await api.register(targetRoutes(ctx))
     await api.register(adminRoutes(ctx))
     api.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>
       app.swagger(),
