@@ -28,7 +28,7 @@ import {
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { type Logger, silentLogger } from '../../shared/logger.js'
-import type { SiteIndex } from '../../shared/site-model.js'
+import { AGENT_STATUS_DEVICE_ID, type SiteIndex } from '../../shared/site-model.js'
 import { Access } from './access.js'
 import type { ApiKeyStore } from './api-keys.js'
 import { type ApiConfig, apiConfigSchema } from './config.js'
@@ -104,7 +104,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
   app.addHook('onClose', async () => feed.stop())
   requireRouteScopes(app, API_PREFIX) // before any route is registered
 
-  if (opts.metrics) instrument(app, opts.metrics, feed)
+  if (opts.metrics) instrument(app, opts.metrics, feed, opts.site, opts.agentStatus)
 
   await app.register(rateLimit, {
     // One app-level hook instead of the plugin's per-route ones: route hooks run after the app's
@@ -306,7 +306,13 @@ function validationMessage(err: FastifyError): string {
   return parts.length ? parts.join('; ') : err.message
 }
 
-function instrument(app: FastifyInstance, registry: Registry, feed: LiveFeed): void {
+function instrument(
+  app: FastifyInstance,
+  registry: Registry,
+  feed: LiveFeed,
+  site: SiteIndex,
+  agentStatus: AgentStatusSource | undefined,
+): void {
   const requests = new Counter({
     name: 'kawasan_api_requests_total',
     help: 'API requests by route and status code',
@@ -319,6 +325,20 @@ function instrument(app: FastifyInstance, registry: Registry, feed: LiveFeed): v
     registers: [registry],
     collect() {
       this.set(feed.subscribers)
+    },
+  })
+  // From each plant agent's retained status (agent buffer filling alert: infra/prometheus/).
+  new Gauge({
+    name: 'kawasan_agent_buffer_depth_samples',
+    help: "Samples waiting in each plant agent's store-and-forward buffer, from its retained status",
+    labelNames: ['plant'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const p of site.model.plants) {
+        const depth = agentStatus?.get(p.id, AGENT_STATUS_DEVICE_ID)?.buffer_depth
+        if (depth !== undefined) this.set({ plant: p.id }, depth)
+      }
     },
   })
   app.addHook('onResponse', async (req, reply) => {
