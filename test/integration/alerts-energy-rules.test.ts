@@ -54,13 +54,16 @@ describe('energy alert rules', () => {
     const config = alertsConfigSchema.parse({
       rules: [
         { id: 'a-power', kind: 'power_above', plant: 'plant-a', kw: 500 },
-        { id: 'estate-ci', kind: 'carbon_intensity_above', plant: '_cluster', g_co2e_per_kwh: 700 },
+        { id: 'estate-ci', kind: 'carbon_intensity_above', plant: '_cluster', g_co2e_per_kwh: 602 },
       ],
     })
     const alerts = new AlertService({ config, site, influx, log: silentLogger(), now: () => now })
     // writeLive: plant-a (index 0) consumption = base; cluster intensity 600 + 4 = 604 g/kWh.
     await writeLive(influx, site.model, now - 1000, 400)
-    expect(await alerts.evaluate()).toEqual([])
+    // Power 400 kW is below 500; the estate's 604 g/kWh is above 602.
+    expect(await alerts.evaluate()).toMatchObject([
+      { status: 'firing', rule: 'estate-ci', subject: '_cluster', value: 604, threshold: 602 },
+    ])
     now += 5000
     await writeLive(influx, site.model, now - 1000, 900)
     expect(await alerts.evaluate()).toMatchObject([
