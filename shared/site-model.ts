@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { marketProblem } from './certificate-register/quality.js'
 import { METRIC_NAMES, METRICS } from './metric-vocabulary.js'
+import { checkTargets, targetSchema } from './site-model-targets.js'
 import { SPARKPLUG_ID_PATTERN } from './sparkplug-topics.js'
 import { ID_PATTERN, ID_RULE } from './topics.js'
 import { conversionFactor, unitsFor } from './unit-conversion.js'
@@ -235,6 +236,7 @@ const siteModelShape = z.strictObject({
     .describe(
       'Sparkplug B edge nodes (gateways such as Ignition Edge) and what their metrics are (docs/SPARKPLUG.md)',
     ),
+  targets: z.array(targetSchema).default([]).describe('Emission reduction targets (docs/TARGETS.md)'),
 })
 type SiteModelShape = z.infer<typeof siteModelShape>
 
@@ -277,6 +279,7 @@ export const siteModelSchema = siteModelShape.superRefine((model, ctx) => {
   checkCertificateIds(model, ctx)
   checkClientIdPrefixes(model, ctx)
   checkSparkplug(model, ctx)
+  checkTargets(model.targets, model.plants, ctx)
   model.identities.forEach((identity, i) => {
     if (identity.role === 'gateway' && !identity.plant) {
       ctx.addIssue({

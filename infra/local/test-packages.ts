@@ -12,4 +12,5 @@ export const TEST_DEBIAN_PACKAGES = [
   'redis-server', // scale-out tests (brokers sharing Redis)
   'faketime', // the fault case of an agent whose clock is ahead
   'jq', // the README's scheduler commands (test/docs/readme-commands.test.ts)
+  'prometheus:promtool', // alerting rules: promtool check/test rules (test/infra/prometheus-rules.test.ts)
 ] as const

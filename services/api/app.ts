@@ -29,7 +29,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import { CertificateRegister } from '../../shared/certificate-register/register.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { type Logger, silentLogger } from '../../shared/logger.js'
-import type { SiteIndex } from '../../shared/site-model.js'
+import { AGENT_STATUS_DEVICE_ID, type SiteIndex } from '../../shared/site-model.js'
 import { Access } from './access.js'
 import type { ApiKeyStore } from './api-keys.js'
 import { type ApiConfig, apiConfigSchema } from './config.js'
@@ -44,6 +44,7 @@ import { deadLetterRoutes } from './routes/dead-letter-routes.js'
 import { liveRoutes } from './routes/live-routes.js'
 import { rollupRoutes } from './routes/rollup-routes.js'
 import { siteRoutes } from './routes/site-routes.js'
+import { targetRoutes } from './routes/target-routes.js'
 import { StoreReads } from './store-reads.js'
 
 export const API_PREFIX = '/api/v1'
@@ -106,7 +107,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
   app.addHook('onClose', async () => feed.stop())
   requireRouteScopes(app, API_PREFIX) // before any route is registered
 
-  if (opts.metrics) instrument(app, opts.metrics, feed)
+  if (opts.metrics) instrument(app, opts.metrics, feed, opts.site, opts.agentStatus)
 
   await app.register(rateLimit, {
     // One app-level hook instead of the plugin's per-route ones: route hooks run after the app's
@@ -212,6 +213,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     await api.register(liveRoutes(ctx))
     await api.register(rollupRoutes(ctx))
     await api.register(deadLetterRoutes(ctx))
+    await api.register(targetRoutes(ctx))
     await api.register(adminRoutes(ctx))
     await api.register(certificateRoutes(ctx))
     api.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>
@@ -310,7 +312,13 @@ function validationMessage(err: FastifyError): string {
   return parts.length ? parts.join('; ') : err.message
 }
 
-function instrument(app: FastifyInstance, registry: Registry, feed: LiveFeed): void {
+function instrument(
+  app: FastifyInstance,
+  registry: Registry,
+  feed: LiveFeed,
+  site: SiteIndex,
+  agentStatus: AgentStatusSource | undefined,
+): void {
   const requests = new Counter({
     name: 'kawasan_api_requests_total',
     help: 'API requests by route and status code',
@@ -323,6 +331,20 @@ function instrument(app: FastifyInstance, registry: Registry, feed: LiveFeed): v
     registers: [registry],
     collect() {
       this.set(feed.subscribers)
+    },
+  })
+  // From each plant agent's retained status (agent buffer filling alert: infra/prometheus/).
+  new Gauge({
+    name: 'kawasan_agent_buffer_depth_samples',
+    help: "Samples waiting in each plant agent's store-and-forward buffer, from its retained status",
+    labelNames: ['plant'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const p of site.model.plants) {
+        const depth = agentStatus?.get(p.id, AGENT_STATUS_DEVICE_ID)?.buffer_depth
+        if (depth !== undefined) this.set({ plant: p.id }, depth)
+      }
     },
   })
   app.addHook('onResponse', async (req, reply) => {

@@ -12,6 +12,7 @@ import { loadSiteIndex } from '../../shared/site-model-file.js'
 import { dataDirLockFile, removeRuntime, writeRuntime } from '../stack/data-dir.js'
 import {
   AgentStatusStore,
+  alertsPart,
   apiPart,
   brokerPart,
   inBrokerIngestParts,
@@ -109,6 +110,7 @@ export const everything: PartsOf = (ctx) => {
       ? [apiPart(ctx, influx, { agentStatus, watchStatusOverMqtt: false, rollup })]
       : []),
     ...(config.simulator.enabled ? [simulatorPart(ctx, () => broker.url())] : []),
+    ...(config.alerts.enabled ? [alertsPart(ctx, influx)] : []),
   ]
 }
 

@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { envVariables } from '../../shared/config-env.js'
 import { type EnvMap, loadConfig } from '../../shared/config-loader.js'
+import { alertsConfigSchema } from '../alerts/config.js'
 import { apiConfigSchema } from '../api/config.js'
 import { brokerConfigSchema } from '../broker/config.js'
 import { ingestConfigSchema } from '../ingest/config.js'
@@ -60,6 +61,7 @@ export const kawasanConfigSchema = z.strictObject({
   simulator: simulatorConfigSchema,
   rollup: rollupConfigSchema,
   api: apiConfigSchema,
+  alerts: alertsConfigSchema,
   ops: z
     .strictObject({
       host: z

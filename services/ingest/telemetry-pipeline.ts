@@ -85,6 +85,19 @@ export class TelemetryPipeline {
           for (const [plant, n] of this.sequences.missingByPlant()) this.m.gaps.set({ plant }, n)
         },
       }),
+      lastSeen: new Gauge({
+        name: 'kawasan_ingest_device_last_seen_timestamp_seconds',
+        help: 'Time of the last accepted message of each device (device offline alert: infra/prometheus/)',
+        labelNames: ['plant', 'device'],
+        registers,
+        collect: (): void => {
+          this.m.lastSeen.reset()
+          for (const [key, d] of this.sequences.entries()) {
+            const i = key.indexOf('/')
+            this.m.lastSeen.set({ plant: key.slice(0, i), device: key.slice(i + 1) }, d.lastSeenMs / 1000)
+          }
+        },
+      }),
       pending: new Gauge({
         name: 'kawasan_ingest_pending_lines',
         help: 'Lines waiting for or in an InfluxDB write',

@@ -13,6 +13,7 @@ import { definePart, type Part } from '../../shared/lifecycle.js'
 import type { Logger } from '../../shared/logger.js'
 import { buildOpsServer, OpsRegistry } from '../../shared/ops-server.js'
 import type { SiteIndex } from '../../shared/site-model.js'
+import { AlertService } from '../alerts/app.js'
 import { AgentStatusStore, watchStatusTopics } from '../api/agent-status-store.js'
 import { type StartedApi, startApi } from '../api/main.js'
 import { KawasanBroker } from '../broker/app.js'
@@ -266,6 +267,26 @@ export function rollupPart(ctx: StackContext, influx: InfluxPart): RollupPart {
     }),
     { service: () => rollup },
   )
+}
+
+/** In-app alerts (docs/ALERTS.md): evaluates the rules against the store and posts to the webhook. */
+export function alertsPart(ctx: StackContext, influx: InfluxPart): Part {
+  let alerts: AlertService | undefined
+  return definePart('alerts', {
+    async start() {
+      alerts = new AlertService({
+        config: ctx.config.alerts,
+        site: ctx.site,
+        influx: new InfluxClient(influx.target()),
+        log: ctx.log.child({ module: 'alerts' }),
+      })
+      await alerts.start()
+    },
+    async stop() {
+      await alerts?.stop()
+    },
+    ready: () => alerts?.ready() ?? false,
+  })
 }
 
 export type ApiPart = Part & { url(): string }

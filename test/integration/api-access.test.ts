@@ -50,6 +50,8 @@ const READ_ENDPOINTS = [
   `/api/v1/rollups?from=${DAY}`,
   `/api/v1/rollups?from=${DAY}&format=csv`,
   '/api/v1/dead-letters',
+  '/api/v1/targets',
+  '/api/v1/targets?format=csv',
 ]
 
 describe('keys', () => {

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest'
+import { AlertState, type Observation } from './alert-state.js'
+
+const obs = (subject: string, active: boolean): Observation => ({
+  rule: 'r',
+  kind: 'device_offline',
+  subject,
+  active,
+  value: 1,
+  threshold: 0,
+  summary: subject,
+})
+const rules = new Set(['r'])
+
+describe('alert state', () => {
+  it('fires once while a condition holds and resolves once when it clears', () => {
+    const s = new AlertState()
+    expect(s.update([obs('a', false)], rules, 0)).toEqual([])
+    expect(s.update([obs('a', true)], rules, 1000).map((e) => e.status)).toEqual(['firing'])
+    expect(s.update([obs('a', true)], rules, 2000)).toEqual([])
+    const [resolved] = s.update([obs('a', false)], rules, 3000)
+    expect(resolved).toMatchObject({
+      status: 'resolved',
+      starts_at: new Date(1000).toISOString(),
+      ends_at: new Date(3000).toISOString(),
+    })
+    expect(s.update([obs('a', false)], rules, 4000)).toEqual([])
+    expect(s.size).toBe(0)
+  })
+
+  it('changes nothing for a rule whose read failed, and resolves a subject its rule no longer reports', () => {
+    const s = new AlertState()
+    s.update([obs('a', true), obs('b', true)], rules, 0)
+    expect(s.update([], new Set(), 1000)).toEqual([]) // the store was down: no resolve, no re-fire
+    expect(s.update([obs('a', true)], rules, 2000)).toMatchObject([{ status: 'resolved', subject: 'b' }])
+  })
+})
