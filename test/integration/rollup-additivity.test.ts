@@ -199,7 +199,7 @@ function closeTo(actual: unknown, expected: number, what: string): void {
 }
 
 describe('rows read back from InfluxDB add up (property)', () => {
-  it('hours sum to their day and days to the period for every additive field, over random gaps and resets', async () => {
+  it('minutes sum to their hour, hours to their day and days to the period for every additive field, over random gaps and resets', async () => {
     let run = 0
     const gap = fc.record({ at: fc.integer({ min: 0, max: 54 * 60 }), len: fc.integer({ min: 0, max: 300 }) })
     await fc.assert(
@@ -220,7 +220,9 @@ describe('rows read back from InfluxDB add up (property)', () => {
           }),
           { maxLength: 3 },
         ),
-        async (gridKw, pvKw, farmKw, gridGaps, pvGaps, farmGaps, resetHours, certs) => {
+        // The hour whose 60 minute rows are rolled up and checked against it.
+        fc.integer({ min: 0, max: 23 }),
+        async (gridKw, pvKw, farmKw, gridGaps, pvGaps, farmGaps, resetHours, certs, minuteHour) => {
           // Each run has its own two days, three days apart from the last run's.
           const d1 = addDays('2027-01-01', 3 * run++)
           const d2 = nextDate(d1)
@@ -286,6 +288,25 @@ describe('rows read back from InfluxDB add up (property)', () => {
               est: g.est + p.est + 0.4 * f.est,
               flows: g.kwh + p.kwh + 0.4 * f.kwh,
             }
+          }
+          // Minute rows of one hour, computed with their day as the service does (they start from
+          // the battery store and certificate use the day reached at each minute), read back.
+          const hourStart = days[0]!.start + minuteHour * H
+          await svc.engine.run([
+            { window: days[0]!, date: d1, complete: true, resolution: '1d' },
+            ...Array.from({ length: 60 }, (_, i) => ({
+              window: { start: hourStart + i * MIN, end: hourStart + (i + 1) * MIN },
+              date: d1,
+              complete: true,
+              resolution: '1m' as const,
+            })),
+          ])
+          for (const plant of ['plant-a', 'plant-c', CLUSTER_TOTAL]) {
+            const minutes = await rows('rollup_1m', plant, hourStart, hourStart + H)
+            const [hourRow] = await rows('rollup_1h', plant, hourStart, hourStart + H)
+            expect(minutes).toHaveLength(60)
+            for (const f of ADDITIVE)
+              closeTo(hourRow![f], sum(minutes, f), `${plant} ${f} minutes vs hour ${minuteHour}`)
           }
           const plantCDays: Row[] = []
           for (const day of days) {
