@@ -215,29 +215,27 @@ function judgeReading(
     return undefined
   }
   const fields: PointData['fields'] = {}
-  // Made only when a metric is refused (hot path: none is).
-  let refused: Map<DeadLetterReason, { names: string[]; problems: string[] }> | undefined
-  const refuse = (reason: DeadLetterReason, name: string, problem: string) => {
-    refused ??= new Map()
-    const r = refused.get(reason) ?? { names: [], problems: [] }
-    refused.set(reason, r)
-    r.names.push(name)
-    if (r.problems.length < NAMES_IN_DETAIL) r.problems.push(problem)
-  }
+  // Made only when a metric is refused (hot path: none is, and no closure is made per reading).
+  let refused: Refused | undefined
   let count = 0
   for (const name of names) {
     const value = m[name]
     if (!isMetricName(name)) {
-      refuse('unknown_metric', name, JSON.stringify(name.slice(0, 64)))
+      refused = refuse(refused, 'unknown_metric', name, JSON.stringify(name.slice(0, 64)))
       continue
     }
     if (typeof value !== 'number') {
-      refuse('bad_value', name, `${name}: expected a number, got ${value === null ? 'null' : typeof value}`)
+      refused = refuse(
+        refused,
+        'bad_value',
+        name,
+        `${name}: expected a number, got ${value === null ? 'null' : typeof value}`,
+      )
       continue
     }
     const problem = checkMetricValue(name, value)
     if (problem) {
-      refuse('implausible_value', name, problem)
+      refused = refuse(refused, 'implausible_value', name, problem)
       continue
     }
     fields[name] = value
@@ -258,6 +256,23 @@ function judgeReading(
   fields.seq = { int: seq + index } // readings are numbered seq, seq+1, … (edge-agent README)
   if (unsync) fields.unsync = true
   return fields
+}
+
+type Refused = Map<DeadLetterReason, { names: string[]; problems: string[] }>
+
+/** Notes a refused metric name of a reading, by reason; makes the map on the first one. */
+function refuse(
+  refused: Refused | undefined,
+  reason: DeadLetterReason,
+  name: string,
+  problem: string,
+): Refused {
+  const map = refused ?? new Map()
+  const r = map.get(reason) ?? { names: [], problems: [] }
+  map.set(reason, r)
+  r.names.push(name)
+  if (r.problems.length < NAMES_IN_DETAIL) r.problems.push(problem)
+  return map
 }
 
 /** Collects a message's dead letters up to MAX_DEAD_LETTERS_PER_MESSAGE, then only counts. */
