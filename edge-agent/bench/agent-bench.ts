@@ -1,15 +1,17 @@
 /**
- * Edge agent benchmark (JSON on stdout): the agent runs as its own process, as on a gateway.
+ * Edge agent benchmark (JSON on stdout): the agent runs as its own process, as on a gateway, and
+ * as a gateway runs it: the bundle the npm package ships (edge-agent/dist/kawasan-agent.mjs, built
+ * here first by edge-agent/scripts/bundle.mjs) under plain `node`, not the tsx launcher.
  * 1. Steady state: 200 simulated devices polled at 1 Hz for ~20 s against a local aedes broker;
  *    RSS and CPU of the agent process from /proc (Linux).
  * 2. Backlog drain: the buffer is pre-filled with an outage's worth of samples, the agent starts
  *    with an unlimited drain rate, and the bench measures backlog samples/s until it is empty.
- * Baselines measured in the same run, for ratios: the same agent with one device (RSS and CPU of
- * the runtime itself), and a bare mqtt.js publisher sending the same backlog as the same messages
- * (QoS 1, same window) with no disk buffer (the drain ceiling of this broker and machine).
- * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 400000]
+ * Baselines measured in the same run, for ratios: a bare `node` process (the runtime's own RSS),
+ * the same agent with one device, and a bare mqtt.js publisher sending the same backlog as the same
+ * messages (QoS 1, same window) with no disk buffer (the drain ceiling of this broker and machine).
+ * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 1000000 --bundle FILE]
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -25,12 +27,18 @@ const { values } = parseArgs({
     devices: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '20' },
     backlog: { type: 'string', default: '400000' },
+    /** Measure this bundle instead of building edge-agent/dist/kawasan-agent.mjs (e.g. an older one). */
+    bundle: { type: 'string' },
   },
 })
 const DEVICES = Number(values.devices)
 const SECONDS = Number(values.seconds)
 const BACKLOG = Number(values.backlog)
-const AGENT_BIN = new URL('../bin/kawasan-agent.js', import.meta.url).pathname
+const AGENT_BUNDLE = values.bundle ?? new URL('../dist/kawasan-agent.mjs', import.meta.url).pathname
+if (!values.bundle)
+  execFileSync(process.execPath, [new URL('../scripts/bundle.mjs', import.meta.url).pathname], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
 const CLK_TCK = 100 // Linux USER_HZ
 
 async function startBroker() {
@@ -92,7 +100,7 @@ function procStats(pid: number): { rssMb: number; cpuTicks: number } {
 }
 
 function startAgent(config: string): ChildProcess {
-  return spawn(process.execPath, [AGENT_BIN, 'run', '--config', config], {
+  return spawn(process.execPath, [AGENT_BUNDLE, 'run', '--config', config], {
     stdio: ['ignore', 'ignore', 'inherit'],
   })
 }
@@ -227,6 +235,20 @@ async function drain() {
 
 const round = (v: number) => Math.round(v * 10) / 10
 
+/** RSS of a bare `node` process doing nothing (an interval keeps it alive), sampled like the agent. */
+async function bareNode() {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+  await sleep(2000)
+  const rss: number[] = []
+  for (let s = 0; s < 5; s++) {
+    rss.push(procStats(child.pid as number).rssMb)
+    await sleep(500)
+  }
+  await stopAgent(child)
+  return { rss_mb_avg: round(rss.reduce((a, b) => a + b, 0) / rss.length) }
+}
+
+const bare = await bareNode()
 const baseline = await steadyState(1)
 const steady = await steadyState()
 const raw = await rawPublish()
@@ -235,8 +257,11 @@ const result = {
   bench: 'edge-agent',
   node: process.version,
   cpus: (await import('node:os')).cpus().length,
+  runs: 'node edge-agent/dist/kawasan-agent.mjs (the shipped bundle)',
   steady_state: {
     ...steady,
+    baseline_bare_node: bare,
+    rss_ratio_to_bare_node: round(steady.rss_mb_avg / bare.rss_mb_avg),
     baseline_one_device: {
       rss_mb_avg: baseline.rss_mb_avg,
       cpu_pct_of_one_core: baseline.cpu_pct_of_one_core,

@@ -20,6 +20,14 @@ await build({
   external,
   sourcemap: true,
   logLevel: 'warning',
-  banner: { js: '// Kawasan edge agent, bundled by edge-agent/scripts/bundle.mjs' },
+  // Bundled CommonJS modules (pino-pretty's colorette) require node built-ins: ESM has no
+  // `require`, so the bundle makes one (without it the bundle died at start on "tty").
+  banner: {
+    js: [
+      '// Kawasan edge agent, bundled by edge-agent/scripts/bundle.mjs',
+      "import { createRequire as __kawasanRequire } from 'node:module'",
+      'const require = __kawasanRequire(import.meta.url)',
+    ].join('\n'),
+  },
 })
 console.log('bundled edge-agent/dist/kawasan-agent.mjs')

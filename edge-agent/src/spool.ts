@@ -22,6 +22,11 @@
  *
  * Size cap (REL-11): past `maxBytes` the oldest segment is dropped whole, its unacknowledged
  * samples counted in `dropped` (persisted, reported in the status).
+ *
+ * Memory is independent of the backlog: only the active segment and at most MAX_LOADED_SEGMENTS
+ * older ones are indexed in memory; the others are on disk only (their unacknowledged count, byte
+ * size and oldest time are kept) and are read again, skipping what their ack file lists, when the
+ * drain reaches them. A gateway's 1 M-sample backlog used to take ~250 B of heap per sample.
  */
 import {
   closeSync,
@@ -57,6 +62,17 @@ export interface SpoolOptions {
 const PENDING = 0
 const INFLIGHT = 1
 const DONE = 2
+/** The record's segment was unloaded from memory: this copy may not be sent (the reloaded one is). */
+const DETACHED = 3
+
+/** Older segments indexed in memory at once besides the active one: the drain's working set. A
+ * device's readings are interleaved with every other device's, so this also bounds how many
+ * consecutive readings of one device a backlog message can carry (16 MB: ~500 each for 200 devices). */
+export const MAX_LOADED_SEGMENTS = 8
+/** Largest segment: what one loaded segment costs in memory is about 3× its size. */
+const MAX_SEGMENT_BYTES = 2 * 1024 * 1024
+/** Room for a segment's line numbers in a record's `order` (segment number × this + line). */
+const LINES_PER_SEGMENT = 2 ** 24
 
 export interface SpoolRecord {
   readonly device: string
@@ -65,8 +81,9 @@ export interface SpoolRecord {
   /** The reading as JSON, exactly as it goes into a payload. */
   readonly reading: string
   readonly seg: Segment
+  /** Age order across the whole buffer: segment number, then line within it. */
   readonly order: number
-  state: 0 | 1 | 2
+  state: 0 | 1 | 2 | 3
 }
 
 export interface Batch {
@@ -90,9 +107,20 @@ interface Segment {
   n: number
   file: string
   bytes: number
+  /** Records not yet acknowledged (indexed in memory or not). */
   live: number
   /** Highest seq per device in this segment, saved to state.json before the segment is deleted. */
   maxSeq: Map<string, number>
+  /** Whether its unacknowledged records are indexed in memory (`queues`). */
+  loaded: boolean
+  /** Lines written (or read) so far: the next record's place in `order`. */
+  lines: number
+  /** Records of it in flight (a segment with any is never unloaded). */
+  inflight: number
+  /** Oldest sample time among its unacknowledged records when it was unloaded or scanned. */
+  oldestTs: number | undefined
+  /** Line numbers (in the file) that did not parse when it was scanned: torn writes. */
+  badLines: Set<number>
 }
 
 interface DeviceQueue {
@@ -107,6 +135,16 @@ interface PendingAppend {
   reading: string
   line: string
   resolve: (r: SpoolRecord | undefined) => void
+}
+
+/** A segment line as `append` writes it: device (JSON string), seq, the reading (`ts` first). */
+const LINE_RE = /^\{"d":("(?:[^"\\]|\\.)*"),"s":(\d+),"r":(\{"ts":(\d+)[,}].*)\}$/
+
+/** One line of a segment file: device, seq, the reading as in a payload. */
+interface SegmentLine {
+  d: string
+  s: number
+  r: { ts: number }
 }
 
 interface StateFile {
@@ -136,7 +174,6 @@ export class Spool {
   private readonly nextSeq = new Map<string, number>()
   private active: Segment | undefined
   private fd: number | undefined
-  private order = 0
   private unacked = 0
   private inflight = 0
   private totalBytes = 0
@@ -153,7 +190,7 @@ export class Spool {
 
   constructor(private readonly o: SpoolOptions) {
     this.segmentBytes =
-      o.segmentBytes ?? Math.max(64 * 1024, Math.min(8 * 1024 * 1024, Math.floor(o.maxBytes / 8)))
+      o.segmentBytes ?? Math.max(64 * 1024, Math.min(MAX_SEGMENT_BYTES, Math.floor(o.maxBytes / 8)))
   }
 
   /** Loads what a previous run left (unacknowledged samples, sequence numbers) and opens a new segment. */
@@ -169,8 +206,8 @@ export class Spool {
       .filter((m): m is string => m !== undefined)
       .map(Number)
       .sort((a, b) => a - b)
-    for (const n of numbers) this.loadSegment(n)
-    for (const q of this.queues.values()) q.records.sort((a, b) => a.seq - b.seq)
+    // Scanned, not indexed: the drain loads them one by one (memory independent of the backlog).
+    for (const n of numbers) this.scanSegment(n)
     for (const seg of [...this.segments]) if (seg.live === 0) this.deleteSegment(seg)
     this.openSegment((numbers.at(-1) ?? 0) + 1)
     if (this.o.fsync === 'interval') {
@@ -201,7 +238,7 @@ export class Spool {
 
   /** Marks a freshly committed record in flight as a one-reading live message, if still pending. */
   live(record: SpoolRecord): Batch | undefined {
-    if (record.state !== PENDING) return undefined
+    if (record.state !== PENDING || !record.seg.loaded) return undefined
     this.markInflight([record])
     return {
       device: record.device,
@@ -216,6 +253,7 @@ export class Spool {
    * most `maxReadings` and `maxBytes` of payload; marked in flight.
    */
   nextBacklog(maxReadings: number, maxBytes: number): Batch | undefined {
+    this.loadOldestPending()
     let best: { q: DeviceQueue; i: number; order: number } | undefined
     for (const q of this.queues.values()) {
       const i = this.firstPending(q)
@@ -251,7 +289,10 @@ export class Spool {
     const bySeg = new Map<Segment, SpoolRecord[]>()
     for (const r of batch.records) {
       if (r.state === DONE) continue // dropped by the cap while in flight
-      if (r.state === INFLIGHT) this.inflight--
+      if (r.state === INFLIGHT) {
+        this.inflight--
+        r.seg.inflight--
+      }
       this.unacked--
       r.state = DONE
       r.seg.live--
@@ -280,20 +321,25 @@ export class Spool {
       if (r.state === INFLIGHT) {
         r.state = PENDING
         this.inflight--
+        r.seg.inflight--
       }
     }
   }
 
   stats(): SpoolStats {
     let oldestTs: number | undefined
-    for (const q of this.queues.values()) {
-      for (let i = q.head; i < q.records.length; i++) {
-        const r = q.records[i] as SpoolRecord
-        if (r.state === DONE) continue
-        if (oldestTs === undefined || r.ts < oldestTs) oldestTs = r.ts
-        break
+    // The oldest segment with samples left, if it is on disk only, holds the oldest sample.
+    const first = this.segments.find((seg) => seg.live > 0)
+    if (first && !first.loaded) oldestTs = first.oldestTs
+    else
+      for (const q of this.queues.values()) {
+        for (let i = q.head; i < q.records.length; i++) {
+          const r = q.records[i] as SpoolRecord
+          if (r.state === DONE) continue
+          if (oldestTs === undefined || r.ts < oldestTs) oldestTs = r.ts
+          break
+        }
       }
-    }
     return {
       depth: this.unacked,
       inflight: this.inflight,
@@ -303,6 +349,13 @@ export class Spool {
       corruptLines: this.corruptLines,
       oldestTs,
     }
+  }
+
+  /** Records held in memory (the index), whatever the backlog on disk: bounded by the segments loaded. */
+  indexedRecords(): number {
+    let n = 0
+    for (const q of this.queues.values()) n += q.records.length
+    return n
   }
 
   /** Writes and syncs what is queued, saves sequence numbers and closes the segment. */
@@ -350,7 +403,10 @@ export class Spool {
     const batch = this.writeQueue
     this.writeQueue = []
     if (batch.length === 0) return
-    if (this.active && this.active.bytes >= this.segmentBytes) this.roll()
+    if (this.active && this.active.bytes >= this.segmentBytes) {
+      this.roll()
+      this.unloadBeyondBound()
+    }
     const seg = this.active as Segment
     const text = batch.map((a) => a.line).join('')
     const size = Buffer.byteLength(text)
@@ -378,27 +434,86 @@ export class Spool {
     this.enforceCap()
   }
 
+  /** Indexes a record just written to the active segment. */
   private index(device: string, seq: number, ts: number, reading: string, seg: Segment): SpoolRecord {
-    const rec: SpoolRecord = { device, seq, ts, reading, seg, order: this.order++, state: PENDING }
-    let q = this.queues.get(device)
-    if (!q) {
-      q = { records: [], head: 0 }
-      this.queues.set(device, q)
-    }
-    q.records.push(rec)
+    const rec = this.addRecord(device, seq, ts, reading, seg, seg.lines++)
     seg.live++
     seg.maxSeq.set(device, Math.max(seg.maxSeq.get(device) ?? -1, seq))
     this.unacked++
     return rec
   }
 
+  private addRecord(device: string, seq: number, ts: number, reading: string, seg: Segment, line: number) {
+    const order = seg.n * LINES_PER_SEGMENT + line
+    const rec: SpoolRecord = { device, seq, ts, reading, seg, order, state: PENDING }
+    let q = this.queues.get(device)
+    if (!q) {
+      q = { records: [], head: 0 }
+      this.queues.set(device, q)
+    }
+    q.records.push(rec)
+    return rec
+  }
+
   private markInflight(records: SpoolRecord[]): void {
-    for (const r of records) r.state = INFLIGHT
+    for (const r of records) {
+      r.state = INFLIGHT
+      r.seg.inflight++
+    }
     this.inflight += records.length
   }
 
+  /** Indexes the oldest segments that still have samples to send, up to MAX_LOADED_SEGMENTS. */
+  private loadOldestPending(): void {
+    const wanted: Segment[] = []
+    for (const seg of this.segments) {
+      if (wanted.length >= MAX_LOADED_SEGMENTS) break
+      if (seg !== this.active && seg.live > seg.inflight) wanted.push(seg)
+    }
+    if (wanted.every((seg) => seg.loaded)) return
+    for (const seg of wanted) if (!seg.loaded) this.loadSegment(seg)
+    for (const q of this.queues.values()) {
+      q.records.sort((a, b) => a.seq - b.seq)
+      q.head = 0
+      this.firstPending(q)
+    }
+    this.unloadBeyondBound(new Set(wanted))
+  }
+
+  /** Unloads the newest loaded older segments (not the active one, not in `keep`, none in
+   * flight) until at most MAX_LOADED_SEGMENTS are indexed besides the active one. */
+  private unloadBeyondBound(keep = new Set<Segment>()): void {
+    const loaded = this.segments.filter((x) => x.loaded && x !== this.active)
+    for (let i = loaded.length - 1; i >= 0 && loaded.length > MAX_LOADED_SEGMENTS; i--) {
+      const seg = loaded[i]!
+      if (keep.has(seg) || seg.inflight > 0) continue
+      this.unloadSegment(seg)
+      loaded.splice(i, 1)
+    }
+  }
+
+  private unloadSegment(seg: Segment): void {
+    let oldestTs: number | undefined
+    for (const q of this.queues.values()) {
+      let kept = 0
+      for (let i = q.head; i < q.records.length; i++) {
+        const r = q.records[i] as SpoolRecord
+        if (r.seg === seg) {
+          if (r.state === PENDING && (oldestTs === undefined || r.ts < oldestTs)) oldestTs = r.ts
+          r.state = DETACHED
+          continue
+        }
+        q.records[kept++] = r
+      }
+      q.records.length = kept
+      q.head = 0
+    }
+    seg.loaded = false
+    seg.oldestTs = oldestTs
+  }
+
   private firstPending(q: DeviceQueue): number | undefined {
-    while (q.head < q.records.length && (q.records[q.head] as SpoolRecord).state === DONE) q.head++
+    while (q.head < q.records.length && (q.records[q.head] as SpoolRecord).state >= DONE) q.head++
     for (let i = q.head; i < q.records.length; i++)
       if ((q.records[i] as SpoolRecord).state === PENDING) return i
     return undefined
@@ -408,7 +523,7 @@ export class Spool {
     const q = this.queues.get(device)
     if (!q) return
     this.firstPending(q)
-    if (q.head > 1024 && q.head > q.records.length / 2) {
+    if (q.head > 64) {
       q.records = q.records.slice(q.head)
       q.head = 0
     }
@@ -427,18 +542,21 @@ export class Spool {
   private dropOldest(): void {
     const seg = this.segments[0]
     if (!seg || seg === this.active) return
-    let lost = 0
-    for (const q of this.queues.values()) {
-      for (let i = q.head; i < q.records.length; i++) {
-        const r = q.records[i] as SpoolRecord
-        if (r.seg !== seg || r.state === DONE) continue
-        if (r.state === INFLIGHT) this.inflight--
-        r.state = DONE
-        this.unacked--
-        lost++
+    // Every unacknowledged record of it is lost, indexed in memory or not.
+    const lost = seg.live
+    if (seg.loaded) {
+      for (const q of this.queues.values()) {
+        for (let i = q.head; i < q.records.length; i++) {
+          const r = q.records[i] as SpoolRecord
+          if (r.seg !== seg || r.state >= DONE) continue
+          if (r.state === INFLIGHT) this.inflight--
+          r.state = DONE
+        }
+        this.firstPending(q)
       }
-      this.firstPending(q)
     }
+    this.unacked -= lost
+    seg.inflight = 0
     seg.live = 0
     this.dropped += lost
     this.o.log.warn(
@@ -463,7 +581,18 @@ export class Spool {
     const file = join(this.o.dir, segName(n))
     this.fd = openSync(file, 'a')
     syncDir(this.o.dir) // the new file's directory entry must survive power loss too
-    const seg: Segment = { n, file, bytes: 0, live: 0, maxSeq: new Map() }
+    const seg: Segment = {
+      n,
+      file,
+      bytes: 0,
+      live: 0,
+      maxSeq: new Map(),
+      loaded: true,
+      lines: 0,
+      inflight: 0,
+      oldestTs: undefined,
+      badLines: new Set(),
+    }
     this.segments.push(seg)
     this.active = seg
   }
@@ -478,29 +607,109 @@ export class Spool {
     if (i >= 0) this.segments.splice(i, 1)
   }
 
-  private loadSegment(n: number): void {
+  /** Reads a segment left by a previous run: sequence numbers, unacknowledged count and oldest
+   * time, torn lines; indexes nothing. */
+  private scanSegment(n: number): void {
     const file = join(this.o.dir, segName(n))
-    const acked = readAcks(join(this.o.dir, ackName(n)))
-    const seg: Segment = { n, file, bytes: statSync(file).size, live: 0, maxSeq: new Map() }
+    const seg: Segment = {
+      n,
+      file,
+      bytes: statSync(file).size,
+      live: 0,
+      maxSeq: new Map(),
+      loaded: false,
+      lines: 0,
+      inflight: 0,
+      oldestTs: undefined,
+      badLines: new Set(),
+    }
     this.segments.push(seg)
     this.totalBytes += seg.bytes
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
+    this.readSegment(
+      seg,
+      (rec) => {
+        this.nextSeq.set(rec.d, Math.max(this.nextSeq.get(rec.d) ?? 0, rec.s + 1))
+        seg.maxSeq.set(rec.d, Math.max(seg.maxSeq.get(rec.d) ?? -1, rec.s))
+      },
+      (rec) => {
+        seg.live++
+        if (seg.oldestTs === undefined || rec.r.ts < seg.oldestTs) seg.oldestTs = rec.r.ts
+      },
+      true,
+    )
+    this.unacked += seg.live
+  }
+
+  /** Indexes the unacknowledged records of a segment on disk (its ack file says which are done).
+   * Its lines were checked when it was written or scanned, so the reading is cut out of the line
+   * as it stands instead of parsed and written again (that took most of a drain's time). */
+  private loadSegment(seg: Segment): void {
+    const acked = readAcks(join(this.o.dir, ackName(seg.n)))
+    const lines = readFileSync(seg.file, 'utf8').split('\n')
+    const devices = new Map<string, string>()
+    for (let i = 0; i < lines.length; i++) {
+      const text = lines[i]!
+      if (text === '' || seg.badLines.has(i)) continue
+      let device: string
+      let seq: number
+      let ts: number
+      let reading: string
+      const m = LINE_RE.exec(text)
+      if (m) {
+        device = devices.get(m[1]!) ?? (JSON.parse(m[1]!) as string)
+        devices.set(m[1]!, device)
+        seq = Number(m[2])
+        reading = m[3]!
+        ts = Number(m[4])
+      } else {
+        // Not as this spool writes lines (an older version's): parse it.
+        let rec: SegmentLine
+        try {
+          rec = JSON.parse(text)
+        } catch {
+          continue
+        }
+        if (typeof rec?.d !== 'string' || !Number.isInteger(rec.s) || typeof rec.r?.ts !== 'number') continue
+        device = rec.d
+        seq = rec.s
+        ts = rec.r.ts
+        reading = JSON.stringify(rec.r)
+      }
+      if (acked.get(device)?.has(seq)) continue
+      this.addRecord(device, seq, ts, reading, seg, i)
+    }
+    seg.loaded = true
+    seg.lines = Math.max(seg.lines, lines.length)
+  }
+
+  /** Calls `each` for every well-formed record of a segment, then `unacked` for those not acknowledged. */
+  private readSegment(
+    seg: Segment,
+    each: (rec: SegmentLine) => void,
+    unacked: (rec: SegmentLine) => void,
+    countCorrupt: boolean,
+  ): void {
+    const acked = readAcks(join(this.o.dir, ackName(seg.n)))
+    const lines = readFileSync(seg.file, 'utf8').split('\n')
+    seg.lines = lines.length
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!
       if (line === '') continue
-      let rec: { d: string; s: number; r: { ts: number } }
+      let rec: SegmentLine
       try {
         rec = JSON.parse(line)
       } catch {
-        this.corruptLines++ // a torn write at a crash; the rest of the file is intact
+        if (countCorrupt) this.corruptLines++ // a torn write at a crash; the rest of the file is intact
+        seg.badLines.add(i)
         continue
       }
       if (typeof rec?.d !== 'string' || !Number.isInteger(rec.s) || typeof rec.r?.ts !== 'number') {
-        this.corruptLines++
+        if (countCorrupt) this.corruptLines++
+        seg.badLines.add(i)
         continue
       }
-      this.nextSeq.set(rec.d, Math.max(this.nextSeq.get(rec.d) ?? 0, rec.s + 1))
-      seg.maxSeq.set(rec.d, Math.max(seg.maxSeq.get(rec.d) ?? -1, rec.s))
-      if (acked.get(rec.d)?.has(rec.s)) continue
-      this.index(rec.d, rec.s, rec.r.ts, JSON.stringify(rec.r), seg)
+      each(rec)
+      if (!acked.get(rec.d)?.has(rec.s)) unacked(rec)
     }
   }
 

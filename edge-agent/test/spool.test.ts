@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../shared/logger.js'
-import { type Batch, Spool, type SpoolOptions } from '../src/spool.js'
+import { type Batch, MAX_LOADED_SEGMENTS, Spool, type SpoolOptions } from '../src/spool.js'
 
 const dirs: string[] = []
 function tempDir(): string {
@@ -29,6 +29,46 @@ const drainAll = (s: Spool, max = 1000): Batch[] => {
 }
 
 describe('store-and-forward buffer', () => {
+  it('holds a bounded index of a large backlog and drains it whole, once, in order', async () => {
+    const dir = tempDir()
+    const small = { segmentBytes: 16 * 1024, fsync: 'off' as const }
+    const devices = ['a', 'b', 'c']
+    const perDevice = 2000
+    const s1 = await open(dir, small)
+    // An outage: nothing is sent, segments roll every 16 KB.
+    for (let i = 0; i < perDevice; i++) {
+      for (const d of devices) void s1.append(d, { ts: T0 + i * 1000, m: { p_kw: i } })
+      if (i % 20 === 0) await s1.flushNow()
+    }
+    await s1.flushNow()
+    const total = devices.length * perDevice
+    // ~60 bytes a line: ~270 records a segment; the active one and MAX_LOADED_SEGMENTS others.
+    const bound = (MAX_LOADED_SEGMENTS + 1) * 400
+    expect(bound).toBeLessThan(total)
+    expect(s1.indexedRecords()).toBeLessThanOrEqual(bound)
+    expect(s1.stats().depth).toBe(total)
+    await s1.stop()
+
+    const s2 = await open(dir, small)
+    expect(s2.stats().depth).toBe(total)
+    expect(s2.stats().oldestTs).toBe(T0)
+    expect(s2.indexedRecords()).toBe(0)
+    const seen = new Map<string, number[]>(devices.map((d) => [d, []]))
+    let maxIndexed = 0
+    let lastOrder = -1
+    for (let b = s2.nextBacklog(100, 1 << 20); b; b = s2.nextBacklog(100, 1 << 20)) {
+      maxIndexed = Math.max(maxIndexed, s2.indexedRecords())
+      expect(b.records[0]!.order).toBeGreaterThan(lastOrder) // oldest first across devices
+      lastOrder = b.records[0]!.order
+      for (const r of b.records) seen.get(r.device)!.push(r.seq)
+      s2.ack(b)
+    }
+    expect(maxIndexed).toBeLessThanOrEqual(bound)
+    for (const d of devices) expect(seen.get(d)).toEqual(Array.from({ length: perDevice }, (_, i) => i))
+    expect(s2.stats().depth).toBe(0)
+    await s2.stop()
+  })
+
   it('keeps unacknowledged samples across a restart and replays them with the same seq and ts', async () => {
     const dir = tempDir()
     const s1 = await open(dir)

@@ -26,7 +26,7 @@ export const ingestConfigSchema = z
       .max(64)
       .default(4)
       .describe(
-        'Subscriber mode: MQTT connections (mqtt.js holds one unacknowledged message per connection)',
+        'Subscriber mode: MQTT connections; each pipelines up to 1000 messages, each acknowledged after its write (docs/SCALING.md)',
       ),
     shareGroup: z
       .string()

@@ -1,13 +1,18 @@
 /**
  * Subscriber mode (docs/DESIGN.md §4): ingest as an ordinary MQTT client of an external broker (mosquitto,
- * EMQX, HiveMQ). mqtt.js sends a QoS 1 PUBACK only when `handleMessage` calls back and takes the next
- * message of that connection only then, so "ack after write" holds one message per connection in
- * flight. We therefore open several connections, each with a fixed client id and a persistent
- * session (clean=false, REL-13), and partition the plants across them; the pipeline group-commits
- * what all connections hand it. With `shareGroup` every connection instead joins one MQTT 5 shared
- * subscription `$share/{group}/...` (mosquitto ≥ 2, EMQX, HiveMQ), for several ingest instances.
+ * EMQX, HiveMQ). Each connection has a fixed client id and a persistent session (clean=false,
+ * REL-13); the plants are partitioned across connections, or with `shareGroup` every connection
+ * joins one MQTT 5 shared subscription `$share/{group}/...` (mosquitto ≥ 2, EMQX, HiveMQ).
+ *
+ * Acknowledgements are pipelined (docs/SCALING.md): mqtt.js sends a QoS 1 PUBACK when
+ * `handleMessage` calls back and only then reads the connection's next message, which would hold
+ * one message per connection in flight (one InfluxDB write per message: ~0.1 of the in-broker rate).
+ * So every message is handed to the pipeline at once and mqtt.js is let on to the next one, while
+ * its PUBACK is held here and sent, in the order the messages arrived [MQTT-4.6.0-2], only once
+ * InfluxDB holds it: ack after write still holds, and the broker's in-flight window
+ * (mosquitto `max_inflight_messages`) bounds what each connection has outstanding.
  */
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { SHARED_PLANT_ID } from '../../shared/site-model.js'
@@ -29,6 +34,32 @@ export interface SubscriberOptions {
    */
   leaveGroupOnStop?: boolean | undefined
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } | undefined
+  /** Unacknowledged messages one connection may hold (beyond it mqtt.js stops reading); the broker's
+   * in-flight window usually binds first. */
+  maxInflight?: number | undefined
+}
+
+/** Messages of one connection whose PUBACK waits for their write, in arrival order. */
+interface AckQueue {
+  /** Bumped on every (re)connect: a PUBACK is never sent on a later connection than its message's. */
+  generation: number
+  pending: { messageId: number; generation: number; written: boolean; puback?: Packet }[]
+  /** mqtt.js' "go on to the next packet" callbacks held back while the queue is full. */
+  paused: (() => void)[]
+  maxInflight: number
+}
+
+type SendPacket = (packet: Packet, cb?: () => void) => void
+
+export const DEFAULT_MAX_INFLIGHT = 1000
+
+/** The queued message whose PUBACK mqtt.js is sending now: the newest one, in practice the last. */
+function heldAck(queue: AckQueue, messageId: number | undefined): AckQueue['pending'][number] | undefined {
+  for (let i = queue.pending.length - 1; i >= 0; i--) {
+    const e = queue.pending[i]!
+    if (e.messageId === messageId && !e.puback) return e
+  }
+  return undefined
 }
 
 /** Topic filters for connection `index` of `count`: plants dealt round-robin in site-model order. */
@@ -61,6 +92,7 @@ const SPARKPLUG_FILTER = `${SPARKPLUG_NAMESPACE}/#`
 export class IngestSubscriber {
   private clients: MqttClient[] = []
   private readonly filters = new Map<MqttClient, string[]>()
+  private readonly acks = new Map<MqttClient, AckQueue>()
   private stopping = false
   private handling = 0
   private lastMessageAt = 0
@@ -114,17 +146,46 @@ export class IngestSubscriber {
       ...this.options.tls,
     }
     const client = mqtt.connect(this.options.url, opts)
-    // Ack after write: the callback is the PUBACK. An error means ingest is stopping: no PUBACK,
-    // the broker redelivers on the next session [MQTT-4.4.0-1].
+    const queue: AckQueue = {
+      generation: 0,
+      pending: [],
+      paused: [],
+      maxInflight: this.options.maxInflight ?? DEFAULT_MAX_INFLIGHT,
+    }
+    this.acks.set(client, queue)
+    // mqtt.js has no manual-ack API: its PUBACK goes through _sendPacket, which we wrap to hold
+    // the PUBACK of a message until its write. Without that method (another mqtt.js), the PUBACK
+    // is sent from handleMessage's callback after the write: one message per connection at a time.
+    const internals = client as unknown as { _sendPacket?: SendPacket }
+    const send = internals._sendPacket?.bind(client)
+    if (send) {
+      internals._sendPacket = (packet, cb, ...rest) => {
+        const held = packet.cmd === 'puback' ? heldAck(queue, packet.messageId) : undefined
+        if (!held) return (send as (...a: unknown[]) => void)(packet, cb, ...rest)
+        held.puback = packet
+        // mqtt.js reads the next packet when cb runs: hold it while the queue is full.
+        queue.paused.push(cb ?? (() => {}))
+        this.sendWrittenAcks(client, queue, send)
+      }
+    } else log.warn('this mqtt.js cannot hold PUBACKs: one message per connection in flight')
+    // Ack after write: an error means ingest is stopping: no PUBACK, and the broker redelivers on
+    // the next session [MQTT-4.4.0-1].
     client.handleMessage = (packet, callback) => {
       if (packet.cmd !== 'publish') return callback()
       this.handling++
       this.lastMessageAt = Date.now()
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
+      const pipelined = send !== undefined && packet.qos === 1 && packet.messageId !== undefined
+      const entry = { messageId: packet.messageId ?? -1, generation: queue.generation, written: false }
+      if (pipelined) queue.pending.push(entry)
       this.pipeline
         .accept(packet.topic, payload)
         .then(
-          () => callback(),
+          () => {
+            if (!pipelined) return callback()
+            entry.written = true
+            this.sendWrittenAcks(client, queue, send)
+          },
           (err: Error) => {
             log.warn({ err: err.message }, 'message not stored; leaving it unacknowledged')
             client.end(true)
@@ -134,7 +195,17 @@ export class IngestSubscriber {
           this.handling--
           this.lastMessageAt = Date.now()
         })
+      // Pipelined: mqtt.js now "sends" the PUBACK, which the wrapper above holds until the write.
+      if (pipelined) callback()
     }
+    // A new connection starts a new generation: PUBACKs of the old one are void (the broker resends
+    // those messages with the session), and what held mqtt.js back belongs to the old stream.
+    client.on('close', () => {
+      queue.generation++
+      queue.pending = []
+      for (const resume of queue.paused.splice(0)) resume()
+    })
+    this.pipeline.onDrain(() => this.resume(queue))
     client.on('connect', (connack) => {
       if (this.stopping) return // leaving the group: never re-join on a reconnect
       log.info({ sessionPresent: connack.sessionPresent, filters }, 'ingest subscriber connected')
@@ -151,11 +222,36 @@ export class IngestSubscriber {
     return client
   }
 
+  /** Sends, in arrival order, the PUBACKs of the messages at the head of the queue that are written. */
+  private sendWrittenAcks(client: MqttClient, queue: AckQueue, send: SendPacket | undefined): void {
+    while (queue.pending.length > 0) {
+      const head = queue.pending[0]!
+      if (!head.written || !head.puback) break
+      queue.pending.shift()
+      if (head.generation === queue.generation && client.connected) send?.(head.puback)
+    }
+    this.resume(queue)
+  }
+
+  private resume(queue: AckQueue): void {
+    while (queue.paused.length > 0 && queue.pending.length < queue.maxInflight && !this.pipeline.isFull)
+      queue.paused.shift()?.()
+  }
+
+  /** Waits (bounded) until the PUBACKs of messages being written are sent, so a planned stop leaves
+   * few messages for the broker to redeliver. */
+  private async settleAcks(maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs
+    const outstanding = () => [...this.acks.values()].reduce((n, q) => n + q.pending.length, 0)
+    while (outstanding() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  }
+
   async stop(): Promise<void> {
     if (this.stopping) return
     this.stopping = true
     const leave = !!(this.options.shareGroup && this.options.leaveGroupOnStop)
     if (leave) await this.leaveGroup()
+    await this.settleAcks(3000)
     // Leaving: end the sessions (MQTT 5 session expiry 0) so the broker deals nothing more to them.
     await Promise.all(
       this.clients.map((c) =>

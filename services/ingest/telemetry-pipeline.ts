@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { LineWriter } from '../../shared/influx/influx-client.js'
-import { toLine } from '../../shared/influx/line-protocol.js'
+import { lineFieldsAndTime, linePrefix, toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { isSparkplugTopic } from '../../shared/sparkplug-topics.js'
@@ -51,7 +51,11 @@ export class TelemetryPipeline {
   private readonly deadLetters: DeadLetterEncoder
   private readonly loggedReasons = new Set<string>()
   private readonly drainListeners: (() => void)[] = []
+  /** Measurement and tags of each device's reading lines (one string per device of the site model). */
+  private readonly prefixes = new Map<string, string>()
   private readonly m
+  /** Labelled children looked up once: prom-client hashes the labels on every `inc({...})`. */
+  private readonly outcomes
 
   constructor(private readonly options: PipelineOptions) {
     this.now = options.now ?? Date.now
@@ -122,6 +126,11 @@ export class TelemetryPipeline {
         registers,
       }),
     }
+    this.outcomes = {
+      ok: this.m.messages.labels('ok'),
+      partial: this.m.messages.labels('partial'),
+      rejected: this.m.messages.labels('rejected'),
+    }
     this.batcher = new WriteBatcher(
       options.writer,
       options.log,
@@ -177,7 +186,7 @@ export class TelemetryPipeline {
         this.options.limits ?? DEFAULT_LIMITS,
       )
       this.dropCollisions(topic, result)
-      lines = result.points.map(toLine)
+      lines = this.readingLines(result)
       for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS))
         lines.push(toLine(marker))
     } catch (err) {
@@ -205,9 +214,8 @@ export class TelemetryPipeline {
     }
     await this.batcher.submit(lines)
     this.m.points.inc(result.points.length)
-    this.m.messages.inc({
-      outcome: result.points.length === 0 ? 'rejected' : result.deadLetters.length > 0 ? 'partial' : 'ok',
-    })
+    const outcome = result.points.length === 0 ? 'rejected' : result.deadLetters.length > 0 ? 'partial' : 'ok'
+    this.outcomes[outcome].inc()
     return { points: result.points.length, deadLetters: result.deadLetters.length }
   }
 
@@ -240,13 +248,35 @@ export class TelemetryPipeline {
     return { points: result.points.length, deadLetters: result.deadLetters.length }
   }
 
+  /** The lines of a message's readings: all of one device, so they share one cached prefix. */
+  private readingLines(result: ValidatedMessage): string[] {
+    const lines: string[] = []
+    const first = result.points[0]
+    if (!first) return lines
+    const t = first.tags
+    const key = `${first.measurement}/${t.cluster}/${t.plant}/${t.device}/${t.role}`
+    let prefix = this.prefixes.get(key)
+    if (prefix === undefined) {
+      prefix = linePrefix(first.measurement, first.tags)
+      // Keys are devices of the site model (validation refused every other): bounded by it.
+      this.prefixes.set(key, prefix)
+    }
+    for (const p of result.points) lines.push(prefix + lineFieldsAndTime(p))
+    return lines
+  }
+
   /** Moves readings that would overwrite another reading of the device (same time, other seq) to dead letter. */
   private dropCollisions(topic: string, result: ValidatedMessage): void {
     if (!result.source) return
     const key = `${result.source.plant}/${result.source.device}`
-    result.points = result.points.filter((p) => {
+    let kept = 0
+    const points = result.points
+    for (const p of points) {
       const seq = p.fields.seq as { int: number }
-      if (!this.collisions.collides(key, p.time, seq.int)) return true
+      if (!this.collisions.collides(key, p.time, seq.int)) {
+        points[kept++] = p
+        continue
+      }
       result.deadLetters.push({
         reason: 'timestamp_collision',
         detail: `reading seq ${seq.int} has the timestamp ${isoTime(p.time)} of an earlier reading with another seq: the device clock went back; kept here instead of overwriting it`,
@@ -256,8 +286,8 @@ export class TelemetryPipeline {
         plant: result.source?.plant,
         device: result.source?.device,
       })
-      return false
-    })
+    }
+    points.length = kept
   }
 
   /** Dead letters found after the batch was sent (InfluxDB refused a line) bypass the batcher: a

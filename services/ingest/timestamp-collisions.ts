@@ -6,8 +6,18 @@
  * overwriting. Redeliveries carry the same `seq` and pass. Memory-bounded and per process: after a
  * restart, or beyond `perDevice` recent readings, a collision is not seen (best effort).
  */
+
+/** The recent timestamps of one device: a map for the look-up, a ring for the eviction order
+ * (iterating a Map from its oldest entry skips every deleted slot: it was ~8% of ingest CPU). */
+interface Recent {
+  seqByTs: Map<number, number>
+  /** Timestamps in insertion order, grown to `perDevice` and then overwritten oldest first. */
+  ring: number[]
+  next: number
+}
+
 export class TimestampCollisions {
-  private readonly devices = new Map<string, Map<number, number>>()
+  private readonly devices = new Map<string, Recent>()
 
   constructor(
     private readonly perDevice = 4096,
@@ -19,13 +29,15 @@ export class TimestampCollisions {
     let recent = this.devices.get(device)
     if (!recent) {
       if (this.devices.size >= this.maxDevices) this.devices.delete(this.devices.keys().next().value!)
-      recent = new Map()
+      recent = { seqByTs: new Map(), ring: [], next: 0 }
       this.devices.set(device, recent)
     }
-    const known = recent.get(ts)
+    const known = recent.seqByTs.get(ts)
     if (known !== undefined) return known !== seq
-    recent.set(ts, seq)
-    if (recent.size > this.perDevice) recent.delete(recent.keys().next().value!) // oldest first
+    if (recent.seqByTs.size >= this.perDevice) recent.seqByTs.delete(recent.ring[recent.next]!) // oldest first
+    recent.seqByTs.set(ts, seq)
+    recent.ring[recent.next] = ts
+    recent.next = (recent.next + 1) % this.perDevice
     return false
   }
 }

@@ -39,12 +39,25 @@ function formatField(value: FieldValue): string {
 
 /** One line; tags and fields sorted by key (as InfluxDB recommends, and as the client's Point does). Empty tags are omitted. */
 export function toLine(point: PointData): string {
-  let line = escapeMeasurement(point.measurement)
-  for (const key of Object.keys(point.tags).sort()) {
-    const value = point.tags[key]
+  return linePrefix(point.measurement, point.tags) + lineFieldsAndTime(point)
+}
+
+/** The measurement and tags of a line: the same for every point of a series, so ingest caches it. */
+export function linePrefix(measurement: string, tags: Record<string, string>): string {
+  let line = escapeMeasurement(measurement)
+  for (const key of Object.keys(tags).sort()) {
+    const value = tags[key]
     if (value === undefined || value === '') continue
     line += `,${escapeKey(key)}=${escapeKey(value)}`
   }
+  return line
+}
+
+/** The rest of a line after `linePrefix`: ` fields time`. */
+export function lineFieldsAndTime(
+  point: Pick<PointData, 'measurement' | 'fields' | 'time' | 'nanos'>,
+): string {
+  let line = ''
   let sep = ' '
   for (const key of Object.keys(point.fields).sort()) {
     const value = point.fields[key]!

@@ -1,29 +1,40 @@
 /**
  * `npm run bench` (ingest part): sustained end-to-end throughput with zero loss, counted in
  * InfluxDB, for two payload shapes, through our broker (in-broker ingest) and through mosquitto
- * (subscriber ingest), as ratios of InfluxDB's raw write rate for the same points measured in the
- * same run; publish→PUBACK (in-broker: publish→durable) latency at 50% of the sustained rate; CPU
- * and RSS. JSON lines on stdout, a table on stderr. Everything on loopback, bounded in count.
+ * (subscriber ingest). Two baselines are measured in the same run, so figures on a shared, noisy
+ * machine still compare: InfluxDB's raw write rate for the same points, and a bare aedes QoS 1
+ * publisher→subscriber relay of the same messages (what a broker costs with no ingest at all).
+ * Per path: readings/s, ratios to both baselines, CPU µs of the kawasan part (this process; the load
+ * generator is a child) per reading and per message, and publish→queryable latency at half the
+ * sustained rate. Stacks come from the services/stack/parts.ts factories, as `kawasan broker` and
+ * `kawasan ingest` build them. JSON lines on stdout (last: `summary`), a table on stderr.
+ * Everything on loopback, bounded in count. `--cpu-prof` profiling: see docs/PERFORMANCE.md.
  */
 
 import { fork } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Registry } from 'prom-client'
+import { Aedes } from 'aedes'
+import mqtt from 'mqtt'
 import { startLocalInfluxDB } from '../../../infra/local/influxdb.js'
 import { startLocalMosquitto } from '../../../infra/local/mosquitto.js'
 import { InfluxClient } from '../../../shared/influx/influx-client.js'
 import { toLine } from '../../../shared/influx/line-protocol.js'
+import { Stack } from '../../../shared/lifecycle.js'
 import { silentLogger } from '../../../shared/logger.js'
 import { loadSiteIndex } from '../../../shared/site-model-file.js'
 import { READINGS_MEASUREMENT } from '../../../shared/store-schema.js'
 import { telemetryTopic } from '../../../shared/topics.js'
-import { KawasanBroker } from '../../broker/app.js'
-import { createIngestPipeline } from '../app.js'
-import { ingestConfigSchema } from '../config.js'
-import { IngestSubscriber } from '../subscriber.js'
+import {
+  inBrokerIngestParts,
+  influxPart,
+  ingestPart,
+  stackContext,
+  subscriberPart,
+} from '../../stack/parts.js'
 import type { LoadResult, LoadSpec } from './load-publisher.js'
 
 const QUICK = process.argv.includes('--quick')
@@ -37,8 +48,12 @@ const INGEST_OVERRIDES = {
   maxAgeDays: 0,
   ...(JSON.parse(arg('--ingest') ?? '{}') as Record<string, unknown>),
 }
-/** `--only in-broker` or `--only mosquitto` runs one path. */
+/** `--only in-broker` or `--only mosquitto` runs one path (and the baselines). */
 const ONLY = arg('--only')
+/** `--shape 1` or `--shape 60`: one payload shape only. */
+const SHAPE = arg('--shape')
+/** Subscriber-mode connections to mosquitto. */
+const CONNECTIONS = Number(arg('--connections') ?? 8)
 const READINGS_TOTAL = QUICK ? 40_000 : 200_000
 const site = loadSiteIndex('infra/examples/cikarang/site.yaml')
 const passwords: Record<string, string> = {
@@ -178,15 +193,19 @@ function procStat(pid: number | undefined): { cpuS: number; rssMb: number } | un
   }
 }
 
-/** CPU (% of one core over the run) and RSS per process: this one (broker+ingest), InfluxDB, and
+/** CPU (% of one core over the run, and µs per reading and per message) and RSS per process: this
+ * one (the kawasan part: broker+ingest, or subscriber ingest, or the bare relay), InfluxDB, and
  * mosquitto when it runs. The load generator reports its own. */
 function perProcess(others: Record<string, number | undefined>) {
   const self = process.cpuUsage()
   const start = Object.fromEntries(Object.entries(others).map(([name, pid]) => [name, procStat(pid)]))
-  return (wallMs: number) => {
+  return (wallMs: number, work: { readings: number; messages: number }) => {
     const cpu = process.cpuUsage(self)
+    const cpuUs = cpu.user + cpu.system
     const out: Record<string, number> = {
-      kawasan_cpu_pct: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
+      kawasan_cpu_pct: Math.round((cpuUs / 1000 / wallMs) * 100),
+      kawasan_cpu_us_per_reading: +(cpuUs / Math.max(1, work.readings)).toFixed(2),
+      kawasan_cpu_us_per_message: +(cpuUs / Math.max(1, work.messages)).toFixed(2),
       kawasan_rss_mb: Math.round(process.memoryUsage().rss / 1048576),
     }
     for (const [name, pid] of Object.entries(others)) {
@@ -237,39 +256,123 @@ async function rawCeiling(url: string): Promise<number> {
   return rate
 }
 
-async function inBroker(
-  url: string,
-  shape: { name: string; perMessage: number },
-  ceiling: number,
-  runId: string,
-): Promise<number> {
-  const db = new InfluxClient({ url, database: `bench_inbroker_${runId}` })
-  await db.createDatabase()
-  const metrics = new Registry()
-  const pipeline = createIngestPipeline({
-    config: ingestConfigSchema.parse(INGEST_OVERRIDES),
+interface Shape {
+  name: string
+  perMessage: number
+}
+
+/** The window of unacknowledged messages per gateway connection the load generator keeps. */
+const windowFor = (shape: Shape) => (shape.perMessage > 1 ? 20 : 500)
+
+/** Builds and starts a stack from the parts factories; returns its stop. */
+async function startParts(parts: Parameters<Stack['start']>[0]): Promise<() => Promise<void>> {
+  const stack = new Stack()
+  await stack.start(parts, new AbortController().signal)
+  return () => stack.stop()
+}
+
+function benchContext(url: string, database: string, ingest: Record<string, unknown> = {}) {
+  return stackContext(
+    {
+      influx: { url, database },
+      broker: { host: '127.0.0.1', port: 0 },
+      ingest: { ...INGEST_OVERRIDES, ...ingest },
+    },
     site,
-    writer: db,
-    log: silentLogger(),
-    metrics,
+    silentLogger(),
+    'bench',
+  )
+}
+
+/**
+ * Baseline: a bare aedes (no auth, no hooks, memory persistence) relaying the same QoS 1 messages
+ * from the same gateways to one QoS 1 subscriber in this process. Rate = messages the subscriber
+ * received per second until the last one; what a broker costs with no validation and no storage.
+ */
+async function aedesRelay(shape: Shape): Promise<number> {
+  const aedes = new Aedes({ concurrency: 1000 })
+  await aedes.listen()
+  const server = createServer(aedes.handle)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
+  const sub = mqtt.connect(url, { clientId: `bench-relay-sub-${process.pid}`, clean: true })
+  await new Promise<void>((r) => sub.once('connect', () => r()))
+  await sub.subscribeAsync('kawasan/#', { qos: 1 })
+  let received = 0
+  let lastAt = 0
+  sub.on('message', () => {
+    received++
+    lastAt = Date.now()
   })
-  const broker = new KawasanBroker({ site, log: silentLogger(), metrics, sink: pipeline })
-  const { port } = await broker.start({ host: '127.0.0.1', port: 0 })
+  const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
+  const usage = perProcess({})
+  const r = await load({
+    url,
+    gateways: gateways(),
+    messages,
+    readingsPerMessage: shape.perMessage,
+    window: windowFor(shape),
+    t0: Date.UTC(2026, 1, 1),
+    rate: 0,
+  })
+  const deadline = Date.now() + 30_000
+  while (received < r.acked && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20))
+  const wall = Math.max(lastAt, r.finishedAt) - r.startedAt
+  const rate = (received * shape.perMessage) / (wall / 1000)
+  emit({
+    bench: 'aedes_relay_baseline',
+    path: 'bare aedes QoS 1 publisher -> subscriber',
+    shape: shape.name,
+    messages: r.acked,
+    received,
+    lost: r.acked - received,
+    readings_per_s: Math.round(rate),
+    messages_per_s: Math.round(received / (wall / 1000)),
+    ...usage(wall, { readings: received * shape.perMessage, messages: received }),
+    note: 'kawasan = bare aedes + one mqtt.js subscriber in this process',
+  })
+  await sub.endAsync(true)
+  await new Promise<void>((r) => server.close(() => r()))
+  await new Promise<void>((r) => aedes.close(() => r()))
+  return rate
+}
+
+interface Baselines {
+  raw: number
+  relay: Record<number, number>
+}
+
+function ratios(rate: number, shape: Shape, base: Baselines) {
+  const relay = base.relay[shape.perMessage]
+  return {
+    ratio_to_influx_raw: +(rate / base.raw).toFixed(3),
+    ...(relay ? { ratio_to_aedes_relay: +(rate / relay).toFixed(3) } : {}),
+  }
+}
+
+async function inBroker(url: string, shape: Shape, base: Baselines, runId: string): Promise<number> {
+  const database = `bench_inbroker_${runId}`
+  const db = new InfluxClient({ url, database })
+  const ctx = benchContext(url, database)
+  const built = inBrokerIngestParts(ctx)
+  const stop = await startParts(built.parts)
+  const brokerUrl = built.broker.url()
   const gws = gateways()
   const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
   const usage = perProcess({ influxd: influxPid })
   const r = await load({
-    url: `mqtt://127.0.0.1:${port}`,
+    url: brokerUrl,
     gateways: gws,
     messages,
     readingsPerMessage: shape.perMessage,
-    window: shape.perMessage > 1 ? 20 : 500,
+    window: windowFor(shape),
     t0: Date.UTC(2026, 1, 1),
     rate: 0,
   })
   const wall = r.finishedAt - r.startedAt
-  const stored = await countReadings(db)
   const readings = r.acked * shape.perMessage
+  const used = usage(wall, { readings, messages: r.acked })
+  const stored = await countReadings(db)
   const rate = readings / (wall / 1000)
   emit({
     bench: 'e2e_sustained',
@@ -280,10 +383,10 @@ async function inBroker(
     readings_stored: stored,
     lost: readings - stored,
     readings_per_s: Math.round(rate),
-    ratio_to_influx_raw: +(rate / ceiling).toFixed(3),
+    ...ratios(rate, shape, base),
     ack_p50_ms: +percentile(r.latencies, 50).toFixed(1),
     ack_p99_ms: +percentile(r.latencies, 99).toFixed(1),
-    ...usage(wall),
+    ...used,
     loadgen_cpu_pct: Math.round((r.cpuS / (wall / 1000)) * 100),
     loadgen_rss_mb: r.rssMb,
     note: 'PUBACK = durable in InfluxDB; kawasan = broker+ingest; loadgen = the publishing gateways (own process)',
@@ -292,7 +395,7 @@ async function inBroker(
   // Latency at half the sustained rate, fresh time range so points are new.
   const finishProbe = probeQueryable(db, Date.UTC(2026, 2, 1))
   const half = await load({
-    url: `mqtt://127.0.0.1:${port}`,
+    url: brokerUrl,
     gateways: gws,
     messages: Math.min(messages, Math.round((rate / 2 / shape.perMessage) * 10)),
     readingsPerMessage: shape.perMessage,
@@ -310,35 +413,30 @@ async function inBroker(
     publish_to_durable_p99_ms: +percentile(half.latencies, 99).toFixed(1),
     ...queryable(await finishProbe(half.publishedAt, shape.perMessage, half.acked * shape.perMessage)),
   })
-  await pipeline.stop()
-  await broker.stop()
+  await stop()
   return rate
 }
 
 async function viaMosquitto(
   url: string,
-  shape: { name: string; perMessage: number },
-  ceiling: number,
+  shape: Shape,
+  base: Baselines,
   runId: string,
   dir: string,
-): Promise<void> {
+): Promise<number> {
   const mosq = await startLocalMosquitto({ dataDir: join(dir, `mosq-${runId}`) })
-  const db = new InfluxClient({ url, database: `bench_mosq_${runId}` })
-  await db.createDatabase()
-  const pipeline = createIngestPipeline({
-    config: ingestConfigSchema.parse(INGEST_OVERRIDES),
-    site,
-    writer: db,
-    log: silentLogger(),
-    metrics: new Registry(),
+  const database = `bench_mosq_${runId}`
+  const db = new InfluxClient({ url, database })
+  const ctx = benchContext(url, database, {
+    mode: 'subscriber',
+    url: mosq.url,
+    clientIdPrefix: `bench-ingest-${runId}`,
+    connections: CONNECTIONS,
   })
-  const subscriber = new IngestSubscriber(
-    site,
-    pipeline,
-    { url: mosq.url, clientIdPrefix: `bench-ingest-${runId}`, connections: 4 },
-    silentLogger(),
-  )
-  await subscriber.start()
+  const influx = influxPart(ctx, 'shared')
+  const ingest = ingestPart(ctx, influx)
+  const stop = await startParts([influx, ingest, subscriberPart(ctx, ingest)])
+  const path = `mosquitto -> subscriber ingest (${CONNECTIONS} connections)`
   const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
   const usage = perProcess({ influxd: influxPid, mosquitto: mosq.server.process.pid })
   const r = await load({
@@ -346,25 +444,26 @@ async function viaMosquitto(
     gateways: gateways(),
     messages,
     readingsPerMessage: shape.perMessage,
-    window: shape.perMessage > 1 ? 20 : 500,
+    window: windowFor(shape),
     t0: Date.UTC(2026, 1, 1),
     rate: 0,
   })
   const expected = r.acked * shape.perMessage
   const done = await waitForCount(db, expected)
   const wall = done.at - r.startedAt
+  const used = usage(wall, { readings: done.count, messages: done.count / shape.perMessage })
   const rate = done.count / (wall / 1000)
   emit({
     bench: 'e2e_sustained',
-    path: 'mosquitto -> subscriber ingest (4 connections)',
+    path,
     shape: shape.name,
     messages: r.acked,
     readings_sent: expected,
     readings_stored: done.count,
     lost: expected - done.count,
     readings_per_s: Math.round(rate),
-    ratio_to_influx_raw: +(rate / ceiling).toFixed(3),
-    ...usage(wall),
+    ...ratios(rate, shape, base),
+    ...used,
     loadgen_cpu_pct: Math.round((r.cpuS / ((r.finishedAt - r.startedAt) / 1000)) * 100),
     loadgen_rss_mb: r.rssMb,
     note: 'PUBACK from mosquitto; rate counted until all readings are in InfluxDB; kawasan = subscriber ingest',
@@ -385,7 +484,7 @@ async function viaMosquitto(
   })
   emit({
     bench: 'e2e_latency_at_half_rate',
-    path: 'mosquitto -> subscriber ingest (4 connections)',
+    path,
     shape: shape.name,
     messages: half.acked,
     rate_msgs_per_s: Math.round(halfRate),
@@ -393,30 +492,57 @@ async function viaMosquitto(
     publish_to_broker_ack_p99_ms: +percentile(half.latencies, 99).toFixed(1),
     ...queryable(await finishProbe(half.publishedAt, shape.perMessage, half.acked * shape.perMessage)),
   })
-  await subscriber.stop()
-  await pipeline.stop()
+  await stop()
   await mosq.stop()
+  return rate
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
 const influx = await startLocalInfluxDB({ dataDir: join(dir, 'influx') })
 const influxPid = influx.server.process.pid
 try {
-  const ceiling = await rawCeiling(influx.url)
-  const shapes = [
+  const shapes: Shape[] = [
     { name: 'one reading per message', perMessage: 1 },
     { name: 'agent batch: 60 readings per message', perMessage: 60 },
-  ]
+  ].filter((s) => !SHAPE || String(s.perMessage) === SHAPE)
+  const base: Baselines = { raw: await rawCeiling(influx.url), relay: {} }
+  const summary: Record<string, number> = { influx_raw_points_per_s: Math.round(base.raw) }
   for (const [i, shape] of shapes.entries()) {
-    if (ONLY !== 'mosquitto') await inBroker(influx.url, shape, ceiling, `s${i}`)
-    if (ONLY !== 'in-broker') await viaMosquitto(influx.url, shape, ceiling, `s${i}`, dir)
+    const key = shape.perMessage === 1 ? 'single' : 'batched'
+    base.relay[shape.perMessage] = await aedesRelay(shape)
+    summary[`${key}_aedes_relay_readings_per_s`] = Math.round(base.relay[shape.perMessage]!)
+    let inBrokerRate: number | undefined
+    if (ONLY !== 'mosquitto') {
+      inBrokerRate = await inBroker(influx.url, shape, base, `s${i}`)
+      summary[`${key}_in_broker_readings_per_s`] = Math.round(inBrokerRate)
+    }
+    if (ONLY !== 'in-broker') {
+      const rate = await viaMosquitto(influx.url, shape, base, `s${i}`, dir)
+      summary[`${key}_subscriber_readings_per_s`] = Math.round(rate)
+      if (inBrokerRate) summary[`${key}_subscriber_to_in_broker`] = +(rate / inBrokerRate).toFixed(3)
+    }
   }
+  for (const r of results) {
+    if (r.bench !== 'e2e_sustained') continue
+    const key = `${String(r.shape).startsWith('one') ? 'single' : 'batched'}_${String(r.path).startsWith('mosquitto') ? 'subscriber' : 'in_broker'}`
+    summary[`${key}_to_influx_raw`] = r.ratio_to_influx_raw as number
+    if (r.ratio_to_aedes_relay !== undefined)
+      summary[`${key}_to_aedes_relay`] = r.ratio_to_aedes_relay as number
+    summary[`${key}_cpu_us_per_reading`] = r.kawasan_cpu_us_per_reading as number
+    summary[`${key}_cpu_us_per_message`] = r.kawasan_cpu_us_per_message as number
+  }
+  for (const r of results) {
+    if (r.bench !== 'e2e_latency_at_half_rate') continue
+    const key = `${String(r.shape).startsWith('one') ? 'single' : 'batched'}_${String(r.path).startsWith('mosquitto') ? 'subscriber' : 'in_broker'}`
+    summary[`${key}_queryable_p99_ms_at_half_rate`] = r.publish_to_queryable_p99_ms as number
+  }
+  emit({ bench: 'summary', quick: QUICK, readings_per_path: READINGS_TOTAL, ...summary })
   process.stderr.write(
-    '\nbench                        path                                          shape                          readings/s  ratio  lost\n',
+    '\nbench                        path                                          shape                          readings/s  µs/rdg  raw   relay  lost\n',
   )
-  for (const r of results.filter((x) => x.bench === 'e2e_sustained' || x.bench === 'influxdb_raw_write')) {
+  for (const r of results.filter((x) => x.readings_per_s !== undefined || x.bench === 'influxdb_raw_write')) {
     process.stderr.write(
-      `${String(r.bench).padEnd(29)}${String(r.path ?? 'direct, 5000-line batches').padEnd(46)}${String(r.shape ?? '').padEnd(31)}${String(r.readings_per_s ?? r.points_per_s).padStart(10)}  ${String(r.ratio_to_influx_raw ?? 1).padStart(5)}  ${r.lost ?? ''}\n`,
+      `${String(r.bench).padEnd(29)}${String(r.path ?? 'direct, 5000-line batches').padEnd(46)}${String(r.shape ?? '').padEnd(31)}${String(r.readings_per_s ?? r.points_per_s).padStart(10)}  ${String(r.kawasan_cpu_us_per_reading ?? '').padStart(6)}  ${String(r.ratio_to_influx_raw ?? '').padStart(5)} ${String(r.ratio_to_aedes_relay ?? '').padStart(5)}  ${r.lost ?? ''}\n`,
     )
   }
 } finally {

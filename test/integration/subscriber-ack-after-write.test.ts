@@ -1,0 +1,103 @@
+/**
+ * Subscriber mode pipelines its acknowledgements (docs/SCALING.md) and still acknowledges only
+ * after the write: with InfluxDB unreachable, one connection takes in a whole burst from mosquitto
+ * (not one message at a time) and acknowledges none of it; a restarted ingest with the same
+ * persistent session then receives the burst again from mosquitto and stores all of it.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import mqtt, { type MqttClient } from 'mqtt'
+import { Registry } from 'prom-client'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { freePort } from '../../infra/local/free-port.js'
+import { type LocalMosquitto, startLocalMosquitto } from '../../infra/local/mosquitto.js'
+import { createIngestPipeline } from '../../services/ingest/app.js'
+import { ingestConfigSchema } from '../../services/ingest/config.js'
+import { IngestSubscriber } from '../../services/ingest/subscriber.js'
+import type { TelemetryPipeline } from '../../services/ingest/telemetry-pipeline.js'
+import { InfluxClient, type LineWriter } from '../../shared/influx/influx-client.js'
+import { silentLogger } from '../../shared/logger.js'
+import { telemetryTopic } from '../../shared/topics.js'
+import { countPoints, eventually, freshDatabase } from '../helpers/influx.js'
+import { exampleSite } from '../helpers/site.js'
+import { payload } from '../helpers/stack.js'
+import { TcpProxy } from '../helpers/tcp-proxy.js'
+
+const BURST = 50
+let mosquitto: LocalMosquitto
+let proxy: TcpProxy
+let gw: MqttClient
+const running: { subscriber: IngestSubscriber; pipeline: TelemetryPipeline }[] = []
+
+beforeAll(async () => {
+  mosquitto = await startLocalMosquitto({ dataDir: mkdtempSync(join(tmpdir(), 'kawasan-mosq-ack-')) })
+  const target = new URL(inject('influxUrl'))
+  proxy = new TcpProxy(await freePort(), target.hostname, Number(target.port)) // not started: InfluxDB down
+  gw = mqtt.connect(mosquitto.url, { clientId: 'gw-ack-test', reconnectPeriod: 200 })
+  await new Promise<void>((resolve) => gw.once('connect', () => resolve()))
+})
+afterAll(async () => {
+  gw?.end(true)
+  for (const r of running) {
+    await r.subscriber.stop()
+    await r.pipeline.stop(200)
+  }
+  await proxy?.stop()
+  await mosquitto?.stop()
+})
+
+async function startIngest(writer: LineWriter) {
+  const site = exampleSite()
+  const pipeline = createIngestPipeline({
+    config: ingestConfigSchema.parse({ mode: 'subscriber', url: mosquitto.url, maxAgeDays: 0 }),
+    site,
+    writer,
+    log: silentLogger(),
+    metrics: new Registry(),
+  })
+  const subscriber = new IngestSubscriber(
+    site,
+    pipeline,
+    { url: mosquitto.url, clientIdPrefix: 'ack-after-write', connections: 1 },
+    silentLogger(),
+  )
+  await subscriber.start()
+  running.push({ subscriber, pipeline })
+  return { subscriber, pipeline }
+}
+
+describe('subscriber mode: pipelined acknowledgements, each after its write', () => {
+  it('holds a whole burst unacknowledged while InfluxDB is down; a restart stores all of it', async () => {
+    const db = await freshDatabase('suback')
+    const viaProxy = new InfluxClient({
+      url: `http://127.0.0.1:${proxy.port}`,
+      database: db.database,
+      timeoutMs: 1000,
+    })
+    const first = await startIngest(viaProxy)
+    const T0 = Date.UTC(2026, 5, 1)
+    await Promise.all(
+      Array.from({ length: BURST }, (_, i) =>
+        gw.publishAsync(
+          telemetryTopic('cikarang', 'plant-c', 'pv-roof'),
+          payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]),
+          { qos: 1 },
+        ),
+      ),
+    )
+    // One connection holds the whole burst at once (one at a time would hold 1): pipelined.
+    expect(await eventually(async () => first.pipeline.batcher.pendingLines >= BURST, true, 20_000)).toBe(
+      true,
+    )
+    expect(await eventually(async () => first.pipeline.batcher.isHealthy, false)).toBe(false)
+    expect(await countPoints(db, 'readings', 'p_kw')).toBe(0)
+
+    // Ingest goes away before InfluxDB comes back: nothing was acknowledged, so mosquitto keeps
+    // the burst in the persistent session and hands all of it to the next ingest.
+    await first.subscriber.stop()
+    await first.pipeline.stop(200)
+    await startIngest(db)
+    expect(await eventually(() => countPoints(db, 'readings', 'p_kw'), BURST, 30_000)).toBe(BURST)
+  })
+})
