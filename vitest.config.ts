@@ -12,6 +12,9 @@ export default defineConfig({
     globalSetup: ['test/setup/debian-packages.ts', 'test/setup/influxdb-global.ts'],
     testTimeout: 60_000,
     hookTimeout: 90_000,
+    // expect.poll waits for a page or a service to catch up; 1 s (vitest's default) is too short
+    // on a loaded 2-core machine. A bound, not a timing assertion.
+    expect: { poll: { timeout: 15_000 } },
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],

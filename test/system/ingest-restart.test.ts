@@ -71,5 +71,5 @@ describe('ingest restart mid-stream', () => {
     // Values are the ones sent, so no redelivery overwrote a point with another reading's data.
     const sums = await db.query(`SELECT sum("p_kw") FROM readings WHERE "device" = 'chp-1'`)
     expect(sums[0]?.rows[0]?.sum).toBe((N * (N - 1)) / 2)
-  })
+  }, 180_000) // two process starts under tsx: up to ~30 s each on a loaded machine
 })
