@@ -187,15 +187,13 @@ export class TelemetryPipeline {
       )
       this.dropCollisions(topic, result)
       lines = this.readingLines(result)
-      for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS))
-        lines.push(toLine(marker))
     } catch (err) {
       result = {
         points: [],
         deadLetters: [
           {
             reason: 'validation_error',
-            detail: `message could not be judged: ${String((err as Error)?.message).slice(0, 300)}`,
+            detail: unjudged(err),
             topic: topic.slice(0, 512),
             excerpt: excerptOf(payload),
           },
@@ -203,17 +201,11 @@ export class TelemetryPipeline {
       }
       lines = []
     }
-    for (const d of result.deadLetters) {
-      lines.push(this.deadLetters.toLine(d))
-      this.m.deadLetters.inc({ reason: d.reason })
-      this.logOncePerKind(d)
-    }
     if (result.source) {
       const { plant, device, seq, count } = result.source
       this.sequences.record(`${plant}/${device}`, seq, count, now)
     }
-    await this.batcher.submit(lines)
-    this.m.points.inc(result.points.length)
+    await this.store(result, lines, now)
     const outcome = result.points.length === 0 ? 'rejected' : result.deadLetters.length > 0 ? 'partial' : 'ok'
     this.outcomes[outcome].inc()
     return { points: result.points.length, deadLetters: result.deadLetters.length }
@@ -231,10 +223,24 @@ export class TelemetryPipeline {
     try {
       result = this.options.sparkplug!.handle(topic, payload, now)
     } catch (err) {
-      const detail = `message could not be judged: ${String((err as Error)?.message).slice(0, 300)}`
-      result = { points: [], deadLetters: [{ reason: 'validation_error', detail, topic, excerpt: '' }] }
+      result = {
+        points: [],
+        deadLetters: [{ reason: 'validation_error', detail: unjudged(err), topic, excerpt: '' }],
+      }
     }
     const lines = result.points.map(toLine)
+    await this.store(result, lines, now)
+    if (lines.length > 0) this.m.messages.inc({ outcome: result.deadLetters.length > 0 ? 'partial' : 'ok' })
+    return { points: result.points.length, deadLetters: result.deadLetters.length }
+  }
+
+  /** Adds the late-data markers and dead letters of a judged message to its reading lines, counts
+   * them and resolves when the batch holding them is stored: the same for our telemetry and Sparkplug. */
+  private async store(
+    result: Pick<ValidatedMessage, 'points' | 'deadLetters'>,
+    lines: string[],
+    now: number,
+  ): Promise<void> {
     for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS))
       lines.push(toLine(marker))
     for (const d of result.deadLetters) {
@@ -244,8 +250,6 @@ export class TelemetryPipeline {
     }
     await this.batcher.submit(lines)
     this.m.points.inc(result.points.length)
-    if (lines.length > 0) this.m.messages.inc({ outcome: result.deadLetters.length > 0 ? 'partial' : 'ok' })
-    return { points: result.points.length, deadLetters: result.deadLetters.length }
   }
 
   /** The lines of a message's readings: all of one device, so they share one cached prefix. */
@@ -321,4 +325,9 @@ export class TelemetryPipeline {
   stop(abandonAfterMs?: number): Promise<void> {
     return this.batcher.stop(abandonAfterMs)
   }
+}
+
+/** Detail of the dead letter for a message whose judging threw. */
+function unjudged(err: unknown): string {
+  return `message could not be judged: ${String((err as Error)?.message).slice(0, 300)}`
 }

@@ -81,6 +81,26 @@ async function run(
   }
 }
 
+/** Reports a run's ledger and checks that every reading the agent took was stored once, as data
+ * within the run's real time (none filed under the faked date), none as a dead letter. */
+function reportAndCheck(r: Awaited<ReturnType<typeof run>>, name: string, note: string): void {
+  report({
+    case: name,
+    sent: r.taken,
+    stored: r.oracle.stored,
+    lost: r.taken - r.oracle.stored + r.oracle.lost,
+    duplicated: r.oracle.duplicated,
+    seconds: Math.round((performance.now() - r.started) / 1000),
+    note,
+  })
+  expect(r.taken).toBeGreaterThan(8)
+  expect(r.oracle.stored).toBe(r.taken)
+  expect(r.oracle.lost).toBe(0)
+  expect(r.oracle.duplicated).toBe(0)
+  expect(r.letters).toBe(0)
+  expect(r.outside).toBe(0)
+}
+
 describe('edge clock discipline', () => {
   it('an agent clock 10 minutes ahead: every reading is stored as data at estate time, corrected and flagged', async () => {
     const r = await run(
@@ -90,21 +110,11 @@ describe('edge clock discipline', () => {
         return undefined
       },
     )
-    report({
-      case: 'agent clock 10 minutes ahead (clock discipline)',
-      sent: r.taken,
-      stored: r.oracle.stored,
-      lost: r.taken - r.oracle.stored + r.oracle.lost,
-      duplicated: r.oracle.duplicated,
-      seconds: Math.round((performance.now() - r.started) / 1000),
-      note: `${r.flagged} stored readings flagged clock_corrected, offsets ${r.minOffset}…${r.maxOffset} ms; ${r.letters} dead letters; ${r.outside} outside the run's real time`,
-    })
-    expect(r.taken).toBeGreaterThan(8)
-    expect(r.oracle.stored).toBe(r.taken)
-    expect(r.oracle.lost).toBe(0)
-    expect(r.oracle.duplicated).toBe(0)
-    expect(r.letters).toBe(0)
-    expect(r.outside).toBe(0)
+    reportAndCheck(
+      r,
+      'agent clock 10 minutes ahead (clock discipline)',
+      `${r.flagged} stored readings flagged clock_corrected, offsets ${r.minOffset}…${r.maxOffset} ms; ${r.letters} dead letters; ${r.outside} outside the run's real time`,
+    )
     expect(r.flagged).toBe(r.taken)
     expect(r.minOffset).toBeGreaterThan(-602_000)
     expect(r.maxOffset).toBeLessThan(-598_000)
@@ -137,21 +147,11 @@ describe('edge clock discipline', () => {
       r.db,
       `SELECT count("clock_corrected") FROM readings WHERE time < ${jumpAt - 1500}ms`,
     )
-    report({
-      case: 'agent clock reset to 2000-01-01 mid-stream (clock discipline)',
-      sent: r.taken,
-      stored: r.oracle.stored,
-      lost: r.taken - r.oracle.stored + r.oracle.lost,
-      duplicated: r.oracle.duplicated,
-      seconds: Math.round((performance.now() - r.started) / 1000),
-      note: `${flaggedAfter} of ${after} readings after the step flagged clock_corrected (offset up to ${r.maxOffset} ms), ${flaggedBefore} before it; ${r.estate?.jumps ?? 0} step(s) seen by the agent; ${r.letters} dead letters; ${r.outside} outside the run's real time`,
-    })
-    expect(r.taken).toBeGreaterThan(8)
-    expect(r.oracle.stored).toBe(r.taken)
-    expect(r.oracle.lost).toBe(0)
-    expect(r.oracle.duplicated).toBe(0)
-    expect(r.letters).toBe(0)
-    expect(r.outside).toBe(0) // none filed under 2000
+    reportAndCheck(
+      r,
+      'agent clock reset to 2000-01-01 mid-stream (clock discipline)',
+      `${flaggedAfter} of ${after} readings after the step flagged clock_corrected (offset up to ${r.maxOffset} ms), ${flaggedBefore} before it; ${r.estate?.jumps ?? 0} step(s) seen by the agent; ${r.letters} dead letters; ${r.outside} outside the run's real time`,
+    )
     expect(after).toBeGreaterThan(10)
     expect(flaggedAfter).toBe(after)
     expect(flaggedBefore).toBe(0)

@@ -20,10 +20,10 @@ import { parseCertificateFile } from '../../shared/certificate-register/file.js'
 import { CertificateRegister } from '../../shared/certificate-register/register.js'
 import { localDayWindow } from '../../shared/emissions/local-days.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
-import { toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import { SiteIndex, type SiteModel, siteModelSchema } from '../../shared/site-model.js'
 import { freshDatabase } from '../helpers/influx.js'
+import { writeGrids } from '../helpers/meter-readings.js'
 import { exampleSite } from '../helpers/site.js'
 
 const H = 3_600_000
@@ -60,25 +60,6 @@ function site(): SiteModel {
     { id: 'SITE-GO-2025', type: 'I-REC', mwh: 10, from: '2025-01-01', to: '2025-12-31' },
   ]
   return siteModelSchema.parse(raw)
-}
-
-/** Grid import counters, one reading a minute: plant-a 100 kW, plant-b 50 kW. */
-async function writeGrids(from: number, to: number): Promise<void> {
-  const lines: string[] = []
-  for (const [plant, kw] of [
-    ['plant-a', 100],
-    ['plant-b', 50],
-  ] as const)
-    for (let t = from; t <= to; t += MIN)
-      lines.push(
-        toLine({
-          measurement: 'readings',
-          tags: { cluster: 'cikarang', plant, device: 'grid-main', role: 'grid_import' },
-          fields: { e_kwh: 1000 + ((t - from) / H) * kw, seq: { int: (t - from) / MIN } },
-          time: t,
-        }),
-      )
-  for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
 }
 
 async function rows(measurement: string, from: number, to: number, plant: string) {
@@ -145,7 +126,7 @@ beforeAll(async () => {
   rollup.events.on('rollup', (u) => updates.push(u))
   const w1 = localDayWindow(D1, TZ)
   const w2 = localDayWindow(D2, TZ)
-  await writeGrids(w1.start - H, w2.end + H)
+  await writeGrids(influx, w1.start - H, w2.end + H)
   await rollup.day(D1, 'backfill')
   await rollup.day(D2, 'backfill')
 })

@@ -13,6 +13,7 @@ import { bundledFactorSet, localDayWindow } from '../../shared/emissions/index.j
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import { countPoints, freshDatabase } from '../helpers/influx.js'
+import { writeBatteryDay } from '../helpers/meter-readings.js'
 import { exampleSite } from '../helpers/site.js'
 
 const site = exampleSite().model
@@ -115,36 +116,7 @@ describe('rollup backfill', () => {
     // hour start from the day's state: Σ minutes = the hour (120 and 60), not 0 from an empty store.
     const date = '2026-01-05'
     const day = localDayWindow(date, TZ)
-    const perHour = (h: number, device: string): number => {
-      const noon = h >= 10 && h < 13
-      const night = h >= 18
-      if (device === 'pv-roof') return noon ? 300 : 0
-      if (device === 'bess-charge') return noon ? 200 : 0
-      if (device === 'bess-discharge') return night ? 120 : 0
-      return noon ? 0 : night ? 10 : 100
-    }
-    const lines: string[] = []
-    for (const [device, role] of [
-      ['grid-main', 'grid_import'],
-      ['pv-roof', 'solar_pv'],
-      ['bess-charge', 'battery_charge'],
-      ['bess-discharge', 'battery_discharge'],
-    ] as const) {
-      let e = 1000
-      for (let t = day.start - 3_600_000; t <= day.end + 3_600_000; t += 60_000) {
-        lines.push(
-          toLine({
-            measurement: 'readings',
-            tags: { cluster: 'cikarang', plant: 'plant-c', device, role },
-            fields: { e_kwh: e },
-            time: t,
-          }),
-        )
-        const h = Math.floor((t - day.start) / 3_600_000)
-        e += (perHour(((h % 24) + 24) % 24, device) * 60_000) / 3_600_000
-      }
-    }
-    for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
+    await writeBatteryDay(influx, 'cikarang', day, 120)
     await runBackfill({
       engine,
       from: date,

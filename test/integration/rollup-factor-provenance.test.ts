@@ -18,10 +18,10 @@ import { rollupConfigSchema } from '../../services/rollup/config.js'
 import { staleFactorDays } from '../../services/rollup/factor-staleness.js'
 import { localDayWindow } from '../../shared/emissions/local-days.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
-import { toLine } from '../../shared/influx/line-protocol.js'
 import { silentLogger } from '../../shared/logger.js'
 import { type SiteModel, siteModelSchema } from '../../shared/site-model.js'
 import { freshDatabase } from '../helpers/influx.js'
+import { writeGrids } from '../helpers/meter-readings.js'
 import { exampleSite } from '../helpers/site.js'
 
 const H = 3_600_000
@@ -39,26 +39,6 @@ function site(): SiteModel {
   }
   raw.plants.find((p) => p.id === 'plant-a')!.certificates = []
   return siteModelSchema.parse(raw)
-}
-
-/** Grid meters as counters, one reading a minute from `from` to `to`: plant-a 100 kW, plant-b 50 kW. */
-async function writeGrids(from: number, to: number): Promise<void> {
-  const lines: string[] = []
-  for (const [plant, kw] of [
-    ['plant-a', 100],
-    ['plant-b', 50],
-  ] as const)
-    for (let t = from; t <= to; t += MIN)
-      lines.push(
-        toLine({
-          measurement: 'readings',
-          tags: { cluster: 'cikarang', plant, device: 'grid-main', role: 'grid_import' },
-          // seq as ingest stores it (the catch-up finds a cluster's first reading by it).
-          fields: { e_kwh: 1000 + ((t - from) / H) * kw, seq: { int: (t - from) / MIN } },
-          time: t,
-        }),
-      )
-  for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
 }
 
 function service(model: SiteModel, file = factorFile, now = Date.UTC(2030, 0, 1)): RollupService {
@@ -162,7 +142,7 @@ describe('factor provenance of rollup rows', () => {
     const model = site()
     const date = '2026-03-02'
     const day = localDayWindow(date, TZ)
-    await writeGrids(day.start - H, day.end + H)
+    await writeGrids(influx, day.start - H, day.end + H)
     await service(model).day(date, 'backfill')
 
     const [a] = await rows('rollup_1d', day.start, day.end, 'plant-a')
@@ -282,7 +262,7 @@ describe('factor provenance of rollup rows', () => {
     // plant-a: 2,400 kWh × 0.87 = 2,088 kg, location and market.
     const model = site()
     const june = localDayWindow('2025-06-10', TZ)
-    await writeGrids(june.start - H, june.end + H)
+    await writeGrids(influx, june.start - H, june.end + H)
     const svc = service(model)
     await svc.day('2025-06-10', 'backfill')
     const [a] = await rows('rollup_1d', june.start, june.end, 'plant-a')
@@ -301,7 +281,7 @@ describe('factor provenance of rollup rows', () => {
     // then 100 kWh × 0.817 = 81.7 kg location and 100 × 0.12 = 12 kg market.
     const dec31 = localDayWindow('2025-12-31', TZ)
     const jan1 = localDayWindow('2026-01-01', TZ)
-    await writeGrids(dec31.start - H, jan1.end + H)
+    await writeGrids(influx, dec31.start - H, jan1.end + H)
     await svc.day('2025-12-31', 'backfill')
     await svc.day('2026-01-01', 'backfill')
     const [last2025] = await rows('rollup_1h', dec31.end - H, dec31.end, 'plant-a')

@@ -13,6 +13,7 @@ import { toLine } from '../../shared/influx/line-protocol.js'
 import { silentLogger } from '../../shared/logger.js'
 import { type SiteModel, siteModelSchema } from '../../shared/site-model.js'
 import { freshDatabase } from '../helpers/influx.js'
+import { writeBatteryDay } from '../helpers/meter-readings.js'
 import { exampleSite } from '../helpers/site.js'
 
 const H = 3_600_000
@@ -142,36 +143,7 @@ describe('golden scenarios through the rollup service', () => {
     const site = siteWith('Asia/Jakarta', {})
     const date = '2026-09-15'
     const day = localDayWindow(date, 'Asia/Jakarta')
-    const perHour = (h: number, device: string): number => {
-      const noon = h >= 10 && h < 13
-      const night = h >= 18
-      if (device === 'pv-roof') return noon ? 300 : 0
-      if (device === 'bess-charge') return noon ? 200 : 0
-      if (device === 'bess-discharge') return night ? 90 : 0
-      return noon ? 0 : night ? 10 : 100
-    }
-    const lines: string[] = []
-    for (const [device, role] of [
-      ['grid-main', 'grid_import'],
-      ['pv-roof', 'solar_pv'],
-      ['bess-charge', 'battery_charge'],
-      ['bess-discharge', 'battery_discharge'],
-    ] as const) {
-      let e = 1000
-      for (let t = day.start - H; t <= day.end + H; t += MIN) {
-        lines.push(
-          toLine({
-            measurement: 'readings',
-            tags: { cluster: site.cluster.id, plant: 'plant-c', device, role },
-            fields: { e_kwh: e },
-            time: t,
-          }),
-        )
-        const h = Math.floor((t - day.start) / H)
-        e += (perHour(((h % 24) + 24) % 24, device) * MIN) / H
-      }
-    }
-    for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
+    await writeBatteryDay(influx, site.cluster.id, day, 90)
     await service(site).day(date)
     const q = async (m: string) =>
       (
@@ -208,36 +180,7 @@ describe('golden scenarios through the rollup service', () => {
     const site = siteWith('Asia/Jakarta', {})
     const date = '2026-09-22'
     const day = localDayWindow(date, 'Asia/Jakarta')
-    const perHour = (h: number, device: string): number => {
-      const noon = h >= 10 && h < 13
-      const night = h >= 18
-      if (device === 'pv-roof') return noon ? 300 : 0
-      if (device === 'bess-charge') return noon ? 200 : 0
-      if (device === 'bess-discharge') return night ? 120 : 0
-      return noon ? 0 : night ? 10 : 100
-    }
-    const lines: string[] = []
-    for (const [device, role] of [
-      ['grid-main', 'grid_import'],
-      ['pv-roof', 'solar_pv'],
-      ['bess-charge', 'battery_charge'],
-      ['bess-discharge', 'battery_discharge'],
-    ] as const) {
-      let e = 1000
-      for (let t = day.start - H; t <= day.end + H; t += MIN) {
-        lines.push(
-          toLine({
-            measurement: 'readings',
-            tags: { cluster: site.cluster.id, plant: 'plant-c', device, role },
-            fields: { e_kwh: e },
-            time: t,
-          }),
-        )
-        const h = Math.floor((t - day.start) / H)
-        e += (perHour(((h % 24) + 24) % 24, device) * MIN) / H
-      }
-    }
-    for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
+    await writeBatteryDay(influx, site.cluster.id, day, 120)
     const svc = service(site)
     await svc.day(date)
     // The minutes of 22:00-23:00 with their day, as the late-data scan recomputes them.

@@ -23,6 +23,7 @@ import { toLine } from '../../shared/influx/line-protocol.js'
 import { silentLogger } from '../../shared/logger.js'
 import { CLUSTER_TOTAL } from '../../shared/rollup-record.js'
 import { SiteIndex, type SiteModel, siteModelSchema } from '../../shared/site-model.js'
+import { STEAM_THERMAL_FACTORS } from '../helpers/factors.js'
 import { freshDatabase } from '../helpers/influx.js'
 
 const H = 3_600_000
@@ -84,16 +85,7 @@ function factorFile(): string {
       version: 'jababeka-heat-2026.1',
       base: '2026.1',
       licence: 'Supply contract, confidential',
-      thermal: {
-        'ID-STEAM-CIKARANG': {
-          value: 65,
-          unit: 'kg_per_gj',
-          gases: 'CO2e',
-          type: 'supplier_specific',
-          year: 2025,
-          source: 'Steam supplier annual statement 2025',
-        },
-      },
+      thermal: STEAM_THERMAL_FACTORS,
     }),
   )
   return path

@@ -2,8 +2,27 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import type { Access } from '../access.js'
 import { deadLetterReasonParam, errorSchema, plantListParam } from '../schemas.js'
 import type { RouteContext } from './context.js'
+
+/** How many hours back from now a dead-letter read looks. */
+const hoursParam = z.coerce
+  .number({ message: 'must be a number of hours' })
+  .min(0.1, { message: 'must be at least 0.1' })
+  .max(720, { message: 'must be at most 720 (30 days)' })
+  .default(24)
+
+/** Start of the window a read covers and the plants it asks for: estate keys without a plant filter
+ * see everything, including letters with no plant tag (undefined plants). */
+function readWindow(
+  ctx: RouteContext,
+  access: Access,
+  q: { hours: number; plant?: string | undefined },
+): { since: number; plants: string[] | undefined } {
+  const since = ctx.now() - q.hours * 3_600_000
+  return { since, plants: q.plant || !access.estate ? access.selectPlants(q.plant) : undefined }
+}
 
 export function deadLetterRoutes(ctx: RouteContext): FastifyPluginAsync {
   return async (fastify) => {
@@ -20,11 +39,7 @@ export function deadLetterRoutes(ctx: RouteContext): FastifyPluginAsync {
           querystring: z.object({
             reason: deadLetterReasonParam.optional(),
             plant: plantListParam.optional(),
-            hours: z.coerce
-              .number({ message: 'must be a number of hours' })
-              .min(0.1, { message: 'must be at least 0.1' })
-              .max(720, { message: 'must be at most 720 (30 days)' })
-              .default(24),
+            hours: hoursParam,
             limit: z.coerce
               .number({ message: 'must be a number' })
               .int({ message: 'must be a whole number' })
@@ -64,9 +79,7 @@ export function deadLetterRoutes(ctx: RouteContext): FastifyPluginAsync {
       async (req) => {
         const access = req.access!
         const q = req.query
-        const since = ctx.now() - q.hours * 3_600_000
-        // Estate keys without a plant filter see everything, including letters with no plant tag.
-        const plants = q.plant || !access.estate ? access.selectPlants(q.plant) : undefined
+        const { since, plants } = readWindow(ctx, access, q)
         const r = await ctx.reads.deadLetters({ since, limit: q.limit, reason: q.reason, plants })
         return {
           since: new Date(since).toISOString(),
@@ -87,11 +100,7 @@ export function deadLetterRoutes(ctx: RouteContext): FastifyPluginAsync {
             'Counts every record in the window (no item limit). Tenant keys see only their plants; estate keys without a plant filter also see letters without a plant (plant and device null).',
           querystring: z.object({
             plant: plantListParam.optional(),
-            hours: z.coerce
-              .number({ message: 'must be a number of hours' })
-              .min(0.1, { message: 'must be at least 0.1' })
-              .max(720, { message: 'must be at most 720 (30 days)' })
-              .default(24),
+            hours: hoursParam,
           }),
           response: {
             200: z.object({
@@ -113,8 +122,7 @@ export function deadLetterRoutes(ctx: RouteContext): FastifyPluginAsync {
       },
       async (req) => {
         const access = req.access!
-        const since = ctx.now() - req.query.hours * 3_600_000
-        const plants = req.query.plant || !access.estate ? access.selectPlants(req.query.plant) : undefined
+        const { since, plants } = readWindow(ctx, access, req.query)
         const counts = await ctx.reads.deadLetterCountsByDevice({ since, plants })
         return {
           since: new Date(since).toISOString(),

@@ -264,6 +264,23 @@ interface Shape {
 /** The window of unacknowledged messages per gateway connection the load generator keeps. */
 const windowFor = (shape: Shape) => (shape.perMessage > 1 ? 20 : 500)
 
+/** Publishes `messages` in `shape` as fast as the broker acknowledges them (February 2026 readings). */
+const fullSpeed = (
+  url: string,
+  gws: LoadSpec['gateways'],
+  shape: Shape,
+  messages: number,
+): Promise<LoadResult> =>
+  load({
+    url,
+    gateways: gws,
+    messages,
+    readingsPerMessage: shape.perMessage,
+    window: windowFor(shape),
+    t0: Date.UTC(2026, 1, 1),
+    rate: 0,
+  })
+
 /** Builds and starts a stack from the parts factories; returns its stop. */
 async function startParts(parts: Parameters<Stack['start']>[0]): Promise<() => Promise<void>> {
   const stack = new Stack()
@@ -306,15 +323,7 @@ async function aedesRelay(shape: Shape): Promise<number> {
   })
   const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
   const usage = perProcess({})
-  const r = await load({
-    url,
-    gateways: gateways(),
-    messages,
-    readingsPerMessage: shape.perMessage,
-    window: windowFor(shape),
-    t0: Date.UTC(2026, 1, 1),
-    rate: 0,
-  })
+  const r = await fullSpeed(url, gateways(), shape, messages)
   const deadline = Date.now() + 30_000
   while (received < r.acked && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20))
   const wall = Math.max(lastAt, r.finishedAt) - r.startedAt
@@ -360,15 +369,7 @@ async function inBroker(url: string, shape: Shape, base: Baselines, runId: strin
   const gws = gateways()
   const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
   const usage = perProcess({ influxd: influxPid })
-  const r = await load({
-    url: brokerUrl,
-    gateways: gws,
-    messages,
-    readingsPerMessage: shape.perMessage,
-    window: windowFor(shape),
-    t0: Date.UTC(2026, 1, 1),
-    rate: 0,
-  })
+  const r = await fullSpeed(brokerUrl, gws, shape, messages)
   const wall = r.finishedAt - r.startedAt
   const readings = r.acked * shape.perMessage
   const used = usage(wall, { readings, messages: r.acked })
@@ -439,15 +440,7 @@ async function viaMosquitto(
   const path = `mosquitto -> subscriber ingest (${CONNECTIONS} connections)`
   const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
   const usage = perProcess({ influxd: influxPid, mosquitto: mosq.server.process.pid })
-  const r = await load({
-    url: mosq.url,
-    gateways: gateways(),
-    messages,
-    readingsPerMessage: shape.perMessage,
-    window: windowFor(shape),
-    t0: Date.UTC(2026, 1, 1),
-    rate: 0,
-  })
+  const r = await fullSpeed(mosq.url, gateways(), shape, messages)
   const expected = r.acked * shape.perMessage
   const done = await waitForCount(db, expected)
   const wall = done.at - r.startedAt

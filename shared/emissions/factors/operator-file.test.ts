@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { STEAM_THERMAL_FACTORS } from '../../../test/helpers/factors.js'
 import { gridFactor, marketFactor, thermalFactor } from './factor-sets.js'
 import { loadOperatorFactorFile, type OperatorFactorFile, parseOperatorFactorFile } from './operator-file.js'
 
@@ -23,16 +24,7 @@ function file(extra: Record<string, unknown> = {}): OperatorFactorFile & Record<
         source: 'PLN contract 2026-0042, annex 3 (declared emission rate)',
       },
     },
-    thermal: {
-      'ID-STEAM-CIKARANG': {
-        value: 65,
-        unit: 'kg_per_gj',
-        gases: 'CO2e',
-        type: 'supplier_specific',
-        year: 2025,
-        source: 'Steam supplier annual statement 2025',
-      },
-    },
+    thermal: STEAM_THERMAL_FACTORS,
     ...extra,
   }
 }
