@@ -32,6 +32,21 @@ describe('alert state', () => {
     const s = new AlertState()
     s.update([obs('a', true), obs('b', true)], rules, 0)
     expect(s.update([], new Set(), 1000)).toEqual([]) // the store was down: no resolve, no re-fire
-    expect(s.update([obs('a', true)], rules, 2000)).toMatchObject([{ status: 'resolved', subject: 'b' }])
+    expect(s.update([obs('a', true)], rules, 2000)).toMatchObject([
+      { status: 'resolved', subject: 'b', kind: 'device_offline' },
+    ])
+  })
+
+  it('lists what fires now, oldest first, with the latest observed value (GET /api/v1/alerts)', () => {
+    const s = new AlertState()
+    s.update([obs('a', true)], rules, 0)
+    s.update([obs('a', true), { ...obs('b', true), value: 7 }], rules, 1000)
+    s.update([{ ...obs('a', true), value: 9, summary: 'a now' }, obs('b', true)], rules, 2000)
+    expect(s.active()).toMatchObject([
+      { status: 'firing', subject: 'a', value: 9, summary: 'a now', starts_at: new Date(0).toISOString() },
+      { status: 'firing', subject: 'b', value: 1, starts_at: new Date(1000).toISOString(), ends_at: null },
+    ])
+    s.update([obs('a', false), obs('b', true)], rules, 3000)
+    expect(s.active().map((e) => e.subject)).toEqual(['b'])
   })
 })

@@ -28,7 +28,8 @@ export interface AlertEvent {
 }
 
 export class AlertState {
-  private readonly firing = new Map<string, { startsAt: number }>()
+  /** Per firing (rule, subject): when it fired and its latest observation (value, summary). */
+  private readonly firing = new Map<string, { startsAt: number; o: Observation }>()
 
   /** Applies one evaluation's observations; `evaluatedRules` are the rules whose reads succeeded. */
   update(
@@ -43,8 +44,10 @@ export class AlertState {
       seen.add(key)
       const on = this.firing.get(key)
       if (o.active && !on) {
-        this.firing.set(key, { startsAt: now })
+        this.firing.set(key, { startsAt: now, o })
         events.push(event(o, 'firing', now, null))
+      } else if (o.active && on) {
+        on.o = o
       } else if (!o.active && on) {
         this.firing.delete(key)
         events.push(event(o, 'resolved', on.startsAt, now))
@@ -58,7 +61,7 @@ export class AlertState {
       events.push({
         status: 'resolved',
         rule,
-        kind: '',
+        kind: on.o.kind,
         subject,
         value: null,
         threshold: null,
@@ -68,6 +71,13 @@ export class AlertState {
       })
     }
     return events
+  }
+
+  /** The alerts firing now, oldest first, with their latest value and summary. */
+  active(): AlertEvent[] {
+    return [...this.firing.values()]
+      .sort((a, b) => a.startsAt - b.startsAt)
+      .map((f) => event(f.o, 'firing', f.startsAt, null))
   }
 
   get size(): number {

@@ -15,6 +15,16 @@ import { observe } from './conditions.js'
 import type { AlertRule, AlertsConfig } from './config.js'
 import { WebhookSender } from './webhook.js'
 
+/** Resolved alerts kept for the API (newest first); older ones are only in the logs and the webhook. */
+const RECENT_RESOLVED = 50
+
+export interface AlertSnapshot {
+  /** When the rules were last evaluated (ms), null before the first evaluation. */
+  evaluatedAt: number | null
+  active: AlertEvent[]
+  resolved: AlertEvent[]
+}
+
 export interface AlertServiceOptions {
   config: AlertsConfig
   site: SiteIndex
@@ -36,6 +46,9 @@ export class AlertService {
   /** Last observations of off-track rules, and when they were read. */
   private readonly slow = new Map<string, { at: number; obs: Observation[] }>()
   private lastOk = false
+  private evaluatedAt: number | null = null
+  /** The latest resolved events, newest first (in memory, like the firing state). */
+  private readonly resolved: AlertEvent[] = []
 
   constructor(private readonly o: AlertServiceOptions) {
     checkRules(o.config.rules, o.site)
@@ -73,6 +86,15 @@ export class AlertService {
     return this.lastOk
   }
 
+  /** What is firing now and what resolved lately, for `GET /api/v1/alerts`. */
+  snapshot(): AlertSnapshot {
+    return {
+      evaluatedAt: this.evaluatedAt,
+      active: this.state.active(),
+      resolved: [...this.resolved],
+    }
+  }
+
   /** One evaluation of every rule; returns the events it produced. */
   async evaluate(): Promise<AlertEvent[]> {
     const now = this.now()
@@ -100,8 +122,13 @@ export class AlertService {
       }
     }
     this.lastOk = ok
+    this.evaluatedAt = now
     const events = this.state.update(observations, evaluated, now)
     for (const e of events) {
+      if (e.status === 'resolved') {
+        this.resolved.unshift(e)
+        this.resolved.length = Math.min(this.resolved.length, RECENT_RESOLVED)
+      }
       this.o.log.info({ rule: e.rule, subject: e.subject, status: e.status }, e.summary)
       this.webhook.send({ version: 1, cluster: this.o.site.clusterId, ...e })
       this.o.onEvent?.(e)

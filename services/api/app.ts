@@ -38,8 +38,9 @@ import { KeyFailureLimiter } from './key-failure-limiter.js'
 import { LiveFeed } from './live-feed.js'
 import { needsKey, requireRouteScopes } from './route-scopes.js'
 import { adminRoutes } from './routes/admin-routes.js'
+import { alertRoutes } from './routes/alert-routes.js'
 import { certificateRoutes } from './routes/certificate-routes.js'
-import type { AgentStatusSource, RouteContext } from './routes/context.js'
+import type { AgentStatusSource, AlertSource, RouteContext } from './routes/context.js'
 import { deadLetterRoutes } from './routes/dead-letter-routes.js'
 import { liveRoutes } from './routes/live-routes.js'
 import { rollupRoutes } from './routes/rollup-routes.js'
@@ -70,6 +71,8 @@ export interface ApiAppOptions {
   /** Readiness of the process, served at /ready beside /health. */
   readiness?: (() => Promise<{ ready: boolean; checks: Record<string, boolean> }>) | undefined
   agentStatus?: AgentStatusSource | undefined
+  /** In-app alerts of this process (GET /alerts); without it the route answers `enabled: false`. */
+  alerts?: AlertSource | undefined
   now?: () => number
 }
 
@@ -94,6 +97,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     now,
     certificates: new CertificateRegister({ influx: opts.influx, site: opts.site.model, now }),
     agentStatus: opts.agentStatus,
+    alerts: opts.alerts,
   }
 
   const app = Fastify({
@@ -214,6 +218,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     await api.register(rollupRoutes(ctx))
     await api.register(deadLetterRoutes(ctx))
     await api.register(targetRoutes(ctx))
+    await api.register(alertRoutes(ctx))
     await api.register(adminRoutes(ctx))
     await api.register(certificateRoutes(ctx))
     api.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>

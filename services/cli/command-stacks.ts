@@ -100,6 +100,7 @@ export const everything: PartsOf = (ctx) => {
   const agentStatus = new AgentStatusStore()
   const broker = brokerPart(ctx, { ingest, agentStatus })
   const rollup = config.rollup.enabled ? rollupPart(ctx, influx) : undefined
+  const alerts = config.alerts.enabled ? alertsPart(ctx, influx) : undefined
   return [
     opsPart(ctx),
     influx,
@@ -107,10 +108,10 @@ export const everything: PartsOf = (ctx) => {
     broker,
     ...(rollup ? [rollup] : []),
     ...(config.api.enabled
-      ? [apiPart(ctx, influx, { agentStatus, watchStatusOverMqtt: false, rollup })]
+      ? [apiPart(ctx, influx, { agentStatus, watchStatusOverMqtt: false, rollup, alerts })]
       : []),
     ...(config.simulator.enabled ? [simulatorPart(ctx, () => broker.url())] : []),
-    ...(config.alerts.enabled ? [alertsPart(ctx, influx)] : []),
+    ...(alerts ? [alerts] : []),
   ]
 }
 

@@ -270,9 +270,11 @@ export function rollupPart(ctx: StackContext, influx: InfluxPart): RollupPart {
 }
 
 /** In-app alerts (docs/ALERTS.md): evaluates the rules against the store and posts to the webhook. */
-export function alertsPart(ctx: StackContext, influx: InfluxPart): Part {
+export type AlertsPart = Part & { service(): AlertService | undefined }
+
+export function alertsPart(ctx: StackContext, influx: InfluxPart): AlertsPart {
   let alerts: AlertService | undefined
-  return definePart('alerts', {
+  const part = definePart('alerts', {
     async start() {
       alerts = new AlertService({
         config: ctx.config.alerts,
@@ -287,6 +289,7 @@ export function alertsPart(ctx: StackContext, influx: InfluxPart): Part {
     },
     ready: () => alerts?.ready() ?? false,
   })
+  return Object.assign(part, { service: () => alerts })
 }
 
 export type ApiPart = Part & { url(): string }
@@ -295,7 +298,13 @@ export type ApiPart = Part & { url(): string }
 export function apiPart(
   ctx: StackContext,
   influx: InfluxPart,
-  options: { agentStatus: AgentStatusStore; watchStatusOverMqtt: boolean; rollup?: RollupPart | undefined },
+  options: {
+    agentStatus: AgentStatusStore
+    watchStatusOverMqtt: boolean
+    rollup?: RollupPart | undefined
+    /** The alerts part of the same process, read by GET /alerts. */
+    alerts?: AlertsPart | undefined
+  },
 ): ApiPart {
   let api: StartedApi | undefined
   let watcher: ReturnType<typeof watchStatusTopics> | undefined
@@ -317,6 +326,7 @@ export function apiPart(
           log: ctx.log,
           ops: ctx.ops,
           agentStatus: options.agentStatus,
+          alerts: options.alerts ? () => options.alerts?.service() : undefined,
         }).catch((err: unknown) => {
           throw listenError(err, 'API', config.api.host, config.api.port, 'API_PORT')
         })

@@ -9,6 +9,11 @@
  * rollup service's live job), and the rollups of the last 15 local days (plus yesterday's hours) are
  * seeded with the rollup code itself, so the period views have data without a day of running.
  *
+ * The targets of the example site (docs/TARGETS.md) are read from the same seeded days; the alerts
+ * part (a real AlertService on the same InfluxDB) is evaluated twice at start, once with its clock
+ * 400 s ahead (plant-d's devices "silent", then back: resolved) and once at the real time, so the
+ * alerts view has firing and resolved alerts of several plants and of the cluster.
+ *
  * Needs /usr/bin/chromium; screenshots go to test-output/dashboard-<view>-<w>x<h>.png.
  */
 import { mkdirSync, mkdtempSync } from 'node:fs'
@@ -18,6 +23,8 @@ import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureDebianPackage } from '../../infra/local/child-server.js'
+import { AlertService } from '../../services/alerts/app.js'
+import { alertsConfigSchema } from '../../services/alerts/config.js'
 import { AgentStatusStore } from '../../services/api/agent-status-store.js'
 import { ApiKeyStore } from '../../services/api/api-keys.js'
 import { type ApiApp, buildApiApp } from '../../services/api/app.js'
@@ -59,6 +66,8 @@ let tenantKey: string
 let model: SiteModel
 let tz: string
 const agentStatus = new AgentStatusStore()
+let alerts: AlertService
+let alertClockAhead = 0
 let liveTimer: NodeJS.Timeout | undefined
 let liveWrites = 0
 let livePaused = false
@@ -178,11 +187,27 @@ beforeAll(async () => {
   const keys = new ApiKeyStore(join(mkdtempSync(join(tmpdir(), 'kawasan-e2e-')), 'api-keys.yaml'))
   key = (await keys.create({ scope: 'read', label: 'e2e' })).key
   tenantKey = (await keys.create({ scope: 'read', tenant: 'sinar-baja', label: 'e2e tenant' })).key
+  alerts = new AlertService({
+    config: alertsConfigSchema.parse({
+      enabled: true,
+      rules: [
+        { id: 'd-silent', kind: 'device_offline', plant: 'plant-d', after_s: 300 },
+        { id: 'a-peak', kind: 'power_above', plant: 'plant-a', kw: 1 },
+        { id: 'estate-ci', kind: 'carbon_intensity_above', plant: CLUSTER_TOTAL, g_co2e_per_kwh: 1 },
+        { id: 'estate-track', kind: 'off_track', target: 'estate-1-5c' },
+      ],
+    }),
+    site: stack.site,
+    influx: stack.influx,
+    log: silentLogger(),
+    now: () => Date.now() + alertClockAhead,
+  })
   api = await buildApiApp({
     site: stack.site,
     influx: stack.influx,
     keys,
     agentStatus,
+    alerts: () => alerts,
     config: { livePollMs: 500 },
   })
   await api.app.listen({ host: '127.0.0.1', port: 0 })
@@ -202,6 +227,10 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 700))
     await writeLiveFromReadings()
   }
+  alertClockAhead = 400_000
+  await alerts.evaluate()
+  alertClockAhead = 0
+  await alerts.evaluate()
   liveTimer = setInterval(() => void writeLiveFromReadings().catch(() => undefined), 1000)
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -220,6 +249,7 @@ afterAll(async () => {
   if (liveTimer) clearInterval(liveTimer)
   await browser?.close()
   await api?.app.close()
+  await alerts?.stop()
   await fleet?.stop()
   await stack?.stop()
 })
@@ -231,7 +261,12 @@ interface Opened {
 }
 
 /** A page in a browser whose own zone is not the cluster's, so a time in the wrong zone shows. */
-async function open(viewport: { width: number; height: number }, k = key, query = ''): Promise<Opened> {
+async function open(
+  viewport: { width: number; height: number },
+  k = key,
+  query = '',
+  at = base,
+): Promise<Opened> {
   const context = await browser.newContext({ viewport, timezoneId: 'America/New_York', colorScheme: 'light' })
   const page = await context.newPage()
   const errors: string[] = []
@@ -239,7 +274,7 @@ async function open(viewport: { width: number; height: number }, k = key, query 
     if (m.type() === 'error') errors.push(m.text())
   })
   page.on('pageerror', (e) => errors.push(e.message))
-  await page.goto(`${base}/?key=${encodeURIComponent(k)}${query}`)
+  await page.goto(`${at}/?key=${encodeURIComponent(k)}${query}`)
   await page.waitForSelector('#view:not([hidden])', { timeout: 10_000 })
   return { page, errors, close: () => context.close() }
 }
@@ -293,6 +328,110 @@ async function settle(page: Page, plant?: string): Promise<Row> {
     .poll(() => text(page, '#kpi-consumption'), { timeout: 10_000 })
     .toBe(fmt(Number(row.consumption_kw), 0))
   return row
+}
+
+interface Period {
+  actual_t_co2e: number | null
+  allowed_t_co2e: number | null
+  gap_t_co2e: number | null
+}
+interface TargetJson {
+  id: string
+  plants: string[]
+  on_track: boolean | null
+  target_year_allowed_t_co2e: number | null
+  year_to_date: Period
+  rolling_12_months: Period
+  projection: {
+    year_end_t_co2e: number | null
+    year_end_allowed_t_co2e: number | null
+    year_end_gap_t_co2e: number | null
+    target_year_t_co2e: number | null
+    target_year_gap_t_co2e: number | null
+  }
+  trajectory: { year: number; allowed_t_co2e: number | null; actual_t_co2e: number | null }[]
+}
+const signed = (v: number | null) => (v === null ? '–' : `${v > 0 ? '+' : ''}${fmt(v, 1)}`)
+
+/** Every target of the view is shown with the API's figures, and its chart plots the API's trajectory. */
+async function expectTargets(page: Page, plant?: string, k = key): Promise<TargetJson[]> {
+  const res = await get<{ targets: TargetJson[] }>('/api/v1/targets', k)
+  const list = res.targets.filter((t) => !plant || t.plants.includes(plant))
+  await expect.poll(() => page.locator('#targets .target').count(), { timeout: 10_000 }).toBe(list.length)
+  for (const t of list) {
+    const card = page.locator(`#targets [data-target="${t.id}"]`)
+    expect(await card.locator('[data-field="on-track"]').textContent()).toBe(
+      t.on_track === null ? 'no base-year emissions' : t.on_track ? 'on track' : 'off track',
+    )
+    const rows: [string, Period][] = [
+      ['ytd', t.year_to_date],
+      ['r12m', t.rolling_12_months],
+      [
+        'year-end',
+        {
+          actual_t_co2e: t.projection.year_end_t_co2e,
+          allowed_t_co2e: t.projection.year_end_allowed_t_co2e,
+          gap_t_co2e: t.projection.year_end_gap_t_co2e,
+        },
+      ],
+      [
+        'target-year',
+        {
+          actual_t_co2e: t.projection.target_year_t_co2e,
+          allowed_t_co2e: t.target_year_allowed_t_co2e,
+          gap_t_co2e: t.projection.target_year_gap_t_co2e,
+        },
+      ],
+    ]
+    for (const [period, f] of rows) {
+      const tr = card.locator(`tr[data-period="${period}"]`)
+      expect(await tr.locator('[data-field="actual"]').textContent(), `${t.id} ${period}`).toBe(
+        fmt(f.actual_t_co2e, 1),
+      )
+      expect(await tr.locator('[data-field="allowed"]').textContent()).toBe(fmt(f.allowed_t_co2e, 1))
+      expect(await tr.locator('[data-field="gap"]').textContent()).toBe(signed(f.gap_t_co2e))
+    }
+    const plotted = (await page.evaluate(
+      `window.kawasan.view.targetCharts.find((c) => c.root.closest('[data-target="${t.id}"]')).data`,
+    )) as (number | null)[][]
+    expect(plotted).toEqual([
+      t.trajectory.map((y) => y.year),
+      t.trajectory.map((y) => y.allowed_t_co2e),
+      t.trajectory.map((y) => y.actual_t_co2e),
+    ])
+  }
+  return list
+}
+
+interface AlertJson {
+  rule: string
+  subject: string
+  value: number | null
+  threshold: number | null
+}
+/** The alerts view lists exactly the API's firing and resolved alerts. */
+async function expectAlerts(page: Page, k = key): Promise<{ active: AlertJson[]; resolved: AlertJson[] }> {
+  const res = await get<{ enabled: boolean; active: AlertJson[]; resolved: AlertJson[] }>('/api/v1/alerts', k)
+  expect(res.enabled).toBe(true)
+  for (const [table, list] of [
+    ['#alerts-active', res.active],
+    ['#alerts-resolved', res.resolved],
+  ] as const) {
+    await expect.poll(() => page.locator(`${table} tbody tr`).count(), { timeout: 10_000 }).toBe(list.length)
+    const shown = await page
+      .locator(`${table} tbody tr`)
+      .evaluateAll((trs) =>
+        trs.map((tr) => [
+          tr.getAttribute('data-rule'),
+          tr.getAttribute('data-subject'),
+          tr.querySelector('[data-field="value"]')?.textContent,
+        ]),
+      )
+    expect(shown).toEqual(
+      list.map((a) => [a.rule, a.subject, fmt(a.value, a.rule === 'estate-track' ? 1 : 0)]),
+    )
+  }
+  return res
 }
 
 describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
@@ -480,6 +619,36 @@ describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
     await page.selectOption('#range', '7d')
   }, 90_000)
 
+  it("targets: path against actual in the overview and the plant view are the API's", async () => {
+    const { page } = o
+    await go(page, '')
+    const all = await expectTargets(page)
+    expect(all.map((t) => t.id).sort()).toEqual(['estate-1-5c', 'sinar-net-zero'])
+    // The seeded days count: a year-to-date actual above zero, the current year partial.
+    for (const t of all) expect(t.year_to_date.actual_t_co2e).toBeGreaterThan(0)
+    await page.locator('#targets-panel').scrollIntoViewIfNeeded()
+    await check(o, 'targets')
+    await go(page, '#plant/plant-b')
+    expect((await expectTargets(page, 'plant-b')).map((t) => t.id)).toEqual(['estate-1-5c'])
+    await go(page, '#plant/plant-a')
+    expect((await expectTargets(page, 'plant-a')).length).toBe(2)
+    await go(page, '')
+  }, 90_000)
+
+  it("alerts view: firing and resolved alerts are the API's", async () => {
+    const { page } = o
+    await go(page, '#alerts')
+    await page.waitForSelector('#alerts-view:not([hidden])', { timeout: 5000 })
+    const res = await expectAlerts(page)
+    // plant-a's power, the cluster's intensity; plant-d's devices silent 400 s ahead, then back.
+    expect(res.active.map((a) => a.subject).sort()).toEqual([CLUSTER_TOTAL, 'plant-a'])
+    expect(res.resolved.length).toBe(model.plants.find((p) => p.id === 'plant-d')!.devices.length)
+    for (const a of res.resolved) expect(a.subject).toMatch(/^plant-d\//)
+    expect(await text(page, '#alerts-status')).toContain('Rules last evaluated at')
+    await check(o, 'alerts')
+    await go(page, '')
+  }, 60_000)
+
   it('an unknown plant shows an error, not the overview', async () => {
     const { page } = o
     await go(page, '#plant/no-such-plant')
@@ -537,7 +706,7 @@ describe('dashboard', () => {
     const o = await open({ width: 1440, height: 1000 }, tenantKey)
     try {
       const { page } = o
-      expect(await page.locator('#nav a').allTextContents()).toEqual(['Overview', 'plant-a'])
+      expect(await page.locator('#nav a').allTextContents()).toEqual(['Overview', 'plant-a', 'Alerts'])
       await expect.poll(() => page.locator('#plant-table tbody tr').count(), { timeout: 10_000 }).toBe(1)
       expect(await text(page, '#scope-note')).toContain('your plant only')
       await expect
@@ -548,10 +717,41 @@ describe('dashboard', () => {
         .poll(() => text(page, '#kpi-devices'))
         .toBe(`${devices.devices.filter((d) => d.online).length} / ${devices.devices.length}`)
       await check(o, 'tenant')
+      // Its own target only (the cluster's totals are not shared with tenants in the example).
+      expect((await expectTargets(page, undefined, tenantKey)).map((t) => t.id)).toEqual(['sinar-net-zero'])
+      // Alerts of its plant only: plant-a's, not the cluster's nor plant-d's.
+      await go(page, '#alerts')
+      const mine = await expectAlerts(page, tenantKey)
+      expect(mine.active.map((a) => a.subject)).toEqual(['plant-a'])
+      expect(mine.resolved).toEqual([])
+      await check(o, 'alerts-tenant')
     } finally {
       await o.close()
     }
   }, 90_000)
+
+  it('the alerts view says so when alerts do not run in the API process', async () => {
+    const keys = new ApiKeyStore(join(mkdtempSync(join(tmpdir(), 'kawasan-e2e-')), 'api-keys.yaml'))
+    const k = (await keys.create({ scope: 'read', label: 'e2e no alerts' })).key
+    const bare = await buildApiApp({ site: stack.site, influx: stack.influx, keys, agentStatus })
+    await bare.app.listen({ host: '127.0.0.1', port: 0 })
+    const o = await open(
+      { width: 390, height: 844 },
+      k,
+      '',
+      `http://127.0.0.1:${(bare.app.server.address() as { port: number }).port}`,
+    )
+    try {
+      await go(o.page, '#alerts')
+      await expect.poll(() => text(o.page, '#alerts-status'), { timeout: 10_000 }).toContain('disabled')
+      expect(await text(o.page, '#alerts-active-count')).toBe('disabled')
+      expect(await o.page.locator('#alerts-active tbody tr').count()).toBe(0)
+      await check(o, 'alerts-disabled')
+    } finally {
+      await o.close()
+      await bare.app.close()
+    }
+  }, 60_000)
 
   it('wall display: dark, larger, refreshes itself; keyboard reaches every plant', async () => {
     const o = await open({ width: 1920, height: 1080 }, key, '&wall=1')

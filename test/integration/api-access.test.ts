@@ -52,6 +52,7 @@ const READ_ENDPOINTS = [
   '/api/v1/dead-letters',
   '/api/v1/targets',
   '/api/v1/targets?format=csv',
+  '/api/v1/alerts',
 ]
 
 describe('keys', () => {

@@ -73,7 +73,7 @@ function takeKeyFromUrl() {
 }
 
 function showOnly(id) {
-  for (const s of ['key-gate', 'not-found', 'view']) $(s).hidden = s !== id
+  for (const s of ['key-gate', 'not-found', 'view', 'alerts-view']) $(s).hidden = s !== id
 }
 
 function showGate(message) {
@@ -136,6 +136,7 @@ function zoneLabel() {
 }
 let hm = null
 let dm = null
+let dtm = null
 const clock = (ms) => hm.format(new Date(ms))
 const dayLabel = (date) => dm.format(new Date(`${date}T12:00:00Z`))
 
@@ -855,11 +856,229 @@ async function showView(plantId) {
   view.live.set(rows)
   view.quality.set(rows)
   if (state.live) renderLive(state.live, false)
-  await Promise.all([loadPeriod(view), refreshDevices(view), refreshCompare(view)])
+  await Promise.all([loadPeriod(view), refreshDevices(view), refreshCompare(view), loadTargets(view)])
   state.timers.push(setInterval(() => void refreshDevices(view).catch(() => {}), 10000))
   // Rollups change once a minute at most; the wall display refreshes them without a reload.
   state.timers.push(setInterval(() => void loadPeriod(view).catch(() => {}), 60000))
   state.timers.push(setInterval(() => void refreshCompare(view).catch(() => {}), 300000))
+  // Targets count closed days: they change once a day.
+  state.timers.push(setInterval(() => void loadTargets(view).catch(() => {}), 900000))
+}
+
+// ---------- targets: path against actual (docs/TARGETS.md) ----------
+const signed = (v, digits) => (v === null || v === undefined ? '–' : `${v > 0 ? '+' : ''}${fmt(v, digits)}`)
+
+async function loadTargets(view) {
+  const res = await api('/api/v1/targets')
+  if (state.view !== view) return
+  // A plant view shows the targets whose boundary holds the plant (its own, its tenant's, the cluster's).
+  const list = res.targets.filter((t) => !view.plant || t.plants.includes(view.plant))
+  $('targets-sub').textContent = `t CO₂e, closed days to ${res.as_of} (${res.timezone})`
+  $('targets-empty').hidden = list.length > 0
+  const box = $('targets')
+  for (const c of view.targetCharts ?? []) {
+    c.destroy()
+    state.charts = state.charts.filter((x) => x !== c)
+  }
+  view.targetCharts = []
+  box.replaceChildren(...list.map((t) => targetCard(t)))
+  for (const t of list)
+    view.targetCharts.push(trajectoryChart(box.querySelector(`[data-target="${t.id}"] .chart`), t))
+}
+
+function trackText(t) {
+  if (t.on_track === null) return ['no base-year emissions', '']
+  return t.on_track ? ['on track', 'online'] : ['off track', 'offline']
+}
+
+function targetCard(t) {
+  const card = document.createElement('article')
+  card.className = 'target'
+  card.dataset.target = t.id
+  const h = document.createElement('h3')
+  h.id = `target-${t.id}`
+  card.setAttribute('aria-labelledby', h.id)
+  h.textContent = `${t.name ?? t.id} `
+  const [label, cls] = trackText(t)
+  const badge = document.createElement('span')
+  badge.className = `badge ${cls}`
+  badge.dataset.field = 'on-track'
+  badge.textContent = label
+  h.append(badge)
+  const what = document.createElement('p')
+  what.className = 'muted small'
+  const of = t.level === 'cluster' ? 'the cluster' : `${t.level} ${t.of}`
+  const path =
+    t.path === 'linear'
+      ? `linear to −${fmt(t.reduction_pct, 0)} %`
+      : '1.5 °C path (−4.2 % of the base a year)'
+  what.textContent = `${of}, ${t.scopes.join(' + ').replace(/scope/g, 'Scope ')} (${t.scope2_method}-based), ${path} by ${t.target_year}; base ${t.base.year}: ${fmt(t.base.t_co2e, 1)} t (${t.base.source})`
+  const wrap = document.createElement('div')
+  wrap.className = 'scroll'
+  wrap.tabIndex = 0
+  wrap.setAttribute('role', 'region')
+  wrap.setAttribute('aria-label', `${t.name ?? t.id}: progress table`)
+  const table = document.createElement('table')
+  const head = document.createElement('tr')
+  for (const c of ['Period', 'Actual t', 'Path allows t', 'Gap t']) {
+    const th = document.createElement('th')
+    th.scope = 'col'
+    th.textContent = c
+    head.append(th)
+  }
+  const thead = document.createElement('thead')
+  thead.append(head)
+  const tbody = document.createElement('tbody')
+  const rows = [
+    ['ytd', `Year to date (from ${t.year_to_date.from})`, t.year_to_date],
+    ['r12m', 'Rolling 12 months', t.rolling_12_months],
+    [
+      'year-end',
+      `${t.as_of.slice(0, 4)} projected`,
+      {
+        actual_t_co2e: t.projection.year_end_t_co2e,
+        allowed_t_co2e: t.projection.year_end_allowed_t_co2e,
+        gap_t_co2e: t.projection.year_end_gap_t_co2e,
+      },
+    ],
+    [
+      'target-year',
+      `${t.target_year} projected (${t.projection.method ?? '–'})`,
+      {
+        actual_t_co2e: t.projection.target_year_t_co2e,
+        allowed_t_co2e: t.target_year_allowed_t_co2e,
+        gap_t_co2e: t.projection.target_year_gap_t_co2e,
+      },
+    ],
+  ]
+  for (const [key, name, f] of rows) {
+    const tr = document.createElement('tr')
+    tr.dataset.period = key
+    cell(tr, name, { th: true })
+    cell(tr, fmt(f.actual_t_co2e, 1), { field: 'actual' })
+    cell(tr, fmt(f.allowed_t_co2e, 1), { field: 'allowed' })
+    const gap = cell(tr, signed(f.gap_t_co2e, 1), { field: 'gap' })
+    if (f.gap_t_co2e > 0) gap.className = 'up'
+    tbody.append(tr)
+  }
+  table.append(thead, tbody)
+  wrap.append(table)
+  const notes = document.createElement('p')
+  notes.className = 'muted small'
+  notes.dataset.field = 'flags'
+  const r = t.rolling_12_months
+  notes.textContent =
+    `Rolling 12 months: ${fmt(r.days_with_data)} of ${fmt(r.days ?? r.days_with_data)} days stored.` +
+    (t.flags.length
+      ? ` Flags: ${t.flags.join(', ').replace(/_/g, ' ')} (a missing day counts as unknown, so the actual is a floor).`
+      : '')
+  const chart = document.createElement('div')
+  chart.className = 'chart trajectory'
+  chart.setAttribute('role', 'img')
+  chart.setAttribute(
+    'aria-label',
+    `${t.name ?? t.id}: path and actual emissions per year, ${t.base.year} to ${t.target_year}; the figures are in the legend below`,
+  )
+  card.append(h, what, wrap, notes, chart)
+  return card
+}
+
+/** Allowed (the path) and stored emissions per year; the current year is partial (to as_of). */
+function trajectoryChart(el, t) {
+  const years = t.trajectory.map((y) => y.year)
+  const allowed = t.trajectory.map((y) => y.allowed_t_co2e)
+  const actual = t.trajectory.map((y) => y.actual_t_co2e)
+  const last = Math.max(
+    0,
+    actual.findLastIndex((v) => v !== null),
+  )
+  const tv = (arr, partial) => (_u, _v, _si, idx) => {
+    const i = idx ?? last
+    if (arr[i] === null || arr[i] === undefined) return '–'
+    return `${fmt(arr[i], 1)} t${partial && t.trajectory[i]?.partial ? ' (to date)' : ''}`
+  }
+  const plot = track(
+    new uPlot(
+      {
+        width: chartWidth(el),
+        height: 200,
+        series: [
+          { label: 'Year', value: (_u, _v, _si, idx) => String(years[idx ?? last] ?? '–') },
+          {
+            label: 'Path allows',
+            stroke: css('--muted'),
+            width: 2,
+            dash: [6, 4],
+            points: { show: false },
+            value: tv(allowed, false),
+          },
+          {
+            label: 'Actual',
+            stroke: css('--accent'),
+            width: 2,
+            points: { show: true, size: 6 },
+            value: tv(actual, true),
+          },
+        ],
+        scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.08)] } },
+        axes: [
+          axis({ space: 44, incrs: [1, 2, 5, 10], values: (_u, splits) => splits.map((v) => String(v)) }),
+          axis({ size: 64, values: (_u, vals) => vals.map((v) => fmt(v, 0)) }),
+        ],
+        legend: { live: true },
+        cursor: { points: { show: false } },
+      },
+      [years, allowed, actual],
+      el,
+    ),
+  )
+  plot.setLegend({ idx: null })
+  return plot
+}
+
+// ---------- alerts (GET /alerts: the alerts part's state, in memory) ----------
+async function showAlerts() {
+  clearView()
+  showOnly('alerts-view')
+  const view = { alerts: true }
+  state.view = view
+  document.title = 'Kawasan · alerts'
+  await refreshAlerts(view)
+  state.timers.push(setInterval(() => void refreshAlerts(view).catch(() => {}), 10000))
+}
+
+async function refreshAlerts(view) {
+  const res = await api('/api/v1/alerts')
+  if (state.view !== view) return
+  $('alerts-status').textContent = res.enabled
+    ? `Rules last evaluated ${res.evaluated_at ? `at ${dtm.format(new Date(res.evaluated_at))} (${state.tz})` : 'not yet'}. Times in ${state.tz}.`
+    : 'In-app alerts are disabled: they run with config alerts.enabled in the same process as the API (kawasan start; docs/ALERTS.md). Operational alerts come from the Prometheus rules.'
+  const row = (a, resolved) => {
+    const tr = document.createElement('tr')
+    tr.dataset.rule = a.rule
+    tr.dataset.subject = a.subject
+    const th = cell(tr, '', { th: true })
+    const strong = document.createElement('span')
+    strong.className = resolved ? 'online' : 'offline'
+    strong.textContent = `● ${a.rule}`
+    th.append(strong, ` ${a.kind.replace(/_/g, ' ')}`)
+    th.title = a.summary
+    cell(tr, a.subject, { field: 'subject' })
+    cell(tr, fmt(a.value, a.kind === 'off_track' ? 1 : 0), { field: 'value' })
+    cell(tr, fmt(a.threshold, 0), { field: 'threshold' })
+    cell(tr, dtm.format(new Date(a.starts_at)), { field: 'starts' })
+    if (resolved) cell(tr, dtm.format(new Date(a.ends_at)), { field: 'ends' })
+    return tr
+  }
+  $('alerts-active')
+    .querySelector('tbody')
+    .replaceChildren(...res.active.map((a) => row(a, false)))
+  $('alerts-resolved')
+    .querySelector('tbody')
+    .replaceChildren(...res.resolved.map((a) => row(a, true)))
+  $('alerts-active-count').textContent = res.enabled ? `${res.active.length}` : 'disabled'
+  $('alerts-active-empty').hidden = !res.enabled || res.active.length > 0
+  $('alerts-resolved-empty').hidden = !res.enabled || res.resolved.length > 0
 }
 
 /** Rows of the view (plant, cluster total or sum of the key's plants) per time step. */
@@ -880,7 +1099,7 @@ function historyRows(series, plant) {
 
 function renderLive(snapshot, append) {
   const view = state.view
-  if (!view) return
+  if (!view || view.alerts) return
   const row = viewRow(snapshot)
   if (!row) return
   $('kpi-consumption').textContent = fmt(row.consumption_kw, 0)
@@ -993,7 +1212,8 @@ function route() {
     if (active) a.setAttribute('aria-current', 'page')
     else a.removeAttribute('aria-current')
   }
-  const shown = known ? showView(m ? m[1] : null) : showView(hash.slice(1) || null)
+  const shown =
+    hash === '#alerts' ? showAlerts() : known ? showView(m ? m[1] : null) : showView(hash.slice(1) || null)
   shown.catch(handleError)
 }
 
@@ -1022,10 +1242,21 @@ async function start() {
   state.tz = state.cluster.timezone
   hm = new Intl.DateTimeFormat('en-GB', { timeZone: state.tz, hour: '2-digit', minute: '2-digit' })
   dm = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', day: 'numeric', month: 'short' })
+  dtm = new Intl.DateTimeFormat('en-GB', {
+    timeZone: state.tz,
+    day: 'numeric',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+  })
   state.plants = plants.plants
   state.roles = new Set(devices.devices.map((d) => d.role))
   $('cluster-name').textContent = state.cluster.name
-  const links = [['#', 'Overview'], ...state.plants.map((p) => [`#plant/${p.id}`, p.id])]
+  const links = [
+    ['#', 'Overview'],
+    ...state.plants.map((p) => [`#plant/${p.id}`, p.id]),
+    ['#alerts', 'Alerts'],
+  ]
   $('nav').replaceChildren(
     ...links.map(([href, text]) => {
       const a = document.createElement('a')
@@ -1081,7 +1312,7 @@ $('range-form').addEventListener('submit', (e) => {
 function setRange(range) {
   localStorage.setItem(RANGE_STORE, JSON.stringify(range))
   const view = state.view
-  if (!view) return
+  if (!view || view.alerts) return
   view.range = range
   loadPeriod(view).catch(handleError)
 }

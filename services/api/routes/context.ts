@@ -3,6 +3,7 @@ import type { CertificateRegister } from '../../../shared/certificate-register/r
 import type { Logger } from '../../../shared/logger.js'
 import type { SiteIndex } from '../../../shared/site-model.js'
 import type { AgentStatus } from '../../../shared/telemetry-schema.js'
+import type { AlertSnapshot } from '../../alerts/app.js'
 import type { ApiKeyStore } from '../api-keys.js'
 import type { ApiConfig } from '../config.js'
 import type { LiveFeed } from '../live-feed.js'
@@ -12,6 +13,9 @@ import type { StoreReads } from '../store-reads.js'
 export interface AgentStatusSource {
   get(plant: string, device: string): AgentStatus | undefined
 }
+
+/** The alerts part of this process, once started (undefined when alerts do not run here). */
+export type AlertSource = () => { snapshot(): AlertSnapshot } | undefined
 
 export interface RouteContext {
   site: SiteIndex
@@ -23,6 +27,7 @@ export interface RouteContext {
   now: () => number
   certificates: CertificateRegister
   agentStatus?: AgentStatusSource | undefined
+  alerts?: AlertSource | undefined
 }
 
 /** Route config: who may call it. `public` routes need no key. */
