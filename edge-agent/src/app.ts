@@ -281,8 +281,8 @@ export class Agent {
       return
     }
     // Live: devices whose settings did not change keep polling without a gap.
-    const before = new Map(cfg.devices.map((d) => [d.id, JSON.stringify(d)]))
-    const after = new Map(next.devices.map((d) => [d.id, JSON.stringify(d)]))
+    const before = new Map(cfg.devices.map((d) => [d.id, canonical(d)]))
+    const after = new Map(next.devices.map((d) => [d.id, canonical(d)]))
     for (const [id, text] of before) if (after.get(id) !== text) await this.removeDevice(id)
     this.current = next
     for (const d of next.devices) {
@@ -334,5 +334,17 @@ export class Agent {
 
 /** Whether two configs differ only in their devices (what can change without a restart). */
 function sameApartFromDevices(a: AgentConfig, b: AgentConfig): boolean {
-  return JSON.stringify({ ...a, devices: [] }) === JSON.stringify({ ...b, devices: [] })
+  return canonical({ ...a, devices: [] }) === canonical({ ...b, devices: [] })
+}
+
+/** JSON with object keys sorted: the same settings compare equal whatever order they were set in. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`
+  return JSON.stringify(v)
 }

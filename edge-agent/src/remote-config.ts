@@ -46,7 +46,8 @@ function signedBytes(e: Unsigned): Buffer {
 
 /** The base64 SPKI form of a public key, as it is written in the agent config. */
 export function publicKeyText(key: KeyObject): string {
-  return createPublicKey(key).export({ type: 'spki', format: 'der' }).toString('base64')
+  const pub = key.type === 'public' ? key : createPublicKey(key)
+  return pub.export({ type: 'spki', format: 'der' }).toString('base64')
 }
 
 export function publicKeyFromText(text: string): KeyObject {
