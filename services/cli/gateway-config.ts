@@ -29,7 +29,12 @@ export async function gatewayConfigCommand(
     return usageError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code})`)
   }
   // The agent's schema, without the environment: what is published is the file alone.
-  const cfg = parseAgentConfig(text, file, { env: {} })
+  let cfg: ReturnType<typeof parseAgentConfig>
+  try {
+    cfg = parseAgentConfig(text, file, { env: {} })
+  } catch (err) {
+    return usageError((err as Error).message) // the agent's own message: line, field and fix
+  }
   if (cfg.cluster !== model.cluster.id || cfg.plant !== plant)
     return usageError(
       `${file} is for ${cfg.cluster}/${cfg.plant}, not ${model.cluster.id}/${plant} of the site model`,
