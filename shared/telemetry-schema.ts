@@ -58,6 +58,14 @@ export const statusSchema = z.object({
   unreadable: z.number().int().nonnegative().optional(),
   /** Agent: estate clock minus gateway clock, measured over the broker's time service (docs/RELIABILITY.md). */
   clock_offset_ms: z.number().optional(),
+  /** Agent: version of the remote config it runs (0: its own file), and why the last one was refused. */
+  config: z
+    .object({
+      version: z.number().int().nonnegative(),
+      refused: z.string().max(500).optional(),
+      refused_version: z.number().int().optional(),
+    })
+    .optional(),
   ts: z.number().int().optional(),
 })
 export type AgentStatus = z.infer<typeof statusSchema>

@@ -63,3 +63,24 @@ export function parseTimeRequestTopic(
   if (!ID_PATTERN.test(cluster) || !ID_PATTERN.test(plant) || !ID_PATTERN.test(agent)) return undefined
   return { cluster, plant, agent }
 }
+
+/**
+ * Remote agent configuration (edge-agent README): the estate publishes a signed config, retained,
+ * on `…/{plant}/{agent}/config`; only estate identities may publish it (services/broker/acl.ts),
+ * and the agent subscribes to its own.
+ */
+export function agentConfigTopic(cluster: string, plant: string, agent: string): string {
+  return `${TOPIC_ROOT}/${cluster}/${plant}/${agent}/config`
+}
+
+/** Parses a config topic; undefined when it is not one or an id is malformed. */
+export function parseAgentConfigTopic(
+  topic: string,
+): { cluster: string; plant: string; agent: string } | undefined {
+  const parts = topic.split('/')
+  if (parts.length !== 6 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT || parts[5] !== 'config')
+    return undefined
+  const [, , cluster, plant, agent] = parts as [string, string, string, string, string, string]
+  if (!ID_PATTERN.test(cluster) || !ID_PATTERN.test(plant) || !ID_PATTERN.test(agent)) return undefined
+  return { cluster, plant, agent }
+}

@@ -3,6 +3,7 @@
  * signals, sets the exit code. Everything else lives in app.ts and friends.
  */
 import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createLogger } from '../../shared/logger.js'
 import { ID_PATTERN, ID_RULE } from '../../shared/topics.js'
@@ -11,6 +12,7 @@ import { renderCheck, runCheck } from './check.js'
 import { type AgentConfig, loadAgentConfig, statusFilePath } from './config.js'
 import { renderConfigTemplate } from './config-template.js'
 import { AgentError } from './errors.js'
+import { withPersistedRemote } from './remote-config.js'
 import {
   type AgentStatusFile,
   type Liveness,
@@ -85,8 +87,10 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${renderCheck(result)}\n`)
       return result.devices.every((d) => d.reachable) && result.broker.ok && result.buffer.ok ? 0 : 1
     }
-    case 'run':
-      return run(loadAgentConfig(configPath(values.config)))
+    case 'run': {
+      const file = configPath(values.config)
+      return run(file, loadAgentConfig(file))
+    }
     case 'status':
       return status(loadAgentConfig(configPath(values.config)), values.json === true)
     default:
@@ -131,10 +135,25 @@ function init(v: {
   return 0
 }
 
-async function run(cfg: AgentConfig): Promise<number> {
+/** Exit code after a remote config that needs a restart (EX_TEMPFAIL): the supervisor starts us again. */
+const RESTART_EXIT = 75
+
+async function run(file: string, local: AgentConfig): Promise<number> {
+  // A remote config applied earlier (remote-config.ts) is kept next to the file and wins over it.
+  const remote = withPersistedRemote(local, file, { baseDir: join(file, '..') })
+  const cfg = remote.cfg
   const log = createLogger({ name: 'kawasan-agent', level: cfg.log_level })
-  const agent = new Agent(cfg, { log })
+  if (remote.problem) log.warn({ problem: remote.problem }, 'persisted remote config not used')
   let exitCode = 0
+  const agent = new Agent(cfg, {
+    log,
+    configFile: file,
+    configVersion: remote.version,
+    onRestartNeeded: () => {
+      exitCode = RESTART_EXIT
+      shutdown('remote config')
+    },
+  })
   const shutdown = (signal: string) => {
     log.info({ signal }, 'stopping')
     agent.stop().then(

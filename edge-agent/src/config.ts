@@ -211,6 +211,15 @@ export const agentConfigSchema = z
         file: z.string().optional().describe('Defaults to <buffer.dir>/status.json'),
       })
       .prefault({}),
+    remote_config: z
+      .strictObject({
+        public_key: z
+          .string()
+          .regex(/^[A-Za-z0-9+/]{40,100}={0,2}$/, 'must be the base64 key `kawasan gateway add` printed')
+          .describe('Estate Ed25519 public key (base64 SPKI); configs it signed are applied remotely'),
+      })
+      .optional()
+      .describe('Accept signed configs from the estate on the agent config topic (unset: never)'),
     devices: z.array(deviceSchema).min(1, 'list at least one device'),
   })
   .superRefine((cfg, ctx) => {

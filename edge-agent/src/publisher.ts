@@ -53,6 +53,14 @@ export interface PublisherOptions {
   clockOffsetMs?: () => number | undefined
   /** Measures the offset to the estate clock over the broker's time service (clock-discipline.ts). */
   clock?: ClockDiscipline | undefined
+  /** The agent's remote config topic (remote-config.ts): subscribed while connected, its state in the status. */
+  config?:
+    | {
+        topic: string
+        onMessage: (payload: Buffer) => void
+        state: () => AgentStatus['config']
+      }
+    | undefined
   now: () => number
   log: Logger
 }
@@ -157,9 +165,17 @@ export class Publisher {
           else this.askTime()
         })
       }
+      if (o.config)
+        client.subscribe(o.config.topic, { qos: 1 }, (err) => {
+          if (err) o.log.warn({ err: err.message }, 'cannot subscribe to the agent config topic')
+        })
       this.publishStatus()
     })
     client.on('message', (topic, payload) => {
+      if (o.config && topic === o.config.topic) {
+        o.config.onMessage(payload)
+        return
+      }
       if (topic !== timeReplyTopic(o.cluster, o.plant, o.agentId) || !o.clock?.onReply(payload)) return
       if (this.clockWaitUntil > 0) {
         this.clockWaitUntil = 0
@@ -237,6 +253,11 @@ export class Publisher {
     if (!batch) return
     this.liveInflight++
     this.send(batch, () => this.liveInflight--)
+  }
+
+  /** The remote config state changed: refresh the retained agent status now. */
+  statusChanged(): void {
+    this.publishStatus()
   }
 
   /** Device went up or down: refresh its retained status right away. */
@@ -337,6 +358,8 @@ export class Publisher {
     }
     const offset = this.o.clockOffsetMs?.()
     if (offset !== undefined) payload.clock_offset_ms = offset
+    const config = this.o.config?.state()
+    if (config) payload.config = config
     client.publish(this.agentStatusTopic, JSON.stringify(payload), { qos: 1, retain: true })
     this.publishDeviceStatuses(true)
   }

@@ -22,6 +22,19 @@ describe('ACL', () => {
     expect(canSubscribe(gw, 'c', 'kawasan/v1/c/+/m1/telemetry').allowed).toBe(false)
   })
 
+  it('lets only the estate (ingest) publish agent configs; a gateway reads its own plant only', () => {
+    const observer: Identity = { username: 'obs', role: 'observer', password_hash: 'scrypt$' }
+    expect(canPublish(ingest, 'c', 'kawasan/v1/c/plant-a/agent/config').allowed).toBe(true)
+    expect(canPublish(ingest, 'c', 'kawasan/v1/x/plant-a/agent/config').allowed).toBe(false)
+    expect(canPublish(gw, 'c', 'kawasan/v1/c/plant-a/agent/config')).toMatchObject({
+      allowed: false,
+      reason: 'only the estate (ingest identity) publishes agent configs',
+    })
+    expect(canPublish(observer, 'c', 'kawasan/v1/c/plant-a/agent/config').allowed).toBe(false)
+    expect(canSubscribe(gw, 'c', 'kawasan/v1/c/plant-a/agent/config').allowed).toBe(true)
+    expect(canSubscribe(gw, 'c', 'kawasan/v1/c/plant-b/agent/config').allowed).toBe(false)
+  })
+
   it('lets a gateway publish Sparkplug edge node messages only for edge nodes of its plant', () => {
     const plantOf = (group: string, node: string) =>
       group === 'G' && node === 'N1' ? 'plant-a' : group === 'G' && node === 'N2' ? 'plant-b' : undefined

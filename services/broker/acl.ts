@@ -11,7 +11,12 @@ import {
   parseSparkplugTopic,
   SPARKPLUG_NAMESPACE,
 } from '../../shared/sparkplug-topics.js'
-import { parseDeviceTopic, parseTimeRequestTopic, TOPIC_ROOT } from '../../shared/topics.js'
+import {
+  parseAgentConfigTopic,
+  parseDeviceTopic,
+  parseTimeRequestTopic,
+  TOPIC_ROOT,
+} from '../../shared/topics.js'
 
 export type AclDecision = { allowed: true } | { allowed: false; reason: string }
 
@@ -26,6 +31,15 @@ export function canPublish(
   topic: string,
   sparkplugPlantOf?: SparkplugPlantOf,
 ): AclDecision {
+  // A signed agent config is the estate's to publish (`kawasan gateway config`), never a gateway's.
+  const config = parseAgentConfigTopic(topic)
+  if (config) {
+    if (identity.role !== 'ingest')
+      return { allowed: false, reason: `only the estate (ingest identity) publishes agent configs` }
+    return config.cluster === clusterId
+      ? allow
+      : { allowed: false, reason: `cluster ${config.cluster} is not this broker's (${clusterId})` }
+  }
   if (identity.role !== 'gateway')
     return { allowed: false, reason: `${identity.role} identities do not publish` }
   if (isSparkplugTopic(topic)) return canPublishSparkplug(identity, topic, sparkplugPlantOf)
@@ -105,6 +119,7 @@ export function canSubscribe(
   if (filter.startsWith(`${SPARKPLUG_NAMESPACE}/`)) return allow
   if (identity.role === 'gateway') {
     const own = `${TOPIC_ROOT}/${clusterId}/${identity.plant}/`
+    // This includes the plant's agent config topics, and never another plant's.
     return filter.startsWith(own)
       ? allow
       : { allowed: false, reason: `a gateway subscribes only under ${own}` }

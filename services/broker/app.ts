@@ -20,7 +20,12 @@ import type { Logger } from '../../shared/logger.js'
 import { verifyPassword } from '../../shared/password-hash.js'
 import type { Identity, SiteIndex } from '../../shared/site-model.js'
 import { isSparkplugTopic } from '../../shared/sparkplug-topics.js'
-import { parseDeviceTopic, parseTimeRequestTopic, timeReplyTopic } from '../../shared/topics.js'
+import {
+  parseAgentConfigTopic,
+  parseDeviceTopic,
+  parseTimeRequestTopic,
+  timeReplyTopic,
+} from '../../shared/topics.js'
 import { canPublish, canSubscribe } from './acl.js'
 import { DEFAULT_LOGIN_LIMITER, LoginLimiter, type LoginLimiterOptions } from './auth-limiter.js'
 import { ClientIdRegistry } from './client-id-registry.js'
@@ -410,6 +415,12 @@ export class KawasanBroker {
     }
     if (isSparkplugTopic(topic)) {
       this.publishSparkplug(client, packet, done)
+      return
+    }
+    if (parseAgentConfigTopic(topic)) {
+      // Signed by the estate and checked by the agent (edge-agent/src/remote-config.ts); retained.
+      this.m.messages.inc({ kind: 'config' })
+      done()
       return
     }
     const deviceTopic = parseDeviceTopic(topic)!

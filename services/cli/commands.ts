@@ -162,10 +162,10 @@ commands run in the same data directory use its InfluxDB.`,
   },
   gateway: {
     summary:
-      'Add a gateway: gateway add PLANT adds its identity and prints its agent config and a one-time password',
+      'Gateways: add PLANT (identity, agent config, one-time password); config PLANT FILE (signed remote config)',
     usage: GATEWAY_USAGE,
     options: GATEWAY_OPTIONS,
-    maxPositionals: 2,
+    maxPositionals: 3,
     run: async (ctx) => {
       const config = loadKawasanConfig(ctx.configFile)
       const { gatewayCommand } = await import('./gateway-command.js')

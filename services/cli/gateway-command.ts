@@ -8,10 +8,12 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { parseDocument } from 'yaml'
 import { renderConfigTemplate } from '../../edge-agent/src/config-template.js'
+import { publicKeyText } from '../../edge-agent/src/remote-config.js'
 import { hashPassword } from '../../shared/password-hash.js'
 import { loadSiteModel } from '../../shared/site-model-file.js'
 import type { CommandContext } from './commands.js'
 import type { KawasanConfig } from './config.js'
+import { estateSigningKey } from './gateway-signing-key.js'
 
 /** 24 random bytes: 192 bits, printed once as base64url. */
 export function newGatewayPassword(): string {
@@ -24,7 +26,11 @@ export async function gatewayCommand(
   usageError: (reason: string) => number,
 ): Promise<number> {
   const [action, plant] = ctx.args.positionals
-  if (action !== 'add') return usageError(action ? `unknown action "${action}"` : 'add?')
+  if (action === 'config') {
+    const { gatewayConfigCommand } = await import('./gateway-config.js')
+    return gatewayConfigCommand(config, ctx, usageError)
+  }
+  if (action !== 'add') return usageError(action ? `unknown action "${action}"` : 'add or config?')
   if (!plant) return usageError('which plant? kawasan gateway add PLANT')
   const file = config.site
   const model = loadSiteModel(file)
@@ -59,12 +65,15 @@ export async function gatewayCommand(
     brokerUrl,
     bufferDir: '/var/lib/kawasan-agent',
   }).replace(`username: gw-${plant}`, `username: ${username}`)
+  // The estate key's public half: the agent applies configs it signed (`kawasan gateway config`).
+  const publicKey = publicKeyText(estateSigningKey(config.dataDir))
+  const remote = `\n# Signed configs from the estate (kawasan gateway config ${plant} FILE) replace this one.\nremote_config:\n  public_key: ${publicKey}\n`
   ctx.err.write(
     `Added gateway identity ${username} for plant ${plant} to ${file}. Restart kawasan broker to load it.\n` +
       'The agent config follows on stdout. The password is shown this once; put it in the\n' +
       "gateway's /etc/kawasan/agent.env:\n\n" +
       `KAWASAN_AGENT_PASSWORD=${password}\n\n`,
   )
-  ctx.out.write(agentConfig)
+  ctx.out.write(`${agentConfig.trimEnd()}\n${remote}`)
   return 0
 }

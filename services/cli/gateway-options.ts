@@ -4,10 +4,17 @@ import type { OptionSpec } from './cli-args.js'
 export const GATEWAY_OPTIONS = {
   username: { type: 'string' },
   broker: { type: 'string' },
+  'config-version': { type: 'string' },
 } as const satisfies OptionSpec
 
 export const GATEWAY_USAGE = `kawasan gateway add PLANT [--username NAME] [--broker URL]
     Adds a gateway identity for PLANT to the site model (default username gw-PLANT) with a new random
     password, prints the edge agent's config on stdout and the password once on stderr (only its
     scrypt hash is kept). --broker is the URL the agent connects to (default:
-    mqtt://<broker.host>:<broker.port>). Restart \`kawasan broker\` afterwards to load the identity.`
+    mqtt://<broker.host>:<broker.port>). Restart \`kawasan broker\` afterwards to load the identity.
+    The config carries the estate's public key (remote_config.public_key).
+kawasan gateway config PLANT FILE [--broker URL] [--config-version N]
+    Checks FILE with the agent's schema, signs it with the estate key (<dataDir>/agent-config-signing.key,
+    created on first use) and publishes it retained on the agent's config topic as the ingest identity
+    (ingest.username/ingest.password). The version defaults to the time in ms; the agent refuses one
+    not newer than what it runs, and reports the result in its retained status.`
