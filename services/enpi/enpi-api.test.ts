@@ -260,6 +260,39 @@ describe('EnPIs from production and rollups on a real InfluxDB (issue 15, Must s
     )
   })
 
+  it('counts daily production from a production meter (first reading of the next day − of the day)', async () => {
+    // line-1's counter grows by the day's tonnes / 24 each hour; readings at every local midnight.
+    const tz = 'Asia/Jakarta'
+    const daily = await store.meterDaily(
+      'plant-a',
+      localDayWindow(date(1), tz).start,
+      localDayWindow(date(31), tz).end,
+    )
+    expect(daily.size).toBe(31)
+    expect(daily.get(date(1))).toBeCloseTo(100, 6)
+    expect(daily.get(date(2))).toBeCloseTo(150, 6)
+    expect(daily.get(date(31))).toBeCloseTo(120, 6)
+    // Without an entry for day 25 the API takes the meter's 120 t; savings stay 40 kWh that day.
+    await influx.query(
+      `DELETE FROM ${PRODUCTION_MEASUREMENT} WHERE plant = 'plant-a' AND time = ${localDayWindow(date(25), tz).start}000000`,
+    )
+    expect(await countPoints(influx, PRODUCTION_MEASUREMENT, 'quantity')).toBe(30)
+    const r = (
+      await get(
+        `/enpi?plant=plant-a&baseline_from=${date(1)}&baseline_to=${date(20)}&from=${date(25)}&to=${date(25)}&resolution=day`,
+        key.read,
+      )
+    ).json()
+    expect(r.reporting.periods[0]).toMatchObject({ period: date(25), days_with_production: 1 })
+    expect(r.reporting.periods[0].production).toBeCloseTo(120, 6)
+    expect(r.reporting.periods[0].savings_kwh).toBeCloseTo(40, 6)
+    // No meter on plant-b: nothing.
+    expect(
+      (await store.meterDaily('plant-b', localDayWindow(date(1), tz).start, localDayWindow(date(31), tz).end))
+        .size,
+    ).toBe(0)
+  })
+
   it("answers another tenant's plant like an unknown one", async () => {
     const res = await get(
       `/enpi?plant=plant-a&baseline_from=${date(1)}&baseline_to=${date(20)}&from=${date(21)}&to=${date(31)}`,

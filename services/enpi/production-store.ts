@@ -3,10 +3,11 @@
  * actor=…,source=…,entered_at=<ms> <start of the local day>`. One point per plant and day: a later
  * entry for the same day replaces the earlier one (a correction), and carries its own who/when/source.
  */
-import { localDateOf, startOfLocalDay } from '../../shared/emissions/local-days.js'
+import { localDateOf, nextDate, startOfLocalDay } from '../../shared/emissions/local-days.js'
 import { type InfluxClient, quoteIdent, quoteString } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import type { SiteModel } from '../../shared/site-model.js'
+import { READINGS_MEASUREMENT } from '../../shared/store-schema.js'
 import {
   checkEntries,
   type ProductionEntry,
@@ -15,6 +16,7 @@ import {
 } from './production-schema.js'
 
 export const PRODUCTION_MEASUREMENT = 'production'
+const DAY_MS = 86_400_000
 
 export class ProductionStore {
   private readonly tz: string
@@ -56,6 +58,34 @@ export class ProductionStore {
       ),
     )
     return entries
+  }
+
+  /**
+   * Daily production counted by the plant's production meters (metric `production_units`, devices
+   * of role production): per local day, the counter's first reading of the next day minus its first
+   * reading of the day, summed over the meters. A day whose step is negative (a counter reset) or
+   * lacks either reading has no value.
+   */
+  async meterDaily(plant: string, start: number, end: number): Promise<Map<string, number>> {
+    const series = await this.influx.query(
+      `SELECT first(${quoteIdent('production_units')}) AS v FROM ${quoteIdent(READINGS_MEASUREMENT)} WHERE ${quoteIdent('cluster')} = ${quoteString(this.cluster)} AND ${quoteIdent('plant')} = ${quoteString(plant)} AND ${quoteIdent('role')} = 'production' AND time >= ${Math.trunc(start)}ms AND time < ${Math.trunc(end + DAY_MS)}ms GROUP BY time(1d), ${quoteIdent('device')} fill(none) tz(${quoteString(this.tz)})`,
+    )
+    const out = new Map<string, number>()
+    const bad = new Set<string>()
+    for (const s of series) {
+      const firsts = new Map(s.rows.map((r) => [localDateOf(Number(r.time), this.tz), Number(r.v)]))
+      for (const [date, v] of firsts) {
+        if (startOfLocalDay(date, this.tz) >= end) continue
+        const next = firsts.get(nextDate(date))
+        if (next === undefined || next < v) {
+          bad.add(date)
+          continue
+        }
+        out.set(date, (out.get(date) ?? 0) + (next - v))
+      }
+    }
+    for (const d of bad) out.delete(d)
+    return out
   }
 
   /** Entries of `plant` whose day starts in `[start, end)`, by local date. */

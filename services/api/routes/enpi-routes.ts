@@ -151,8 +151,15 @@ export function enpiRoutes(ctx: RouteContext, production: ProductionStore): Fast
               total_market_kg_co2e: Number(r.total_market_kg_co2e ?? 0),
               complete: r.complete,
             })
-        const prod = await stored(() => production.read(plant, range.start, range.end))
-        const unit = [...prod.values()][0]?.unit ?? null
+        const entered = await stored(() => production.read(plant, range.start, range.end))
+        const units = await stored(() => production.units())
+        // Entered production is authoritative; a production meter fills the days without an entry.
+        const prod = new Map<string, { quantity: number }>(entered)
+        for (const [date, quantity] of await stored(() =>
+          production.meterDaily(plant, range.start, range.end),
+        ))
+          if (!prod.has(date)) prod.set(date, { quantity })
+        const unit = units.get(plant) ?? null
         const report = enpiReport({
           resolution: q.resolution,
           unit,
