@@ -115,6 +115,14 @@ export const METRICS = {
     max: 1_000_000,
     description: 'Thermal power through a heat meter (positive = in the direction of the device role)',
   },
+  production_units: {
+    unit: 'unit',
+    kind: 'counter',
+    min: 0,
+    max: 1e12,
+    description:
+      "Cumulative production in the plant's production unit (t, units, m³) from a device of role production (docs/ENPI.md)",
+  },
 } as const satisfies Record<string, MetricSpec>
 
 export type MetricName = keyof typeof METRICS

@@ -30,6 +30,8 @@ export const DEVICE_ROLES = [
   'load',
   'boiler',
   'heat_import',
+  // A production counter (tonnes, units, m³) for energy performance indicators: outside every energy balance.
+  'production',
 ] as const
 export type DeviceRole = (typeof DEVICE_ROLES)[number]
 export const FUELS = [

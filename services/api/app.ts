@@ -30,6 +30,7 @@ import { CertificateRegister } from '../../shared/certificate-register/register.
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { type Logger, silentLogger } from '../../shared/logger.js'
 import { AGENT_STATUS_DEVICE_ID, type SiteIndex } from '../../shared/site-model.js'
+import { ProductionStore } from '../enpi/production-store.js'
 import { Access } from './access.js'
 import type { ApiKeyStore } from './api-keys.js'
 import { type ApiConfig, apiConfigSchema } from './config.js'
@@ -42,6 +43,7 @@ import { alertRoutes } from './routes/alert-routes.js'
 import { certificateRoutes } from './routes/certificate-routes.js'
 import type { AgentStatusSource, AlertSource, RouteContext } from './routes/context.js'
 import { deadLetterRoutes } from './routes/dead-letter-routes.js'
+import { enpiRoutes } from './routes/enpi-routes.js'
 import { liveRoutes } from './routes/live-routes.js'
 import { rollupRoutes } from './routes/rollup-routes.js'
 import { siteRoutes } from './routes/site-routes.js'
@@ -221,6 +223,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     await api.register(alertRoutes(ctx))
     await api.register(adminRoutes(ctx))
     await api.register(certificateRoutes(ctx))
+    await api.register(enpiRoutes(ctx, new ProductionStore(opts.influx, opts.site.model, now)))
     api.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>
       app.swagger(),
     )

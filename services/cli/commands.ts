@@ -208,6 +208,19 @@ commands run in the same data directory use its InfluxDB.`,
       return factorsCommand(args, ctx.out)
     },
   },
+  production: {
+    summary:
+      'Production per plant and day for EnPIs: `kawasan production import FILE` (CSV, all rows or none)',
+    usage:
+      'kawasan production import FILE\n    Stores plant,date,quantity,unit rows (t, units or m3); a bad row refuses the file with its line. docs/ENPI.md.',
+    options: {},
+    maxPositionals: 2,
+    run: async (ctx) => {
+      const config = loadKawasanConfig(ctx.configFile)
+      const { productionCommand } = await import('./production-command.js')
+      return productionCommand(config, ctx, (reason) => usageError(ctx, 'production', reason))
+    },
+  },
   site: {
     summary: 'Check a site model file: `kawasan site check FILE`',
     usage:

@@ -35,12 +35,16 @@ export interface SiteDevice {
   device: Device
 }
 
-/** Every device of the site model, shared cluster assets under the `shared` plant. */
+/**
+ * Every device of the site model that carries energy, shared cluster assets under the `shared`
+ * plant. Production counters (role production) are left out: they are no energy flow, and a day
+ * without their readings is not missing data (docs/ENPI.md).
+ */
 export function siteDevices(site: SiteModel): SiteDevice[] {
   return [
     ...site.plants.flatMap((p) => p.devices.map((device) => ({ plant: p.id, device }))),
     ...site.cluster.shared_devices.map((device) => ({ plant: SHARED_PLANT_ID, device })),
-  ]
+  ].filter((d) => d.device.role !== 'production')
 }
 
 export function deviceKey(plant: string, device: string): string {

@@ -39,6 +39,8 @@ export const COUNTERS_FOR_ROLE: Record<DeviceRole, readonly string[]> = {
   // Heat meters (kWh thermal): a boiler's delivered heat, a supplier's steam or hot water received.
   boiler: ['heat_kwh_th'],
   heat_import: ['heat_kwh_th'],
+  // Production counters carry no energy; rollups skip these devices (docs/ENPI.md).
+  production: [],
 }
 
 /** The power metric integrated when a role has no counter: heat roles meter thermal power. */

@@ -196,12 +196,13 @@ export function computeRollup(input: RollupInput): ClusterRollup {
       flags.push({ code: 'unknown_device', plant: s.plant, device: s.deviceId })
       continue
     }
-    if (seen.has(k)) continue
+    if (seen.has(k) || info.device.role === 'production') continue
     seen.add(k)
     energies.push(deviceEnergy(withSiteFacts(s, info.device), window, opts))
   }
   for (const [k, info] of devices) {
-    if (seen.has(k)) continue
+    // A production counter is no energy flow: without it a day is not missing data (docs/ENPI.md).
+    if (seen.has(k) || info.device.role === 'production') continue
     const empty: DeviceSeries = {
       plant: info.plant,
       deviceId: info.device.id,

@@ -1,0 +1,188 @@
+/**
+ * Production and energy performance indicators over HTTP (docs/ENPI.md): admin keys enter
+ * production (all entries or none, the key id as actor); read keys get a plant's EnPIs (kWh and
+ * kg CO2e per unit, per day or month) and its regression baseline with expected energy and
+ * savings, as JSON or CSV. A tenant key sees its own plants only (another's answers UNKNOWN_PLANT).
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { nextDate, startOfLocalDay } from '../../../shared/emissions/local-days.js'
+import { KawasanError } from '../../../shared/errors.js'
+import { InfluxWriteError } from '../../../shared/influx/influx-client.js'
+import { type DayEnergy, enpiCsv, enpiReport } from '../../enpi/enpi-report.js'
+import { ProductionError, productionEntrySchema } from '../../enpi/production-schema.js'
+import type { ProductionStore } from '../../enpi/production-store.js'
+import { ApiError } from '../errors.js'
+import { dateParam, errorSchema, idParam } from '../schemas.js'
+import type { RouteContext } from './context.js'
+
+const DAY_MS = 86_400_000
+/** Longest baseline-to-reporting span read at once (days of rollup_1d). */
+const MAX_DAYS = 3700
+
+const enpiQuery = z.strictObject({
+  plant: idParam.describe('Plant id'),
+  baseline_from: dateParam.describe('First local date of the baseline period'),
+  baseline_to: dateParam.describe('Last local date of the baseline period'),
+  from: dateParam.describe('First local date of the reporting period'),
+  to: dateParam.describe('Last local date of the reporting period'),
+  resolution: z.enum(['day', 'month'], { message: 'must be day or month' }).default('month'),
+  format: z.enum(['json', 'csv'], { message: 'must be json or csv' }).default('json'),
+})
+const productionBody = z.strictObject({
+  entries: z
+    .array(z.unknown())
+    .min(1)
+    .max(10_000)
+    .describe('Production entries (plant, date, quantity, unit)'),
+})
+const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 503: errorSchema }
+
+async function stored<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f()
+  } catch (err) {
+    if (err instanceof ProductionError) throw new ApiError('BAD_REQUEST', err.message)
+    if (err instanceof InfluxWriteError || (err instanceof KawasanError && err.code.startsWith('INFLUX_')))
+      throw new ApiError('STORAGE_UNAVAILABLE', 'the time-series store did not answer; try again shortly', {
+        cause: err,
+      })
+    throw err
+  }
+}
+
+export function enpiRoutes(ctx: RouteContext, production: ProductionStore): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<ZodTypeProvider>()
+    const tz = ctx.site.model.cluster.timezone
+
+    app.post(
+      '/production',
+      {
+        config: { scope: 'admin' },
+        schema: {
+          tags: ['enpi'],
+          summary: 'Enter production per plant and local day (all entries or none)',
+          description: `Each entry: \`{ plant, date (YYYY-MM-DD, ${tz}), quantity, unit: t|units|m3 }\`. One unit per plant. A later entry for the same plant and day replaces the earlier one.`,
+          body: productionBody,
+          response: { 201: z.object({ stored: z.number() }), ...errors },
+        },
+      },
+      async (req, reply) => {
+        const actor = req.access!.key.id
+        const rows = req.body.entries.map((value, i) => ({ where: `entries[${i}]`, value }))
+        const entries = await stored(() => production.enter(rows, actor, 'api'))
+        ctx.log.info({ entries: entries.length, by: actor }, 'production entered')
+        return reply.code(201).send({ stored: entries.length })
+      },
+    )
+
+    app.get(
+      '/production',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['enpi'],
+          summary: "A plant's production entries for a range of local dates, with who entered them",
+          querystring: z.strictObject({ plant: idParam, from: dateParam, to: dateParam }),
+          response: {
+            200: z.object({
+              plant: z.string(),
+              entries: z.array(
+                productionEntrySchema.extend({
+                  actor: z.string(),
+                  source: z.string(),
+                  entered_at: z.string(),
+                }),
+              ),
+            }),
+            ...errors,
+          },
+        },
+      },
+      async (req) => {
+        const [plant] = req.access!.selectPlants(req.query.plant) as [string]
+        const range = dateRange(req.query.from, req.query.to, tz)
+        const got = await stored(() => production.read(plant, range.start, range.end))
+        return {
+          plant,
+          entries: [...got.values()].map((e) => ({ ...e, entered_at: new Date(e.entered_at).toISOString() })),
+        }
+      },
+    )
+
+    app.get(
+      '/enpi',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['enpi'],
+          summary: 'EnPIs (kWh and kg CO2e per unit) and the regression baseline with savings (ISO 50006)',
+          description:
+            'Energy = the plant consumption_kwh of rollup_1d; kg CO2e = total_location_kg_co2e and total_market_kg_co2e. The baseline `energy = a + b × production` is fitted over the complete baseline periods; each reporting period gets expected = a + b × its production and savings = expected − actual. docs/ENPI.md.',
+          querystring: enpiQuery,
+          produces: ['application/json', 'text/csv'],
+          response: { 200: z.record(z.string(), z.unknown()).describe('JSON report or text/csv'), ...errors },
+        },
+      },
+      async (req, reply) => {
+        const q = req.query
+        const [plant] = req.access!.selectPlants(q.plant) as [string]
+        if (q.baseline_to < q.baseline_from || q.to < q.from)
+          throw new ApiError('BAD_REQUEST', 'a period ends before it starts')
+        const first = q.baseline_from < q.from ? q.baseline_from : q.from
+        const last = q.baseline_to > q.to ? q.baseline_to : q.to
+        const range = dateRange(first, last, tz)
+        if ((range.end - range.start) / DAY_MS > MAX_DAYS)
+          throw new ApiError('RANGE_TOO_LARGE', `more than ${MAX_DAYS} days from ${first} to ${last}`)
+        const energy = new Map<string, DayEnergy>()
+        for await (const rows of ctx.reads.rollups({
+          resolution: '1d',
+          tags: [plant],
+          ...range,
+          chunkMs: 366 * DAY_MS,
+        }))
+          for (const r of rows)
+            energy.set(r.date, {
+              date: r.date,
+              consumption_kwh: Number(r.consumption_kwh ?? 0),
+              total_location_kg_co2e: Number(r.total_location_kg_co2e ?? 0),
+              total_market_kg_co2e: Number(r.total_market_kg_co2e ?? 0),
+              complete: r.complete,
+            })
+        const entered = await stored(() => production.read(plant, range.start, range.end))
+        const units = await stored(() => production.units())
+        // Entered production is authoritative; a production meter fills the days without an entry.
+        const prod = new Map<string, { quantity: number }>(entered)
+        for (const [date, quantity] of await stored(() =>
+          production.meterDaily(plant, range.start, range.end),
+        ))
+          if (!prod.has(date)) prod.set(date, { quantity })
+        const unit = units.get(plant) ?? null
+        const report = enpiReport({
+          resolution: q.resolution,
+          unit,
+          baseline: { from: q.baseline_from, to: q.baseline_to },
+          reporting: { from: q.from, to: q.to },
+          energy,
+          production: prod,
+        })
+        if (q.format === 'csv')
+          return reply
+            .type('text/csv; charset=utf-8')
+            .header(
+              'content-disposition',
+              `attachment; filename="kawasan-enpi-${plant}-${q.from}_${q.to}.csv"`,
+            )
+            .send(enpiCsv(plant, report) as never)
+        return { plant, timezone: tz, ...report }
+      },
+    )
+  }
+}
+
+function dateRange(from: string, to: string, tz: string): { start: number; end: number } {
+  if (to < from) throw new ApiError('BAD_REQUEST', `"to" (${to}) is before "from" (${from})`)
+  return { start: startOfLocalDay(from, tz), end: startOfLocalDay(nextDate(to), tz) }
+}
