@@ -15,6 +15,7 @@ import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApiKeyStore } from '../../services/api/api-keys.js'
 import { buildApiApp } from '../../services/api/app.js'
+import { checkPeriod } from '../../services/audit/export.js'
 import { verifyDocument } from '../../services/audit/signing.js'
 import { auditVerify } from '../../services/cli/audit-command.js'
 import { RollupService } from '../../services/rollup/app.js'
@@ -249,6 +250,7 @@ describe('manual corrections and the signed audit export', () => {
     const badPeriod = await call('GET', `/audit/export?from=${D2}&to=${D1}`, admin)
     expect(badPeriod.statusCode).toBe(400)
     expect(badPeriod.json().message).toContain('to >= from')
+    expect(() => checkPeriod('2026-3-2', D2)).toThrow(expect.objectContaining({ code: 'AUDIT_EXPORT_INVALID' }))
   })
 
   it('imports a manual entry file whole or not at all (MANUAL_IMPORT_INVALID)', async () => {
