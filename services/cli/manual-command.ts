@@ -6,6 +6,7 @@ import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { createLogger } from '../../shared/logger.js'
 import { parseManualFile } from '../../shared/manual-entries/file.js'
 import { ManualEntries } from '../../shared/manual-entries/register.js'
+import type { ManualEntry } from '../../shared/manual-entries/schema.js'
 import { loadSiteModel } from '../../shared/site-model-file.js'
 import { resolveInflux } from '../stack/influx.js'
 import { MANUAL_USAGE } from './audit-options.js'
@@ -37,15 +38,17 @@ export async function manualCommand(config: KawasanConfig, ctx: CommandContext):
     site: loadSiteModel(config.site),
   })
   const iso = (ms: number) => new Date(ms).toISOString()
+  const what = (e: ManualEntry) =>
+    e.kind === 'correction'
+      ? `correction ${iso(e.start)}..${iso(e.end)} ${e.energy_kwh} kWh`
+      : `meter replacement at ${iso(e.start)}: old ${e.old_final_kwh} kWh, new ${e.new_start_kwh} kWh`
   try {
     if (action === 'list') {
       for (const { entry, history } of await entries.list()) {
-        ctx.out.write(
-          `${entry.id}\t${entry.plant}/${entry.device}\t${iso(entry.start)}..${iso(entry.end)}\t${entry.energy_kwh} kWh\n`,
-        )
+        ctx.out.write(`${entry.id}\t${entry.plant}/${entry.device}\t${what(entry)}\n`)
         for (const e of history)
           ctx.out.write(
-            `  ${iso(e.time)}\t${e.event}\t${e.actor}\t${e.previous?.energy_kwh ?? 'readings'} -> ${e.values.energy_kwh} kWh\t${e.reason}\n`,
+            `  ${iso(e.time)}\t${e.event}\t${e.actor}\twas: ${e.previous ? what(e.previous) : 'readings'}\tnow: ${what(e.values)}\t${e.reason}\n`,
           )
       }
       return 0

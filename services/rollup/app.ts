@@ -498,7 +498,10 @@ export class RollupService {
     for (const e of unseen)
       for (const c of [e.values, e.previous])
         if (c)
-          for (const d of datesBetween(localDateOf(c.start, this.tz), localDateOf(c.end - 1, this.tz)))
+          for (const d of datesBetween(
+            localDateOf(c.start, this.tz),
+            localDateOf(Math.max(c.start, c.end - 1), this.tz),
+          ))
             dates.add(d)
     const now = this.now()
     const today = localDateOf(now, this.tz)

@@ -5,15 +5,60 @@
  * it gets a third). Outside, the readings stand. The replaced part counts as estimated and the
  * device carries the flag `manual_correction`. Pure.
  */
+
+import { COUNTERS_FOR_ROLE } from '../../shared/emissions/energy.js'
 import type {
   DeviceEnergy,
+  DeviceSeries,
   EnergyOptions,
   LocalHour,
   PreparedDevice,
   TimeWindow,
 } from '../../shared/emissions/index.js'
 import { windowEnergy } from '../../shared/emissions/index.js'
-import type { Correction } from '../../shared/manual-entries/schema.js'
+import type { Correction, MeterReplacement } from '../../shared/manual-entries/schema.js'
+
+/**
+ * A device's counter readings after each meter replacement moved onto the old meter's scale: a
+ * reading at or after a swap gets `old_final_kwh − new_start_kwh` added (summed over swaps), so
+ * the step across the swap is the old meter's last stretch plus the new one's first, never a false
+ * reset or a negative step. Only the role's energy counters change. Pure.
+ */
+export function withMeterReplacements(
+  series: DeviceSeries,
+  swaps: readonly MeterReplacement[],
+): DeviceSeries {
+  if (swaps.length === 0) return series
+  const sorted = [...swaps].sort((a, b) => a.start - b.start)
+  const offsetAt = (ts: number) => {
+    let o = 0
+    for (const s of sorted) if (ts >= s.start) o += s.old_final_kwh - s.new_start_kwh
+    return o
+  }
+  const metrics = COUNTERS_FOR_ROLE[series.role]
+  if (series.samples)
+    return {
+      ...series,
+      samples: series.samples.map((x) => {
+        const o = offsetAt(x.ts)
+        if (o === 0) return x
+        const m: Record<string, number> = { ...x.m }
+        for (const k of metrics) if (m[k] !== undefined) m[k] = m[k] + o
+        return { ts: x.ts, m }
+      }),
+    }
+  if (!series.columns) return series
+  const { ts } = series.columns
+  const m: Record<string, ArrayLike<number> | undefined> = { ...series.columns.m }
+  for (const k of metrics) {
+    const col = m[k]
+    if (!col) continue
+    const out = Float64Array.from(col)
+    for (let i = 0; i < out.length; i++) out[i] = out[i]! + offsetAt(ts[i]!)
+    m[k] = out
+  }
+  return { ...series, columns: { ts, m } }
+}
 
 export function withCorrections(
   energy: DeviceEnergy,

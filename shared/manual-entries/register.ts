@@ -8,7 +8,7 @@
 import { KawasanError } from '../errors.js'
 import type { InfluxClient } from '../influx/influx-client.js'
 import type { SiteModel } from '../site-model.js'
-import { type Correction, correctionInputSchema, type ManualEvent } from './schema.js'
+import { type ManualEntry, type ManualEvent, manualInputSchema } from './schema.js'
 import { ManualEventStore } from './store.js'
 
 export interface ManualEntriesOptions {
@@ -24,7 +24,7 @@ export interface ManualImportRow {
 }
 
 export interface ManualEntryWithHistory {
-  entry: Correction
+  entry: ManualEntry
   history: ManualEvent[]
 }
 
@@ -74,7 +74,7 @@ export class ManualEntries {
       const seen = new Set<string>()
       for (const row of rows) {
         const where = file ? `line ${row.line}: ` : ''
-        const parsed = correctionInputSchema.safeParse(row.value)
+        const parsed = manualInputSchema.safeParse(row.value)
         if (!parsed.success) {
           for (const i of parsed.error.issues)
             problems.push(`${where}${i.path.join('.') || 'entry'}: ${i.message}`)
@@ -85,15 +85,27 @@ export class ManualEntries {
         if (problem) problems.push(`${where}${problem}`)
         if (seen.has(c.id)) problems.push(`${where}entry ${c.id} appears twice in the file`)
         seen.add(c.id)
-        const values: Correction = {
-          id: c.id,
-          kind: 'correction',
-          plant: c.plant,
-          device: c.device,
-          start: Date.parse(c.from),
-          end: Date.parse(c.to),
-          energy_kwh: c.energy_kwh,
-        }
+        const values: ManualEntry =
+          c.kind === 'correction'
+            ? {
+                id: c.id,
+                kind: c.kind,
+                plant: c.plant,
+                device: c.device,
+                start: Date.parse(c.from),
+                end: Date.parse(c.to),
+                energy_kwh: c.energy_kwh,
+              }
+            : {
+                id: c.id,
+                kind: c.kind,
+                plant: c.plant,
+                device: c.device,
+                start: Date.parse(c.at),
+                end: Date.parse(c.at),
+                old_final_kwh: c.old_final_kwh,
+                new_start_kwh: c.new_start_kwh,
+              }
         const previous = current.get(c.id)?.entry ?? null
         out.push({
           time: time++,

@@ -1,7 +1,8 @@
 /**
  * Manual entries (docs/AUDIT.md): data a meter did not give, entered by a person and kept beside
- * the raw readings, never over them. Today one kind: a correction, which states a device's energy
- * for a window in place of what its readings give (a meter that read wrong or not at all).
+ * the raw readings, never over them. A correction states a device's energy for a window in place
+ * of what its readings give (a meter that read wrong or not at all); a meter replacement records a
+ * new counter start (the old meter's final value and the new one's start value at a time).
  */
 import { z } from 'zod'
 
@@ -28,6 +29,34 @@ export const correctionInputSchema = z
   })
 export type CorrectionInput = z.infer<typeof correctionInputSchema>
 
+export const meterReplacementInputSchema = z.strictObject({
+  id: manualEntryIdSchema,
+  kind: z.literal('meter_replacement'),
+  plant: z.string().min(1),
+  device: z.string().min(1),
+  at: instant.describe('When the new meter started counting'),
+  old_final_kwh: z.number().nonnegative().describe("The old meter's last register value, kWh"),
+  new_start_kwh: z.number().nonnegative().describe("The new meter's register value at `at`, kWh"),
+  reason: z.string().min(1),
+})
+
+export const manualInputSchema = z.discriminatedUnion('kind', [
+  correctionInputSchema,
+  meterReplacementInputSchema,
+])
+
+/** A meter replacement as stored: `start` = `end` = the swap time, epoch ms. */
+export interface MeterReplacement {
+  id: string
+  kind: 'meter_replacement'
+  plant: string
+  device: string
+  start: number
+  end: number
+  old_final_kwh: number
+  new_start_kwh: number
+}
+
 /** A correction as stored: times in epoch ms. */
 export interface Correction {
   id: string
@@ -39,6 +68,8 @@ export interface Correction {
   energy_kwh: number
 }
 
+export type ManualEntry = Correction | MeterReplacement
+
 export const MANUAL_EVENT_KINDS = ['created', 'amended'] as const
 export type ManualEventKind = (typeof MANUAL_EVENT_KINDS)[number]
 
@@ -49,7 +80,7 @@ export interface ManualEvent {
   event: ManualEventKind
   actor: string
   reason: string
-  values: Correction
+  values: ManualEntry
   /** The entry's values before this event; null on `created` (the raw readings applied). */
-  previous: Correction | null
+  previous: ManualEntry | null
 }

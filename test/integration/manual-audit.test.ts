@@ -139,13 +139,13 @@ describe('manual corrections and the signed audit export', () => {
     expect(Number(bad.scope2_location_kg_co2e)).toBeCloseTo(2287.6, 6)
 
     // A read key may not correct; a bad field is refused with its reason; nothing is stored.
-    expect((await call('POST', '/manual/corrections', reader, correction)).statusCode).toBe(403)
-    const refused = await call('POST', '/manual/corrections', admin, { ...correction, device: 'nope' })
+    expect((await call('POST', '/manual/entries', reader, correction)).statusCode).toBe(403)
+    const refused = await call('POST', '/manual/entries', admin, { ...correction, device: 'nope' })
     expect(refused.statusCode).toBe(400)
     expect(refused.json().message).toContain('device "nope" is not a device of plant-a')
     expect((await call('GET', '/manual/entries', admin)).json().entries).toEqual([])
 
-    const saved = await call('POST', '/manual/corrections', admin, correction)
+    const saved = await call('POST', '/manual/entries', admin, correction)
     expect(saved.statusCode, saved.body).toBe(201)
     expect(saved.json()).toMatchObject({ event: 'created', actor: 'ops-admin', previous: null })
     await rollup.runManual()
@@ -175,7 +175,7 @@ describe('manual corrections and the signed audit export', () => {
     expect((await at(w1.start + 12 * H)) - (await at(w1.start + 8 * H))).toBeCloseTo(800, 6)
 
     // Amended to 420 kWh: the trail keeps both values; the day becomes 2,800 − 800 + 420 = 2,420 kWh.
-    const amended = await call('POST', '/manual/corrections', admin, {
+    const amended = await call('POST', '/manual/entries', admin, {
       ...correction,
       energy_kwh: 420,
       reason: 'feeder logger re-read: 105 kW average',
@@ -250,7 +250,61 @@ describe('manual corrections and the signed audit export', () => {
     const badPeriod = await call('GET', `/audit/export?from=${D2}&to=${D1}`, admin)
     expect(badPeriod.statusCode).toBe(400)
     expect(badPeriod.json().message).toContain('to >= from')
-    expect(() => checkPeriod('2026-3-2', D2)).toThrow(expect.objectContaining({ code: 'AUDIT_EXPORT_INVALID' }))
+    expect(() => checkPeriod('2026-3-2', D2)).toThrow(
+      expect.objectContaining({ code: 'AUDIT_EXPORT_INVALID' }),
+    )
+  })
+
+  it('a meter replacement makes the counter step across the swap right (no false reset or rejected step)', async () => {
+    // plant-b (50 kW) gets a new meter on D2 at 06:00 local that starts at 500 kWh (a refurbished
+    // one). Old meter: 1,000 kWh at D1 −1 h + 50 kW, so at the swap it reads
+    // 1,000 + (1 + 24 + 6) h × 50 = 2,550 kWh. New readings: 500 + 50 kW × time since the swap.
+    const w1 = localDayWindow(D1, TZ)
+    const w2 = localDayWindow(D2, TZ)
+    const swapAt = w2.start + 6 * H
+    const oldFinal = 1000 + ((swapAt - (w1.start - H)) / H) * 50
+    expect(oldFinal).toBe(2550)
+    const lines: string[] = []
+    for (let t = swapAt; t <= w2.end + H; t += MIN)
+      lines.push(
+        toLine({
+          measurement: 'readings',
+          tags: { cluster: 'cikarang', plant: 'plant-b', device: 'grid-main', role: 'grid_import' },
+          fields: { e_kwh: 500 + ((t - swapAt) / H) * 50, seq: { int: (t - (w1.start - H)) / MIN } },
+          time: t,
+        }),
+      )
+    await influx.writeLines(lines)
+    await rollup.day(D2, 'backfill')
+    // Without the entry the drop 2,549.17 → 500.83 at the swap cannot be told from a bad value:
+    // the step is rejected and the counter re-based (counter_spike_rejected), so the swap minute's
+    // 50/60 kWh is lost: 24 × 50 − 0.833 = 1,199.17 kWh instead of 1,200.
+    const before = await dayRow(D2, 'plant-b')
+    expect(Number(before.grid_import_kwh)).toBeCloseTo(1200 - 50 / 60, 6)
+    expect(String(before.flags)).toContain('counter_spike_rejected')
+
+    const saved = await call('POST', '/manual/entries', admin, {
+      id: 'swap-plant-b-grid-main',
+      kind: 'meter_replacement',
+      plant: 'plant-b',
+      device: 'grid-main',
+      at: new Date(swapAt).toISOString(),
+      old_final_kwh: oldFinal,
+      new_start_kwh: 500,
+      reason: 'meter M-2231 replaced by M-9920 (work order 88)',
+    })
+    expect(saved.statusCode, saved.body).toBe(201)
+    expect(saved.json()).toMatchObject({
+      event: 'created',
+      values: { kind: 'meter_replacement', old_final_kwh: 2550 },
+    })
+    await rollup.runManual()
+    // With it, readings from 06:00 are moved by 2,550 − 500 = 2,050 kWh: the step across the swap
+    // is 50/60 kWh like every other minute, and D2 is 24 × 50 = 1,200 kWh, nothing rejected.
+    const after = await dayRow(D2, 'plant-b')
+    expect(Number(after.grid_import_kwh)).toBeCloseTo(1200, 6)
+    expect(String(after.flags)).not.toMatch(/counter_spike_rejected|counter_reset/)
+    expect(Number(after.scope2_location_kg_co2e)).toBeCloseTo(1200 * 0.817, 6)
   })
 
   it('imports a manual entry file whole or not at all (MANUAL_IMPORT_INVALID)', async () => {
@@ -264,7 +318,10 @@ describe('manual corrections and the signed audit export', () => {
       code: 'MANUAL_IMPORT_INVALID',
       message: expect.stringContaining('line 3: plant "plant-x" is not in the site model'),
     })
-    expect((await entries.list()).map((e) => e.entry.id)).toEqual(['fix-plant-a-2026-03-02'])
+    expect((await entries.list()).map((e) => e.entry.id)).toEqual([
+      'fix-plant-a-2026-03-02',
+      'swap-plant-b-grid-main',
+    ])
     const ok = await entries.importRows(
       parseManualFile('fix.csv', csv.split('\n').slice(0, 2).join('\n')),
       'file:fix.csv',

@@ -7,7 +7,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { KawasanError } from '../../../shared/errors.js'
-import type { ManualEvent } from '../../../shared/manual-entries/schema.js'
+import type { ManualEntry, ManualEvent } from '../../../shared/manual-entries/schema.js'
 import { ApiError } from '../errors.js'
 import { errorSchema } from '../schemas.js'
 import type { RouteContext } from './context.js'
@@ -22,24 +22,45 @@ const correctionOut = z.object({
   to: z.string(),
   energy_kwh: z.number(),
 })
+const replacementOut = z.object({
+  id: z.string(),
+  kind: z.literal('meter_replacement'),
+  plant: z.string(),
+  device: z.string(),
+  at: z.string(),
+  old_final_kwh: z.number(),
+  new_start_kwh: z.number(),
+})
+const entryOut = z.discriminatedUnion('kind', [correctionOut, replacementOut])
 const eventOut = z.object({
   time: z.string(),
   event: z.enum(['created', 'amended']),
   actor: z.string(),
   reason: z.string(),
-  values: correctionOut,
-  previous: correctionOut.nullable().describe('The values replaced; null: the raw readings applied'),
+  values: entryOut,
+  previous: entryOut.nullable().describe('The values replaced; null: the raw readings applied'),
 })
 const iso = (ms: number) => new Date(ms).toISOString()
-const corr = (c: ManualEvent['values']) => ({
-  id: c.id,
-  kind: c.kind,
-  plant: c.plant,
-  device: c.device,
-  from: iso(c.start),
-  to: iso(c.end),
-  energy_kwh: c.energy_kwh,
-})
+const corr = (c: ManualEntry): z.infer<typeof entryOut> =>
+  c.kind === 'correction'
+    ? {
+        id: c.id,
+        kind: c.kind,
+        plant: c.plant,
+        device: c.device,
+        from: iso(c.start),
+        to: iso(c.end),
+        energy_kwh: c.energy_kwh,
+      }
+    : {
+        id: c.id,
+        kind: c.kind,
+        plant: c.plant,
+        device: c.device,
+        at: iso(c.start),
+        old_final_kwh: c.old_final_kwh,
+        new_start_kwh: c.new_start_kwh,
+      }
 const evOut = (e: ManualEvent) => ({
   time: iso(e.time),
   event: e.event,
@@ -61,7 +82,7 @@ export function manualRoutes(ctx: RouteContext): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
     app.post(
-      '/manual/corrections',
+      '/manual/entries',
       {
         config: { scope: 'admin' },
         schema: {
@@ -70,7 +91,9 @@ export function manualRoutes(ctx: RouteContext): FastifyPluginAsync {
             "Replace a device's energy for a window with a stated value (a second save of an id amends it)",
           body: z
             .record(z.string(), z.unknown())
-            .describe('id, kind "correction", plant, device, from, to, energy_kwh, reason'),
+            .describe(
+              'correction: id, kind, plant, device, from, to, energy_kwh, reason; meter_replacement: id, kind, plant, device, at, old_final_kwh, new_start_kwh, reason',
+            ),
           response: { 201: eventOut, ...errors },
         },
       },
@@ -92,7 +115,7 @@ export function manualRoutes(ctx: RouteContext): FastifyPluginAsync {
           summary: 'Every manual entry with its audit trail (who, when, why, previous values)',
           response: {
             200: z.object({
-              entries: z.array(z.object({ entry: correctionOut, history: z.array(eventOut) })),
+              entries: z.array(z.object({ entry: entryOut, history: z.array(eventOut) })),
             }),
             ...errors,
           },
