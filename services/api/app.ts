@@ -5,6 +5,7 @@
  * dashboard files.
  */
 import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import cors from '@fastify/cors'
 import rateLimit from '@fastify/rate-limit'
@@ -29,6 +30,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import { CertificateRegister } from '../../shared/certificate-register/register.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { type Logger, silentLogger } from '../../shared/logger.js'
+import { ManualEntries } from '../../shared/manual-entries/register.js'
 import { AGENT_STATUS_DEVICE_ID, type SiteIndex } from '../../shared/site-model.js'
 import { ProductionStore } from '../enpi/production-store.js'
 import { Access } from './access.js'
@@ -40,11 +42,13 @@ import { LiveFeed } from './live-feed.js'
 import { needsKey, requireRouteScopes } from './route-scopes.js'
 import { adminRoutes } from './routes/admin-routes.js'
 import { alertRoutes } from './routes/alert-routes.js'
+import { auditRoutes } from './routes/audit-routes.js'
 import { certificateRoutes } from './routes/certificate-routes.js'
 import type { AgentStatusSource, AlertSource, RouteContext } from './routes/context.js'
 import { deadLetterRoutes } from './routes/dead-letter-routes.js'
 import { enpiRoutes } from './routes/enpi-routes.js'
 import { liveRoutes } from './routes/live-routes.js'
+import { manualRoutes } from './routes/manual-routes.js'
 import { rollupRoutes } from './routes/rollup-routes.js'
 import { siteRoutes } from './routes/site-routes.js'
 import { targetRoutes } from './routes/target-routes.js'
@@ -76,6 +80,8 @@ export interface ApiAppOptions {
   /** In-app alerts of this process (GET /alerts); without it the route answers `enabled: false`. */
   alerts?: AlertSource | undefined
   now?: () => number
+  /** The audit signing key file; default audit-ed25519.pem beside the API keys file (the data dir). */
+  auditKeyFile?: string | undefined
 }
 
 export interface ApiApp {
@@ -98,6 +104,9 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     log,
     now,
     certificates: new CertificateRegister({ influx: opts.influx, site: opts.site.model, now }),
+    manual: new ManualEntries({ influx: opts.influx, site: opts.site.model, now }),
+    influx: opts.influx,
+    auditKeyFile: opts.auditKeyFile ?? join(dirname(opts.keys.file), 'audit-ed25519.pem'),
     agentStatus: opts.agentStatus,
     alerts: opts.alerts,
   }
@@ -224,6 +233,8 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     await api.register(adminRoutes(ctx))
     await api.register(certificateRoutes(ctx))
     await api.register(enpiRoutes(ctx, new ProductionStore(opts.influx, opts.site.model, now)))
+    await api.register(manualRoutes(ctx))
+    await api.register(auditRoutes(ctx))
     api.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>
       app.swagger(),
     )

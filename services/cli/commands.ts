@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import type { LogFormat } from '../../shared/logger.js'
 import { loadSiteIndex } from '../../shared/site-model-file.js'
 import { API_KEY_OPTIONS, API_KEY_USAGE } from './api-key-options.js'
+import { AUDIT_OPTIONS, AUDIT_USAGE, MANUAL_USAGE } from './audit-options.js'
 import { CERTIFICATES_USAGE } from './certificates-options.js'
 import type { OptionSpec, ParsedArgs } from './cli-args.js'
 import { loadKawasanConfig } from './config.js'
@@ -159,6 +160,22 @@ commands run in the same data directory use its InfluxDB.`,
       const { certificatesCommand } = await import('./certificates-command.js')
       return certificatesCommand(config, ctx)
     },
+  },
+  audit: {
+    summary: 'Signed audit export: export --from D --to D --out FILE, verify FILE',
+    usage: AUDIT_USAGE,
+    options: AUDIT_OPTIONS,
+    maxPositionals: 3,
+    run: async (ctx) =>
+      (await import('./audit-command.js')).auditCommand(loadKawasanConfig(ctx.configFile), ctx),
+  },
+  manual: {
+    summary: 'Manual entries (corrections): import FILE (CSV or JSON, all rows or none), list',
+    usage: MANUAL_USAGE,
+    options: {},
+    maxPositionals: 3,
+    run: async (ctx) =>
+      (await import('./manual-command.js')).manualCommand(loadKawasanConfig(ctx.configFile), ctx),
   },
   gateway: {
     summary:

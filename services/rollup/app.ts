@@ -28,6 +28,8 @@ import {
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
+import { foldManualEvents } from '../../shared/manual-entries/register.js'
+import { ManualEventStore } from '../../shared/manual-entries/store.js'
 import type { RollupResolution } from '../../shared/rollup-record.js'
 import type { SiteModel } from '../../shared/site-model.js'
 import {
@@ -62,8 +64,9 @@ const HOUR_MS = 3_600_000
 const LATE_OVERLAP_MS = 10 * MINUTE_MS
 const LATE_WATERMARK_KEY = 'late_marked_at'
 const CERTIFICATE_WATERMARK_KEY = 'certificate_events_at'
+const MANUAL_WATERMARK_KEY = 'manual_events_at'
 
-export type RollupJobName = 'live' | 'minute' | 'daily' | 'catch-up' | 'late-data' | 'certificates'
+export type RollupJobName = 'live' | 'minute' | 'daily' | 'catch-up' | 'late-data' | 'certificates' | 'manual'
 
 /** A live snapshot was written (`live` measurement). */
 export interface LiveUpdate {
@@ -131,6 +134,10 @@ export class RollupService {
   private readonly certificateEventsHandled = new Set<string>()
   private certificatePoll: NodeJS.Timeout | undefined
   private registerLoaded = false
+  private readonly manualEvents: ManualEventStore
+  private manualWatermark: number | undefined
+  private readonly manualEventsHandled = new Set<string>()
+  private manualLoaded = false
   private readonly m
 
   constructor(private readonly options: RollupServiceOptions) {
@@ -147,6 +154,7 @@ export class RollupService {
     this.reader = new ReadingsReader(options.influx, site)
     this.state = new RollupStateStore(options.influx, this.cluster)
     this.certificateEvents = new CertificateEventStore(options.influx, this.cluster)
+    this.manualEvents = new ManualEventStore(options.influx, this.cluster)
     this.engineOptions = {
       site,
       reader: this.reader,
@@ -221,9 +229,13 @@ export class RollupService {
     )
     // The register's certificates before any day is rolled up; then polled (certificatePollSeconds).
     void this.runCertificates()
+    void this.runManual()
     const pollMs = config.certificatePollSeconds * 1000
     if (pollMs > 0) {
-      this.certificatePoll = setInterval(() => void this.runCertificates(), pollMs)
+      this.certificatePoll = setInterval(() => {
+        void this.runCertificates()
+        void this.runManual()
+      }, pollMs)
       this.certificatePoll.unref()
     }
     void this.enqueue('catch-up', async () => {
@@ -304,6 +316,15 @@ export class RollupService {
     return this.enqueue('certificates', () => this.certificates())
   }
 
+  /**
+   * Reads the manual entries now (also every `certificatePollSeconds`): the engine applies the
+   * corrections from then on, and a new or amended one recomputes the days of its old and new
+   * windows (docs/AUDIT.md "Recompute").
+   */
+  runManual(): Promise<void> {
+    return this.enqueue('manual', () => this.manual())
+  }
+
   /** Rolls up one local day and its hours as complete, writes and announces them. */
   async day(date: string, reason: RollupUpdate['reason'] = 'daily'): Promise<ComputedRollup[]> {
     const jobs: RollupJob[] = [
@@ -317,6 +338,7 @@ export class RollupService {
     // Never a rollup without the register's certificates: if it could not be read yet, this job
     // fails and runs again at its next tick.
     if (!this.registerLoaded) await this.loadRegister()
+    if (!this.manualLoaded) await this.loadManual()
     const stats: ComputeStats = { rows: 0, queries: 0 }
     const computed = await this.engine.run(jobs, stats)
     this.m.rows.inc(stats.rows)
@@ -451,6 +473,50 @@ export class RollupService {
     if (newest > mark) {
       await this.state.set(CERTIFICATE_WATERMARK_KEY, newest, this.now())
       this.certificateWatermark = newest
+    }
+  }
+
+  /** Reads the manual entries and gives the engine their corrections. */
+  private async loadManual() {
+    const events = await this.manualEvents.read()
+    this.engineOptions.corrections = [...foldManualEvents(events).values()].map((e) => e.entry)
+    this.manualLoaded = true
+    return events
+  }
+
+  /** Recomputes the days the manual events not handled yet touch (watermark as for certificates). */
+  private async manual(): Promise<void> {
+    const events = await this.loadManual()
+    this.manualWatermark ??= (await this.state.get(MANUAL_WATERMARK_KEY)) ?? Number.NEGATIVE_INFINITY
+    const mark = this.manualWatermark
+    const key = (e: (typeof events)[number]) => `${e.entry}/${e.time}`
+    const unseen = events.filter(
+      (e) => e.time > mark - LATE_OVERLAP_MS && !this.manualEventsHandled.has(key(e)),
+    )
+    if (unseen.length === 0) return
+    const dates = new Set<string>()
+    for (const e of unseen)
+      for (const c of [e.values, e.previous])
+        if (c)
+          for (const d of datesBetween(
+            localDateOf(c.start, this.tz),
+            localDateOf(Math.max(c.start, c.end - 1), this.tz),
+          ))
+            dates.add(d)
+    const now = this.now()
+    const today = localDateOf(now, this.tz)
+    const days = [...dates].filter((d) => d < today).sort()
+    this.options.log.info(
+      { entries: [...new Set(unseen.map((e) => e.entry))], days },
+      'manual entries changed: recomputing the days they touch',
+    )
+    for (const date of days) await this.day(date, 'manual')
+    if (dates.has(today) && this.today !== undefined) await this.minute()
+    for (const e of unseen) this.manualEventsHandled.add(key(e))
+    const newest = Math.max(...unseen.map((e) => e.time))
+    if (newest > mark) {
+      await this.state.set(MANUAL_WATERMARK_KEY, newest, now)
+      this.manualWatermark = newest
     }
   }
 

@@ -25,10 +25,12 @@ import {
 } from '../../shared/emissions/index.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
+import type { Correction, ManualEntry, MeterReplacement } from '../../shared/manual-entries/schema.js'
 import { type RollupResolution, rollupPoints } from '../../shared/rollup-record.js'
 import type { SiteModel } from '../../shared/site-model.js'
 import { certificateUseBefore } from './certificate-history.js'
 import { pinnedFactors, type RollupFactors } from './factor-choice.js'
+import { withCorrections, withMeterReplacements } from './manual-corrections.js'
 import { deviceKey, type ReadingsReader, siteDevices, withSiteFacts } from './reader.js'
 import { type JobWindow, localHourContaining, MINUTE_MS } from './windows.js'
 
@@ -47,6 +49,8 @@ export interface EngineOptions {
   counterNeighbourMs: number
   /** Power gaps up to this long are estimated (straight line), ms; 0: never. */
   powerGapEstimateMaxMs?: number
+  /** Manual entries in force (shared/manual-entries): corrections and meter replacements; the service refreshes them. */
+  corrections?: readonly ManualEntry[]
 }
 
 export interface RollupJob extends JobWindow {
@@ -220,19 +224,26 @@ export class RollupEngine {
         const series: DeviceSeries =
           byKey.get(deviceKey(d.plant, d.device.id)) ??
           withSiteFacts({ plant: d.plant, deviceId: d.device.id, role: d.device.role, samples: [] }, d.device)
-        const prepared = prepareDevice(series, {
+        const mine = (this.options.corrections ?? []).filter(
+          (c) => c.plant === d.plant && c.device === d.device.id,
+        )
+        const swaps = mine.filter((c): c is MeterReplacement => c.kind === 'meter_replacement')
+        const corr = mine.filter((c): c is Correction => c.kind === 'correction')
+        const prepared = prepareDevice(withMeterReplacements(series, swaps), {
           gapLimitMs,
           estimateGapMaxMs: this.options.powerGapEstimateMaxMs ?? 0,
         })
+        // Manual corrections of this device replace its energy inside their windows (docs/AUDIT.md).
+        const energyOf = (window: TimeWindow, bks: LocalHour[]) => {
+          const e = windowEnergy(prepared, window, { expectedIntervalMs, gapLimitMs, buckets: bks })
+          return corr.length
+            ? withCorrections(e, prepared, window, bks, corr, { expectedIntervalMs, gapLimitMs })
+            : e
+        }
         jobs.forEach((job, j) => {
-          energies[j]!.push(
-            windowEnergy(prepared, job.window, { expectedIntervalMs, gapLimitMs, buckets: buckets[j]! }),
-          )
+          energies[j]!.push(energyOf(job.window, buckets[j]!))
         })
-        for (const p of prefixes)
-          p.energies.push(
-            windowEnergy(prepared, p.window, { expectedIntervalMs, gapLimitMs, buckets: p.buckets }),
-          )
+        for (const p of prefixes) p.energies.push(energyOf(p.window, p.buckets))
       }
     }
     // Windows that start at their local midnight first: the battery store of every other window

@@ -90,6 +90,8 @@ export type FlagCode =
   | 'unknown_device'
   /** Samples were below the expected count (coverage < 100 %). */
   | 'incomplete_coverage'
+  /** A manual correction replaced the device's energy for part of the window (docs/AUDIT.md). */
+  | 'manual_correction'
 
 export interface Flag {
   code: FlagCode

@@ -1,6 +1,8 @@
 /** What every route plugin gets from the app factory. */
 import type { CertificateRegister } from '../../../shared/certificate-register/register.js'
+import type { InfluxClient } from '../../../shared/influx/influx-client.js'
 import type { Logger } from '../../../shared/logger.js'
+import type { ManualEntries } from '../../../shared/manual-entries/register.js'
 import type { SiteIndex } from '../../../shared/site-model.js'
 import type { AgentStatus } from '../../../shared/telemetry-schema.js'
 import type { AlertSnapshot } from '../../alerts/app.js'
@@ -26,6 +28,10 @@ export interface RouteContext {
   log: Logger
   now: () => number
   certificates: CertificateRegister
+  manual: ManualEntries
+  influx: InfluxClient
+  /** The estate's Ed25519 audit signing key (PKCS#8 PEM, created on first export). */
+  auditKeyFile: string
   agentStatus?: AgentStatusSource | undefined
   alerts?: AlertSource | undefined
 }
