@@ -49,8 +49,16 @@ export async function writeBatteryDay(
   for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
 }
 
-/** Grid import counters of cikarang, one reading a minute from `from` to `to`: plant-a 100 kW, plant-b 50 kW. */
-export async function writeGrids(influx: InfluxClient, from: number, to: number): Promise<void> {
+/**
+ * Grid import counters of cikarang, one reading a minute from `from` to `to`: plant-a 100 kW,
+ * plant-b 50 kW, plus `extraKwh(plant, t)` counted by time t (a meter that read wrong).
+ */
+export async function writeGrids(
+  influx: InfluxClient,
+  from: number,
+  to: number,
+  extraKwh: (plant: string, t: number) => number = () => 0,
+): Promise<void> {
   const lines: string[] = []
   for (const [plant, kw] of [
     ['plant-a', 100],
@@ -62,7 +70,10 @@ export async function writeGrids(influx: InfluxClient, from: number, to: number)
           measurement: 'readings',
           tags: { cluster: 'cikarang', plant, device: 'grid-main', role: 'grid_import' },
           // seq as ingest stores it (the catch-up finds a cluster's first reading by it).
-          fields: { e_kwh: 1000 + ((t - from) / H) * kw, seq: { int: (t - from) / MIN } },
+          fields: {
+            e_kwh: 1000 + ((t - from) / H) * kw + extraKwh(plant, t),
+            seq: { int: (t - from) / MIN },
+          },
           time: t,
         }),
       )

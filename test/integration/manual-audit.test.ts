@@ -28,6 +28,7 @@ import { parseManualFile } from '../../shared/manual-entries/file.js'
 import { ManualEntries } from '../../shared/manual-entries/register.js'
 import { SiteIndex } from '../../shared/site-model.js'
 import { freshDatabase } from '../helpers/influx.js'
+import { writeGrids } from '../helpers/meter-readings.js'
 import { exampleSite } from '../helpers/site.js'
 
 const H = 3_600_000
@@ -42,30 +43,10 @@ let rollup: RollupService
 let admin = ''
 let reader = ''
 
-/** Grid import counters, one reading a minute: plant-a 100 kW, plant-b 50 kW; plant-a's meter
- * counts 200 kW from D1 08:00 to 12:00 local (a wrong CT ratio set during maintenance). */
-async function writeGrids(from: number, to: number, badFrom: number): Promise<void> {
-  const badTo = badFrom + 4 * H
-  const extra = (t: number) => (Math.max(0, Math.min(t, badTo) - badFrom) / H) * 100
-  const lines: string[] = []
-  for (const [plant, kw] of [
-    ['plant-a', 100],
-    ['plant-b', 50],
-  ] as const)
-    for (let t = from; t <= to; t += MIN)
-      lines.push(
-        toLine({
-          measurement: 'readings',
-          tags: { cluster: 'cikarang', plant, device: 'grid-main', role: 'grid_import' },
-          fields: {
-            e_kwh: 1000 + ((t - from) / H) * kw + (plant === 'plant-a' ? extra(t) : 0),
-            seq: { int: (t - from) / MIN },
-          },
-          time: t,
-        }),
-      )
-  for (let i = 0; i < lines.length; i += 5000) await influx.writeLines(lines.slice(i, i + 5000))
-}
+/** plant-a's meter counts 200 kW instead of 100 kW from `badFrom` for 4 h (a wrong CT ratio set
+ * during maintenance): the extra energy its counter has counted by time t. */
+const badMeter = (badFrom: number) => (plant: string, t: number) =>
+  plant === 'plant-a' ? (Math.max(0, Math.min(t, badFrom + 4 * H) - badFrom) / H) * 100 : 0
 
 const dayRow = async (date: string, plant = 'plant-a') => {
   const w = localDayWindow(date, TZ)
@@ -118,7 +99,7 @@ beforeAll(async () => {
   })
   const w1 = localDayWindow(D1, TZ)
   const w2 = localDayWindow(D2, TZ)
-  await writeGrids(w1.start - H, w2.end + H, w1.start + 8 * H)
+  await writeGrids(influx, w1.start - H, w2.end + H, badMeter(w1.start + 8 * H))
   await rollup.day(D1, 'backfill')
   await rollup.day(D2, 'backfill')
 })
