@@ -1,5 +1,5 @@
 /**
- * Must show 2 (issue 15): a month of production imported from CSV (one day corrected through the
+ * A month of production imported from CSV (one day corrected through the
  * API), daily rollups computed from hourly readings in a real InfluxDB, then kWh/t, kg CO2e/t and
  * the ISO 50006 regression baseline with savings read back through the API. Every number below is
  * worked out by hand from the readings written here.
@@ -121,7 +121,7 @@ const auth = (k: string) => ({ authorization: `Bearer ${k}` })
 const get = (url: string, k: string) =>
   api.app.inject({ method: 'GET', url: `/api/v1${url}`, headers: auth(k) })
 
-describe('EnPIs from production and rollups on a real InfluxDB (issue 15, Must show 2)', () => {
+describe('EnPIs from production and rollups on a real InfluxDB', () => {
   it('keeps the rollups complete with a production counter in the plant', async () => {
     // line-1 (role production) sends only production_units: it is no energy flow and no missing data.
     const rows = await influx.query(

@@ -5,7 +5,7 @@
  * fleets"). Each device's steps are computed once over everything read (the range ± the gap limit,
  * plus the nearest counter reading beyond it) and every window is cut from the same steps, so
  * minutes, hours and days add up exactly even when a counter was silent across a window edge
- * (issue 16; test/integration/rollup-additivity.test.ts).
+ * (test/integration/rollup-additivity.test.ts).
  */
 import {
   type BatteryStore,

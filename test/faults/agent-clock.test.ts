@@ -1,5 +1,5 @@
 /**
- * Clock discipline at the edge (issue 17, REL-12): a real agent process under libfaketime against a
+ * Clock discipline at the edge (REL-12): a real agent process under libfaketime against a
  * real `kawasan broker` (aedes, in-broker ingest, InfluxDB). The agent measures its offset over the
  * broker's time service and stamps its readings on the estate clock, flagged; every reading it took
  * must be stored as data near the true time (lost 0, duplicated 0), none as a dead letter.

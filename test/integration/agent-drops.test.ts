@@ -1,5 +1,5 @@
 /**
- * Agent drops are visible upstream (issue 17): a real agent whose disk buffer overflows during an
+ * Agent drops are visible upstream: a real agent whose disk buffer overflows during an
  * outage reports its drop count in its retained MQTT status, and the API's device health shows it.
  * Real aedes broker with ingest, real agent (in-process app, simulated devices), real API routes.
  */

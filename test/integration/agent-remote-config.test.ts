@@ -1,5 +1,5 @@
 /**
- * Remote agent configuration (issue 17): the estate signs an agent config (`kawasan gateway config`,
+ * Remote agent configuration: the estate signs an agent config (`kawasan gateway config`,
  * run as a process) and publishes it retained; a real agent applies it live (a device added starts
  * publishing) and refuses, with the reason in its retained status, a bad signature, a config for
  * another agent, an older version and an invalid config, each time still running the old one. A

@@ -1,5 +1,5 @@
 /**
- * In-app alerts end to end (issue 15, Must show 3): a device's readings go through the real ingest
+ * In-app alerts end to end: a device's readings go through the real ingest
  * pipeline into a real InfluxDB; the alerts part evaluates a device-offline rule against the store
  * and posts to a real local HTTP receiver. The device goes silent: exactly one signed firing
  * notification arrives (its first attempt answered 503 and retried with the same delivery id); the

@@ -1,5 +1,5 @@
 /**
- * Issue 15, Must show 4 (docs/AUDIT.md) on a real InfluxDB: a bad day (plant-a's grid counter
+ * Corrections and the signed export (docs/AUDIT.md) on a real InfluxDB: a bad day (plant-a's grid counter
  * reads double from 08:00 to 12:00) corrected through the real API (fastify inject), the real rollup
  * service recomputing the day from its manual-entry poll, the rows read back from InfluxDB, the
  * audit trail with old and new values, and the signed export verifying, then failing after one

@@ -116,7 +116,13 @@ async function rows(measurement: string, plant: string, from: number, to: number
   return (res[0]?.rows ?? []).map((r) => ({ ...r, time: Number(r.time) }))
 }
 
-const num = (row: Row | undefined, f: string): number => Number(row?.[f] ?? 0)
+/** A stored field as a number; a field the row does not hold fails the test (a sum of missing
+ * fields would add up to 0 = 0 and prove nothing). */
+const num = (row: Row | undefined, f: string): number => {
+  expect(row?.[f], `field ${f}`).not.toBeUndefined()
+  expect(row?.[f], `field ${f}`).not.toBeNull()
+  return Number(row?.[f])
+}
 const sum = (list: readonly Row[], f: string): number => list.reduce((s, r) => s + num(r, f), 0)
 
 describe('heat and steam through the rollup service', () => {
@@ -287,6 +293,7 @@ describe('heat and steam through the rollup service', () => {
       for (const f of fields) expect(sum(hours, f), `${plant} ${f}`).toBeCloseTo(num(dayRow, f), 6)
     }
     const millHours = await rows('rollup_1h', 'mill', day.start, day.end)
+    expect(millHours).toHaveLength(24)
     for (const h of millHours) {
       expect(num(h, 'heat_produced_kwh_th')).toBeCloseTo(2000, 6)
       expect(num(h, 'scope1_heat_kg_co2e')).toBeCloseTo(4674.3714 / 24, 6)

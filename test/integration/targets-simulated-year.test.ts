@@ -1,5 +1,5 @@
 /**
- * Targets on a simulated year (issue 15, Must show 1): a year of meter readings is written to a
+ * Targets on a simulated year: a year of meter readings is written to a
  * real InfluxDB, rolled up by the rollup service's backfill, and the API serves each target's
  * rolling 12-month and year-to-date t CO2e, the path's allowance, the gap, the projections and the
  * trajectory. Every expected figure is worked out by hand in the comments (docs/TARGETS.md).
