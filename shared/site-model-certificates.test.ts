@@ -1,4 +1,4 @@
-/** Site model rules for certificates (issue 16: one certificate counts once). */
+/** Site model rules for certificates (docs/CARBON-ACCOUNTING.md: one certificate counts once). */
 import { describe, expect, it } from 'vitest'
 import { siteModelSchema } from './site-model.js'
 

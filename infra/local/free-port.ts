@@ -13,11 +13,3 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   })
 }
 
-/** Whether a port on host is free right now. */
-export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer()
-    srv.once('error', () => resolve(false))
-    srv.listen(port, host, () => srv.close(() => resolve(true)))
-  })
-}

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import { InfluxClient } from '../../shared/influx/influx-client.js'
 import { acquirePidLock, type PidLock } from '../../shared/pid-lock.js'
 import { type ChildServer, ensureDebianPackage, spawnServer, waitUntil } from './child-server.js'
-import { freePort, isPortFree } from './free-port.js'
+import { freePort } from './free-port.js'
 
 export interface LocalInfluxDB {
   url: string
@@ -45,8 +45,50 @@ async function startLocked(
   wantedPort: number | undefined,
   lock: PidLock,
 ): Promise<LocalInfluxDB> {
-  const port = wantedPort && (await isPortFree(wantedPort)) ? wantedPort : await freePort()
-  const rpcPort = await freePort()
+  // Bind first, never probe-then-bind: a port free when probed can be taken (by another stack's
+  // influxd) before ours binds it, and then the other one answers our ping while ours has died.
+  // So a start counts only when the InfluxDB answering reports our child's PID, and a lost bind
+  // is retried on a fresh port.
+  for (let attempt = 1; ; attempt++) {
+    const port = attempt === 1 && wantedPort ? wantedPort : await freePort()
+    const server = spawnServer(influxd, ['-config', writeConfig(dataDir, port, await freePort())])
+    if (server.process.pid) lock.addPid(server.process.pid)
+    const url = `http://127.0.0.1:${port}`
+    try {
+      await waitUntil(() => answersAs(url, server.process.pid), `InfluxDB on ${url}`, 60_000, server)
+      return {
+        url,
+        port,
+        dataDir,
+        server,
+        async stop(signal) {
+          await server.stop(signal)
+          lock.release()
+        },
+      }
+    } catch (err) {
+      await server.stop('SIGKILL')
+      if (attempt < MAX_BIND_ATTEMPTS && /address already in use/.test(server.output())) continue
+      throw err
+    }
+  }
+}
+
+const MAX_BIND_ATTEMPTS = 5
+
+/** Whether the InfluxDB on url is up and is the process pid (its own diagnostics say which). */
+async function answersAs(url: string, pid: number | undefined): Promise<boolean> {
+  const client = new InfluxClient({ url, database: '_internal', timeoutMs: 2_000 })
+  if (!(await client.ping())) return false
+  try {
+    const [system] = await client.query(`SHOW DIAGNOSTICS FOR 'system'`)
+    return system?.rows[0]?.PID === pid
+  } catch {
+    return false
+  }
+}
+
+function writeConfig(dataDir: string, port: number, rpcPort: number): string {
   const conf = join(dataDir, 'influxdb.conf')
   writeFileSync(
     conf,
@@ -81,19 +123,5 @@ bind-address = "127.0.0.1:${rpcPort}"
   enabled = false
 `,
   )
-  const server = spawnServer(influxd, ['-config', conf])
-  if (server.process.pid) lock.addPid(server.process.pid)
-  const url = `http://127.0.0.1:${port}`
-  const client = new InfluxClient({ url, database: '_internal' })
-  await waitUntil(() => client.ping(), `InfluxDB on ${url}`, 60_000, server)
-  return {
-    url,
-    port,
-    dataDir,
-    server,
-    async stop(signal) {
-      await server.stop(signal)
-      lock.release()
-    },
-  }
+  return conf
 }

@@ -1,5 +1,5 @@
 /**
- * Golden rollups (issue 5, "Must show" 1). Every expected value is worked out by hand in the
+ * Golden rollups (docs/CARBON-ACCOUNTING.md). Every expected value is worked out by hand in the
  * comment above it. Factor set `test-1` (fixtures/golden.ts): grid 0.5 kg/kWh, residual mix 0.6
  * kg/kWh (region TEST), IPCC 2006 fuel defaults, AR5 GWPs (CH4 28, N2O 265).
  */

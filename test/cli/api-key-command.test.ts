@@ -1,5 +1,5 @@
 /**
- * `kawasan api-key` as a scheduler types it (issue 12): the documented command prints a key, and a
+ * `kawasan api-key` as a scheduler types it: the documented command prints a key, and a
  * running `kawasan api` accepts that key for its tenant only. Real processes, real InfluxDB.
  */
 import { mkdtempSync, rmSync } from 'node:fs'

@@ -1,5 +1,5 @@
 /**
- * One database per deployment, never a silent second one (issue 12). Next to a running
+ * One database per deployment, never a silent second one (docs/ARCHITECTURE.md). Next to a running
  * `kawasan start`, other commands in the same data directory use its InfluxDB; a second start is
  * refused; a command with no InfluxDB to use refuses; and no two influxd ever share a data directory.
  */

@@ -1,5 +1,5 @@
 /**
- * Ctrl-C at any moment ends the process (issue 12: a SIGINT between "MQTT broker listening" and the
+ * Ctrl-C at any moment ends the process (docs/RELIABILITY.md: a SIGINT between "MQTT broker listening" and the
  * ops server left `kawasan start` running with its simulator reconnecting; `kawasan ingest` against a
  * closed port ignored SIGINT). SIGINT is sent at random moments of start and of stop; the process
  * must exit by itself every time, and leave no influxd behind.

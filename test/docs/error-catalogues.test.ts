@@ -1,5 +1,5 @@
 /**
- * One coded error catalogue per package, each code used, documented and tested (issue 12). For every
+ * One coded error catalogue per package, each code used, documented and tested (docs/ERRORS.md). For every
  * catalogue this reads its codes from the source and fails when a code
  * - is thrown (named) by no non-test source file of its package: a code nobody can receive;
  * - is not in its package's table in docs/ERRORS.md: a code users cannot look up;

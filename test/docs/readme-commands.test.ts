@@ -1,5 +1,5 @@
 /**
- * Every shell command in README.md and the component READMEs works as written (issue 12: a
+ * Every shell command in README.md and the component READMEs works as written (a
  * documented `kawasan api-key create --scope read` failed in every form and no test noticed).
  *
  * Each ```sh block is found in the READMEs and must be covered by a check below, keyed by its first

@@ -54,7 +54,7 @@ async function readingsBetween(db: InfluxClient, from: number, to: number): Prom
 }
 
 describe('edge faults', () => {
-  it('uplink cut for 60 s: every reading taken meanwhile arrives once (issue 4, REL-03)', async () => {
+  it('uplink cut for 60 s: every reading taken meanwhile arrives once (docs/RELIABILITY.md, REL-03)', async () => {
     const started = performance.now()
     const s = await setup()
     await sleep(5000)

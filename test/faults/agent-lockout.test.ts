@@ -23,7 +23,7 @@ async function metric(opsPort: number, name: string): Promise<string> {
 }
 
 describe('edge faults: login lockout', () => {
-  it('an agent behind an address locked out by wrong passwords gets back in after the lock and loses nothing (issue 11)', async () => {
+  it('an agent behind an address locked out by wrong passwords gets back in after the lock and loses nothing (docs/SECURITY.md)', async () => {
     const started = performance.now()
     const { dir, influx, db } = await faultWorkspace('kawasan-agent-lockout-', cleanups)
     const mqttPort = await freePort()

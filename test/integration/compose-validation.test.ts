@@ -1,5 +1,5 @@
 /**
- * docker-compose.yml checked against the code, since no Docker engine runs here (issue 8): every
+ * docker-compose.yml checked against the code, since no Docker engine runs here: every
  * Kawasan container runs a real `kawasan` command, publishes the ports the config listens on,
  * sets only environment variables the config reads, mounts paths that exist, has a health check
  * and a pinned image; InfluxDB 2.x gets its DBRP mapping; `.env.example` covers every variable.

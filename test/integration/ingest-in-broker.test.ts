@@ -122,7 +122,7 @@ describe('in-broker ingest', () => {
   it('tags readings of an unknown device as dead letters, not as data', async () => {
     const gw = await stack.connect('gw-plant-a')
     await gw.publishAsync(topicA('no-such-meter'), payload(1, [{ ts: T0, m: { p_kw: 1 } }]), { qos: 1 })
-    // The made-up id stays in the topic field, never a tag (issue 11: no series per made-up id).
+    // The made-up id stays in the topic field, never a tag (docs/SECURITY.md: no series per made-up id).
     const letters = await stack.influx.query(
       `SELECT reason, plant, device, detail FROM deadletter WHERE "topic" =~ /no-such-meter/`,
     )

@@ -1,5 +1,5 @@
 /**
- * Rows add up (issue 16 "hourly rows lose counter energy across a meter gap", issue 12 "a day with
+ * Rows add up (docs/CARBON-ACCOUNTING.md: "hourly rows lose counter energy across a meter gap", "a day with
  * no readings"): readings are written to a real InfluxDB, the rollup service rolls a day and its
  * hours up, and the rows READ BACK from `rollup_1h` / `rollup_1d` must add up exactly (hours to
  * the day, days to the period) for every additive energy and emission field, and say honestly
@@ -380,7 +380,7 @@ function addDays(date: string, n: number, back = 0): string {
 }
 
 describe('complete is honest', () => {
-  it('writes a day with no readings as complete=false with coverage 0, never a complete zero-emission day (issue 12)', async () => {
+  it('writes a day with no readings as complete=false with coverage 0, never a complete zero-emission day', async () => {
     const date = '2026-08-10' // no reading of any device within a week either side
     const day = localDayWindow(date, TZ)
     await service().day(date)

@@ -1,5 +1,5 @@
 /**
- * Factor provenance through the rollup service on a real InfluxDB (issue 16: "each row records the
+ * Factor provenance through the rollup service on a real InfluxDB (docs/FACTORS.md: "each row records the
  * factor values and sources it used"; docs/FACTORS.md "What a row records"). An operator factor file
  * gives plant-a a supplier-specific rate; rows are rolled up by the service, read back from
  * InfluxDB and through the API's CSV export, and every figure is recomputed here from the energy

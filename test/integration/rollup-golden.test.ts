@@ -1,6 +1,6 @@
 /**
  * Golden scenarios through the rollup service on a real InfluxDB, computed by hand in the
- * comments (issue 16 "Must show"): a counter that wraps at its register's modulus, declared as
+ * comments (docs/CARBON-ACCOUNTING.md): a counter that wraps at its register's modulus, declared as
  * `counter_wrap_kwh` in the site model, and a DST day in a Southern-hemisphere zone.
  */
 import { Registry } from 'prom-client'

@@ -1,5 +1,5 @@
 /**
- * Component tests of the rollup service on a real InfluxDB (issue 5, REL-15): one simulated day of
+ * Component tests of the rollup service on a real InfluxDB (docs/RELIABILITY.md, REL-15): one simulated day of
  * the example cluster goes through the real ingest pipeline, the daily job rolls it up, and the
  * stored rollup equals `computeRollup` on the same samples; re-runs are byte-identical; late
  * readings mark their hours and the recompute picks them up; missed days are caught up on start.
@@ -247,7 +247,7 @@ describe('rollup service on a simulated day', () => {
     // The two days without any reading are settled and left alone.
     expect(await svc.catchUp()).toEqual(['2026-11-03'])
     const empty = (await storedDay('rollup_1d', localDayWindow('2026-11-04', TZ).start)).get(CLUSTER_TOTAL)!
-    // A day without readings is written (coverage 0) but never complete (issue 12); a second
+    // A day without readings is written (coverage 0) but never complete; a second
     // catch-up leaves it alone all the same.
     expect(empty.coverage_pct).toBe(0)
     expect(empty.complete).toBe(false)

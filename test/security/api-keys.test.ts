@@ -57,7 +57,7 @@ const get = (a: ApiApp, key: string, remoteAddress = '198.51.100.1') =>
     remoteAddress,
   })
 
-describe('API keys under attack (issue 11)', () => {
+describe('API keys under attack', () => {
   it('refuses 400 fresh wrong keys from one address with 429 after 10 failures, with 10 scrypts in all', async () => {
     const a = await app() // shipped defaults: 600 requests and 10 wrong keys per address per minute
     const before = scrypts.length

@@ -57,7 +57,7 @@ async function deadLetters(where: string): Promise<{ reason: string; count: numb
   }))
 }
 
-describe('poison messages (issue 11)', () => {
+describe('poison messages', () => {
   it('acknowledges a reading no Date can print, stores its valid neighbour and dead-letters the rest', async () => {
     const now = Date.now()
     const poison = `{"v":1,"seq":1,"readings":[{"ts":${now},"m":{"p_kw":1}},{"ts":9000000000000000,"m":{"p_kw":1}}]}`

@@ -61,7 +61,7 @@ function publish(message: string): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)))
 }
 
-describe('poison message in subscriber mode (issue 11)', () => {
+describe('poison message in subscriber mode', () => {
   it('acknowledges the poison as a dead letter and goes on with the next messages', async () => {
     const now = Date.now()
     expect(

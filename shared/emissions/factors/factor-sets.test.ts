@@ -30,7 +30,7 @@ import { GWP_SETS } from './gwp.js'
 describe('bundled factor set 2025.1', () => {
   const set = bundledFactorSet('2025.1')
 
-  it('has the regions issue 5 asks for, each with a source and a data year', () => {
+  it('has the regions docs/FACTORS.md lists, each with a source and a data year', () => {
     for (const region of [
       'ID-JAMALI',
       'CN',
@@ -174,7 +174,7 @@ describe('recomputing with another factor set', () => {
   })
 })
 
-describe('bundled factor set 2026.1 (issue 16)', () => {
+describe('bundled factor set 2026.1 (docs/FACTORS.md)', () => {
   const set = bundledFactorSet('2026.1')
 
   it('is the latest set, valid from 2026-01-01, GWP AR5 by default', () => {
