@@ -12,4 +12,3 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     })
   })
 }
-

@@ -23,7 +23,9 @@ afterAll(() => {
 })
 
 async function pidAnsweringOn(url: string): Promise<unknown> {
-  const [system] = await new InfluxClient({ url, database: '_internal' }).query(`SHOW DIAGNOSTICS FOR 'system'`)
+  const [system] = await new InfluxClient({ url, database: '_internal' }).query(
+    `SHOW DIAGNOSTICS FOR 'system'`,
+  )
   return system?.rows[0]?.PID
 }
 
