@@ -5,6 +5,7 @@
  * a stop that arrives in the middle of a start still stops every part that had begun.
  */
 import type { Logger } from './logger.js'
+import type { SiteIndex } from './site-model.js'
 
 export interface Part {
   readonly name: string
@@ -14,6 +15,11 @@ export interface Part {
   stop(): Promise<void>
   /** Whether the part can do its work now (the ops server's /ready). */
   ready(): boolean | Promise<boolean>
+  /**
+   * Takes a re-read site model without a restart (SIGHUP), for the parts that can: the broker takes
+   * its identities. Parts without it keep the model they started with.
+   */
+  reloadSite?(site: SiteIndex): void
 }
 
 export interface PartImpl {

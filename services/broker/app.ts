@@ -55,6 +55,14 @@ export interface BrokerListen {
     | undefined
 }
 
+/** What `reloadIdentities` did: usernames added, removed and changed, and connections closed. */
+export interface IdentityReload {
+  added: string[]
+  removed: string[]
+  changed: string[]
+  disconnected: number
+}
+
 export interface BrokerOptions {
   site: SiteIndex
   log: Logger
@@ -163,6 +171,9 @@ export class KawasanBroker {
   readonly aedes: Aedes
   private servers: Server[] = []
   private readonly identities = new WeakMap<Client, Identity>()
+  /** Who may log in: the site model's identities, replaced by `reloadIdentities`. */
+  private identityByName: Map<string, Identity>
+  private readonly connected = new Set<Client>()
   private readonly verified = new Map<string, string>() // username → sha256(password): skip scrypt on reconnect storms
   private readonly limiter: LoginLimiter
   private readonly clientIds: ClientIdRegistry
@@ -185,6 +196,7 @@ export class KawasanBroker {
       loginLimiter: { ...DEFAULT_LIMITS.loginLimiter, ...options.limits?.loginLimiter },
     }
     this.limiter = new LoginLimiter(this.limits.loginLimiter)
+    this.identityByName = new Map(options.site.model.identities.map((i) => [i.username, i]))
     this.clientIds = new ClientIdRegistry(options.site, this.limits.maxClientIdsPerIdentity)
     this.refusals = new RefusalRecorder(options.metrics, options.log)
     this.m = {
@@ -208,6 +220,11 @@ export class KawasanBroker {
         name: 'kawasan_broker_auth_failures_total',
         help: 'Refused logins',
         labelNames: ['reason'],
+        registers,
+      }),
+      identityReloads: new Counter({
+        name: 'kawasan_broker_identity_reloads_total',
+        help: 'Site model identities taken without a restart',
         registers,
       }),
       aclDenied: new Counter({
@@ -282,7 +299,8 @@ export class KawasanBroker {
         return null
       },
     })
-    this.aedes.on('client', () => {
+    this.aedes.on('client', (client) => {
+      this.connected.add(client)
       this.m.connects.inc()
       this.m.connections.inc()
     })
@@ -292,11 +310,47 @@ export class KawasanBroker {
       if (/is not allowed in PUBLISH/.test(err.message))
         this.refuse('wildcard_publish', client, { reason: err.message })
     })
-    this.aedes.on('clientDisconnect', () => this.m.connections.dec())
+    this.aedes.on('clientDisconnect', (client) => {
+      this.connected.delete(client)
+      this.m.connections.dec()
+    })
     this.options.sink?.onDrain?.(() => this.resumePaused())
   }
 
   /** Counts and logs a refusal with the client's identity (when logged in) and address. */
+  /**
+   * Takes the identities of a re-read site model without a restart (SIGHUP, `kawasan gateway
+   * add|revoke`): new ones may log in at once; a connection whose identity was removed or changed
+   * (password, role, plant, client ids) is closed, so a revoked gateway loses its session now and a
+   * changed one logs in again under its new rules. Everyone else stays connected.
+   */
+  reloadIdentities(site: SiteIndex): IdentityReload {
+    const next = new Map(site.model.identities.map((i) => [i.username, i]))
+    const same = (a: Identity, b: Identity) => JSON.stringify(a) === JSON.stringify(b)
+    const added = [...next.keys()].filter((u) => !this.identityByName.has(u))
+    const removed = [...this.identityByName.keys()].filter((u) => !next.has(u))
+    const changed = [...next].filter(([u, i]) => {
+      const old = this.identityByName.get(u)
+      return old !== undefined && !same(old, i)
+    })
+    const stale = new Set([...removed, ...changed.map(([u]) => u)])
+    this.identityByName = next
+    this.clientIds.useIdentities(site)
+    for (const username of stale) this.verified.delete(username)
+    let disconnected = 0
+    for (const client of [...this.connected]) {
+      const username = this.identities.get(client)?.username
+      if (username !== undefined && stale.has(username)) {
+        disconnected++
+        client.close()
+      }
+    }
+    const result = { added, removed, changed: changed.map(([u]) => u), disconnected }
+    this.m.identityReloads.inc()
+    this.options.log.info(result, 'identities reloaded from the site model')
+    return result
+  }
+
   private refuse(kind: RefusalKind, client: Client, ctx: Omit<RefusalContext, 'address'> = {}): void {
     this.refusals.refuse(kind, {
       identity: this.identities.get(client)?.username,
@@ -353,7 +407,7 @@ export class KawasanBroker {
     // (the username, if given, must match it). No password, so nothing to guess: no limiter.
     const certName = verifiedCertName(client)
     if (certName) {
-      const identity = this.options.site.identity(certName)
+      const identity = this.identityByName.get(certName)
       if (!identity) return refuse('unknown_certificate_subject')
       if (username && username !== certName) return refuse('username_differs_from_certificate')
       return identity
@@ -370,7 +424,7 @@ export class KawasanBroker {
       return refuse(reason)
     }
     if (!username || !password) return failed('no_credentials')
-    const identity = this.options.site.identity(username)
+    const identity = this.identityByName.get(username)
     if (!identity) return failed('unknown_user')
     const digest = createHash('sha256')
       .update(identity.password_hash)

@@ -26,7 +26,7 @@ export type ClaimResult = { ok: true; release: () => void } | { ok: false; kind:
 
 export class ClientIdRegistry {
   /** prefix → usernames allowed to use ids in its namespace, longest prefix first. */
-  private readonly namespaces: { prefix: string; owners: Set<string> }[]
+  private namespaces: { prefix: string; owners: Set<string> }[] = []
   private readonly declared = new Map<string, string[]>()
   private readonly owners = new Map<string, Owner>()
   private readonly heldBy = new Map<string, number>() // username → ids it holds
@@ -35,12 +35,21 @@ export class ClientIdRegistry {
     site: SiteIndex,
     private readonly maxIdsPerIdentity = 1000,
   ) {
+    this.useIdentities(site)
+  }
+
+  /**
+   * Takes the namespaces of a site model's identities (at start, and when identities are reloaded).
+   * Ids owned by an identity that is gone are forgotten: nobody can log in as it any more.
+   */
+  useIdentities(site: SiteIndex): void {
     const byPrefix = new Map<string, Set<string>>()
     const add = (prefix: string, username: string) => {
       const set = byPrefix.get(prefix) ?? new Set<string>()
       set.add(username)
       byPrefix.set(prefix, set)
     }
+    this.declared.clear()
     for (const identity of site.model.identities) {
       add(identity.username, identity.username)
       if (identity.role === 'gateway' && identity.plant) {
@@ -55,6 +64,12 @@ export class ClientIdRegistry {
     this.namespaces = [...byPrefix]
       .map(([prefix, owners]) => ({ prefix, owners }))
       .sort((a, b) => b.prefix.length - a.prefix.length)
+    const known = new Set(site.model.identities.map((i) => i.username))
+    for (const [clientId, owner] of this.owners)
+      if (!known.has(owner.username)) {
+        this.owners.delete(clientId)
+        this.heldBy.delete(owner.username)
+      }
   }
 
   /**

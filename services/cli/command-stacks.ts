@@ -4,10 +4,12 @@
  * `kawasan --help` and the one-shot commands start quickly.
  */
 import { resolve } from 'node:path'
+import type { KawasanError } from '../../shared/errors.js'
 import type { Part } from '../../shared/lifecycle.js'
 import { createLogger, type Logger } from '../../shared/logger.js'
 import { OpsRegistry } from '../../shared/ops-server.js'
 import { acquirePidLock } from '../../shared/pid-lock.js'
+import type { SiteIndex } from '../../shared/site-model.js'
 import { loadSiteIndex } from '../../shared/site-model-file.js'
 import { dataDirLockFile, removeRuntime, writeRuntime } from '../stack/data-dir.js'
 import {
@@ -69,10 +71,35 @@ export async function serve(
       onStop: () => {
         if (options.ownsDataDir) removeRuntime(config.dataDir)
       },
+      onReload: () => reloadSite(config, parts, log),
     })
   } finally {
     lock?.release()
   }
+}
+
+/**
+ * SIGHUP: re-reads the site model and hands it to the parts that take it without a restart (the
+ * broker's identities: `kawasan gateway add|revoke`). A file that does not load changes nothing.
+ */
+function reloadSite(config: KawasanConfig, parts: Part[], log: Logger): void {
+  const reloadable = parts.filter((p) => p.reloadSite)
+  if (reloadable.length === 0) {
+    log.info('SIGHUP: no part of this command reloads the site model')
+    return
+  }
+  let site: SiteIndex
+  try {
+    site = loadSiteIndex(config.site)
+  } catch (err) {
+    log.error(
+      { site: config.site, err: (err as Error).message, code: (err as KawasanError).code },
+      'SIGHUP: the site model does not load; keeping the one in use',
+    )
+    return
+  }
+  for (const part of reloadable) part.reloadSite?.(site)
+  log.info({ site: config.site, parts: reloadable.map((p) => p.name) }, 'SIGHUP: site model reloaded')
 }
 
 /** Tells other commands in this data directory where the running stack listens (runtime.json). */

@@ -24,6 +24,8 @@ export interface RunOptions {
   /** Called once every part has started (e.g. to publish addresses); undone by `onStop`. */
   onStarted?: () => void
   onStop?: () => void
+  /** Called on SIGHUP once every part has started (re-read what can change without a restart). */
+  onReload?: () => void
 }
 
 export async function runStack(options: RunOptions): Promise<number> {
@@ -42,6 +44,13 @@ export async function runStack(options: RunOptions): Promise<number> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // SIGHUP's default ends the process: a reload asked for before the parts are up is ignored
+  // rather than fatal (they start on the file as it is now anyway).
+  const onHangup = () => {
+    if (allStarted && !abort.signal.aborted) options.onReload?.()
+    else log.info('SIGHUP before start finished: nothing to reload yet')
+  }
+  process.on('SIGHUP', onHangup)
   let allStarted = false
   ops.addReadiness('started', () => allStarted)
   ops.addReadiness('parts', async () => (await stack.readiness()).ready)

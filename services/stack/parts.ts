@@ -178,6 +178,9 @@ export function brokerPart(
     {
       url: () => url,
       tlsUrl: () => tlsUrl,
+      reloadSite(site: SiteIndex) {
+        broker?.reloadIdentities(site)
+      },
       broker() {
         if (!broker) throw new Error('broker part read before it started')
         return broker
