@@ -211,9 +211,24 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     req.access = new Access(key, opts.site)
   })
 
+  /** Keys already logged for writing another tenant's plant: once per key, not per request. */
+  const foreignWriters = new Set<string>()
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     const body = errorBody(err)
     if (body.statusCode >= 500) log.error({ err, url: req.url.split('?')[0] }, 'request failed')
+    const key = req.access?.key
+    if (
+      body.code === 'PLANT_FORBIDDEN' &&
+      key &&
+      !foreignWriters.has(key.id) &&
+      foreignWriters.size < 10_000
+    ) {
+      foreignWriters.add(key.id)
+      log.warn(
+        { key: key.id, tenant: key.tenant, url: req.url.split('?')[0], address: req.ip },
+        "a tenant key tried to enter data for a plant not its tenant's; refused (logged once per key)",
+      )
+    }
     return reply.code(body.statusCode).send(body)
   })
   app.setNotFoundHandler((req, reply) =>

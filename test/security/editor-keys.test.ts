@@ -8,12 +8,15 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApiKeyStore } from '../../services/api/api-keys.js'
 import { buildApiApp } from '../../services/api/app.js'
 import { PRODUCTION_MEASUREMENT } from '../../services/enpi/production-store.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
+import type { Logger } from '../../shared/logger.js'
 import { MANUAL_EVENTS_MEASUREMENT } from '../../shared/manual-entries/store.js'
 import { countPoints, freshDatabase } from '../helpers/influx.js'
 import { exampleSite } from '../helpers/site.js'
@@ -23,6 +26,8 @@ let dir: string
 let keys: ApiKeyStore
 let app: FastifyInstance
 const key = { admin: '', editorA: '', editorB: '', readerA: '' }
+/** The API's log lines (warn and above), parsed. */
+const logLines: { msg: string; key?: string; tenant?: string }[] = []
 
 beforeAll(async () => {
   influx = await freshDatabase('editor_keys')
@@ -32,7 +37,12 @@ beforeAll(async () => {
   key.editorA = (await keys.create({ scope: 'editor', tenant: 'sinar-baja', id: 'sb-energy' })).key
   key.editorB = (await keys.create({ scope: 'editor', tenant: 'nusantara-food', id: 'nf-energy' })).key
   key.readerA = (await keys.create({ scope: 'read', tenant: 'sinar-baja', id: 'sb-wall' })).key
-  app = (await buildApiApp({ site: exampleSite(), influx, keys })).app
+  const stream = new PassThrough()
+  stream.on('data', (d: Buffer) => {
+    for (const l of d.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(l))
+  })
+  const log = pino({ level: 'warn' }, stream) as unknown as Logger
+  app = (await buildApiApp({ site: exampleSite(), influx, keys, log })).app
 })
 
 afterAll(async () => {
@@ -121,6 +131,10 @@ describe('tenant editor keys', () => {
     expect(ownUnknownKind.statusCode).toBe(400)
     expect(ownUnknownKind.json().code).toBe('BAD_REQUEST')
     expect(await storedEvents()).toBe(before)
+    // Five refusals of one key: one warning naming the key and tenant, never the secret.
+    const warned = logLines.filter((l) => l.msg.includes("not its tenant's"))
+    expect(warned.map((l) => [l.key, l.tenant])).toEqual([['sb-energy', 'sinar-baja']])
+    expect(JSON.stringify(logLines)).not.toContain(key.editorA.split('.')[1])
   })
 
   it("refuses to amend another tenant's entry by reusing its id, and leaves it unchanged", async () => {
@@ -148,7 +162,7 @@ describe('tenant editor keys', () => {
       'sb-imp-2,correction,plant-b,grid-main,2026-03-03T08:00:00+07:00,2026-03-03T09:00:00+07:00,100,logger',
       'sb-imp-3,correction,plant-a,grid-main,2026-03-03T10:00:00+07:00,2026-03-03T11:00:00+07:00,90,logger',
     ].join('\n')
-    const mixed = await call('POST', '/manual/import', key.editorA, csv, 'text/csv')
+    const mixed = await call('POST', '/manual/import', key.editorA, csv, 'text/csv; charset=utf-8')
     expect(mixed.statusCode, mixed.body).toBe(403)
     expect(mixed.json().code).toBe('PLANT_FORBIDDEN')
     expect(mixed.json().message).toContain('line 3 names plant "plant-b"')
