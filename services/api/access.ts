@@ -9,6 +9,13 @@ import type { Plant, SiteIndex } from '../../shared/site-model.js'
 import type { AccessKey } from './api-keys.js'
 import { ApiError } from './errors.js'
 
+/** An entry a key may not write: where it is, the plant it names, the other plant's entry it would change. */
+export interface ForeignEntry {
+  where: string
+  plant: unknown
+  amends?: string | undefined
+}
+
 export class Access {
   readonly plants: readonly Plant[]
   readonly plantIds: ReadonlySet<string>
@@ -39,6 +46,34 @@ export class Access {
     return ids
   }
 
+  /**
+   * Who made a change, as audit trails record it: the key's id, and for a tenant key its tenant
+   * (`id@tenant`; ids and tenants never hold `@`). Never the secret.
+   */
+  get actor(): string {
+    return this.key.tenant ? `${this.key.id}@${this.key.tenant}` : this.key.id
+  }
+
+  /**
+   * May this key enter data for `plant` (the generic `plant` field of any entry, whatever its
+   * kind)? An estate key any plant (the entry's own checks refuse unknown ones); a tenant key only
+   * its own plants: another tenant's, an unknown one and a missing one are all refused alike.
+   */
+  writesPlant(plant: unknown): boolean {
+    return this.estate || (typeof plant === 'string' && this.plantIds.has(plant))
+  }
+
+  /** 403 PLANT_FORBIDDEN naming every entry whose plant this key may not write; nothing is stored. */
+  refuseForeignPlants(entries: readonly ForeignEntry[]): void {
+    const foreign = entries.filter((e) => !this.writesPlant(e.plant))
+    if (foreign.length > 0) throw this.foreignPlants(foreign)
+  }
+
+  /** The 403 for entries naming plants this key may not write. */
+  foreignPlants(foreign: readonly ForeignEntry[]): ApiError {
+    return new ApiError('PLANT_FORBIDDEN', foreignPlantsMessage(this.key, foreign))
+  }
+
   /** Whether a row tagged with this plant (a plant id, `_cluster`, `shared` or none) is visible. */
   seesTag(plant: string | undefined): boolean {
     if (plant === CLUSTER_TOTAL) return this.clusterTotals
@@ -51,4 +86,14 @@ export class Access {
 export function clip(value: string, max = 64): string {
   const printable = value.replace(/[^\x20-\x7e]/g, '?')
   return printable.length > max ? `${printable.slice(0, max)}…` : printable
+}
+
+/** "key k1 (editor of tenant t) may enter data only for plants of t: entries[1] names plant "plant-b"; nothing was stored". */
+export function foreignPlantsMessage(key: AccessKey, foreign: readonly ForeignEntry[]): string {
+  const named = foreign.slice(0, 10).map((f) => {
+    if (f.amends) return `${f.where} would change entry "${clip(f.amends)}", which is not ${key.tenant}'s`
+    return `${f.where} names ${typeof f.plant === 'string' ? `plant "${clip(f.plant)}"` : 'no plant'}`
+  })
+  const more = foreign.length > 10 ? ` and ${foreign.length - 10} more` : ''
+  return `key "${key.id}" (${key.scope} of tenant ${key.tenant}) may enter data only for plants of ${key.tenant}: ${named.join(', ')}${more}; nothing was stored`
 }

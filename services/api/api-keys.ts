@@ -19,14 +19,19 @@ import { KawasanError } from '../../shared/errors.js'
 import { hashPassword, verifyPassword } from '../../shared/password-hash.js'
 import { ID_PATTERN, ID_RULE } from '../../shared/topics.js'
 
-export const KEY_SCOPES = ['read', 'admin'] as const
+/** Scopes a key may have (docs/SECURITY.md "Key scopes"): read < editor (one tenant's data entry) < admin. */
+export const KEY_SCOPES = ['read', 'editor', 'admin'] as const
 export type KeyScope = (typeof KEY_SCOPES)[number]
 
 export const apiKeyRecordSchema = z
   .object({
     id: z.string().regex(ID_PATTERN, `must be ${ID_RULE}`),
     hash: z.string().startsWith('scrypt$', 'must be an scrypt hash'),
-    scope: z.enum(KEY_SCOPES).describe('read: dashboards and schedulers; admin: key and device management'),
+    scope: z
+      .enum(KEY_SCOPES)
+      .describe(
+        "read: dashboards and schedulers; editor: one tenant's data entry (manual entries, production); admin: the estate",
+      ),
     tenant: z
       .string()
       .regex(ID_PATTERN)
@@ -37,6 +42,10 @@ export const apiKeyRecordSchema = z
   })
   .refine((k) => !(k.scope === 'admin' && k.tenant), {
     message: 'an admin key manages the whole estate and cannot be limited to a tenant',
+  })
+  // An estate-wide editor would be an admin that cannot manage keys: admin is the estate's writer.
+  .refine((k) => k.scope !== 'editor' || k.tenant, {
+    message: "an editor key enters one tenant's data and must name its tenant",
   })
 export type ApiKeyRecord = z.infer<typeof apiKeyRecordSchema>
 

@@ -39,7 +39,7 @@ import { type ApiConfig, apiConfigSchema } from './config.js'
 import { ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.js'
 import { KeyFailureLimiter } from './key-failure-limiter.js'
 import { LiveFeed } from './live-feed.js'
-import { needsKey, requireRouteScopes } from './route-scopes.js'
+import { type DeclaredRoute, keyMayCall, needsKey, requireRouteScopes } from './route-scopes.js'
 import { adminRoutes } from './routes/admin-routes.js'
 import { alertRoutes } from './routes/alert-routes.js'
 import { auditRoutes } from './routes/audit-routes.js'
@@ -87,6 +87,8 @@ export interface ApiAppOptions {
 export interface ApiApp {
   app: FastifyInstance
   feed: LiveFeed
+  /** Every API route with the scope it declared (route-scopes.ts). */
+  routes: readonly DeclaredRoute[]
 }
 
 export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
@@ -120,7 +122,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
   app.setSerializerCompiler(serializerCompiler)
   app.decorateRequest('access', undefined)
   app.addHook('onClose', async () => feed.stop())
-  requireRouteScopes(app, API_PREFIX) // before any route is registered
+  const routes = requireRouteScopes(app, API_PREFIX) // before any route is registered
 
   if (opts.metrics) instrument(app, opts.metrics, feed, opts.site, opts.agentStatus)
 
@@ -201,17 +203,32 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
       reply.header('www-authenticate', 'Bearer realm="kawasan", error="invalid_token"')
       throw new ApiError('UNAUTHENTICATED', 'the API key is not valid (mistyped or revoked)')
     }
-    if (scope === 'admin' && key.scope !== 'admin')
+    if (!keyMayCall(key.scope, scope))
       throw new ApiError(
         'FORBIDDEN',
-        `this endpoint needs an admin key; key "${key.id}" has scope ${key.scope}`,
+        `this endpoint needs ${scope === 'admin' ? 'an admin key' : 'an editor or admin key'}; key "${key.id}" has scope ${key.scope}`,
       )
     req.access = new Access(key, opts.site)
   })
 
+  /** Keys already logged for writing another tenant's plant: once per key, not per request. */
+  const foreignWriters = new Set<string>()
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     const body = errorBody(err)
     if (body.statusCode >= 500) log.error({ err, url: req.url.split('?')[0] }, 'request failed')
+    const key = req.access?.key
+    if (
+      body.code === 'PLANT_FORBIDDEN' &&
+      key &&
+      !foreignWriters.has(key.id) &&
+      foreignWriters.size < 10_000
+    ) {
+      foreignWriters.add(key.id)
+      log.warn(
+        { key: key.id, tenant: key.tenant, url: req.url.split('?')[0], address: req.ip },
+        "a tenant key tried to enter data for a plant not its tenant's; refused (logged once per key)",
+      )
+    }
     return reply.code(body.statusCode).send(body)
   })
   app.setNotFoundHandler((req, reply) =>
@@ -269,7 +286,7 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     )
   }
 
-  return { app, feed }
+  return { app, feed, routes }
 }
 
 /** The key from `Authorization: Bearer …` or `X-API-Key`. */

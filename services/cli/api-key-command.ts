@@ -33,7 +33,7 @@ export async function apiKeyCommand(
     if (id !== undefined) return fail(`unexpected argument "${id}"`)
     const scope = values.scope
     if (typeof scope !== 'string' || !(KEY_SCOPES as readonly string[]).includes(scope))
-      return fail(`--scope must be ${KEY_SCOPES.join(' or ')}`)
+      return fail(`--scope must be ${KEY_SCOPES.slice(0, -1).join(', ')} or ${KEY_SCOPES.at(-1)}`)
     const tenant = values.tenant as string | undefined
     if (tenant !== undefined && !site.model.plants.some((p) => p.tenant === tenant)) {
       const known = [...new Set(site.model.plants.map((p) => p.tenant))].join(', ')
@@ -41,6 +41,10 @@ export async function apiKeyCommand(
     }
     if (scope === 'admin' && tenant !== undefined)
       return fail('an admin key manages the whole estate and cannot be limited to a tenant')
+    if (scope === 'editor' && tenant === undefined)
+      return fail(
+        "an editor key enters one tenant's data: give --tenant (estate-wide data entry is an admin key)",
+      )
     const wantedId = values.id as string | undefined
     if (wantedId !== undefined && !ID_PATTERN.test(wantedId))
       return fail(`--id "${wantedId}": use lower-case letters, digits, - and _`)

@@ -140,7 +140,8 @@ commands run in the same data directory use its InfluxDB.`,
     },
   },
   'api-key': {
-    summary: 'Manage API keys: create --scope read|admin [--tenant ID] [--label TEXT], list, revoke ID',
+    summary:
+      'Manage API keys: create --scope read|editor|admin [--tenant ID] [--label TEXT], list, revoke ID',
     usage: API_KEY_USAGE,
     options: API_KEY_OPTIONS,
     maxPositionals: 2,

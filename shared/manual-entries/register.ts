@@ -23,6 +23,24 @@ export interface ManualImportRow {
   value: unknown
 }
 
+/**
+ * Who may write which plant, for a writer limited to some plants (an API tenant editor key):
+ * checked on the raw `plant` field of every row, whatever its kind, and on the plant of the entry
+ * a row would amend, before any other check, so a refused row learns nothing of another plant.
+ */
+export interface ManualWriteGuard {
+  mayWrite(plant: unknown): boolean
+  /** The error thrown, naming every row it may not write. */
+  refuse(foreign: ForeignRow[]): Error
+}
+
+/** A refused row: `where` is `line N` or `entry`; `amends` the id of another plant's entry it would change. */
+export interface ForeignRow {
+  where: string
+  plant: unknown
+  amends?: string | undefined
+}
+
 export interface ManualEntryWithHistory {
   entry: ManualEntry
   history: ManualEvent[]
@@ -55,8 +73,8 @@ export class ManualEntries {
   }
 
   /** Creates or amends one entry; MANUAL_INVALID with the reasons when its fields are wrong. */
-  async save(input: unknown, actor: string): Promise<ManualEvent> {
-    const [event] = await this.importRows([{ line: 1, value: input }], actor, false)
+  async save(input: unknown, actor: string, guard?: ManualWriteGuard): Promise<ManualEvent> {
+    const [event] = await this.importRows([{ line: 1, value: input }], actor, false, guard)
     return event!
   }
 
@@ -64,10 +82,19 @@ export class ManualEntries {
    * Saves every row or none: any problem refuses the whole file with every row's reasons
    * (MANUAL_IMPORT_INVALID); a single save answers MANUAL_INVALID.
    */
-  importRows(rows: readonly ManualImportRow[], actor: string, file = true): Promise<ManualEvent[]> {
+  importRows(
+    rows: readonly ManualImportRow[],
+    actor: string,
+    file = true,
+    guard?: ManualWriteGuard,
+  ): Promise<ManualEvent[]> {
     return this.serial(async () => {
       const events = await this.store.read()
       const current = foldManualEvents(events)
+      if (guard) {
+        const foreign = foreignRows(rows, current, guard, file)
+        if (foreign.length) throw guard.refuse(foreign)
+      }
       const problems: string[] = []
       const out: ManualEvent[] = []
       let time = Math.max(this.now(), ...events.map((e) => e.time + 1))
@@ -140,4 +167,25 @@ export class ManualEntries {
     this.chain = run.catch(() => undefined)
     return run
   }
+}
+
+/** Rows naming a plant the guard refuses, or amending an entry of such a plant. */
+function foreignRows(
+  rows: readonly ManualImportRow[],
+  current: ReadonlyMap<string, ManualEntryWithHistory>,
+  guard: ManualWriteGuard,
+  file: boolean,
+): ForeignRow[] {
+  const out: ForeignRow[] = []
+  for (const row of rows) {
+    const where = file ? `line ${row.line}` : 'entry'
+    const fields =
+      typeof row.value === 'object' && row.value !== null ? (row.value as Record<string, unknown>) : {}
+    if (!guard.mayWrite(fields.plant)) out.push({ where, plant: fields.plant })
+    const amended = typeof fields.id === 'string' ? current.get(fields.id)?.entry : undefined
+    // Its id is taken by another tenant's entry: saying so tells only that the id exists.
+    if (amended && !guard.mayWrite(amended.plant))
+      out.push({ where, plant: fields.plant, amends: amended.id })
+  }
+  return out
 }

@@ -64,9 +64,60 @@ describe('kawasan api-key create', () => {
     expect(list.stdout).toContain('wall display')
   })
 
+  it("prints an editor key for one tenant that the running API lets enter that tenant's data only; list and revoke it", async () => {
+    const run = await runKawasan(
+      [
+        'api-key',
+        'create',
+        '--scope',
+        'editor',
+        '--tenant',
+        'sinar-baja',
+        '--id',
+        'sb-energy',
+        '--label',
+        'energy team',
+      ],
+      env,
+    )
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toContain('created key sb-energy (scope editor, tenant sinar-baja)')
+    const key = run.stdout.trim()
+    expect(key).toMatch(/^kwsn_sb-energy\.[A-Za-z0-9_-]+$/)
+    let seen = await plantsSeenWith(key)
+    for (let i = 0; i < 50 && seen.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 200))
+      seen = await plantsSeenWith(key)
+    }
+    expect(seen).toEqual({ status: 200, plants: ['plant-a'] })
+    const enter = (plant: string) =>
+      fetch(`${apiUrl}/api/v1/production`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ entries: [{ plant, date: '2026-02-01', quantity: 10, unit: 't' }] }),
+      })
+    expect((await enter('plant-a')).status).toBe(201)
+    const foreign = await enter('plant-b')
+    expect(foreign.status).toBe(403)
+    expect(((await foreign.json()) as { code: string }).code).toBe('PLANT_FORBIDDEN')
+
+    const list = await runKawasan(['api-key', 'list'], env)
+    expect(list.stdout).toMatch(/^sb-energy\teditor\tsinar-baja\t.*\tenergy team$/m)
+    const revoke = await runKawasan(['api-key', 'revoke', 'sb-energy'], env)
+    expect(revoke.code).toBe(0)
+    let status = (await enter('plant-a')).status
+    for (let i = 0; i < 50 && status !== 401; i++) {
+      await new Promise((r) => setTimeout(r, 200))
+      status = (await enter('plant-a')).status
+    }
+    expect(status).toBe(401)
+  })
+
   it.each([
-    [['api-key', 'create'], '--scope must be read or admin'],
-    [['api-key', 'create', '--scope', 'write'], '--scope must be read or admin'],
+    [['api-key', 'create'], '--scope must be read, editor or admin'],
+    [['api-key', 'create', '--scope', 'write'], '--scope must be read, editor or admin'],
+    [['api-key', 'create', '--scope', 'editor'], "an editor key enters one tenant's data: give --tenant"],
+    [['api-key', 'create', '--scope', 'editor', '--tenant', 'nobody'], 'unknown tenant "nobody"'],
     [['api-key', 'create', '--scope', 'read', '--tenant', 'nobody'], 'unknown tenant "nobody"'],
     [['api-key', 'create', '--scope', 'admin', '--tenant', 'gas-energi'], 'cannot be limited to a tenant'],
     [['api-key', 'create', '--scope', 'read', '--scoop', 'read'], "Unknown option '--scoop'"],
@@ -85,7 +136,7 @@ describe('kawasan --help', () => {
   it('prints each command its usage', async () => {
     const run = await runKawasan(['api-key', '--help'])
     expect(run.code).toBe(0)
-    expect(run.stdout).toContain('kawasan api-key create --scope read|admin')
+    expect(run.stdout).toContain('kawasan api-key create --scope read|editor|admin')
     const top = await runKawasan(['--help'])
     expect(top.stdout).toContain('rollup')
     const unknown = await runKawasan(['strat'])

@@ -214,6 +214,17 @@ const CHECKS: Record<string, Check> = {
       for (const f of readdirSync('.')) if (/^kawasan-\d{4}-\d{2}-\d{2}\.csv$/.test(f)) rmSync(f)
     },
   },
+  "EDITOR_KEY=$(npx kawasan api-key create --scope editor --tenant sinar-baja --label 'energy team')": {
+    kind: 'script',
+    expect: (out) => {
+      // Both rows of the example file land, and read back with the editor key and its tenant as actor.
+      expect(out).toContain('"saved":[')
+      const actors = [...out.matchAll(/"actor":"(k[0-9a-f]{10})@sinar-baja"/g)]
+      expect(actors.length).toBeGreaterThanOrEqual(4) // 2 saved + 2 listed
+      expect(out).toContain('"id":"sb-fix-2026-03-02"')
+      expect(out).toContain('"id":"sb-fix-2026-03-05"')
+    },
+  },
   'curl -N -H "Authorization: Bearer $KEY" "$API/api/v1/live/stream"': {
     kind: 'stream',
     env: schedulerEnv,

@@ -53,8 +53,10 @@ export function adminRoutes(ctx: RouteContext): FastifyPluginAsync {
           summary: 'Create an API key; the key is in this response only',
           body: z
             .object({
-              scope: z.enum(KEY_SCOPES, { message: 'must be read or admin' }),
-              tenant: idParam.optional().describe('Limit a read key to one tenant'),
+              scope: z.enum(KEY_SCOPES, { message: 'must be read, editor or admin' }),
+              tenant: idParam
+                .optional()
+                .describe('Limit a read key to one tenant; required for an editor key'),
               label: z.string().max(200).optional(),
             })
             .strict(),
@@ -67,6 +69,8 @@ export function adminRoutes(ctx: RouteContext): FastifyPluginAsync {
           throw new ApiError('BAD_REQUEST', `unknown tenant "${clip(tenant)}" (see the site model)`)
         if (tenant && scope === 'admin')
           throw new ApiError('BAD_REQUEST', 'an admin key cannot be limited to a tenant')
+        if (!tenant && scope === 'editor')
+          throw new ApiError('BAD_REQUEST', "an editor key enters one tenant's data: give its tenant")
         const { key, record } = await ctx.keys.create({ scope, tenant, label })
         ctx.log.info({ id: record.id, scope, tenant, by: req.access!.key.id }, 'API key created')
         return reply.code(201).send({

@@ -36,8 +36,12 @@ export interface RouteContext {
   alerts?: AlertSource | undefined
 }
 
-/** Route config: who may call it. `public` routes need no key. */
-export type RouteScope = 'public' | 'read' | 'admin'
+/**
+ * Route config: who may call it. `public` routes need no key; `read` any key; `editor` a tenant's
+ * editor key (its own plants' entries only, Access.refuseForeignPlants) or an admin key; `admin`
+ * an admin key only (docs/SECURITY.md "Key scopes").
+ */
+export type RouteScope = 'public' | 'read' | 'editor' | 'admin'
 declare module 'fastify' {
   interface FastifyContextConfig {
     scope?: RouteScope

@@ -1,6 +1,7 @@
 /**
- * Production and energy performance indicators over HTTP (docs/ENPI.md): admin keys enter
- * production (all entries or none, the key id as actor); read keys get a plant's EnPIs (kWh and
+ * Production and energy performance indicators over HTTP (docs/ENPI.md): admin keys and a tenant's
+ * editor keys (its own plants only) enter production (all entries or none, the key as actor:
+ * Access.actor); read keys get a plant's EnPIs (kWh and
  * kg CO2e per unit, per day or month) and its regression baseline with expected energy and
  * savings, as JSON or CSV. A tenant key sees its own plants only (another's answers UNKNOWN_PLANT).
  */
@@ -39,6 +40,10 @@ const productionBody = z.strictObject({
 })
 const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 503: errorSchema }
 
+/** The `plant` field of an entry as sent, unchecked. */
+const plantOf = (value: unknown): unknown =>
+  typeof value === 'object' && value !== null ? (value as Record<string, unknown>).plant : undefined
+
 async function stored<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f()
@@ -60,18 +65,22 @@ export function enpiRoutes(ctx: RouteContext, production: ProductionStore): Fast
     app.post(
       '/production',
       {
-        config: { scope: 'admin' },
+        config: { scope: 'editor' },
         schema: {
           tags: ['enpi'],
-          summary: 'Enter production per plant and local day (all entries or none)',
+          summary:
+            "Enter production per plant and local day (all entries or none); an editor key: its tenant's plants only",
           description: `Each entry: \`{ plant, date (YYYY-MM-DD, ${tz}), quantity, unit: t|units|m3 }\`. One unit per plant. A later entry for the same plant and day replaces the earlier one.`,
           body: productionBody,
           response: { 201: z.object({ stored: z.number() }), ...errors },
         },
       },
       async (req, reply) => {
-        const actor = req.access!.key.id
+        const access = req.access!
+        const actor = access.actor
         const rows = req.body.entries.map((value, i) => ({ where: `entries[${i}]`, value }))
+        // Before any other check, so a refused entry learns nothing about another tenant's plant.
+        access.refuseForeignPlants(rows.map((r) => ({ where: r.where, plant: plantOf(r.value) })))
         const entries = await stored(() => production.enter(rows, actor, 'api'))
         ctx.log.info({ entries: entries.length, by: actor }, 'production entered')
         return reply.code(201).send({ stored: entries.length })

@@ -1,18 +1,47 @@
 /**
- * Manual entries over HTTP (docs/AUDIT.md): admin keys save corrections (a second save of an id
- * amends it) and list every entry with its audit trail (who, when, why, previous values). The
- * key id is the actor. The rollup applies them within rollup.certificatePollSeconds.
+ * Manual entries over HTTP (docs/AUDIT.md): admin keys and a tenant's editor keys save corrections
+ * (a second save of an id amends it), import a file of them (all or none) and list the entries
+ * with their audit trail (who, when, why, previous values). An editor key writes and sees its own
+ * tenant's plants only, checked by the `plant` of the entry whatever its kind (docs/SECURITY.md
+ * "Key scopes"). The actor is the key's id (`id@tenant` for an editor key). The rollup applies
+ * entries within rollup.certificatePollSeconds.
  */
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { KawasanError } from '../../../shared/errors.js'
+import { parseManualFile } from '../../../shared/manual-entries/file.js'
+import type { ManualWriteGuard } from '../../../shared/manual-entries/register.js'
 import type { ManualEntry, ManualEvent } from '../../../shared/manual-entries/schema.js'
+import type { Access } from '../access.js'
 import { ApiError } from '../errors.js'
 import { errorSchema } from '../schemas.js'
 import type { RouteContext } from './context.js'
 
 const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 503: errorSchema }
+/** Largest import body: 10,000 rows of about 200 bytes. */
+const IMPORT_BODY_LIMIT = 2 * 1024 * 1024
+const importBody = z.union([
+  z
+    .string()
+    .describe('text/csv: the header `id,kind,plant,device,from,to,energy_kwh,reason`, one entry a line'),
+  z.strictObject({
+    entries: z
+      .array(z.unknown())
+      .min(1)
+      .max(10_000)
+      .describe('Entries with the fields of POST /manual/entries'),
+  }),
+])
+
+/** A tenant key's limit on what it may write; none for an estate key (the site model checks plants). */
+function guardOf(access: Access): ManualWriteGuard | undefined {
+  if (access.estate) return undefined
+  return {
+    mayWrite: (plant) => access.writesPlant(plant),
+    refuse: (foreign) => access.foreignPlants(foreign),
+  }
+}
 const correctionOut = z.object({
   id: z.string(),
   kind: z.literal('correction'),
@@ -71,7 +100,12 @@ const evOut = (e: ManualEvent) => ({
 })
 
 export function apiErrorOf(err: unknown, what: string): Error {
-  if (err instanceof KawasanError && (err.code === 'MANUAL_INVALID' || err.code === 'AUDIT_EXPORT_INVALID'))
+  if (
+    err instanceof KawasanError &&
+    (err.code === 'MANUAL_INVALID' ||
+      err.code === 'MANUAL_IMPORT_INVALID' ||
+      err.code === 'AUDIT_EXPORT_INVALID')
+  )
     return new ApiError('BAD_REQUEST', err.message)
   if (err instanceof KawasanError && err.code.startsWith('INFLUX_'))
     return new ApiError('STORAGE_UNAVAILABLE', `${what} (InfluxDB) is not available`, { cause: err })
@@ -84,11 +118,11 @@ export function manualRoutes(ctx: RouteContext): FastifyPluginAsync {
     app.post(
       '/manual/entries',
       {
-        config: { scope: 'admin' },
+        config: { scope: 'editor' },
         schema: {
           tags: ['manual'],
           summary:
-            "Replace a device's energy for a window with a stated value (a second save of an id amends it)",
+            "Replace a device's energy for a window with a stated value (a second save of an id amends it); an editor key: its tenant's plants only",
           body: z
             .record(z.string(), z.unknown())
             .describe(
@@ -99,20 +133,59 @@ export function manualRoutes(ctx: RouteContext): FastifyPluginAsync {
       },
       async (req, reply) => {
         try {
-          const e = await ctx.manual.save(req.body, req.access!.key.id)
+          const access = req.access!
+          const e = await ctx.manual.save(req.body, access.actor, guardOf(access))
+          ctx.log.info({ entry: e.entry, plant: e.values.plant, by: access.actor }, 'manual entry saved')
           return reply.code(201).send(evOut(e))
         } catch (err) {
           throw apiErrorOf(err, 'the manual entries log')
         }
       },
     )
+    await app.register(async (scoped) => {
+      // CSV bodies only here: the rest of the API takes JSON alone.
+      scoped.addContentTypeParser(
+        'text/csv',
+        { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT },
+        (_req, body, done) => done(null, body),
+      )
+      scoped.withTypeProvider<ZodTypeProvider>().post(
+        '/manual/import',
+        {
+          config: { scope: 'editor' },
+          bodyLimit: IMPORT_BODY_LIMIT,
+          schema: {
+            tags: ['manual'],
+            summary:
+              "Save many manual entries at once, all or none (a CSV file as text/csv, or JSON {entries}); an editor key: its tenant's plants only",
+            body: importBody,
+            response: { 201: z.object({ saved: z.array(eventOut) }), ...errors },
+          },
+        },
+        async (req, reply) => {
+          const access = req.access!
+          try {
+            const rows =
+              typeof req.body === 'string'
+                ? parseManualFile('upload.csv', req.body)
+                : req.body.entries.map((value, i) => ({ line: i + 1, value }))
+            const saved = await ctx.manual.importRows(rows, access.actor, true, guardOf(access))
+            ctx.log.info({ entries: saved.length, by: access.actor }, 'manual entries imported')
+            return reply.code(201).send({ saved: saved.map(evOut) })
+          } catch (err) {
+            throw apiErrorOf(err, 'the manual entries log')
+          }
+        },
+      )
+    })
     app.get(
       '/manual/entries',
       {
-        config: { scope: 'admin' },
+        config: { scope: 'editor' },
         schema: {
           tags: ['manual'],
-          summary: 'Every manual entry with its audit trail (who, when, why, previous values)',
+          summary:
+            "Every manual entry with its audit trail (who, when, why, previous values); an editor key: its tenant's plants' entries",
           response: {
             200: z.object({
               entries: z.array(z.object({ entry: entryOut, history: z.array(eventOut) })),
@@ -121,9 +194,10 @@ export function manualRoutes(ctx: RouteContext): FastifyPluginAsync {
           },
         },
       },
-      async () => {
+      async (req) => {
         try {
-          const list = await ctx.manual.list()
+          const access = req.access!
+          const list = (await ctx.manual.list()).filter((m) => access.writesPlant(m.entry.plant))
           return { entries: list.map((m) => ({ entry: corr(m.entry), history: m.history.map(evOut) })) }
         } catch (err) {
           throw apiErrorOf(err, 'the manual entries log')
