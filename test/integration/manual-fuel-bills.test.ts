@@ -43,11 +43,6 @@ let rollup: RollupService
 let manual: ManualEntries
 let admin = ''
 
-const dates = (month: '03' | '04') =>
-  Array.from(
-    { length: month === '03' ? 31 : 30 },
-    (_, i) => `2026-${month}-${String(i + 1).padStart(2, '0')}`,
-  )
 const rows = async (measurement: string, plant: string, from: string, to: string) => {
   const s = localDayWindow(from, TZ).start
   const e = localDayWindow(to, TZ).end
