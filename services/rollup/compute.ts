@@ -42,7 +42,7 @@ import { pinnedFactors, type RollupFactors } from './factor-choice.js'
 import { withCorrections, withMeterReplacements } from './manual-corrections.js'
 import { billPeriod } from './manual-reconciliation.js'
 import { type BillPeriod, withBills, withFuelDeliveries } from './manual-supply.js'
-import { deviceKey, type ReadingsReader, siteDevices, withSiteFacts } from './reader.js'
+import { deviceKey, type ReadingsReader, type SiteDevice, siteDevices, withSiteFacts } from './reader.js'
 import { type JobWindow, localHourContaining, MINUTE_MS } from './windows.js'
 
 export interface EngineOptions {
@@ -60,8 +60,10 @@ export interface EngineOptions {
   counterNeighbourMs: number
   /** Power gaps up to this long are estimated (straight line), ms; 0: never. */
   powerGapEstimateMaxMs?: number
-  /** Manual entries in force (shared/manual-entries): corrections and meter replacements; the service refreshes them. */
+  /** Manual entries in force (shared/manual-entries): corrections, meter replacements, deliveries, bills; the service refreshes them. */
   corrections?: readonly ManualEntry[]
+  /** The clock (ended bill periods are kept between batches only with one). */
+  now?: () => number
 }
 
 export interface RollupJob extends JobWindow {
@@ -178,8 +180,12 @@ function minuteChains(jobs: readonly RollupJob[], tz: string): MinuteChain[] {
   return chains
 }
 
+/** Bill periods kept between batches at most (one per bill and its device's entries). */
+const MAX_KEPT_BILL_PERIODS = 256
+
 export class RollupEngine {
   readonly factors: RollupFactors
+  private readonly billPeriods = new Map<string, BillPeriod>()
 
   constructor(private readonly options: EngineOptions) {
     if (options.factors) this.factors = options.factors
@@ -264,11 +270,11 @@ export class RollupEngine {
         const periods: BillPeriod[] = []
         for (const b of bills)
           if (b.plant === d.plant && b.device === d.device.id)
-            periods.push(await billPeriod(this.options.reader, d, b, entries, this.options))
+            periods.push(await this.billPeriodOf(d, b, mine))
         const myAccounts = accounts.filter((a) => a.plant === d.plant && a.device === d.device.id)
         const energyOf = (window: TimeWindow, bks: LocalHour[], date?: string) => {
           let e = measured(window, bks)
-          if (periods.length) e = withBills(e, prepared, window, bks, periods, opts)
+          if (periods.length) e = withBills(e, prepared, window, bks, periods, corr, opts)
           if (myAccounts.length && date)
             e = withFuelDeliveries(e, window, myAccounts, this.factors.forDate(date), (a) => metered.get(a)!)
           return e
@@ -376,6 +382,33 @@ export class RollupEngine {
       }
     }
     return out
+  }
+
+  /**
+   * A bill's period from the readings. A period that ended (past the gap limit) is kept, keyed by
+   * the bill and the device's other entries, so recomputing its 31 days reads it once; late
+   * readings drop the kept periods (forgetBillPeriods). A period still running is read each time.
+   */
+  private async billPeriodOf(
+    d: SiteDevice,
+    bill: UtilityBill,
+    mine: readonly ManualEntry[],
+  ): Promise<BillPeriod> {
+    const key = JSON.stringify([bill, mine.filter((e) => e.kind !== 'utility_bill')])
+    const kept = this.billPeriods.get(key)
+    if (kept) return kept
+    const p = await billPeriod(this.options.reader, d, bill, mine, this.options)
+    const now = this.options.now?.()
+    if (now !== undefined && bill.end + this.options.gapLimitMs < now) {
+      if (this.billPeriods.size >= MAX_KEPT_BILL_PERIODS) this.billPeriods.clear()
+      this.billPeriods.set(key, p)
+    }
+    return p
+  }
+
+  /** Drops the kept bill periods: readings arrived that may change them. */
+  forgetBillPeriods(): void {
+    this.billPeriods.clear()
   }
 
   /** Writes the rollups (one point per plant and `_cluster` each); same window → overwritten. */

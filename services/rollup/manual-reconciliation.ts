@@ -19,7 +19,7 @@ import type {
 } from '../../shared/manual-entries/schema.js'
 import type { SiteModel } from '../../shared/site-model.js'
 import { withCorrections, withMeterReplacements } from './manual-corrections.js'
-import { type BillPeriod, billFillRate } from './manual-supply.js'
+import { type BillPeriod, billFillRate, unmeteredMs } from './manual-supply.js'
 import { ReadingsReader, type SiteDevice, siteDevices, withSiteFacts } from './reader.js'
 
 export interface PeriodReadOptions {
@@ -54,7 +54,10 @@ async function periodEnergy(
   })
   const opts = { expectedIntervalMs: o.expectedIntervalMs, gapLimitMs: o.gapLimitMs }
   const e = windowEnergy(prepared, period, opts)
-  return corr.length ? withCorrections(e, prepared, period, [{ ...period, label: 'period' }], corr, opts) : e
+  const energy = corr.length
+    ? withCorrections(e, prepared, period, [{ ...period, label: 'period' }], corr, opts)
+    : e
+  return { energy, unmetered_ms: unmeteredMs(prepared, period, corr, opts) }
 }
 
 /** A bill's period from the readings: the rollup fills `unmetered_ms` at billFillRate. */
@@ -65,8 +68,8 @@ export async function billPeriod(
   entries: readonly ManualEntry[],
   o: PeriodReadOptions,
 ): Promise<BillPeriod> {
-  const e = await periodEnergy(reader, d, bill, entries, o)
-  return { bill, metered_kwh: e.energy_kwh, unmetered_ms: e.missing_ms }
+  const p = await periodEnergy(reader, d, bill, entries, o)
+  return { bill, metered_kwh: p.energy.energy_kwh, unmetered_ms: p.unmetered_ms }
 }
 
 export interface BillReconciliation {
@@ -150,7 +153,7 @@ export async function reconcile(
     const set = factorSetFor(a.start, site.cluster.timezone)
     const conv = toMeterUnit(a.fuel, a.consumed, a.unit, set)
     const count = await reader.countReadings(a, d, FUEL_METRICS)
-    const fuelUse = count > 0 ? (await periodEnergy(reader, d, a, entries, o)).fuel_use : undefined
+    const fuelUse = count > 0 ? (await periodEnergy(reader, d, a, entries, o)).energy.fuel_use : undefined
     const consumed = 'problem' in conv ? null : conv.quantity
     fuel.push({
       plant: a.plant,

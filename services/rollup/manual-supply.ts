@@ -19,7 +19,26 @@ import type {
 } from '../../shared/emissions/index.js'
 import { windowEnergy } from '../../shared/emissions/index.js'
 import { type FuelAccount, toMeterUnit } from '../../shared/manual-entries/fuel-accounts.js'
-import type { UtilityBill } from '../../shared/manual-entries/schema.js'
+import type { Correction, UtilityBill } from '../../shared/manual-entries/schema.js'
+
+/**
+ * Time of `window` the device's readings leave without energy, less the time its corrections
+ * state (a corrected stretch has its energy: the bill must not fill it again).
+ */
+export function unmeteredMs(
+  prepared: PreparedDevice,
+  window: TimeWindow,
+  corrections: readonly Correction[],
+  opts: Omit<EnergyOptions, 'buckets'>,
+): number {
+  let ms = windowEnergy(prepared, window, opts).missing_ms
+  for (const c of corrections) {
+    const s = Math.max(c.start, window.start)
+    const e = Math.min(c.end, window.end)
+    if (e > s) ms -= windowEnergy(prepared, { start: s, end: e }, opts).missing_ms
+  }
+  return Math.max(0, ms)
+}
 
 /** The fuel accounts' share of the window as the device's fuel use, unless a fuel meter read. */
 export function withFuelDeliveries(
@@ -80,6 +99,7 @@ export function withBills(
   window: TimeWindow,
   buckets: readonly LocalHour[],
   periods: readonly BillPeriod[],
+  corrections: readonly Correction[],
   opts: Omit<EnergyOptions, 'buckets'>,
 ): DeviceEnergy {
   let out = energy
@@ -96,7 +116,7 @@ export function withBills(
       const s = Math.max(bk.start, start)
       const e = Math.min(bk.end, end)
       if (!(e > s)) return
-      const fill = rate * windowEnergy(prepared, { start: s, end: e }, opts).missing_ms
+      const fill = rate * unmeteredMs(prepared, { start: s, end: e }, corrections, opts)
       bucket_kwh[i] = (bucket_kwh[i] ?? 0) + fill
       added += fill
     })
