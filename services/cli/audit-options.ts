@@ -15,9 +15,10 @@ kawasan audit verify FILE
     Checks the file's signature and content digest: exit 0 and the key fingerprint, or 1 and why.`
 
 export const MANUAL_USAGE = `kawasan manual import FILE
-    Saves the manual corrections of a CSV (header: id,kind,plant,device,from,to,energy_kwh,reason)
-    or JSON file (an array of objects with the API's fields); a bad row refuses the whole file with
-    each row's line and reason. The rollup recomputes the days they touch within
+    Saves the manual entries (corrections, meter replacements, fuel deliveries, utility bills) of a
+    CSV file (header: the columns of its kinds, e.g. id,kind,plant,device,from,to,energy_kwh,reason;
+    docs/AUDIT.md "Import files") or JSON file (an array of objects with the API's fields); a bad
+    row refuses the whole file with each row's line and reason. The rollup recomputes the days they touch within
     rollup.certificatePollSeconds.
 kawasan manual list
     Every entry with its audit trail (who, when, why, previous value).`

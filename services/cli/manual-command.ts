@@ -38,10 +38,23 @@ export async function manualCommand(config: KawasanConfig, ctx: CommandContext):
     site: loadSiteModel(config.site),
   })
   const iso = (ms: number) => new Date(ms).toISOString()
-  const what = (e: ManualEntry) =>
-    e.kind === 'correction'
-      ? `correction ${iso(e.start)}..${iso(e.end)} ${e.energy_kwh} kWh`
-      : `meter replacement at ${iso(e.start)}: old ${e.old_final_kwh} kWh, new ${e.new_start_kwh} kWh`
+  const what = (e: ManualEntry) => {
+    switch (e.kind) {
+      case 'correction':
+        return `correction ${iso(e.start)}..${iso(e.end)} ${e.energy_kwh} kWh`
+      case 'meter_replacement':
+        return `meter replacement at ${iso(e.start)}: old ${e.old_final_kwh} kWh, new ${e.new_start_kwh} kWh`
+      case 'fuel_delivery': {
+        const stock = [
+          e.opening_stock !== undefined ? `opening ${e.opening_stock}` : '',
+          e.closing_stock !== undefined ? `closing ${e.closing_stock}` : '',
+        ].filter(Boolean)
+        return `fuel delivery ${e.quantity} ${e.unit} ${e.fuel} at ${iso(e.delivered_at)} for ${iso(e.start)}..${iso(e.end)}${stock.length ? ` (stock ${stock.join(', ')} ${e.unit})` : ''}`
+      }
+      case 'utility_bill':
+        return `utility bill ${iso(e.start)}..${iso(e.end)} ${e.energy_kwh} kWh${e.supplier ? ` from ${e.supplier}` : ''}${e.contract ? ` (${e.contract})` : ''}`
+    }
+  }
   try {
     if (action === 'list') {
       for (const { entry, history } of await entries.list()) {

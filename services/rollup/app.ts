@@ -165,6 +165,7 @@ export class RollupService {
       devicesPerQuery: config.devicesPerQuery,
       counterNeighbourMs: config.counterNeighbourDays * DAY_MS,
       powerGapEstimateMaxMs: config.powerGapEstimateMaxMs,
+      now: this.now,
     }
     this.engine = new RollupEngine(this.engineOptions)
     const registers = [options.metrics]
@@ -585,6 +586,8 @@ export class RollupService {
       (mk) => !this.lateHandled.has(`${mk.hour}/${mk.plant}/${mk.markedAt}`),
     )
     if (markers.length === 0) return
+    // Late readings may change a bill period's metered energy (docs/AUDIT.md "Utility bills").
+    this.engine.forgetBillPeriods()
     const closedUntil = this.closedUntil ?? minuteFloor(now)
     const marked = mergeRanges(
       markers.map((mk) => ({ start: mk.hour - this.gapLimitMs, end: mk.hour + HOUR_MS + this.gapLimitMs })),

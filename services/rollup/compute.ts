@@ -7,6 +7,8 @@
  * minutes, hours and days add up exactly even when a counter was silent across a window edge
  * (test/integration/rollup-additivity.test.ts).
  */
+
+import { FUEL_METRICS } from '../../shared/emissions/energy.js'
 import {
   type BatteryStore,
   type CertificateUse,
@@ -25,13 +27,22 @@ import {
 } from '../../shared/emissions/index.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { toLine } from '../../shared/influx/line-protocol.js'
-import type { Correction, ManualEntry, MeterReplacement } from '../../shared/manual-entries/schema.js'
+import { type FuelAccount, fuelAccounts } from '../../shared/manual-entries/fuel-accounts.js'
+import type {
+  Correction,
+  FuelDelivery,
+  ManualEntry,
+  MeterReplacement,
+  UtilityBill,
+} from '../../shared/manual-entries/schema.js'
 import { type RollupResolution, rollupPoints } from '../../shared/rollup-record.js'
 import type { SiteModel } from '../../shared/site-model.js'
 import { certificateUseBefore } from './certificate-history.js'
 import { pinnedFactors, type RollupFactors } from './factor-choice.js'
 import { withCorrections, withMeterReplacements } from './manual-corrections.js'
-import { deviceKey, type ReadingsReader, siteDevices, withSiteFacts } from './reader.js'
+import { billPeriod } from './manual-reconciliation.js'
+import { type BillPeriod, withBills, withFuelDeliveries } from './manual-supply.js'
+import { deviceKey, type ReadingsReader, type SiteDevice, siteDevices, withSiteFacts } from './reader.js'
 import { type JobWindow, localHourContaining, MINUTE_MS } from './windows.js'
 
 export interface EngineOptions {
@@ -49,8 +60,10 @@ export interface EngineOptions {
   counterNeighbourMs: number
   /** Power gaps up to this long are estimated (straight line), ms; 0: never. */
   powerGapEstimateMaxMs?: number
-  /** Manual entries in force (shared/manual-entries): corrections and meter replacements; the service refreshes them. */
+  /** Manual entries in force (shared/manual-entries): corrections, meter replacements, deliveries, bills; the service refreshes them. */
   corrections?: readonly ManualEntry[]
+  /** The clock (ended bill periods are kept between batches only with one). */
+  now?: () => number
 }
 
 export interface RollupJob extends JobWindow {
@@ -167,8 +180,12 @@ function minuteChains(jobs: readonly RollupJob[], tz: string): MinuteChain[] {
   return chains
 }
 
+/** Bill periods kept between batches at most (one per bill and its device's entries). */
+const MAX_KEPT_BILL_PERIODS = 256
+
 export class RollupEngine {
   readonly factors: RollupFactors
+  private readonly billPeriods = new Map<string, BillPeriod>()
 
   constructor(private readonly options: EngineOptions) {
     if (options.factors) this.factors = options.factors
@@ -203,6 +220,18 @@ export class RollupEngine {
     const prefixes = chains.flatMap((c) => c.steps.flatMap((st) => (st.prefix ? [st.prefix] : [])))
     const unknownFlags: Flag[] = []
     const devices = siteDevices(site)
+    const entries = this.options.corrections ?? []
+    const touches = (e: { start: number; end: number }) => e.start < outer.end && e.end > outer.start
+    // Fuel accounts and bills touching the batch; whether a fuel meter read in each account's period.
+    const accounts = fuelAccounts(
+      entries.filter((e): e is FuelDelivery => e.kind === 'fuel_delivery'),
+    ).accounts.filter(touches)
+    const metered = new Map<FuelAccount, boolean>()
+    for (const a of accounts) {
+      const d = devices.find((x) => x.plant === a.plant && x.device.id === a.device)
+      metered.set(a, d ? (await this.options.reader.countReadings(a, d, FUEL_METRICS)) > 0 : false)
+    }
+    const bills = entries.filter((e): e is UtilityBill => e.kind === 'utility_bill').filter(touches)
     const chunked = devices.length > devicesPerQuery
     for (let i = 0; i < devices.length; i += devicesPerQuery) {
       const chunk = devices.slice(i, i + devicesPerQuery)
@@ -224,25 +253,36 @@ export class RollupEngine {
         const series: DeviceSeries =
           byKey.get(deviceKey(d.plant, d.device.id)) ??
           withSiteFacts({ plant: d.plant, deviceId: d.device.id, role: d.device.role, samples: [] }, d.device)
-        const mine = (this.options.corrections ?? []).filter(
-          (c) => c.plant === d.plant && c.device === d.device.id,
-        )
+        const mine = entries.filter((c) => c.plant === d.plant && c.device === d.device.id)
         const swaps = mine.filter((c): c is MeterReplacement => c.kind === 'meter_replacement')
         const corr = mine.filter((c): c is Correction => c.kind === 'correction')
         const prepared = prepareDevice(withMeterReplacements(series, swaps), {
           gapLimitMs,
           estimateGapMaxMs: this.options.powerGapEstimateMaxMs ?? 0,
         })
+        const opts = { expectedIntervalMs, gapLimitMs }
         // Manual corrections of this device replace its energy inside their windows (docs/AUDIT.md).
-        const energyOf = (window: TimeWindow, bks: LocalHour[]) => {
-          const e = windowEnergy(prepared, window, { expectedIntervalMs, gapLimitMs, buckets: bks })
-          return corr.length
-            ? withCorrections(e, prepared, window, bks, corr, { expectedIntervalMs, gapLimitMs })
-            : e
+        const measured = (window: TimeWindow, bks: LocalHour[]) => {
+          const e = windowEnergy(prepared, window, { ...opts, buckets: bks })
+          return corr.length ? withCorrections(e, prepared, window, bks, corr, opts) : e
+        }
+        // Bills fill its unmetered time; deliveries give its fuel where no fuel meter read.
+        const periods: BillPeriod[] = []
+        for (const b of bills)
+          if (b.plant === d.plant && b.device === d.device.id)
+            periods.push(await this.billPeriodOf(d, b, mine))
+        const myAccounts = accounts.filter((a) => a.plant === d.plant && a.device === d.device.id)
+        const energyOf = (window: TimeWindow, bks: LocalHour[], date?: string) => {
+          let e = measured(window, bks)
+          if (periods.length) e = withBills(e, prepared, window, bks, periods, corr, opts)
+          if (myAccounts.length && date)
+            e = withFuelDeliveries(e, window, myAccounts, this.factors.forDate(date), (a) => metered.get(a)!)
+          return e
         }
         jobs.forEach((job, j) => {
-          energies[j]!.push(energyOf(job.window, buckets[j]!))
+          energies[j]!.push(energyOf(job.window, buckets[j]!, job.date))
         })
+        // Prefixes only carry the battery store from hour start to a minute: fuel does not move it.
         for (const p of prefixes) p.energies.push(energyOf(p.window, p.buckets))
       }
     }
@@ -342,6 +382,33 @@ export class RollupEngine {
       }
     }
     return out
+  }
+
+  /**
+   * A bill's period from the readings. A period that ended (past the gap limit) is kept, keyed by
+   * the bill and the device's other entries, so recomputing its 31 days reads it once; late
+   * readings drop the kept periods (forgetBillPeriods). A period still running is read each time.
+   */
+  private async billPeriodOf(
+    d: SiteDevice,
+    bill: UtilityBill,
+    mine: readonly ManualEntry[],
+  ): Promise<BillPeriod> {
+    const key = JSON.stringify([bill, mine.filter((e) => e.kind !== 'utility_bill')])
+    const kept = this.billPeriods.get(key)
+    if (kept) return kept
+    const p = await billPeriod(this.options.reader, d, bill, mine, this.options)
+    const now = this.options.now?.()
+    if (now !== undefined && bill.end + this.options.gapLimitMs < now) {
+      if (this.billPeriods.size >= MAX_KEPT_BILL_PERIODS) this.billPeriods.clear()
+      this.billPeriods.set(key, p)
+    }
+    return p
+  }
+
+  /** Drops the kept bill periods: readings arrived that may change them. */
+  forgetBillPeriods(): void {
+    this.billPeriods.clear()
   }
 
   /** Writes the rollups (one point per plant and `_cluster` each); same window → overwritten. */

@@ -164,6 +164,17 @@ export class ReadingsReader {
     return where
   }
 
+  /** How many readings of `device` in [start, end) carry any of `metrics` (is a fuel metered?). */
+  async countReadings(range: TimeWindow, device: SiteDevice, metrics: readonly string[]): Promise<number> {
+    const fields = metrics.map((m) => `count(${quoteIdent(m)})`).join(',')
+    const q = `SELECT ${fields} FROM ${quoteIdent(READINGS_MEASUREMENT)} WHERE ${this.where([device])} AND time >= ${nsLiteral(range.start)} AND time < ${nsLiteral(range.end)}`
+    let n = 0
+    for (const s of await this.influx.query(q))
+      for (const row of s.rows)
+        for (const [k, v] of Object.entries(row)) if (k !== 'time' && typeof v === 'number') n += v
+    return n
+  }
+
   /** The latest `p_kw` of every device with a reading in [since, until]. */
   async latestPower(
     since: number,

@@ -26,8 +26,8 @@ export const DEFAULT_FUEL_FOR_ROLE: Partial<Record<DeviceRole, Fuel>> = {
 
 export interface Combustion {
   fuel: Fuel
-  /** Where the fuel quantity came from. */
-  fuel_basis: 'meter' | 'energy_over_efficiency'
+  /** Where the fuel quantity came from (`fuel_delivery`: delivery records, stock change). */
+  fuel_basis: 'meter' | 'fuel_delivery' | 'energy_over_efficiency'
   /** Metered quantity in the meter's unit (L, m³, kg), when metered. */
   fuel_quantity?: number
   fuel_tj: number
@@ -51,7 +51,7 @@ export interface CombustionInput {
    * Metered fuel. For gas volumes, `reference` gives the meter's reference conditions (e.g. Sm³ at
    * 15 °C); the volume is converted to the factor's `volume_reference` before applying the NCV.
    */
-  fuel_use?: { metric: string; quantity: number; reference?: ReferenceConditions }
+  fuel_use?: { metric: string; quantity: number; reference?: ReferenceConditions; source?: string }
 }
 
 /** Emissions of one fuel-fired device over a window. */
@@ -71,7 +71,7 @@ export function combustion(input: CombustionInput, set: FactorSet, flags: Flag[]
     const atFactorConditions =
       ref && f.volume_reference ? convertGasVolume(quantity, ref, f.volume_reference) : quantity
     fuelTj = atFactorConditions * f.ncv_mj_per_unit * TJ_PER_MJ
-    basis = 'meter'
+    basis = input.fuel_use.source === 'delivery' ? 'fuel_delivery' : 'meter'
   } else {
     let eff = input.fuel_efficiency
     if (!eff) {

@@ -77,6 +77,8 @@ export interface FuelUse {
   metric: FuelMetric
   /** Quantity burned in the window, in the metric's unit (L, m³, kg). */
   quantity: number
+  /** `delivery`: from fuel delivery records (stock change), not a fuel meter (docs/AUDIT.md). */
+  source?: 'meter' | 'delivery'
 }
 
 export interface DeviceEnergy {

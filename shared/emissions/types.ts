@@ -92,6 +92,10 @@ export type FlagCode =
   | 'incomplete_coverage'
   /** A manual correction replaced the device's energy for part of the window (docs/AUDIT.md). */
   | 'manual_correction'
+  /** No fuel meter: fuel from delivery records (stock change) spread over their period (docs/AUDIT.md). */
+  | 'manual_fuel_delivery'
+  /** A utility bill filled the device's unmetered time with billed − metered energy (docs/AUDIT.md). */
+  | 'manual_bill_fill'
 
 export interface Flag {
   code: FlagCode

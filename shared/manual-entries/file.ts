@@ -1,21 +1,33 @@
 /**
  * Manual entry files for `kawasan manual import`: JSON (an array of objects with the API's fields)
- * or CSV with the header `id,kind,plant,device,from,to,energy_kwh,reason` (no quoted cells: a
- * reason with a comma goes in JSON). A file that does not parse refuses the whole import.
+ * or CSV whose header names the columns of its kinds (MANUAL_CSV_HEADERS; any order, a blank cell
+ * is an absent field; no quoted cells: a reason with a comma goes in JSON). A file that does not
+ * parse refuses the whole import.
  */
 import { KawasanError } from '../errors.js'
 import type { ManualImportRow } from './register.js'
 
+/** The CSV header of each kind, as docs/AUDIT.md lists them (one file may mix kinds with the union). */
+export const MANUAL_CSV_HEADERS = {
+  correction: 'id,kind,plant,device,from,to,energy_kwh,reason',
+  meter_replacement: 'id,kind,plant,device,at,old_final_kwh,new_start_kwh,reason',
+  fuel_delivery:
+    'id,kind,plant,device,fuel,quantity,unit,delivered_at,from,to,opening_stock,closing_stock,reason',
+  utility_bill: 'id,kind,plant,device,from,to,energy_kwh,supplier,contract,reason',
+} as const
+
 export const MANUAL_CSV_COLUMNS = [
-  'id',
-  'kind',
-  'plant',
-  'device',
-  'from',
-  'to',
+  ...new Set(Object.values(MANUAL_CSV_HEADERS).flatMap((h) => h.split(','))),
+] as readonly string[]
+
+const NUMERIC = new Set([
   'energy_kwh',
-  'reason',
-] as const
+  'old_final_kwh',
+  'new_start_kwh',
+  'quantity',
+  'opening_stock',
+  'closing_stock',
+])
 
 const refuse = (problem: string) =>
   new KawasanError('MANUAL_IMPORT_INVALID', `${problem}; nothing was imported`)
@@ -33,7 +45,7 @@ export function parseManualFile(name: string, text: string): ManualImportRow[] {
   }
   const lines = text.split(/\r?\n/)
   const header = (lines[0] ?? '').split(',').map((h) => h.trim())
-  const unknown = header.filter((h) => !(MANUAL_CSV_COLUMNS as readonly string[]).includes(h))
+  const unknown = header.filter((h) => !MANUAL_CSV_COLUMNS.includes(h))
   if (unknown.length) throw refuse(`unknown column(s) ${unknown.join(', ')}`)
   const rows: ManualImportRow[] = []
   lines.slice(1).forEach((l, i) => {
@@ -43,7 +55,7 @@ export function parseManualFile(name: string, text: string): ManualImportRow[] {
     const value: Record<string, unknown> = {}
     header.forEach((h, j) => {
       const cell = (cells[j] ?? '').trim()
-      if (cell !== '') value[h] = h === 'energy_kwh' ? Number(cell) : cell
+      if (cell !== '') value[h] = NUMERIC.has(h) ? Number(cell) : cell
     })
     rows.push({ line: i + 2, value })
   })

@@ -13,6 +13,8 @@ import { KawasanError } from '../../../shared/errors.js'
 import { parseManualFile } from '../../../shared/manual-entries/file.js'
 import type { ManualWriteGuard } from '../../../shared/manual-entries/register.js'
 import type { ManualEntry, ManualEvent } from '../../../shared/manual-entries/schema.js'
+import { clusterTiming, rollupConfigSchema } from '../../rollup/config.js'
+import { reconcile } from '../../rollup/manual-reconciliation.js'
 import type { Access } from '../access.js'
 import { ApiError } from '../errors.js'
 import { errorSchema } from '../schemas.js'
@@ -60,7 +62,32 @@ const replacementOut = z.object({
   old_final_kwh: z.number(),
   new_start_kwh: z.number(),
 })
-const entryOut = z.discriminatedUnion('kind', [correctionOut, replacementOut])
+const fuelOut = z.object({
+  id: z.string(),
+  kind: z.literal('fuel_delivery'),
+  plant: z.string(),
+  device: z.string(),
+  fuel: z.string(),
+  quantity: z.number(),
+  unit: z.string(),
+  delivered_at: z.string(),
+  from: z.string(),
+  to: z.string(),
+  opening_stock: z.number().optional(),
+  closing_stock: z.number().optional(),
+})
+const billOut = z.object({
+  id: z.string(),
+  kind: z.literal('utility_bill'),
+  plant: z.string(),
+  device: z.string(),
+  from: z.string(),
+  to: z.string(),
+  energy_kwh: z.number(),
+  supplier: z.string().optional(),
+  contract: z.string().optional(),
+})
+const entryOut = z.discriminatedUnion('kind', [correctionOut, replacementOut, fuelOut, billOut])
 const eventOut = z.object({
   time: z.string(),
   event: z.enum(['created', 'amended']),
@@ -70,26 +97,29 @@ const eventOut = z.object({
   previous: entryOut.nullable().describe('The values replaced; null: the raw readings applied'),
 })
 const iso = (ms: number) => new Date(ms).toISOString()
-const corr = (c: ManualEntry): z.infer<typeof entryOut> =>
-  c.kind === 'correction'
-    ? {
-        id: c.id,
+const corr = (c: ManualEntry): z.infer<typeof entryOut> => {
+  const base = { id: c.id, plant: c.plant, device: c.device }
+  switch (c.kind) {
+    case 'correction':
+      return { ...base, kind: c.kind, from: iso(c.start), to: iso(c.end), energy_kwh: c.energy_kwh }
+    case 'meter_replacement':
+      return {
+        ...base,
         kind: c.kind,
-        plant: c.plant,
-        device: c.device,
-        from: iso(c.start),
-        to: iso(c.end),
-        energy_kwh: c.energy_kwh,
-      }
-    : {
-        id: c.id,
-        kind: c.kind,
-        plant: c.plant,
-        device: c.device,
         at: iso(c.start),
         old_final_kwh: c.old_final_kwh,
         new_start_kwh: c.new_start_kwh,
       }
+    case 'fuel_delivery': {
+      const { id: _i, kind, plant: _p, device: _d, start, end, delivered_at, ...rest } = c
+      return { ...base, kind, ...rest, delivered_at: iso(delivered_at), from: iso(start), to: iso(end) }
+    }
+    case 'utility_bill': {
+      const { id: _i, kind, plant: _p, device: _d, start, end, ...rest } = c
+      return { ...base, kind, ...rest, from: iso(start), to: iso(end) }
+    }
+  }
+}
 const evOut = (e: ManualEvent) => ({
   time: iso(e.time),
   event: e.event,
@@ -122,11 +152,11 @@ export function manualRoutes(ctx: RouteContext): FastifyPluginAsync {
         schema: {
           tags: ['manual'],
           summary:
-            "Replace a device's energy for a window with a stated value (a second save of an id amends it); an editor key: its tenant's plants only",
+            "Save a correction, meter replacement, fuel delivery or utility bill (a second save of an id amends it); an editor key: its tenant's plants only",
           body: z
             .record(z.string(), z.unknown())
             .describe(
-              'correction: id, kind, plant, device, from, to, energy_kwh, reason; meter_replacement: id, kind, plant, device, at, old_final_kwh, new_start_kwh, reason',
+              'correction: id, kind, plant, device, from, to, energy_kwh, reason; meter_replacement: id, kind, plant, device, at, old_final_kwh, new_start_kwh, reason; fuel_delivery: id, kind, plant, device?, fuel, quantity, unit, delivered_at, from, to, opening_stock?, closing_stock?, reason; utility_bill: id, kind, plant, device?, from, to, energy_kwh, supplier?, contract?, reason',
             ),
           response: { 201: eventOut, ...errors },
         },
@@ -178,6 +208,73 @@ export function manualRoutes(ctx: RouteContext): FastifyPluginAsync {
         },
       )
     })
+    app.get(
+      '/manual/reconciliation',
+      {
+        config: { scope: 'admin' },
+        schema: {
+          tags: ['manual'],
+          summary:
+            'Bills against metered energy (with the unmetered time the rollup fills) and fuel accounts against fuel meters',
+          response: {
+            200: z.object({
+              bills: z.array(
+                z.object({
+                  id: z.string(),
+                  plant: z.string(),
+                  device: z.string(),
+                  from: z.string(),
+                  to: z.string(),
+                  supplier: z.string().optional(),
+                  contract: z.string().optional(),
+                  billed_kwh: z.number(),
+                  metered_kwh: z.number(),
+                  unmetered_minutes: z.number(),
+                  filled_kwh: z.number(),
+                  difference_pct: z.number().nullable(),
+                }),
+              ),
+              fuel: z.array(
+                z.object({
+                  plant: z.string(),
+                  device: z.string(),
+                  fuel: z.string(),
+                  from: z.string(),
+                  to: z.string(),
+                  deliveries: z.array(z.string()),
+                  unit: z.string(),
+                  delivered: z.number(),
+                  opening_stock: z.number(),
+                  closing_stock: z.number(),
+                  consumed: z.number(),
+                  meter_unit: z.string(),
+                  consumed_meter_unit: z.number().nullable(),
+                  metered: z.number().nullable(),
+                  difference_pct: z.number().nullable(),
+                  used_in_rollup: z.boolean(),
+                }),
+              ),
+            }),
+            ...errors,
+          },
+        },
+      },
+      async () => {
+        try {
+          // The rollup's default timing (the API does not load the rollup's config).
+          const config = rollupConfigSchema.parse({})
+          const timing = clusterTiming(config, ctx.site.model.cluster.id)
+          const entries = (await ctx.manual.list()).map((m) => m.entry)
+          return await reconcile(ctx.influx, ctx.site.model, entries, {
+            ...timing,
+            counterNeighbourMs: config.counterNeighbourDays * 86_400_000,
+            powerGapEstimateMaxMs: config.powerGapEstimateMaxMs,
+          })
+        } catch (err) {
+          throw apiErrorOf(err, 'the manual entries log')
+        }
+      },
+    )
     app.get(
       '/manual/entries',
       {
