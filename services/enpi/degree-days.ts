@@ -1,9 +1,9 @@
 /**
  * Cooling degree days (docs/ENPI.md "Cooling degree days"): a day's CDD is max(0, T_mean − base),
- * with T_mean the day's mean outdoor temperature and the base set per plant (default 18 °C). The
- * daily mean is the mean of the day's hourly means (ISO 15927-6 computes degree-days from daily
- * means; hourly means are its preferred source); a day with fewer than 75 % of its hours measured
- * has no sensor mean, because a morning-only day would read several degrees cool.
+ * with T_mean the day's mean outdoor temperature and the base set per plant (default 18 °C). ISO
+ * 15927-6 accumulates degree-days from daily mean temperatures; here the daily mean is the mean of
+ * the day's hourly means, and a day with fewer than 75 % of its hours measured has no sensor mean,
+ * because a day measured only at night would read several degrees cool.
  */
 
 /** Share of a day's hours that must have a reading for its mean to count. */
