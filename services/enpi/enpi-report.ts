@@ -70,6 +70,8 @@ export interface EnpiReport {
     total: {
       production: number
       energy_kwh: number
+      /** Reporting periods with an expected energy (with CDD: those with every day's temperature); expected and savings total these. */
+      periods_compared: number
       expected_kwh: number | null
       savings_kwh: number | null
       savings_pct: number | null
@@ -141,6 +143,7 @@ export function enpiReport(input: EnpiInput): EnpiReport {
       total: {
         production,
         energy_kwh: energy,
+        periods_compared: cmp?.periods.length ?? 0,
         expected_kwh: cmp?.total.expected_kwh ?? null,
         savings_kwh: cmp?.total.savings_kwh ?? null,
         savings_pct: cmp?.total.savings_pct ?? null,
