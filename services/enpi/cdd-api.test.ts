@@ -6,7 +6,7 @@
  * correction through the API. The CDD model recovers the coefficients and finds no savings; the
  * production-only model reports weather as savings. Every number is worked out in the comments.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -22,7 +22,6 @@ import {
   type SyntheticDay,
 } from '../../test/helpers/cdd-year.js'
 import { freshDatabase } from '../../test/helpers/influx.js'
-import { EXAMPLE_SITE_FILE } from '../../test/helpers/site.js'
 import { ApiKeyStore } from '../api/api-keys.js'
 import { type ApiApp, buildApiApp } from '../api/app.js'
 import { runBackfill } from '../rollup/backfill.js'
@@ -38,7 +37,7 @@ const TZ = 'Asia/Jakarta'
 let dir: string
 let influx: InfluxClient
 let api: ApiApp
-const key = { admin: '', read: '' }
+const key = { admin: '', read: '', tenantB: '' }
 
 /** 364 baseline days (2025-01-01 … 2025-12-30), then Dec 31 and a cool January 2026. */
 const days: SyntheticDay[] = [
@@ -50,24 +49,29 @@ const jan = (d: number) => `2026-01-${String(d).padStart(2, '0')}`
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kawasan-cdd-'))
-  // The example estate; plant-a gets a weather station (role weather) and a CDD baseline; plant-b
-  // reads plant-a's station (enpi.temperature) and keeps a production-only baseline.
+  // Two plants of the example estate, trimmed to what the EnPIs read (the backfill of a year then
+  // computes two plants a day): plant-a with its grid meter, a weather station (role weather) and a
+  // CDD baseline; plant-b reads plant-a's station (enpi.temperature), production-only baseline.
   const siteFile = join(dir, 'site.yaml')
   writeFileSync(
     siteFile,
-    readFileSync(EXAMPLE_SITE_FILE, 'utf8')
-      .replace(
-        '      - { id: grid-main, kind: meter, role: grid_import, rated_kw: 2500 }\n',
-        '      - { id: grid-main, kind: meter, role: grid_import, rated_kw: 2500 }\n      - { id: ws-1, kind: meter, role: weather }\n',
-      )
-      .replace(
-        '    tenant: sinar-baja\n',
-        '    tenant: sinar-baja\n    enpi: { variables: [production, cdd], cdd_base_c: 18 }\n',
-      )
-      .replace(
-        '    tenant: nusantara-food\n',
-        '    tenant: nusantara-food\n    enpi: { temperature: { plant: plant-a, device: ws-1 } }\n',
-      ),
+    [
+      'cluster: { id: cikarang, name: Cikarang, timezone: Asia/Jakarta, grid_region: ID-JAMALI }',
+      'plants:',
+      '  - id: plant-a',
+      '    name: PT Sinar Baja Presisi',
+      '    tenant: sinar-baja',
+      '    enpi: { variables: [production, cdd], cdd_base_c: 18 }',
+      '    devices:',
+      '      - { id: grid-main, kind: meter, role: grid_import }',
+      '      - { id: ws-1, kind: meter, role: weather }',
+      '  - id: plant-b',
+      '    name: PT Nusantara Food Ingredients',
+      '    tenant: nusantara-food',
+      '    enpi: { temperature: { plant: plant-a, device: ws-1 } }',
+      '    devices: [{ id: grid-main, kind: meter, role: grid_import }]',
+      '',
+    ].join('\n'),
   )
   const site = loadSiteIndex(siteFile)
   expect(site.model.plants[0]?.enpi).toEqual({ variables: ['production', 'cdd'], cdd_base_c: 18 })
@@ -154,6 +158,7 @@ beforeAll(async () => {
   const keys = new ApiKeyStore(join(dir, 'api-keys.yaml'))
   key.admin = (await keys.create({ scope: 'admin' })).key
   key.read = (await keys.create({ scope: 'read' })).key
+  key.tenantB = (await keys.create({ scope: 'read', tenant: 'nusantara-food' })).key
   api = await buildApiApp({ site, influx, keys })
 }, 600_000)
 
@@ -172,12 +177,12 @@ const enpi = (extra = '') =>
 
 describe('EnPI baseline with cooling degree days on a real InfluxDB', () => {
   it('keeps the rollups complete with a weather station in the plant', async () => {
-    // ws-1 (role weather) sends only ambient_temp_c: no energy flow, no missing data. Day 1:
-    // 500 + 2 × 100 + 40 × 9 + 5 = 1,065 kWh.
+    // ws-1 (role weather) sends only ambient_temp_c: no energy flow, no missing data (grid-main's
+    // 24 hourly readings are all that is expected). Day 1: 500 + 2 × 100 + 40 × 9 + 5 = 1,065 kWh.
     const rows = await influx.query(
       `SELECT * FROM rollup_1d WHERE plant = 'plant-a' AND time = ${localDayWindow('2025-01-01', TZ).start}000000`,
     )
-    expect(rows[0]?.rows[0]).toMatchObject({ complete: true, samples_expected: 96 })
+    expect(rows[0]?.rows[0]).toMatchObject({ complete: true, samples_expected: 24, samples_received: 24 })
     expect(Number(rows[0]?.rows[0]?.consumption_kwh)).toBeCloseTo(1065, 6)
   })
 
@@ -218,6 +223,13 @@ describe('EnPI baseline with cooling degree days on a real InfluxDB', () => {
     expect(byDate.get(jan(20))).toEqual({ date: jan(20), mean_temp_c: 21, cdd: 3, source: 'entered' })
     // plant-b reads plant-a's station (enpi.temperature) with the default base, 18 °C.
     const b = await get(`/temperature?plant=plant-b&from=2025-01-01&to=2025-01-01`)
+    // A tenant key sees its own plants' temperatures only.
+    const other = await api.app.inject({
+      method: 'GET',
+      url: '/api/v1/temperature?plant=plant-a&from=2025-01-01&to=2025-01-01',
+      headers: auth(key.tenantB),
+    })
+    expect(other.json().code).toBe('UNKNOWN_PLANT')
     expect(b.json()).toMatchObject({
       plant: 'plant-b',
       cdd_base_c: 18,
