@@ -223,6 +223,8 @@ describe('EnPI baseline with cooling degree days on a real InfluxDB', () => {
     expect(byDate.get(jan(20))).toEqual({ date: jan(20), mean_temp_c: 21, cdd: 3, source: 'entered' })
     // plant-b reads plant-a's station (enpi.temperature) with the default base, 18 °C.
     const b = await get(`/temperature?plant=plant-b&from=2025-01-01&to=2025-01-01`)
+    const long = await get('/temperature?plant=plant-a&from=2000-01-01&to=2026-01-31')
+    expect(long.json().code).toBe('RANGE_TOO_LARGE')
     // A tenant key sees its own plants' temperatures only.
     const other = await api.app.inject({
       method: 'GET',
