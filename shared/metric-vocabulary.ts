@@ -123,6 +123,14 @@ export const METRICS = {
     description:
       "Cumulative production in the plant's production unit (t, units, m³) from a device of role production (docs/ENPI.md)",
   },
+  ambient_temp_c: {
+    unit: '°C',
+    kind: 'instant',
+    min: -60,
+    max: 60,
+    description:
+      'Outdoor air temperature (weather station, or any device with an outdoor probe) for cooling degree days (docs/ENPI.md)',
+  },
 } as const satisfies Record<string, MetricSpec>
 
 export type MetricName = keyof typeof METRICS

@@ -141,4 +141,40 @@ describe('site model checks', () => {
     expect(m(', fuel: coal_bituminous, thermal_efficiency: 1.2')).toContain('thermal_efficiency')
     expect(m(', fuel: coal_bituminous, heat_factr: X')).toContain('heat_factr')
   })
+
+  it('accepts a weather station and CDD baseline settings, and refuses ones that cannot work', () => {
+    // `certsB` ends plant pb: its enpi section follows; `extra` adds a weather station to pb.
+    const m = (enpi: string, allocation?: string) =>
+      load(
+        estate({
+          extra: ' }, { id: ws, kind: meter, role: weather',
+          certsB: `[]\n    enpi: ${enpi}`,
+          ...(allocation ? { allocation } : {}),
+        }),
+      )
+    expect(
+      m('{ variables: [production, cdd], cdd_base_c: 24, temperature: { plant: pb, device: ws } }'),
+    ).toBe('OK')
+    expect(
+      siteModelSchema.parse({
+        cluster: { id: 'c', name: 'C', timezone: 'UTC', grid_region: 'ID-JAMALI' },
+        plants: [
+          { id: 'p', name: 'P', tenant: 't', devices: [{ id: 'd', kind: 'meter', role: 'load' }], enpi: {} },
+        ],
+      }).plants[0]?.enpi,
+    ).toEqual({ variables: ['production'], cdd_base_c: 18 })
+    expect(m('{ variables: [cdd] }')).toContain('plants[1].enpi.variables: must include production')
+    expect(m('{ variables: [production, cdd, cdd] }')).toContain('lists a variable twice')
+    expect(m('{ variables: [production, hdd] }')).toContain('plants[1].enpi.variables[1]')
+    expect(m('{ cdd_base_c: 40 }')).toContain('plants[1].enpi.cdd_base_c')
+    expect(m('{ temperature: { plant: pa, device: ws } }')).toContain(
+      'plants[1].enpi.temperature: no device "ws" in plant "pa" to read the outdoor temperature from',
+    )
+    expect(m('{ variabels: [production] }')).toContain('unknown setting "variabels"')
+    // A weather station is no shared asset: shared assets are allocated energy.
+    const shared = load(estate().replace('      role: solar_pv\n', '      role: weather\n'))
+    expect(shared).toContain(
+      'cluster.shared_devices[0].role: a shared asset carries energy to allocate, role weather does not',
+    )
+  })
 })

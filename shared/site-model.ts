@@ -32,6 +32,8 @@ export const DEVICE_ROLES = [
   'heat_import',
   // A production counter (tonnes, units, m³) for energy performance indicators: outside every energy balance.
   'production',
+  // An outdoor temperature sensor (weather station) for cooling degree days: outside every energy balance.
+  'weather',
 ] as const
 export type DeviceRole = (typeof DEVICE_ROLES)[number]
 export const FUELS = [
@@ -48,6 +50,12 @@ export const FUELS = [
 
 /** Roles that carry heat (kWh thermal), not electricity: kept out of the electricity balance. */
 export const THERMAL_ROLES = ['boiler', 'heat_import'] as const
+/** Roles whose devices carry no energy: rollups and balances leave them out (docs/ENPI.md). */
+export const NON_ENERGY_ROLES = ['production', 'weather'] as const
+export function isEnergyRole(role: DeviceRole): boolean {
+  return role !== 'production' && role !== 'weather'
+}
+
 export function isThermalRole(role: DeviceRole): role is (typeof THERMAL_ROLES)[number] {
   return role === 'boiler' || role === 'heat_import'
 }
@@ -146,12 +154,49 @@ export const certificateSchema = z.strictObject({
 })
 export type Certificate = z.infer<typeof certificateSchema>
 
+/** Relevant variables of a plant's energy baseline (docs/ENPI.md): production always, cooling degree days optionally. */
+export const ENPI_VARIABLES = ['production', 'cdd'] as const
+export type EnpiVariable = (typeof ENPI_VARIABLES)[number]
+
+export const plantEnpiSchema = z.strictObject({
+  variables: z
+    .array(z.enum(ENPI_VARIABLES))
+    .min(1)
+    .default(['production'])
+    .refine((v) => v.includes('production'), 'must include production')
+    .refine((v) => new Set(v).size === v.length, 'lists a variable twice')
+    .describe(
+      'Relevant variables of the energy baseline regression: [production] or [production, cdd] (cooling degree days)',
+    ),
+  cdd_base_c: z
+    .number()
+    .min(0)
+    .max(35)
+    .default(18)
+    .describe('Base temperature of cooling degree days, °C: a day counts max(0, daily mean − base)'),
+  temperature: z
+    .strictObject({
+      plant: id.describe(
+        'Plant of the sensor (this plant or another, e.g. the one with the weather station)',
+      ),
+      device: id.describe('Device that sends ambient_temp_c'),
+    })
+    .optional()
+    .describe(
+      "Sensor whose ambient_temp_c is the plant's outdoor temperature (e.g. another plant's weather station); omitted: every device of the plant that sends ambient_temp_c",
+    ),
+})
+export type PlantEnpi = z.infer<typeof plantEnpiSchema>
+
 export const plantSchema = z.strictObject({
   id: id.refine((v) => v !== SHARED_PLANT_ID, `"${SHARED_PLANT_ID}" is reserved for shared cluster assets`),
   name: z.string().min(1),
   tenant: id.describe('Company that owns the plant; API keys can be limited to one tenant'),
   devices: z.array(deviceSchema).min(1),
   certificates: z.array(certificateSchema).default([]),
+  enpi: plantEnpiSchema
+    .optional()
+    .describe('Energy baseline settings (docs/ENPI.md); omitted: production only, CDD base 18 °C'),
 })
 export type Plant = z.infer<typeof plantSchema>
 
@@ -269,7 +314,22 @@ export const siteModelSchema = siteModelShape.superRefine((model, ctx) => {
       checkThermalDevice(device, ['plants', i, 'devices', j], ctx)
     })
   })
+  model.plants.forEach((plant, i) => {
+    const t = plant.enpi?.temperature
+    if (t && !model.plants.some((p) => p.id === t.plant && p.devices.some((d) => d.id === t.device)))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['plants', i, 'enpi', 'temperature'],
+        message: `no device "${t.device}" in plant "${t.plant}" to read the outdoor temperature from`,
+      })
+  })
   model.cluster.shared_devices.forEach((device, i) => {
+    if (device.role === 'weather' || device.role === 'production')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cluster', 'shared_devices', i, 'role'],
+        message: `a shared asset carries energy to allocate, role ${device.role} does not: declare the device under a plant (other plants point to a weather station with enpi.temperature)`,
+      })
     if (isThermalRole(device.role))
       ctx.addIssue({
         code: 'custom',

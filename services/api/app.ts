@@ -33,6 +33,7 @@ import { type Logger, silentLogger } from '../../shared/logger.js'
 import { ManualEntries } from '../../shared/manual-entries/register.js'
 import { AGENT_STATUS_DEVICE_ID, type SiteIndex } from '../../shared/site-model.js'
 import { ProductionStore } from '../enpi/production-store.js'
+import { TemperatureStore } from '../enpi/temperature-store.js'
 import { Access } from './access.js'
 import type { ApiKeyStore } from './api-keys.js'
 import { type ApiConfig, apiConfigSchema } from './config.js'
@@ -249,7 +250,13 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     await api.register(alertRoutes(ctx))
     await api.register(adminRoutes(ctx))
     await api.register(certificateRoutes(ctx))
-    await api.register(enpiRoutes(ctx, new ProductionStore(opts.influx, opts.site.model, now)))
+    await api.register(
+      enpiRoutes(
+        ctx,
+        new ProductionStore(opts.influx, opts.site.model, now),
+        new TemperatureStore(opts.influx, opts.site.model, now),
+      ),
+    )
     await api.register(manualRoutes(ctx))
     await api.register(auditRoutes(ctx))
     api.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>

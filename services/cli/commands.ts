@@ -239,6 +239,19 @@ commands run in the same data directory use its InfluxDB.`,
       return productionCommand(config, ctx, (reason) => usageError(ctx, 'production', reason))
     },
   },
+  temperature: {
+    summary:
+      'Daily mean outdoor temperature per plant or estate for cooling degree days: `kawasan temperature import FILE` (CSV, all rows or none)',
+    usage:
+      'kawasan temperature import FILE\n    Stores plant,date,mean_temp_c rows (a plant id, or shared for the estate; °C); a bad row refuses the file with its line. docs/ENPI.md.',
+    options: {},
+    maxPositionals: 2,
+    run: async (ctx) => {
+      const config = loadKawasanConfig(ctx.configFile)
+      const { temperatureCommand } = await import('./temperature-command.js')
+      return temperatureCommand(config, ctx, (reason) => usageError(ctx, 'temperature', reason))
+    },
+  },
   site: {
     summary: 'Check a site model file: `kawasan site check FILE`',
     usage:

@@ -253,10 +253,11 @@ describe('EnPIs from production and rollups on a real InfluxDB', () => {
     expect(csv.headers['content-type']).toMatch(/^text\/csv/)
     const lines = csv.body.trim().split('\n')
     expect(lines[0]).toBe(
-      'plant,phase,period,unit,production,energy_kwh,expected_kwh,savings_kwh,kwh_per_unit,kg_co2e_location_per_unit,kg_co2e_market_per_unit,complete',
+      'plant,phase,period,unit,production,energy_kwh,expected_kwh,savings_kwh,mean_temp_c,cdd,kwh_per_unit,kg_co2e_location_per_unit,kg_co2e_market_per_unit,complete',
     )
+    // No outdoor temperature in this estate: mean_temp_c and cdd are empty.
     expect(lines[2]).toMatch(
-      /^plant-a,reporting,2026-01,t,3820,22700(\.\d+)?,,,5\.9424\d*,5\.16989\d*,[\d.]+,true$/,
+      /^plant-a,reporting,2026-01,t,3820,22700(\.\d+)?,,,,,5\.9424\d*,5\.16989\d*,[\d.]+,true$/,
     )
   })
 

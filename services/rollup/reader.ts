@@ -13,7 +13,7 @@ import type { DeviceSeries, TimeWindow } from '../../shared/emissions/index.js'
 import { SPIKE_RATED_MULTIPLE } from '../../shared/emissions/rollup.js'
 import type { InfluxClient } from '../../shared/influx/influx-client.js'
 import { quoteIdent, quoteString } from '../../shared/influx/influx-client.js'
-import { type Device, SHARED_PLANT_ID, type SiteModel } from '../../shared/site-model.js'
+import { type Device, isEnergyRole, SHARED_PLANT_ID, type SiteModel } from '../../shared/site-model.js'
 import { READINGS_MEASUREMENT } from '../../shared/store-schema.js'
 
 /** Power metrics: integrated when a device has no counter (electric, and thermal for heat meters). */
@@ -37,14 +37,15 @@ export interface SiteDevice {
 
 /**
  * Every device of the site model that carries energy, shared cluster assets under the `shared`
- * plant. Production counters (role production) are left out: they are no energy flow, and a day
+ * plant. Production counters and weather stations (roles production, weather) are left out: they
+ * are no energy flow, and a day
  * without their readings is not missing data (docs/ENPI.md).
  */
 export function siteDevices(site: SiteModel): SiteDevice[] {
   return [
     ...site.plants.flatMap((p) => p.devices.map((device) => ({ plant: p.id, device }))),
     ...site.cluster.shared_devices.map((device) => ({ plant: SHARED_PLANT_ID, device })),
-  ].filter((d) => d.device.role !== 'production')
+  ].filter((d) => isEnergyRole(d.device.role))
 }
 
 export function deviceKey(plant: string, device: string): string {

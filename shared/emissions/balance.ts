@@ -293,7 +293,8 @@ export function plantBalance(
       case 'heat_import':
         break // heat, not electricity: thermal.ts
       case 'production':
-        break // a production counter, no energy (docs/ENPI.md)
+      case 'weather':
+        break // a production counter or weather station, no energy (docs/ENPI.md)
       default: {
         b.generation_kwh[c.role] += c.energy_kwh
         b.generation_total_kwh += c.energy_kwh

@@ -41,6 +41,7 @@ export const COUNTERS_FOR_ROLE: Record<DeviceRole, readonly string[]> = {
   heat_import: ['heat_kwh_th'],
   // Production counters carry no energy; rollups skip these devices (docs/ENPI.md).
   production: [],
+  weather: [],
 }
 
 /** The power metric integrated when a role has no counter: heat roles meter thermal power. */

@@ -9,7 +9,7 @@
  * `deviceEnergy` per device as its readings stream in and call `rollupFromEnergies` at the end.
  */
 import type { Device, SharedDevice, SiteModel } from '../site-model.js'
-import { isThermalRole, SHARED_PLANT_ID } from '../site-model.js'
+import { isEnergyRole, isThermalRole, SHARED_PLANT_ID } from '../site-model.js'
 import type { AppliedFactors, BatteryStore, Contribution, EnergyBalance } from './balance.js'
 import {
   addThermal,
@@ -196,13 +196,13 @@ export function computeRollup(input: RollupInput): ClusterRollup {
       flags.push({ code: 'unknown_device', plant: s.plant, device: s.deviceId })
       continue
     }
-    if (seen.has(k) || info.device.role === 'production') continue
+    if (seen.has(k) || !isEnergyRole(info.device.role)) continue
     seen.add(k)
     energies.push(deviceEnergy(withSiteFacts(s, info.device), window, opts))
   }
   for (const [k, info] of devices) {
-    // A production counter is no energy flow: without it a day is not missing data (docs/ENPI.md).
-    if (seen.has(k) || info.device.role === 'production') continue
+    // A production counter or weather station is no energy flow: without it a day is not missing data (docs/ENPI.md).
+    if (seen.has(k) || !isEnergyRole(info.device.role)) continue
     const empty: DeviceSeries = {
       plant: info.plant,
       deviceId: info.device.id,
