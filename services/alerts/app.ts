@@ -138,9 +138,10 @@ export class AlertService {
       await this.heartbeat(now, true)
       return []
     }
+    let restored: AlertEvent[] = []
     if (!this.loaded) {
       try {
-        await this.restore(now)
+        restored = await this.restore(now)
       } catch (err) {
         this.lastOk = false
         this.o.log.warn(
@@ -174,7 +175,7 @@ export class AlertService {
       }
     }
     this.lastOk = ok
-    const events = this.state.update(observations, evaluated, now)
+    const events = [...restored, ...this.state.update(observations, evaluated, now)]
     await this.save(events)
     for (const e of events) {
       this.o.log.info({ rule: e.rule, subject: e.subject, status: e.status }, e.summary)
@@ -185,20 +186,37 @@ export class AlertService {
     return events
   }
 
-  /** Reads what a previous run left: the alerts still firing, and the notifications not yet delivered. */
-  private async restore(now: number): Promise<void> {
+  /**
+   * Reads what a previous run left: the alerts still firing, and the notifications not yet
+   * delivered. Returns the resolved events of alerts whose rule is no longer configured.
+   */
+  private async restore(now: number): Promise<AlertEvent[]> {
     const [firing, outbox] = await Promise.all([
       this.store.firing(),
       this.store.undelivered(now - OUTBOX_MAX_AGE_MS),
     ])
-    this.state.restore(firing)
+    const rules = new Set(this.o.config.rules.map((r) => r.id))
+    this.state.restore(firing.filter((e) => rules.has(e.rule)))
     this.loaded = true
+    const removed = firing
+      .filter((e) => !rules.has(e.rule))
+      .map(
+        (e): AlertEvent => ({
+          ...e,
+          status: 'resolved',
+          value: null,
+          threshold: null,
+          summary: `${e.rule} ${e.subject}: rule no longer configured`,
+          ends_at: new Date(now).toISOString(),
+        }),
+      )
     if (firing.length > 0 || outbox.length > 0)
       this.o.log.info(
         { firing: firing.length, outbox: outbox.length },
         'alerts continue from the store: firing alerts kept, undelivered notifications sent again',
       )
     for (const e of outbox) this.webhook.send(this.notification(e))
+    return removed
   }
 
   /** Records events (and those a failed write left) before they are sent: the outbox. */

@@ -315,6 +315,35 @@ describe('alert state and outbox in the store', () => {
     expect(devicesOf('plant-a').length).toBeGreaterThan(0)
   }, 60_000)
 
+  it('resolves at start an alert whose rule was removed from the config', async () => {
+    const { influx, receiver } = await setup()
+    // No reading stored: the device is silent from the first evaluation.
+    const first = await alertsStack(influx, {
+      intervalMs: 60_000,
+      rules: [silentRule(60)],
+      webhook: webhook(receiver),
+    })
+    await first.part.service()!.webhook.idle()
+    await first.stop()
+    const second = await alertsStack(influx, {
+      intervalMs: 60_000,
+      rules: [{ id: 'd-silent', kind: 'device_offline', plant: 'plant-d', device: 'chp-1', after_s: 60 }],
+      webhook: webhook(receiver),
+    })
+    await second.part.service()!.webhook.idle()
+    await second.stop()
+    expect(receiver.statuses()).toEqual([
+      'firing plant-a/grid-main',
+      'resolved plant-a/grid-main',
+      'firing plant-d/chp-1',
+    ])
+    expect(receiver.received[1]!.body).toMatchObject({
+      rule: 'meter-silent',
+      summary: 'meter-silent plant-a/grid-main: rule no longer configured',
+      starts_at: receiver.received[0]!.body.starts_at,
+    })
+  }, 60_000)
+
   it('delivers from one of two alerts parts on one database; the other takes over without firing again', async () => {
     const { influx, receiver, pipeline } = await setup()
     const config = { intervalMs: 200, rules: [silentRule(2)], webhook: webhook(receiver) }
