@@ -57,6 +57,7 @@ export class AlertService {
   private leader = false
   /** Events whose write to the store failed, written before the next ones. */
   private unsaved: AlertEvent[] = []
+  private queue: Promise<unknown> = Promise.resolve()
 
   constructor(private readonly o: AlertServiceOptions) {
     checkRules(o.config.rules, o.site)
@@ -120,8 +121,17 @@ export class AlertService {
     return this.leader
   }
 
-  /** One evaluation of every rule; returns the events it produced (none while standing by). */
-  async evaluate(): Promise<AlertEvent[]> {
+  /**
+   * One evaluation of every rule; returns the events it produced (none while standing by). Calls
+   * run one after another: a restore from the store must not overlap an evaluation's update.
+   */
+  evaluate(): Promise<AlertEvent[]> {
+    const run = this.queue.then(() => this.evaluateNow())
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  private async evaluateNow(): Promise<AlertEvent[]> {
     const now = this.now()
     if (this.startedAt === 0) this.startedAt = now
     try {
