@@ -9,6 +9,8 @@
  *   is delivered once the receiver is back, with the same delivery id;
  * - the API of another stack (no alerts part in it) lists what the first one records, a tenant key
  *   its own plants' alerts only;
+ * - an event whose write to the store is refused is sent anyway and written at the next
+ *   evaluation; a removed rule's firing alert resolves at start;
  * - two alerts parts on one database: one delivers, the other stands by and takes over without
  *   firing again.
  */
@@ -20,6 +22,8 @@ import { join } from 'node:path'
 import { Registry } from 'prom-client'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { ALERT_DELIVERIES, ALERT_EVENTS, fingerprint } from '../../services/alerts/alert-store.js'
+import { AlertService } from '../../services/alerts/app.js'
+import { alertsConfigSchema } from '../../services/alerts/config.js'
 import {
   DELIVERY_HEADER,
   SIGNATURE_HEADER,
@@ -36,7 +40,7 @@ import {
   influxPart,
   stackContext,
 } from '../../services/stack/parts.js'
-import type { InfluxClient } from '../../shared/influx/influx-client.js'
+import { InfluxClient, InfluxWriteError } from '../../shared/influx/influx-client.js'
 import { Stack } from '../../shared/lifecycle.js'
 import { silentLogger } from '../../shared/logger.js'
 import { telemetryTopic } from '../../shared/topics.js'
@@ -313,6 +317,38 @@ describe('alert state and outbox in the store', () => {
     expect((await list(tenantA)).active.map((a) => a.subject).sort()).toEqual(devicesOf('plant-a'))
     expect((await list(tenantD)).active.map((a) => a.subject).sort()).toEqual(devicesOf('plant-d'))
     expect(devicesOf('plant-a').length).toBeGreaterThan(0)
+  }, 60_000)
+
+  it('sends an event whose write to the store failed, writes it at the next evaluation, and does not fire it again after a restart', async () => {
+    const { influx, receiver } = await setup()
+    // The store refuses the first write of alert events (InfluxDB overloaded for a moment).
+    let refuse = 1
+    const flaky = new (class extends InfluxClient {
+      override async writeLines(lines: readonly string[]): Promise<void> {
+        if (lines[0]?.startsWith(`${ALERT_EVENTS},`) && refuse-- > 0)
+          throw new InfluxWriteError('InfluxDB write rejected (503): overloaded', { kind: 'retry' }, 503)
+        return super.writeLines(lines)
+      }
+    })({ url: influx.baseUrl, database: influx.database })
+    const config = alertsConfigSchema.parse({
+      enabled: true,
+      rules: [silentRule(60)],
+      webhook: webhook(receiver),
+    })
+    const first = new AlertService({ config, site, influx: flaky, log: silentLogger() })
+    expect((await first.evaluate()).map((e) => e.status)).toEqual(['firing'])
+    await first.webhook.idle()
+    expect(receiver.statuses()).toEqual(['firing plant-a/grid-main'])
+    expect(refuse).toBe(0) // the write was refused
+    expect(await countPoints(influx, ALERT_EVENTS, 'summary')).toBe(0)
+    expect(await first.evaluate()).toEqual([])
+    expect(await countPoints(influx, ALERT_EVENTS, 'summary')).toBe(1)
+    await first.stop()
+    const second = new AlertService({ config, site, influx, log: silentLogger() })
+    expect(await second.evaluate()).toEqual([])
+    await second.webhook.idle()
+    await second.stop()
+    expect(receiver.statuses()).toEqual(['firing plant-a/grid-main'])
   }, 60_000)
 
   it('resolves at start an alert whose rule was removed from the config', async () => {
