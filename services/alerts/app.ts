@@ -55,6 +55,7 @@ export class AlertService {
   /** Whether the state and outbox were read from the store since this evaluator took the lease. */
   private loaded = false
   private leader = false
+  private evaluatedOnce = false
   /** Events whose write to the store failed, written before the next ones. */
   private unsaved: AlertEvent[] = []
   private queue: Promise<unknown> = Promise.resolve()
@@ -135,7 +136,17 @@ export class AlertService {
     const now = this.now()
     if (this.startedAt === 0) this.startedAt = now
     try {
-      this.leader = await this.holdsLease(now)
+      const was = this.evaluatedOnce ? this.leader : undefined
+      const holder = await this.leaseHolder(now)
+      this.leader = holder === undefined
+      this.evaluatedOnce = true
+      if (holder !== undefined && was !== false)
+        this.o.log.warn(
+          { evaluator: this.evaluator, holder },
+          'another alerts evaluator holds the lease on this database: this one stands by (docs/ALERTS.md)',
+        )
+      else if (holder === undefined && was === false)
+        this.o.log.info({ evaluator: this.evaluator }, 'alerts lease taken over: evaluating')
     } catch (err) {
       this.lastOk = false
       this.o.log.warn({ err: (err as Error).message }, 'alerts not evaluated: the store is unreachable')
@@ -247,10 +258,11 @@ export class AlertService {
   }
 
   /**
-   * The lease: of the evaluators that recorded an evaluation within LEASE_INTERVALS intervals and
-   * have not stopped, the one that started first (ties: the smaller name) evaluates and delivers.
+   * Who holds the lease, if not this evaluator: of the evaluators that recorded an evaluation in
+   * the last LEASE_INTERVALS intervals and have not stopped, the one that started first (ties: the
+   * smaller name) evaluates and delivers.
    */
-  private async holdsLease(now: number): Promise<boolean> {
+  private async leaseHolder(now: number): Promise<string | undefined> {
     const since = now - LEASE_INTERVALS * this.o.config.intervalMs
     const others = (await this.store.evaluations(since)).filter(
       (e) => e.evaluator !== this.evaluator && !e.stopped,
@@ -258,12 +270,7 @@ export class AlertService {
     const earlier = others.find(
       (e) => e.startedAt < this.startedAt || (e.startedAt === this.startedAt && e.evaluator < this.evaluator),
     )
-    if (earlier && this.leader)
-      this.o.log.warn(
-        { holder: earlier.evaluator },
-        'another alerts evaluator started earlier on this database: this one stands by',
-      )
-    return earlier === undefined
+    return earlier?.evaluator
   }
 
   private async heartbeat(now: number, ok: boolean): Promise<void> {
