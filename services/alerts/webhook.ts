@@ -2,8 +2,8 @@
  * Delivers alert notifications to a webhook (docs/ALERTS.md "Webhook"): one JSON POST per event, in
  * order, signed with HMAC-SHA256 so the receiver can tell them from forgeries, and retried with
  * doubling backoff on a network error, a timeout, 429 or 5xx. Every attempt of one notification
- * carries the same `X-Kawasan-Delivery` id, its `id` (stable across restarts), so a receiver that
- * answered too late, or gets a notification again from the outbox after a restart, can drop the
+ * carries the same `X-Kawasan-Delivery` header, the notification's `id`, which a copy sent again
+ * from the outbox after a restart carries too, so a receiver that answered too late can drop the
  * copy. Each outcome is reported (`onOutcome`) so the outbox in the store can mark it done.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
