@@ -89,13 +89,6 @@ export class AlertState {
     return events
   }
 
-  /** The alerts firing now, oldest first, with their latest value and summary. */
-  active(): AlertEvent[] {
-    return [...this.firing.values()]
-      .sort((a, b) => a.startsAt - b.startsAt)
-      .map((f) => event(f.o, 'firing', f.startsAt, null))
-  }
-
   get size(): number {
     return this.firing.size
   }
