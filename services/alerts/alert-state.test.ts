@@ -37,16 +37,21 @@ describe('alert state', () => {
     ])
   })
 
-  it('lists what fires now, oldest first, with the latest observed value (GET /api/v1/alerts)', () => {
+  it('continues from restored firing alerts: no second firing, resolved with the original starts_at', () => {
     const s = new AlertState()
-    s.update([obs('a', true)], rules, 0)
-    s.update([obs('a', true), { ...obs('b', true), value: 7 }], rules, 1000)
-    s.update([{ ...obs('a', true), value: 9, summary: 'a now' }, obs('b', true)], rules, 2000)
-    expect(s.active()).toMatchObject([
-      { status: 'firing', subject: 'a', value: 9, summary: 'a now', starts_at: new Date(0).toISOString() },
-      { status: 'firing', subject: 'b', value: 1, starts_at: new Date(1000).toISOString(), ends_at: null },
+    s.update([obs('b', false)], rules, 1000)
+    const [fired] = s.update([obs('b', true)], rules, 2000)
+    const restored = new AlertState()
+    restored.restore([fired!])
+    expect(restored.update([obs('b', true)], rules, 3000)).toEqual([])
+    expect(restored.update([obs('b', false)], rules, 4000)).toMatchObject([
+      {
+        status: 'resolved',
+        subject: 'b',
+        starts_at: new Date(2000).toISOString(),
+        ends_at: new Date(4000).toISOString(),
+      },
     ])
-    s.update([obs('a', false), obs('b', true)], rules, 3000)
-    expect(s.active().map((e) => e.subject)).toEqual(['b'])
+    expect(restored.size).toBe(0)
   })
 })

@@ -1,7 +1,8 @@
 /**
  * Which alerts are firing: each (rule, subject) fires once when its condition turns true and
  * resolves once when it turns false; an observation that could not be made (store down) changes
- * nothing, so a failed read neither resolves nor re-fires an alert.
+ * nothing, so a failed read neither resolves nor re-fires an alert. The alerts part keeps this
+ * state in the store (alert-store.ts) and restores it at start.
  */
 export interface Observation {
   rule: string
@@ -30,6 +31,21 @@ export interface AlertEvent {
 export class AlertState {
   /** Per firing (rule, subject): when it fired and its latest observation (value, summary). */
   private readonly firing = new Map<string, { startsAt: number; o: Observation }>()
+
+  /**
+   * Continues from the alerts a previous run left firing (read from the store): they do not fire
+   * again, and resolve with their original `starts_at`.
+   */
+  restore(firing: readonly AlertEvent[]): void {
+    this.firing.clear()
+    for (const e of firing) {
+      const { status: _s, starts_at, ends_at: _e, ...o } = e
+      this.firing.set(`${e.rule}\u0000${e.subject}`, {
+        startsAt: Date.parse(starts_at),
+        o: { ...o, active: true },
+      })
+    }
+  }
 
   /** Applies one evaluation's observations; `evaluatedRules` are the rules whose reads succeeded. */
   update(
@@ -71,13 +87,6 @@ export class AlertState {
       })
     }
     return events
-  }
-
-  /** The alerts firing now, oldest first, with their latest value and summary. */
-  active(): AlertEvent[] {
-    return [...this.firing.values()]
-      .sort((a, b) => a.startsAt - b.startsAt)
-      .map((f) => event(f.o, 'firing', f.startsAt, null))
   }
 
   get size(): number {

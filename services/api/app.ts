@@ -45,7 +45,7 @@ import { adminRoutes } from './routes/admin-routes.js'
 import { alertRoutes } from './routes/alert-routes.js'
 import { auditRoutes } from './routes/audit-routes.js'
 import { certificateRoutes } from './routes/certificate-routes.js'
-import type { AgentStatusSource, AlertSource, RouteContext } from './routes/context.js'
+import type { AgentStatusSource, RouteContext } from './routes/context.js'
 import { deadLetterRoutes } from './routes/dead-letter-routes.js'
 import { enpiRoutes } from './routes/enpi-routes.js'
 import { liveRoutes } from './routes/live-routes.js'
@@ -78,8 +78,6 @@ export interface ApiAppOptions {
   /** Readiness of the process, served at /ready beside /health. */
   readiness?: (() => Promise<{ ready: boolean; checks: Record<string, boolean> }>) | undefined
   agentStatus?: AgentStatusSource | undefined
-  /** In-app alerts of this process (GET /alerts); without it the route answers `enabled: false`. */
-  alerts?: AlertSource | undefined
   now?: () => number
   /** The audit signing key file; default audit-ed25519.pem beside the API keys file (the data dir). */
   auditKeyFile?: string | undefined
@@ -111,7 +109,6 @@ export async function buildApiApp(opts: ApiAppOptions): Promise<ApiApp> {
     influx: opts.influx,
     auditKeyFile: opts.auditKeyFile ?? join(dirname(opts.keys.file), 'audit-ed25519.pem'),
     agentStatus: opts.agentStatus,
-    alerts: opts.alerts,
   }
 
   const app = Fastify({

@@ -11,7 +11,7 @@ import type { SiteIndex } from '../../shared/site-model.js'
 import { ApiKeyStore } from './api-keys.js'
 import { type ApiApp, buildApiApp } from './app.js'
 import type { ApiConfig } from './config.js'
-import type { AgentStatusSource, AlertSource } from './routes/context.js'
+import type { AgentStatusSource } from './routes/context.js'
 
 export const DEMO_KEY_ID = 'demo'
 
@@ -38,7 +38,6 @@ export async function startApi(options: {
   log: Logger
   ops?: OpsRegistry | undefined
   agentStatus?: AgentStatusSource | undefined
-  alerts?: AlertSource | undefined
 }): Promise<StartedApi> {
   const { config, site, log, ops } = options
   const influx = new InfluxClient(options.influx)
@@ -52,7 +51,6 @@ export async function startApi(options: {
     metrics: ops?.metrics,
     readiness: ops ? () => ops.readiness() : undefined,
     agentStatus: options.agentStatus,
-    alerts: options.alerts,
   })
   ops?.addReadiness('api-influxdb', () => influx.ping())
   await api.app.listen({ host: config.api.host, port: config.api.port })

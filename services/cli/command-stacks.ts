@@ -135,7 +135,7 @@ export const everything: PartsOf = (ctx) => {
     broker,
     ...(rollup ? [rollup] : []),
     ...(config.api.enabled
-      ? [apiPart(ctx, influx, { agentStatus, watchStatusOverMqtt: false, rollup, alerts })]
+      ? [apiPart(ctx, influx, { agentStatus, watchStatusOverMqtt: false, rollup })]
       : []),
     ...(config.simulator.enabled ? [simulatorPart(ctx, () => broker.url())] : []),
     ...(alerts ? [alerts] : []),
@@ -166,7 +166,13 @@ export const apiParts: PartsOf = (s) => {
   ]
 }
 
+/** The rollup scheduler, and the alerts part when `alerts.enabled` (both read the store on a clock). */
 export const rollupParts: PartsOf = (s) => {
   const influx = influxPart(s, 'shared')
-  return [opsPart(s), influx, rollupPart(s, influx)]
+  return [
+    opsPart(s),
+    influx,
+    rollupPart(s, influx),
+    ...(s.config.alerts.enabled ? [alertsPart(s, influx)] : []),
+  ]
 }

@@ -11,7 +11,8 @@ export const BACKFILL_OPTIONS = {
 } as const satisfies OptionSpec
 
 export const ROLLUP_USAGE = `kawasan rollup run
-    The rollup scheduler alone: live snapshot, every-minute and daily rollups, late data, catch-up.
+    The rollup scheduler alone: live snapshot, every-minute and daily rollups, late data, catch-up;
+    with alerts.enabled also the in-app alerts (docs/ALERTS.md).
 
 kawasan rollup backfill --from YYYY-MM-DD --to YYYY-MM-DD [--cluster ID] [--minutes] [--restart]
     Rolls up past local days (rollup_1d, rollup_1h; rollup_1m with --minutes) with a progress bar on

@@ -272,7 +272,10 @@ export function rollupPart(ctx: StackContext, influx: InfluxPart): RollupPart {
   )
 }
 
-/** In-app alerts (docs/ALERTS.md): evaluates the rules against the store and posts to the webhook. */
+/**
+ * In-app alerts (docs/ALERTS.md): evaluates the rules against the store, records the events there
+ * (read by the API of any process) and posts them to the webhook.
+ */
 export type AlertsPart = Part & { service(): AlertService | undefined }
 
 export function alertsPart(ctx: StackContext, influx: InfluxPart): AlertsPart {
@@ -305,8 +308,6 @@ export function apiPart(
     agentStatus: AgentStatusStore
     watchStatusOverMqtt: boolean
     rollup?: RollupPart | undefined
-    /** The alerts part of the same process, read by GET /alerts. */
-    alerts?: AlertsPart | undefined
   },
 ): ApiPart {
   let api: StartedApi | undefined
@@ -329,7 +330,6 @@ export function apiPart(
           log: ctx.log,
           ops: ctx.ops,
           agentStatus: options.agentStatus,
-          alerts: options.alerts ? () => options.alerts?.service() : undefined,
         }).catch((err: unknown) => {
           throw listenError(err, 'API', config.api.host, config.api.port, 'API_PORT')
         })

@@ -10,9 +10,10 @@
  * seeded with the rollup code itself, so the period views have data without a day of running.
  *
  * The targets of the example site (docs/TARGETS.md) are read from the same seeded days; the alerts
- * part (a real AlertService on the same InfluxDB) is evaluated twice at start, once with its clock
- * 400 s ahead (plant-d's devices "silent", then back: resolved) and once at the real time, so the
- * alerts view has firing and resolved alerts of several plants and of the cluster.
+ * part (a real AlertService on the same InfluxDB, not wired to the API: the API reads what it
+ * records there) is evaluated twice at start, once with its clock 400 s ahead (plant-d's devices
+ * "silent", then back: resolved) and once at the real time, so the alerts view has firing and
+ * resolved alerts of several plants and of the cluster.
  *
  * Needs /usr/bin/chromium; screenshots go to test-output/dashboard-<view>-<w>x<h>.png.
  */
@@ -41,6 +42,7 @@ import {
 } from '../../shared/rollup-record.js'
 import type { SiteModel } from '../../shared/site-model.js'
 import { statusTopic } from '../../shared/topics.js'
+import { freshDatabase } from '../helpers/influx.js'
 import { demoPasswords } from '../helpers/site.js'
 import { startStack, type TestStack } from '../helpers/stack.js'
 import { seedDeadLetters, seedRollupDay } from '../integration/api-fixture.js'
@@ -207,7 +209,6 @@ beforeAll(async () => {
     influx: stack.influx,
     keys,
     agentStatus,
-    alerts: () => alerts,
     config: { livePollMs: 500 },
   })
   await api.app.listen({ host: '127.0.0.1', port: 0 })
@@ -730,10 +731,11 @@ describe('dashboard', () => {
     }
   }, 90_000)
 
-  it('the alerts view says so when alerts do not run in the API process', async () => {
+  it('the alerts view says so when no alerts part has evaluated rules on its database', async () => {
     const keys = new ApiKeyStore(join(mkdtempSync(join(tmpdir(), 'kawasan-e2e-')), 'api-keys.yaml'))
     const k = (await keys.create({ scope: 'read', label: 'e2e no alerts' })).key
-    const bare = await buildApiApp({ site: stack.site, influx: stack.influx, keys, agentStatus })
+    const empty = await freshDatabase('e2e_no_alerts')
+    const bare = await buildApiApp({ site: stack.site, influx: empty, keys, agentStatus })
     await bare.app.listen({ host: '127.0.0.1', port: 0 })
     const o = await open(
       { width: 390, height: 844 },
@@ -750,6 +752,7 @@ describe('dashboard', () => {
     } finally {
       await o.close()
       await bare.app.close()
+      await empty.queryAll(`DROP DATABASE "${empty.database}"`)
     }
   }, 60_000)
 

@@ -38,18 +38,26 @@ const site = new SiteIndex({
   ],
 })
 let influx: InfluxClient
+const databases: InfluxClient[] = []
+/** A database of its own: the alerts part continues from the alerts a database records. */
+async function ownDatabase(): Promise<InfluxClient> {
+  const db = await freshDatabase('alerts_energy')
+  databases.push(db)
+  return db
+}
 
 beforeAll(async () => {
-  influx = await freshDatabase('alerts_energy')
+  influx = await ownDatabase()
   await seedRollupDay(influx, site.model, DAY)
 })
 
 afterAll(async () => {
-  await influx?.queryAll(`DROP DATABASE "${influx.database}"`)
+  for (const db of databases) await db.queryAll(`DROP DATABASE "${db.database}"`)
 })
 
 describe('energy alert rules', () => {
   it('fires and resolves once on live consumption and carbon intensity over their thresholds', async () => {
+    const influx = await ownDatabase()
     let now = Date.now()
     const config = alertsConfigSchema.parse({
       rules: [
@@ -75,6 +83,7 @@ describe('energy alert rules', () => {
     await writeLive(influx, site.model, now - 1000, 450)
     expect(await alerts.evaluate()).toMatchObject([{ status: 'resolved', rule: 'a-power', value: 450 }])
     expect(alerts.ready()).toBe(true)
+    await alerts.stop()
   })
 
   it('fires for a target off track against its path and not for one below it', async () => {
@@ -92,9 +101,11 @@ describe('energy alert rules', () => {
     expect(events[0]!.value).toBeGreaterThan(0)
     expect(events[0]!.summary).toMatch(/above the path \(as of 2026-03-02\)/)
     expect(await alerts.evaluate()).toEqual([])
+    await alerts.stop()
   })
 
   it('keeps an alert as it was when its rule cannot read (no live snapshot), and says it is not ready', async () => {
+    const influx = await ownDatabase()
     let now = Date.now()
     const config = alertsConfigSchema.parse({
       rules: [{ id: 'b-power', kind: 'power_above', plant: 'plant-b', kw: 1 }],
@@ -105,5 +116,6 @@ describe('energy alert rules', () => {
     now += 3_600_000 // an hour later: the last snapshot is too old to judge
     expect(await alerts.evaluate()).toEqual([])
     expect(alerts.ready()).toBe(false)
+    await alerts.stop()
   })
 })

@@ -1052,7 +1052,7 @@ async function refreshAlerts(view) {
   if (state.view !== view) return
   $('alerts-status').textContent = res.enabled
     ? `Rules last evaluated ${res.evaluated_at ? `at ${dtm.format(new Date(res.evaluated_at))} (${state.tz})` : 'not yet'}. Times in ${state.tz}.`
-    : 'In-app alerts are disabled: they run with config alerts.enabled in the same process as the API (kawasan start; docs/ALERTS.md). Operational alerts come from the Prometheus rules.'
+    : 'In-app alerts are disabled: no alerts part has evaluated rules for this estate (config alerts.enabled in kawasan start or kawasan rollup run; docs/ALERTS.md). Operational alerts come from the Prometheus rules.'
   const row = (a, resolved) => {
     const tr = document.createElement('tr')
     tr.dataset.rule = a.rule

@@ -1,18 +1,24 @@
 /**
- * In-app alerts (docs/ALERTS.md): what is firing now and what resolved lately, read from the alerts
- * part when it runs in the same process as the API (`kawasan start`); its state lives in memory, so
- * an API in another process answers `enabled: false`. A tenant key sees the alerts of its own plants
- * and devices, cluster alerts when it may see cluster totals, and off-track alerts of the targets it
- * may see (as GET /targets).
+ * In-app alerts (docs/ALERTS.md): what is firing now and what resolved lately, read from the
+ * alerts' record in InfluxDB (services/alerts/alert-store.ts), so the API of any process answers,
+ * whichever process evaluates the rules; `enabled: false` until an alerts part has recorded an
+ * evaluation for this cluster. A tenant key sees the alerts of its own plants and devices, cluster
+ * alerts when it may see cluster totals, and off-track alerts of the targets it may see (as GET
+ * /targets).
  */
 import type { FastifyPluginAsync } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AlertEvent } from '../../alerts/alert-state.js'
+import { AlertStore } from '../../alerts/alert-store.js'
 import { boundaryPlants } from '../../targets/boundary.js'
 import type { Access } from '../access.js'
 import { errorSchema } from '../schemas.js'
 import type { RouteContext } from './context.js'
+
+/** Resolved alerts listed, from the latest read (a tenant's are among the estate's latest). */
+const RESOLVED_SHOWN = 50
+const RESOLVED_READ = 1000
 
 const alertSchema = z.object({
   rule: z.string(),
@@ -29,6 +35,7 @@ export function alertRoutes(ctx: RouteContext): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<ZodTypeProvider>()
     const model = ctx.site.model
+    const store = new AlertStore(ctx.influx, ctx.site.clusterId)
 
     const visible = (access: Access, e: AlertEvent): boolean => {
       if (e.kind === 'off_track') {
@@ -41,8 +48,11 @@ export function alertRoutes(ctx: RouteContext): FastifyPluginAsync {
       // device_offline: `plant/device`; power and intensity rules: a plant or _cluster.
       return access.seesTag(e.subject.split('/')[0])
     }
-    const shown = (access: Access, list: AlertEvent[]) =>
-      list.filter((e) => visible(access, e)).map(({ status: _s, ...e }) => e)
+    const shown = (access: Access, list: AlertEvent[], limit = Number.POSITIVE_INFINITY) =>
+      list
+        .filter((e) => visible(access, e))
+        .slice(0, limit)
+        .map(({ status: _s, ...e }) => e)
 
     app.get(
       '/alerts',
@@ -52,13 +62,18 @@ export function alertRoutes(ctx: RouteContext): FastifyPluginAsync {
           tags: ['alerts'],
           summary: 'In-app alerts firing now and the latest resolved ones',
           description:
-            'Read from the alerts part of this process (config `alerts`, docs/ALERTS.md); `enabled: false` when it does not run here. Tenant keys see the alerts of their plants only.',
+            'Read from the alerts recorded in InfluxDB by the alerts part of any process (config `alerts`, docs/ALERTS.md); `enabled: false` until one has evaluated the rules of this cluster. Tenant keys see the alerts of their plants only.',
           response: {
             200: z.object({
               enabled: z.boolean(),
-              evaluated_at: z.string().nullable(),
+              evaluated_at: z
+                .string()
+                .nullable()
+                .describe('When the evaluator holding the lease last evaluated the rules'),
               active: z.array(alertSchema),
-              resolved: z.array(alertSchema).describe('Newest first, at most 50, kept in memory'),
+              resolved: z
+                .array(alertSchema)
+                .describe(`Newest first, at most ${RESOLVED_SHOWN} of the latest ${RESOLVED_READ} recorded`),
             }),
             401: errorSchema,
             403: errorSchema,
@@ -66,13 +81,18 @@ export function alertRoutes(ctx: RouteContext): FastifyPluginAsync {
         },
       },
       async (req) => {
-        const snap = ctx.alerts?.()?.snapshot()
-        if (!snap) return { enabled: false, evaluated_at: null, active: [], resolved: [] }
+        const [last, active, resolved] = await Promise.all([
+          store.lastEvaluation(),
+          store.firing(),
+          store.resolved(RESOLVED_READ),
+        ])
+        if (!last && active.length === 0 && resolved.length === 0)
+          return { enabled: false, evaluated_at: null, active: [], resolved: [] }
         return {
           enabled: true,
-          evaluated_at: snap.evaluatedAt === null ? null : new Date(snap.evaluatedAt).toISOString(),
-          active: shown(req.access!, snap.active),
-          resolved: shown(req.access!, snap.resolved),
+          evaluated_at: last ? new Date(last.time).toISOString() : null,
+          active: shown(req.access!, active),
+          resolved: shown(req.access!, resolved, RESOLVED_SHOWN),
         }
       },
     )

@@ -5,7 +5,6 @@ import type { Logger } from '../../../shared/logger.js'
 import type { ManualEntries } from '../../../shared/manual-entries/register.js'
 import type { SiteIndex } from '../../../shared/site-model.js'
 import type { AgentStatus } from '../../../shared/telemetry-schema.js'
-import type { AlertSnapshot } from '../../alerts/app.js'
 import type { ApiKeyStore } from '../api-keys.js'
 import type { ApiConfig } from '../config.js'
 import type { LiveFeed } from '../live-feed.js'
@@ -15,9 +14,6 @@ import type { StoreReads } from '../store-reads.js'
 export interface AgentStatusSource {
   get(plant: string, device: string): AgentStatus | undefined
 }
-
-/** The alerts part of this process, once started (undefined when alerts do not run here). */
-export type AlertSource = () => { snapshot(): AlertSnapshot } | undefined
 
 export interface RouteContext {
   site: SiteIndex
@@ -33,7 +29,6 @@ export interface RouteContext {
   /** The estate's Ed25519 audit signing key (PKCS#8 PEM, created on first export). */
   auditKeyFile: string
   agentStatus?: AgentStatusSource | undefined
-  alerts?: AlertSource | undefined
 }
 
 /**
