@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { LineWriter } from '../../shared/influx/influx-client.js'
-import { lineFieldsAndTime, linePrefix, toLine } from '../../shared/influx/line-protocol.js'
+import { FieldsLineEncoder, linePrefix, toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { isSparkplugTopic } from '../../shared/sparkplug-topics.js'
@@ -265,7 +265,9 @@ export class TelemetryPipeline {
       // Keys are devices of the site model (validation refused every other): bounded by it.
       this.prefixes.set(key, prefix)
     }
-    for (const p of result.points) lines.push(prefix + lineFieldsAndTime(p))
+    // One message's readings usually carry the same metrics: keys sorted and escaped once.
+    const encoder = new FieldsLineEncoder()
+    for (const p of result.points) lines.push(prefix + encoder.encode(p))
     return lines
   }
 
