@@ -9,6 +9,8 @@
  * sustained rate. Stacks come from the services/stack/parts.ts factories, as `kawasan broker` and
  * `kawasan ingest` build them. JSON lines on stdout (last: `summary`), a table on stderr.
  * Everything on loopback, bounded in count. `--cpu-prof` profiling: see docs/PERFORMANCE.md.
+ * CPU is counted from the first publish (the gateways' logins are reported apart); `--repeat N`
+ * runs every path N times with its baselines and reports the median and range.
  */
 
 import { fork } from 'node:child_process'
