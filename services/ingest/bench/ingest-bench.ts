@@ -625,10 +625,12 @@ try {
     }
   }
   const summary: Record<string, number | number[]> = { influx_raw_points_per_s: Math.round(raw) }
-  // The median run's figure per key, and for CPU per reading the range over the runs.
+  // The median over the runs per key (of the middle two for an even count), and for CPU per
+  // reading the range.
   for (const key of Object.keys(runs[0]!)) {
     const values = runs.map((r) => r[key]!).sort((a, b) => a - b)
-    summary[key] = values[Math.floor((values.length - 1) / 2)]!
+    const mid = (values.length - 1) / 2
+    summary[key] = +((values[Math.floor(mid)]! + values[Math.ceil(mid)]!) / 2).toFixed(3)
     if (REPEAT > 1 && key.endsWith('_cpu_us_per_reading'))
       summary[`${key}_range`] = [values[0]!, values.at(-1)!]
   }
