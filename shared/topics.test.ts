@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseDeviceTopic, statusTopic, telemetryTopic } from './topics.js'
+import { parseDeviceTopic, parseTimeRequestTopic, statusTopic, telemetryTopic } from './topics.js'
 
 describe('topics', () => {
   it('builds and parses device topics symmetrically', () => {
@@ -22,5 +22,28 @@ describe('topics', () => {
     '$SYS/x/y/z/w/v',
   ])('rejects %s', (topic) => {
     expect(parseDeviceTopic(topic)).toBeUndefined()
+  })
+})
+
+describe('parseDeviceTopic, remembered', () => {
+  it('answers a repeated topic as the first time, read-only, beyond its bound too', () => {
+    const t = 'kawasan/v1/cikarang/plant-a/meter-1/telemetry'
+    const first = parseDeviceTopic(t)
+    expect(first).toEqual({ cluster: 'cikarang', plant: 'plant-a', device: 'meter-1', kind: 'telemetry' })
+    expect(Object.isFrozen(first)).toBe(true)
+    // 12,000 other topics (valid and not) pass through the bounded memory.
+    for (let i = 0; i < 12_000; i++) {
+      const other = i % 2 ? `kawasan/v1/c/p/d${i}/status` : `kawasan/v1/c/p/d ${i}/status`
+      expect(parseDeviceTopic(other)?.device).toBe(i % 2 ? `d${i}` : undefined)
+    }
+    expect(parseDeviceTopic(t)).toEqual(first)
+    expect(parseDeviceTopic('kawasan/v1/cikarang/plant-a/meter-1/time')).toBeUndefined()
+    expect(parseDeviceTopic('kawasan/v1/cikarang/plant-a/meter-1/time')).toBeUndefined()
+    expect(parseTimeRequestTopic('kawasan/v1/cikarang/plant-a/agent/time')).toEqual({
+      cluster: 'cikarang',
+      plant: 'plant-a',
+      agent: 'agent',
+    })
+    expect(parseTimeRequestTopic('kawasan/v1/cikarang/plant-a/agent/time/reply')).toBeUndefined()
   })
 })

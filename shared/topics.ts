@@ -29,8 +29,23 @@ export function telemetryFilter(cluster = '+', plant = '+'): string {
   return `${TOPIC_ROOT}/${cluster}/${plant}/+/telemetry`
 }
 
-/** Parses a device topic; undefined when it is not one of ours or an id is malformed. */
-export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
+/** Topics parsed lately (a gateway repeats its few topics on every message; the broker and ingest
+ * asked 3–4 times per message: split and three regular expressions each). Bounded: emptied when full. */
+const parsedTopics = new Map<string, Readonly<DeviceTopic> | null>()
+const PARSED_TOPICS_MAX = 10_000
+
+/** Parses a device topic; undefined when it is not one of ours or an id is malformed. The result
+ * is shared between callers: read-only. */
+export function parseDeviceTopic(topic: string): Readonly<DeviceTopic> | undefined {
+  const known = parsedTopics.get(topic)
+  if (known !== undefined) return known ?? undefined
+  const parsed = parseDeviceTopicAfresh(topic)
+  if (parsedTopics.size >= PARSED_TOPICS_MAX) parsedTopics.clear()
+  parsedTopics.set(topic, parsed ? Object.freeze(parsed) : null)
+  return parsed
+}
+
+function parseDeviceTopicAfresh(topic: string): DeviceTopic | undefined {
   const parts = topic.split('/')
   if (parts.length !== 6 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) return undefined
   const [, , cluster, plant, device, kind] = parts as [string, string, string, string, string, string]
@@ -57,6 +72,7 @@ export function timeReplyTopic(cluster: string, plant: string, agent: string): s
 export function parseTimeRequestTopic(
   topic: string,
 ): { cluster: string; plant: string; agent: string } | undefined {
+  if (!topic.endsWith('/time')) return undefined // every publish asks: no split for the rest
   const parts = topic.split('/')
   if (parts.length !== 6 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT || parts[5] !== 'time') return undefined
   const [, , cluster, plant, agent] = parts as [string, string, string, string, string, string]
@@ -77,6 +93,7 @@ export function agentConfigTopic(cluster: string, plant: string, agent: string):
 export function parseAgentConfigTopic(
   topic: string,
 ): { cluster: string; plant: string; agent: string } | undefined {
+  if (!topic.endsWith('/config')) return undefined
   const parts = topic.split('/')
   if (parts.length !== 6 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT || parts[5] !== 'config')
     return undefined

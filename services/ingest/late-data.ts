@@ -18,11 +18,15 @@ const HOUR_MS = 3_600_000
 export function lateDataMarkers(points: readonly PointData[], now: number, lateAfterMs: number): PointData[] {
   if (lateAfterMs <= 0) return []
   const seen = new Map<string, PointData>()
+  // A message's readings are mostly of one plant and hour in a row: no key string for those.
+  let last: { cluster: string; plant: string; hour: number } | undefined
   for (const p of points) {
     if (p.time >= now - lateAfterMs) continue
     const cluster = p.tags.cluster ?? ''
     const plant = p.tags.plant ?? ''
     const hour = Math.floor(p.time / HOUR_MS) * HOUR_MS
+    if (last && last.hour === hour && last.plant === plant && last.cluster === cluster) continue
+    last = { cluster, plant, hour }
     const key = `${cluster}\u0000${plant}\u0000${hour}`
     if (seen.has(key)) continue
     seen.set(key, {

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { LineWriter } from '../../shared/influx/influx-client.js'
-import { lineFieldsAndTime, linePrefix, toLine } from '../../shared/influx/line-protocol.js'
+import { FieldsLineEncoder, linePrefix, toLine } from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { isSparkplugTopic } from '../../shared/sparkplug-topics.js'
@@ -51,8 +51,9 @@ export class TelemetryPipeline {
   private readonly deadLetters: DeadLetterEncoder
   private readonly loggedReasons = new Set<string>()
   private readonly drainListeners: (() => void)[] = []
-  /** Measurement and tags of each device's reading lines (one string per device of the site model). */
-  private readonly prefixes = new Map<string, string>()
+  /** Measurement and tags of each device's reading lines (one string per device of the site model),
+   * and its field encoder (a device sends the same metrics message after message). */
+  private readonly prefixes = new Map<string, { prefix: string; encoder: FieldsLineEncoder }>()
   private readonly m
   /** Labelled children looked up once: prom-client hashes the labels on every `inc({...})`. */
   private readonly outcomes
@@ -259,13 +260,14 @@ export class TelemetryPipeline {
     if (!first) return lines
     const t = first.tags
     const key = `${first.measurement}/${t.cluster}/${t.plant}/${t.device}/${t.role}`
-    let prefix = this.prefixes.get(key)
-    if (prefix === undefined) {
-      prefix = linePrefix(first.measurement, first.tags)
+    let series = this.prefixes.get(key)
+    if (series === undefined) {
+      series = { prefix: linePrefix(first.measurement, first.tags), encoder: new FieldsLineEncoder() }
       // Keys are devices of the site model (validation refused every other): bounded by it.
-      this.prefixes.set(key, prefix)
+      this.prefixes.set(key, series)
     }
-    for (const p of result.points) lines.push(prefix + lineFieldsAndTime(p))
+    const { prefix, encoder } = series
+    for (const p of result.points) lines.push(prefix + encoder.encode(p))
     return lines
   }
 

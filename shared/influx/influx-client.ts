@@ -6,6 +6,7 @@
  */
 import { KawasanError } from '../errors.js'
 import { classifyWriteFailure, type WriteFailureClass } from './classify-error.js'
+import { type PostResult, postText } from './http-post.js'
 
 export interface InfluxConnection {
   url: string
@@ -41,6 +42,8 @@ export interface LineWriter {
 }
 
 export class InfluxClient implements LineWriter {
+  private writeTarget: { url: URL; headers: Record<string, string> } | undefined
+
   constructor(private readonly conn: InfluxConnection) {}
 
   get baseUrl(): string {
@@ -68,38 +71,39 @@ export class InfluxClient implements LineWriter {
   /** Writes lines with nanosecond timestamps; throws InfluxWriteError carrying its classification. */
   async writeLines(lines: readonly string[]): Promise<void> {
     if (lines.length === 0) return
-    const params: Record<string, string> = { db: this.conn.database, precision: 'ns' }
-    if (this.conn.retentionPolicy) params.rp = this.conn.retentionPolicy
-    let res: Response
+    this.writeTarget ??= this.writeUrlAndHeaders()
+    let res: PostResult
     try {
-      res = await fetch(this.url('write', params), {
-        method: 'POST',
-        headers: this.headers({ 'content-type': 'text/plain; charset=utf-8' }),
-        body: lines.join('\n'),
-        signal: AbortSignal.timeout(this.conn.timeoutMs ?? 10_000),
-      })
+      res = await postText(
+        this.writeTarget.url,
+        this.writeTarget.headers,
+        lines.join('\n'),
+        this.conn.timeoutMs ?? 10_000,
+        (status) => status !== 204 && status !== 200,
+      )
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause
       throw new InfluxWriteError(
-        `InfluxDB unreachable at ${this.conn.url}: ${cause?.code ?? (err as Error).message}`,
+        `InfluxDB unreachable at ${this.conn.url}: ${(err as { code?: string }).code ?? (err as Error).message}`,
         { kind: 'retry' },
       )
     }
-    if (res.status === 204 || res.status === 200) {
-      await res.body?.cancel()
-      return
-    }
-    const body = await res.text().catch(() => '')
-    const failure = classifyWriteFailure({
-      status: res.status,
-      retryAfter: res.headers.get('retry-after'),
-      body,
-    })
+    if (res.status === 204 || res.status === 200) return
+    const failure = classifyWriteFailure({ status: res.status, retryAfter: res.retryAfter, body: res.body })
     throw new InfluxWriteError(
-      `InfluxDB write rejected (${res.status}): ${body.slice(0, 500)}`,
+      `InfluxDB write rejected (${res.status}): ${res.body.slice(0, 500)}`,
       failure,
       res.status,
     )
+  }
+
+  /** The write URL and headers, the same for every write of this client. */
+  private writeUrlAndHeaders(): { url: URL; headers: Record<string, string> } {
+    const params: Record<string, string> = { db: this.conn.database, precision: 'ns' }
+    if (this.conn.retentionPolicy) params.rp = this.conn.retentionPolicy
+    return {
+      url: new URL(this.url('write', params)),
+      headers: this.headers({ 'content-type': 'text/plain; charset=utf-8' }),
+    }
   }
 
   /** Runs InfluxQL; returns the series of the first statement. Times are epoch ms. */

@@ -6,7 +6,7 @@
 import { Point } from '@influxdata/influxdb-client'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { toLine } from './line-protocol.js'
+import { FieldsLineEncoder, lineFieldsAndTime, toLine } from './line-protocol.js'
 
 const tricky = fc.string({
   unit: fc.constantFrom('a', 'Z', '0', ' ', ',', '=', '"', '\\', '\n', 'é', '-', '_', '\t', '\r'),
@@ -68,5 +68,50 @@ describe('line protocol encoding', () => {
 
   it('refuses a point without fields, which InfluxDB would reject', () => {
     expect(() => toLine({ measurement: 'm', tags: {}, fields: {}, time: 1 })).toThrow(/no fields/)
+  })
+})
+
+describe('FieldsLineEncoder', () => {
+  const value = fc.oneof(
+    fc.double(),
+    fc.integer().map((int) => ({ int })),
+    fc.boolean(),
+    tricky,
+    fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY),
+  )
+  const keys = fc.constantFrom('p_kw', 'e_kwh', 'a b', 'x,y', 'seq', 'z=1', 'é')
+  // Runs of points that often share their keys (in the same or another order) and sometimes not.
+  const point = fc.record({
+    fields: fc.dictionary(keys, value, { minKeys: 0, maxKeys: 5 }),
+    time: fc.integer({ min: 0, max: 2 ** 52 }),
+    nanos: fc.option(fc.integer({ min: 0, max: 999_999 }), { nil: undefined }),
+  })
+
+  it('writes what lineFieldsAndTime writes, point after point', () => {
+    fc.assert(
+      fc.property(
+        fc.array(point, { maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (points, repeats) => {
+          // Repeat some points' key sets with other values, as a message's readings do.
+          const run = points.flatMap((p, i) =>
+            [p, { ...p, time: p.time + 1 }].slice(0, 1 + ((repeats[i] ?? 0) % 2)),
+          )
+          const encoder = new FieldsLineEncoder()
+          for (const p of run) {
+            const full = { measurement: 'm', ...p }
+            let expected: string | Error
+            try {
+              expected = lineFieldsAndTime(full)
+            } catch (err) {
+              expected = err as Error
+            }
+            if (expected instanceof Error) expect(() => encoder.encode(full)).toThrow(expected.message)
+            else expect(encoder.encode(full)).toBe(expected)
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    )
   })
 })

@@ -14,6 +14,9 @@ export interface LoadSpec {
   t0: number
   /** Publish at most this many messages per second in total (0 = as fast as acknowledged). */
   rate: number
+  /** Connected: tell the parent (`{ ready: true }`) and wait for its `go`, so it can measure only
+   * the publishing (logins, with their scrypt checks, are per connection, not per reading). */
+  handshake?: boolean
 }
 
 export interface LoadResult {
@@ -53,6 +56,11 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
         }),
     ),
   )
+  if (spec.handshake) {
+    const go = new Promise((resolve) => process.once('message', resolve))
+    process.send!({ ready: true })
+    await go
+  }
   const perGateway = Math.ceil(spec.messages / clients.length)
   const latencies: number[] = []
   const publishedAt: number[] = []
