@@ -41,6 +41,10 @@ if (!values.bundle)
   })
 const CLK_TCK = 100 // Linux USER_HZ
 
+/** The V8 settings the systemd unit gives the agent (its NODE_OPTIONS): measured as it runs there. */
+const UNIT_FILE = new URL('../../infra/systemd/kawasan-agent.service', import.meta.url).pathname
+const NODE_OPTIONS = /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(readFileSync(UNIT_FILE, 'utf8'))?.[1] ?? ''
+
 async function startBroker() {
   const aedes = new Aedes()
   await aedes.listen()
@@ -102,6 +106,7 @@ function procStats(pid: number): { rssMb: number; cpuTicks: number } {
 function startAgent(config: string): ChildProcess {
   return spawn(process.execPath, [AGENT_BUNDLE, 'run', '--config', config], {
     stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, NODE_OPTIONS },
   })
 }
 
@@ -258,6 +263,8 @@ const result = {
   node: process.version,
   cpus: (await import('node:os')).cpus().length,
   runs: 'node edge-agent/dist/kawasan-agent.mjs (the shipped bundle)',
+  node_options: NODE_OPTIONS,
+  load_average: (await import('node:os')).loadavg().map(round),
   steady_state: {
     ...steady,
     baseline_bare_node: bare,

@@ -125,6 +125,9 @@ export class Publisher {
       connectTimeout: 10_000,
       resubscribe: false,
       queueQoSZero: false,
+      // mqtt-packet otherwise builds a table of 65,536 two-byte Buffers (one per packet id, ~6 MB
+      // of heap) at the first publish; writing the id as it goes costs nothing measurable.
+      writeCache: false,
       // [MQTT-3.1.2-8] the will is published when the connection is lost without DISCONNECT
       // (kill -9, power cut, uplink gone past 1.5 × keepalive); retained so a late subscriber sees it (REL-14).
       will: {
