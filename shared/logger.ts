@@ -6,8 +6,8 @@
 import pretty from 'pino-pretty'
 import { buildLogger, defaultLogFormat, type LogFormat, type Logger, PRETTY_OPTIONS } from './logger-base.js'
 
-export type { LogFormat, Logger }
 export { defaultLogFormat, silentLogger } from './logger-base.js'
+export type { LogFormat, Logger }
 
 export function createLogger(options: { level?: string; name?: string; format?: LogFormat } = {}): Logger {
   const format = options.format ?? defaultLogFormat()

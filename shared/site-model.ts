@@ -3,8 +3,8 @@
  * to the broker. One YAML/JSON file, validated once with zod; lookups are precomputed.
  */
 import { z } from 'zod'
-import { DEVICE_ROLES, type DeviceRole } from './device-roles.js'
 import { marketProblem } from './certificate-register/quality.js'
+import { DEVICE_ROLES, type DeviceRole } from './device-roles.js'
 import { METRIC_NAMES, METRICS } from './metric-vocabulary.js'
 import { checkTargets, targetSchema } from './site-model-targets.js'
 import { SPARKPLUG_ID_PATTERN } from './sparkplug-topics.js'

@@ -11,14 +11,13 @@
  * messages (QoS 1, same window) with no disk buffer (the drain ceiling of this broker and machine).
  * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 1000000 --bundle FILE]
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Aedes } from 'aedes'
-import mqtt from 'mqtt'
 import { silentLogger } from '../../shared/logger.js'
 import { Spool } from '../src/spool.js'
 
@@ -29,6 +28,12 @@ const { values } = parseArgs({
     backlog: { type: 'string', default: '400000' },
     /** Measure this bundle instead of building edge-agent/dist/kawasan-agent.mjs (e.g. an older one). */
     bundle: { type: 'string' },
+    /** V8 settings for the agent instead of the systemd unit's NODE_OPTIONS (to compare settings). */
+    'node-options': { type: 'string' },
+    /** Extra node arguments for the agent (e.g. --cpu-prof), space-separated. */
+    'node-args': { type: 'string' },
+    /** Only this part: steady or drain (the baselines it needs are measured all the same). */
+    only: { type: 'string' },
   },
 })
 const DEVICES = Number(values.devices)
@@ -43,7 +48,10 @@ const CLK_TCK = 100 // Linux USER_HZ
 
 /** The V8 settings the systemd unit gives the agent (its NODE_OPTIONS): measured as it runs there. */
 const UNIT_FILE = new URL('../../infra/systemd/kawasan-agent.service', import.meta.url).pathname
-const NODE_OPTIONS = /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(readFileSync(UNIT_FILE, 'utf8'))?.[1] ?? ''
+const NODE_OPTIONS =
+  values['node-options'] ??
+  /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(readFileSync(UNIT_FILE, 'utf8'))?.[1] ??
+  ''
 
 async function startBroker() {
   const aedes = new Aedes()
@@ -104,7 +112,8 @@ function procStats(pid: number): { rssMb: number; cpuTicks: number } {
 }
 
 function startAgent(config: string): ChildProcess {
-  return spawn(process.execPath, [AGENT_BUNDLE, 'run', '--config', config], {
+  const args = values['node-args']?.split(' ').filter(Boolean) ?? []
+  return spawn(process.execPath, [...args, AGENT_BUNDLE, 'run', '--config', config], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, NODE_OPTIONS },
   })
@@ -152,41 +161,45 @@ async function steadyState(devices = DEVICES) {
   }
 }
 
-/** The drain ceiling: a bare mqtt.js client publishing the same backlog, same message size and window. */
+/**
+ * The drain ceiling: a bare mqtt.js client in its own process (as the agent is), publishing the
+ * same backlog as the same messages (500 readings, QoS 1, window 64), built before timing, no disk.
+ */
+const RAW_PUBLISHER = `
+import mqtt from 'mqtt'
+const [url, total] = [process.argv[1], Number(process.argv[2])]
+const perMessage = 500, window = 64, messages = Math.ceil(total / perMessage)
+const client = await mqtt.connectAsync(url, { writeCache: false })
+const body = (k) => JSON.stringify({ v: 1, seq: k * perMessage, readings: Array.from({ length: perMessage }, (_, j) => ({
+  ts: 1_700_000_000_000 + (k * perMessage + j) * 1000,
+  m: { p_kw: 42.5, e_kwh: 100_000 + j, v_v: 230.1, i_a: 61.2, pf: 0.95, f_hz: 50.01 } })) })
+const bodies = Array.from({ length: messages }, (_, k) => body(k))
+const t0 = performance.now()
+const inflight = new Set()
+for (let k = 0; k < messages; k++) {
+  const p = client.publishAsync('kawasan/v1/bench/plant-a/raw/telemetry', bodies[k], { qos: 1 }).then(() => inflight.delete(p))
+  inflight.add(p)
+  if (inflight.size >= window) await Promise.race(inflight)
+}
+await Promise.all(inflight)
+process.stdout.write(JSON.stringify({ samples: messages * perMessage, seconds: (performance.now() - t0) / 1000 }))
+await client.endAsync()
+`
+
 async function rawPublish() {
   const broker = await startBroker()
-  const perMessage = 500
-  const window = 64
-  const messages = Math.ceil(BACKLOG / perMessage)
-  const client = await mqtt.connectAsync(broker.url)
-  const body = (k: number) =>
-    JSON.stringify({
-      v: 1,
-      seq: k * perMessage,
-      readings: Array.from({ length: perMessage }, (_, j) => ({
-        ts: 1_700_000_000_000 + (k * perMessage + j) * 1000,
-        m: { p_kw: 42.5, e_kwh: 100_000 + j, v_v: 230.1, i_a: 61.2, pf: 0.95, f_hz: 50.01 },
-      })),
-    })
-  const bodies = Array.from({ length: messages }, (_, k) => body(k)) // built before timing: transport only
-  const t0 = performance.now()
-  const inflight = new Set<Promise<unknown>>()
-  for (let k = 0; k < messages; k++) {
-    const p: Promise<unknown> = client
-      .publishAsync(`kawasan/v1/bench/plant-a/raw/telemetry`, bodies[k]!, { qos: 1 })
-      .then(() => inflight.delete(p))
-    inflight.add(p)
-    if (inflight.size >= window) await Promise.race(inflight)
-  }
-  await Promise.all(inflight)
-  const seconds = (performance.now() - t0) / 1000
-  await client.endAsync()
+  // Asynchronously: the broker runs in this process.
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', RAW_PUBLISHER, broker.url, String(BACKLOG)],
+      { encoding: 'utf8', maxBuffer: 1 << 20 },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+    ),
+  )
   await broker.stop()
-  return {
-    samples: messages * perMessage,
-    seconds: round(seconds),
-    samples_per_s: Math.round((messages * perMessage) / seconds),
-  }
+  const { samples, seconds } = JSON.parse(out) as { samples: number; seconds: number }
+  return { samples, seconds: round(seconds), samples_per_s: Math.round(samples / seconds) }
 }
 
 async function drain() {
@@ -254,10 +267,10 @@ async function bareNode() {
 }
 
 const bare = await bareNode()
-const baseline = await steadyState(1)
-const steady = await steadyState()
-const raw = await rawPublish()
-const backlog = await drain()
+const baseline = values.only === 'drain' ? undefined : await steadyState(1)
+const steady = values.only === 'drain' ? undefined : await steadyState()
+const raw = values.only === 'steady' ? undefined : await rawPublish()
+const backlog = values.only === 'steady' ? undefined : await drain()
 const result = {
   bench: 'edge-agent',
   node: process.version,
@@ -265,22 +278,25 @@ const result = {
   runs: 'node edge-agent/dist/kawasan-agent.mjs (the shipped bundle)',
   node_options: NODE_OPTIONS,
   load_average: (await import('node:os')).loadavg().map(round),
-  steady_state: {
-    ...steady,
-    baseline_bare_node: bare,
-    rss_ratio_to_bare_node: round(steady.rss_mb_avg / bare.rss_mb_avg),
-    baseline_one_device: {
-      rss_mb_avg: baseline.rss_mb_avg,
-      cpu_pct_of_one_core: baseline.cpu_pct_of_one_core,
+  steady_state: steady &&
+    baseline && {
+      ...steady,
+      baseline_bare_node: bare,
+      rss_ratio_to_bare_node: round(steady.rss_mb_avg / bare.rss_mb_avg),
+      baseline_one_device: {
+        rss_mb_avg: baseline.rss_mb_avg,
+        cpu_pct_of_one_core: baseline.cpu_pct_of_one_core,
+      },
+      rss_ratio_to_one_device: round(steady.rss_mb_avg / baseline.rss_mb_avg),
+      rss_mb_per_extra_device:
+        Math.round(((steady.rss_mb_avg - baseline.rss_mb_avg) / (DEVICES - 1)) * 1000) / 1000,
     },
-    rss_ratio_to_one_device: round(steady.rss_mb_avg / baseline.rss_mb_avg),
-    rss_mb_per_extra_device:
-      Math.round(((steady.rss_mb_avg - baseline.rss_mb_avg) / (DEVICES - 1)) * 1000) / 1000,
-  },
-  backlog_drain: {
-    ...backlog,
-    baseline_bare_mqtt_publisher_samples_per_s: raw.samples_per_s,
-    drain_ratio_to_bare_publisher: Math.round((backlog.drain_samples_per_s / raw.samples_per_s) * 100) / 100,
-  },
+  backlog_drain: backlog &&
+    raw && {
+      ...backlog,
+      baseline_bare_mqtt_publisher_samples_per_s: raw.samples_per_s,
+      drain_ratio_to_bare_publisher:
+        Math.round((backlog.drain_samples_per_s / raw.samples_per_s) * 100) / 100,
+    },
 }
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)

@@ -5,13 +5,13 @@
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createAgentLogger } from './logger.js'
 import { ID_PATTERN, ID_RULE } from '../../shared/topics.js'
 import { Agent } from './app.js'
 import { renderCheck, runCheck } from './check.js'
 import { type AgentConfig, loadAgentConfig, statusFilePath } from './config.js'
 import { renderConfigTemplate } from './config-template.js'
 import { AgentError } from './errors.js'
+import { createAgentLogger } from './logger.js'
 import { withPersistedRemote } from './remote-config.js'
 import {
   type AgentStatusFile,

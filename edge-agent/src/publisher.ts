@@ -98,6 +98,7 @@ export class Publisher {
   private tokens = 0
   private lastTick = 0
   private backlogInflight = 0
+  private refillScheduled = false
   private liveInflight = 0
   private readonly deviceStates = new Map<string, string>()
   private stopping: Promise<void> | undefined
@@ -320,8 +321,24 @@ export class Publisher {
       if (!batch) return
       this.tokens -= batch.records.length
       this.backlogInflight++
-      this.send(batch, () => this.backlogInflight--)
+      this.send(batch, () => {
+        this.backlogInflight--
+        this.refill()
+      })
     }
+  }
+
+  /**
+   * A backlog PUBACK freed a place in the window: fill it now rather than at the next tick (the
+   * window then emptied every 50 ms and waited). Once per turn of the event loop for all acks.
+   */
+  private refill(): void {
+    if (this.refillScheduled || this.stopping !== undefined) return
+    this.refillScheduled = true
+    setImmediate(() => {
+      this.refillScheduled = false
+      if (this.stopping === undefined) this.drain()
+    })
   }
 
   private send(batch: Batch, done: () => void): void {
