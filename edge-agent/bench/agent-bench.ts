@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Aedes } from 'aedes'
+import { agentUnitEnvironment } from '../../infra/local/agent-unit-env.js'
 import { silentLogger } from '../../shared/logger.js'
 import { Spool } from '../src/spool.js'
 
@@ -30,6 +31,8 @@ const { values } = parseArgs({
     bundle: { type: 'string' },
     /** V8 settings for the agent instead of the systemd unit's NODE_OPTIONS (to compare settings). */
     'node-options': { type: 'string' },
+    /** MALLOC_ARENA_MAX for the agent instead of the unit's ('' for glibc's default). */
+    'malloc-arena-max': { type: 'string' },
     /** Extra node arguments for the agent (e.g. --cpu-prof), space-separated. */
     'node-args': { type: 'string' },
     /** Only this part: steady or drain (the baselines it needs are measured all the same). */
@@ -46,12 +49,11 @@ if (!values.bundle)
   })
 const CLK_TCK = 100 // Linux USER_HZ
 
-/** The V8 settings the systemd unit gives the agent (its NODE_OPTIONS): measured as it runs there. */
-const UNIT_FILE = new URL('../../infra/systemd/kawasan-agent.service', import.meta.url).pathname
-const NODE_OPTIONS =
-  values['node-options'] ??
-  /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(readFileSync(UNIT_FILE, 'utf8'))?.[1] ??
-  ''
+/** The settings the systemd unit gives the agent (V8 heap, malloc arenas): measured as it runs there. */
+const UNIT_ENV = agentUnitEnvironment()
+if (values['node-options'] !== undefined) UNIT_ENV.NODE_OPTIONS = values['node-options']
+if (values['malloc-arena-max'] === '') delete UNIT_ENV.MALLOC_ARENA_MAX
+else if (values['malloc-arena-max'] !== undefined) UNIT_ENV.MALLOC_ARENA_MAX = values['malloc-arena-max']
 
 async function startBroker() {
   const aedes = new Aedes()
@@ -115,7 +117,7 @@ function startAgent(config: string): ChildProcess {
   const args = values['node-args']?.split(' ').filter(Boolean) ?? []
   return spawn(process.execPath, [...args, AGENT_BUNDLE, 'run', '--config', config], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, NODE_OPTIONS },
+    env: { ...process.env, ...UNIT_ENV },
   })
 }
 
@@ -276,7 +278,7 @@ const result = {
   node: process.version,
   cpus: (await import('node:os')).cpus().length,
   runs: 'node edge-agent/dist/kawasan-agent.mjs (the shipped bundle)',
-  node_options: NODE_OPTIONS,
+  agent_environment: UNIT_ENV,
   load_average: (await import('node:os')).loadavg().map(round),
   steady_state: steady &&
     baseline && {
