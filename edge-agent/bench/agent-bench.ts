@@ -21,6 +21,7 @@ import { Aedes } from 'aedes'
 import { agentUnitEnvironment } from '../../infra/local/agent-unit-env.js'
 import { silentLogger } from '../../shared/logger.js'
 import { Spool } from '../src/spool.js'
+import { startModbusServer } from '../test/helpers/modbus-server.js'
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +36,11 @@ const { values } = parseArgs({
     'malloc-arena-max': { type: 'string' },
     /** Extra node arguments for the agent (e.g. --cpu-prof), space-separated. */
     'node-args': { type: 'string' },
+    /**
+     * Steady-state devices: simulator (default) or modbus (Eastron SDM630 profiles read over Modbus
+     * TCP from 4 simulated gateways of 50 units each, in this process), what a real gateway polls.
+     */
+    driver: { type: 'string', default: 'simulator' },
     /** Only this part: steady or drain (the baselines it needs are measured all the same). */
     only: { type: 'string' },
   },
@@ -87,11 +93,19 @@ async function startBroker() {
   }
 }
 
-function configYaml(url: string, dir: string, drainRate: number, count = DEVICES): string {
-  const devices = Array.from(
-    { length: count },
-    (_, i) =>
-      `  - { id: sim-${String(i).padStart(3, '0')}, role: ${i % 4 === 0 ? 'solar_pv' : 'load'}, driver: simulator, rated_kw: 100, poll_interval_s: 1 }`,
+const UNITS_PER_GATEWAY = 50
+
+function configYaml(
+  url: string,
+  dir: string,
+  drainRate: number,
+  count = DEVICES,
+  modbusPorts: number[] = [],
+): string {
+  const devices = Array.from({ length: count }, (_, i) =>
+    modbusPorts.length > 0
+      ? `  - { id: sim-${String(i).padStart(3, '0')}, role: load, driver: modbus-tcp, host: 127.0.0.1, port: ${modbusPorts[Math.floor(i / UNITS_PER_GATEWAY)]}, unit_id: ${(i % UNITS_PER_GATEWAY) + 1}, profile: sdm630, poll_interval_s: 1 }`
+      : `  - { id: sim-${String(i).padStart(3, '0')}, role: ${i % 4 === 0 ? 'solar_pv' : 'load'}, driver: simulator, rated_kw: 100, poll_interval_s: 1 }`,
   ).join('\n')
   return `cluster: bench
 plant: plant-a
@@ -129,11 +143,24 @@ async function stopAgent(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Modbus TCP gateways answering every SDM630 input register (float32 words) for their units. */
+async function startMeters(devices: number) {
+  const input = new Map<number, number>()
+  for (let a = 0; a < 80; a++) input.set(a, a % 2 === 0 ? 0x4248 : 0) // 50.0
+  const servers = []
+  for (let g = 0; g * UNITS_PER_GATEWAY < devices; g++) {
+    const units = new Map(Array.from({ length: UNITS_PER_GATEWAY }, (_, u) => [u + 1, { input }]))
+    servers.push(await startModbusServer(units))
+  }
+  return { ports: servers.map((m) => m.port), stop: () => Promise.all(servers.map((m) => m.stop())) }
+}
+
 async function steadyState(devices = DEVICES) {
   const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
   const broker = await startBroker()
+  const meters = values.driver === 'modbus' ? await startMeters(devices) : undefined
   const config = join(dir, 'agent.yaml')
-  writeFileSync(config, configYaml(broker.url, join(dir, 'buffer'), 500, devices))
+  writeFileSync(config, configYaml(broker.url, join(dir, 'buffer'), 500, devices, meters?.ports))
   const child = startAgent(config)
   const pid = child.pid as number
   await sleep(4000) // start-up and first polls
@@ -150,9 +177,11 @@ async function steadyState(devices = DEVICES) {
   const elapsed = (performance.now() - t0) / 1000
   await stopAgent(child)
   await broker.stop()
+  await meters?.stop()
   rmSync(dir, { recursive: true, force: true })
   return {
     devices,
+    driver: values.driver,
     poll_hz: 1,
     seconds: Math.round(elapsed * 10) / 10,
     rss_mb_avg: round(rss.reduce((a, b) => a + b, 0) / rss.length),
