@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { marketProblem } from './certificate-register/quality.js'
+import { DEVICE_ROLES, type DeviceRole } from './device-roles.js'
 import { METRIC_NAMES, METRICS } from './metric-vocabulary.js'
 import { checkTargets, targetSchema } from './site-model-targets.js'
 import { SPARKPLUG_ID_PATTERN } from './sparkplug-topics.js'
@@ -16,26 +17,7 @@ const id = z.string().regex(ID_PATTERN, `must be ${ID_RULE}`)
 export const SHARED_PLANT_ID = 'shared'
 
 export const DEVICE_KINDS = ['meter', 'inverter', 'genset', 'boiler', 'battery', 'h2'] as const
-export const DEVICE_ROLES = [
-  'grid_import',
-  'grid_export',
-  'solar_pv',
-  'wind',
-  'biomass',
-  'diesel_genset',
-  'gas_chp',
-  'battery_charge',
-  'battery_discharge',
-  'hydrogen_fc',
-  'load',
-  'boiler',
-  'heat_import',
-  // A production counter (tonnes, units, m³) for energy performance indicators: outside every energy balance.
-  'production',
-  // An outdoor temperature sensor (weather station) for cooling degree days: outside every energy balance.
-  'weather',
-] as const
-export type DeviceRole = (typeof DEVICE_ROLES)[number]
+export { DEVICE_ROLES, type DeviceRole } from './device-roles.js'
 export const FUELS = [
   'diesel',
   'natural_gas',

@@ -11,16 +11,17 @@
  * messages (QoS 1, same window) with no disk buffer (the drain ceiling of this broker and machine).
  * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 1000000 --bundle FILE]
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Aedes } from 'aedes'
-import mqtt from 'mqtt'
+import { agentUnitEnvironment } from '../../infra/local/agent-unit-env.js'
 import { silentLogger } from '../../shared/logger.js'
 import { Spool } from '../src/spool.js'
+import { startModbusServer } from '../test/helpers/modbus-server.js'
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +30,19 @@ const { values } = parseArgs({
     backlog: { type: 'string', default: '400000' },
     /** Measure this bundle instead of building edge-agent/dist/kawasan-agent.mjs (e.g. an older one). */
     bundle: { type: 'string' },
+    /** V8 settings for the agent instead of the systemd unit's NODE_OPTIONS (to compare settings). */
+    'node-options': { type: 'string' },
+    /** MALLOC_ARENA_MAX for the agent instead of the unit's ('' for glibc's default). */
+    'malloc-arena-max': { type: 'string' },
+    /** Extra node arguments for the agent (e.g. --cpu-prof), space-separated. */
+    'node-args': { type: 'string' },
+    /**
+     * Steady-state devices: simulator (default) or modbus (Eastron SDM630 profiles read over Modbus
+     * TCP from 4 simulated gateways of 50 units each, in this process), what a real gateway polls.
+     */
+    driver: { type: 'string', default: 'simulator' },
+    /** Only this part: steady or drain (the baselines it needs are measured all the same). */
+    only: { type: 'string' },
   },
 })
 const DEVICES = Number(values.devices)
@@ -40,6 +54,12 @@ if (!values.bundle)
     stdio: ['ignore', 'ignore', 'inherit'],
   })
 const CLK_TCK = 100 // Linux USER_HZ
+
+/** The settings the systemd unit gives the agent (V8 heap, malloc arenas): measured as it runs there. */
+const UNIT_ENV = agentUnitEnvironment()
+if (values['node-options'] !== undefined) UNIT_ENV.NODE_OPTIONS = values['node-options']
+if (values['malloc-arena-max'] === '') delete UNIT_ENV.MALLOC_ARENA_MAX
+else if (values['malloc-arena-max'] !== undefined) UNIT_ENV.MALLOC_ARENA_MAX = values['malloc-arena-max']
 
 async function startBroker() {
   const aedes = new Aedes()
@@ -73,11 +93,19 @@ async function startBroker() {
   }
 }
 
-function configYaml(url: string, dir: string, drainRate: number, count = DEVICES): string {
-  const devices = Array.from(
-    { length: count },
-    (_, i) =>
-      `  - { id: sim-${String(i).padStart(3, '0')}, role: ${i % 4 === 0 ? 'solar_pv' : 'load'}, driver: simulator, rated_kw: 100, poll_interval_s: 1 }`,
+const UNITS_PER_GATEWAY = 50
+
+function configYaml(
+  url: string,
+  dir: string,
+  drainRate: number,
+  count = DEVICES,
+  modbusPorts: number[] = [],
+): string {
+  const devices = Array.from({ length: count }, (_, i) =>
+    modbusPorts.length > 0
+      ? `  - { id: sim-${String(i).padStart(3, '0')}, role: load, driver: modbus-tcp, host: 127.0.0.1, port: ${modbusPorts[Math.floor(i / UNITS_PER_GATEWAY)]}, unit_id: ${(i % UNITS_PER_GATEWAY) + 1}, profile: sdm630, poll_interval_s: 1 }`
+      : `  - { id: sim-${String(i).padStart(3, '0')}, role: ${i % 4 === 0 ? 'solar_pv' : 'load'}, driver: simulator, rated_kw: 100, poll_interval_s: 1 }`,
   ).join('\n')
   return `cluster: bench
 plant: plant-a
@@ -100,8 +128,10 @@ function procStats(pid: number): { rssMb: number; cpuTicks: number } {
 }
 
 function startAgent(config: string): ChildProcess {
-  return spawn(process.execPath, [AGENT_BUNDLE, 'run', '--config', config], {
+  const args = values['node-args']?.split(' ').filter(Boolean) ?? []
+  return spawn(process.execPath, [...args, AGENT_BUNDLE, 'run', '--config', config], {
     stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...UNIT_ENV },
   })
 }
 
@@ -113,11 +143,24 @@ async function stopAgent(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Modbus TCP gateways answering every SDM630 input register (float32 words) for their units. */
+async function startMeters(devices: number) {
+  const input = new Map<number, number>()
+  for (let a = 0; a < 80; a++) input.set(a, a % 2 === 0 ? 0x4248 : 0) // 50.0
+  const servers = []
+  for (let g = 0; g * UNITS_PER_GATEWAY < devices; g++) {
+    const units = new Map(Array.from({ length: UNITS_PER_GATEWAY }, (_, u) => [u + 1, { input }]))
+    servers.push(await startModbusServer(units))
+  }
+  return { ports: servers.map((m) => m.port), stop: () => Promise.all(servers.map((m) => m.stop())) }
+}
+
 async function steadyState(devices = DEVICES) {
   const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
   const broker = await startBroker()
+  const meters = values.driver === 'modbus' ? await startMeters(devices) : undefined
   const config = join(dir, 'agent.yaml')
-  writeFileSync(config, configYaml(broker.url, join(dir, 'buffer'), 500, devices))
+  writeFileSync(config, configYaml(broker.url, join(dir, 'buffer'), 500, devices, meters?.ports))
   const child = startAgent(config)
   const pid = child.pid as number
   await sleep(4000) // start-up and first polls
@@ -134,9 +177,11 @@ async function steadyState(devices = DEVICES) {
   const elapsed = (performance.now() - t0) / 1000
   await stopAgent(child)
   await broker.stop()
+  await meters?.stop()
   rmSync(dir, { recursive: true, force: true })
   return {
     devices,
+    driver: values.driver,
     poll_hz: 1,
     seconds: Math.round(elapsed * 10) / 10,
     rss_mb_avg: round(rss.reduce((a, b) => a + b, 0) / rss.length),
@@ -147,41 +192,45 @@ async function steadyState(devices = DEVICES) {
   }
 }
 
-/** The drain ceiling: a bare mqtt.js client publishing the same backlog, same message size and window. */
+/**
+ * The drain ceiling: a bare mqtt.js client in its own process (as the agent is), publishing the
+ * same backlog as the same messages (500 readings, QoS 1, window 64), built before timing, no disk.
+ */
+const RAW_PUBLISHER = `
+import mqtt from 'mqtt'
+const [url, total] = [process.argv[1], Number(process.argv[2])]
+const perMessage = 500, window = 64, messages = Math.ceil(total / perMessage)
+const client = await mqtt.connectAsync(url, { writeCache: false })
+const body = (k) => JSON.stringify({ v: 1, seq: k * perMessage, readings: Array.from({ length: perMessage }, (_, j) => ({
+  ts: 1_700_000_000_000 + (k * perMessage + j) * 1000,
+  m: { p_kw: 42.5, e_kwh: 100_000 + j, v_v: 230.1, i_a: 61.2, pf: 0.95, f_hz: 50.01 } })) })
+const bodies = Array.from({ length: messages }, (_, k) => body(k))
+const t0 = performance.now()
+const inflight = new Set()
+for (let k = 0; k < messages; k++) {
+  const p = client.publishAsync('kawasan/v1/bench/plant-a/raw/telemetry', bodies[k], { qos: 1 }).then(() => inflight.delete(p))
+  inflight.add(p)
+  if (inflight.size >= window) await Promise.race(inflight)
+}
+await Promise.all(inflight)
+process.stdout.write(JSON.stringify({ samples: messages * perMessage, seconds: (performance.now() - t0) / 1000 }))
+await client.endAsync()
+`
+
 async function rawPublish() {
   const broker = await startBroker()
-  const perMessage = 500
-  const window = 64
-  const messages = Math.ceil(BACKLOG / perMessage)
-  const client = await mqtt.connectAsync(broker.url)
-  const body = (k: number) =>
-    JSON.stringify({
-      v: 1,
-      seq: k * perMessage,
-      readings: Array.from({ length: perMessage }, (_, j) => ({
-        ts: 1_700_000_000_000 + (k * perMessage + j) * 1000,
-        m: { p_kw: 42.5, e_kwh: 100_000 + j, v_v: 230.1, i_a: 61.2, pf: 0.95, f_hz: 50.01 },
-      })),
-    })
-  const bodies = Array.from({ length: messages }, (_, k) => body(k)) // built before timing: transport only
-  const t0 = performance.now()
-  const inflight = new Set<Promise<unknown>>()
-  for (let k = 0; k < messages; k++) {
-    const p: Promise<unknown> = client
-      .publishAsync(`kawasan/v1/bench/plant-a/raw/telemetry`, bodies[k]!, { qos: 1 })
-      .then(() => inflight.delete(p))
-    inflight.add(p)
-    if (inflight.size >= window) await Promise.race(inflight)
-  }
-  await Promise.all(inflight)
-  const seconds = (performance.now() - t0) / 1000
-  await client.endAsync()
+  // Asynchronously: the broker runs in this process.
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', RAW_PUBLISHER, broker.url, String(BACKLOG)],
+      { encoding: 'utf8', maxBuffer: 1 << 20 },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+    ),
+  )
   await broker.stop()
-  return {
-    samples: messages * perMessage,
-    seconds: round(seconds),
-    samples_per_s: Math.round((messages * perMessage) / seconds),
-  }
+  const { samples, seconds } = JSON.parse(out) as { samples: number; seconds: number }
+  return { samples, seconds: round(seconds), samples_per_s: Math.round(samples / seconds) }
 }
 
 async function drain() {
@@ -249,31 +298,36 @@ async function bareNode() {
 }
 
 const bare = await bareNode()
-const baseline = await steadyState(1)
-const steady = await steadyState()
-const raw = await rawPublish()
-const backlog = await drain()
+const baseline = values.only === 'drain' ? undefined : await steadyState(1)
+const steady = values.only === 'drain' ? undefined : await steadyState()
+const raw = values.only === 'steady' ? undefined : await rawPublish()
+const backlog = values.only === 'steady' ? undefined : await drain()
 const result = {
   bench: 'edge-agent',
   node: process.version,
   cpus: (await import('node:os')).cpus().length,
   runs: 'node edge-agent/dist/kawasan-agent.mjs (the shipped bundle)',
-  steady_state: {
-    ...steady,
-    baseline_bare_node: bare,
-    rss_ratio_to_bare_node: round(steady.rss_mb_avg / bare.rss_mb_avg),
-    baseline_one_device: {
-      rss_mb_avg: baseline.rss_mb_avg,
-      cpu_pct_of_one_core: baseline.cpu_pct_of_one_core,
+  agent_environment: UNIT_ENV,
+  load_average: (await import('node:os')).loadavg().map(round),
+  steady_state: steady &&
+    baseline && {
+      ...steady,
+      baseline_bare_node: bare,
+      rss_ratio_to_bare_node: round(steady.rss_mb_avg / bare.rss_mb_avg),
+      baseline_one_device: {
+        rss_mb_avg: baseline.rss_mb_avg,
+        cpu_pct_of_one_core: baseline.cpu_pct_of_one_core,
+      },
+      rss_ratio_to_one_device: round(steady.rss_mb_avg / baseline.rss_mb_avg),
+      rss_mb_per_extra_device:
+        Math.round(((steady.rss_mb_avg - baseline.rss_mb_avg) / (DEVICES - 1)) * 1000) / 1000,
     },
-    rss_ratio_to_one_device: round(steady.rss_mb_avg / baseline.rss_mb_avg),
-    rss_mb_per_extra_device:
-      Math.round(((steady.rss_mb_avg - baseline.rss_mb_avg) / (DEVICES - 1)) * 1000) / 1000,
-  },
-  backlog_drain: {
-    ...backlog,
-    baseline_bare_mqtt_publisher_samples_per_s: raw.samples_per_s,
-    drain_ratio_to_bare_publisher: Math.round((backlog.drain_samples_per_s / raw.samples_per_s) * 100) / 100,
-  },
+  backlog_drain: backlog &&
+    raw && {
+      ...backlog,
+      baseline_bare_mqtt_publisher_samples_per_s: raw.samples_per_s,
+      drain_ratio_to_bare_publisher:
+        Math.round((backlog.drain_samples_per_s / raw.samples_per_s) * 100) / 100,
+    },
 }
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)

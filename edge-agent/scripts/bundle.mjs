@@ -1,27 +1,39 @@
-// Bundles the agent (its code and the shared/ modules it imports) into one ESM file,
-// edge-agent/dist/kawasan-agent.mjs, so the package installs on a gateway on its own (`npm pack`
-// runs this via prepack). npm dependencies stay external and are installed from package.json.
-import { readFileSync } from 'node:fs'
+// Bundles the agent (its code, the shared/ modules it imports and its npm dependencies) into
+// edge-agent/dist: the entry kawasan-agent.mjs and chunks loaded only when a config needs them
+// (Modbus through modbus-serial, the terminal log printer), so the package installs on a gateway
+// on its own (`npm pack` runs this via prepack). One file instead of ~400 modules in node_modules
+// is what keeps the agent small: node holds per-module loader state, and a module tree read file
+// by file cost ~20 MB more resident memory than the same code in one file (docs/PERFORMANCE.md).
+// Only native packages stay external: serialport (optional, Modbus RTU) and the optional native
+// speed-ups ws tries to load.
+import { readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})]
+const outdir = join(root, 'dist')
+for (const f of readdirSync(outdir, { withFileTypes: true }).filter((e) => e.isFile()))
+  if (/\.m?js(\.map)?$/.test(f.name)) rmSync(join(outdir, f.name)) // chunks of an older build
 
 await build({
-  entryPoints: [join(root, 'src/cli.ts')],
-  outfile: join(root, 'dist/kawasan-agent.mjs'),
+  entryPoints: { 'kawasan-agent': join(root, 'src/cli.ts') },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunk-[hash]',
   bundle: true,
+  splitting: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external,
+  external: ['serialport', 'bufferutil', 'utf-8-validate'],
+  // Smaller source text to hold in memory; names kept so stack traces and errors stay readable.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
   sourcemap: true,
   logLevel: 'warning',
-  // Bundled CommonJS modules (pino-pretty's colorette) require node built-ins: ESM has no
-  // `require`, so the bundle makes one (without it the bundle died at start on "tty").
+  // Bundled CommonJS modules require node built-ins: ESM has no `require`, so the bundle makes one.
   banner: {
     js: [
       '// Kawasan edge agent, bundled by edge-agent/scripts/bundle.mjs',

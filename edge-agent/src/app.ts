@@ -3,7 +3,7 @@
  * I/O until start(). Wires pollers → buffer → publisher, and refreshes the status file.
  */
 import { join } from 'node:path'
-import { createLogger, type Logger } from '../../shared/logger.js'
+import { buildLogger, type Logger } from '../../shared/logger-base.js'
 import type { AgentStatus, ReadingOut } from '../../shared/telemetry-schema.js'
 import { agentConfigTopic } from '../../shared/topics.js'
 import { type ClockCheck, createClockCheck } from './clock.js'
@@ -80,7 +80,7 @@ export class Agent {
     this.deps = deps
     this.remote = { version: deps.configVersion ?? 0 }
     this.now = deps.now ?? Date.now
-    const root = deps.log ?? createLogger({ name: 'kawasan-agent', level: cfg.log_level })
+    const root = deps.log ?? buildLogger({ name: 'kawasan-agent', level: cfg.log_level })
     this.root = root
     this.log = root.child({ module: 'agent' })
     this.startedAt = this.now()

@@ -5,7 +5,7 @@
  */
 import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs'
 import mqtt from 'mqtt'
-import { silentLogger } from '../../shared/logger.js'
+import { silentLogger } from '../../shared/logger-base.js'
 import { isMetricName, METRICS } from '../../shared/metric-vocabulary.js'
 import type { AgentConfig } from './config.js'
 import { createDriver } from './drivers/create-driver.js'

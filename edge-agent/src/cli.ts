@@ -5,13 +5,13 @@
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createLogger } from '../../shared/logger.js'
 import { ID_PATTERN, ID_RULE } from '../../shared/topics.js'
 import { Agent } from './app.js'
 import { renderCheck, runCheck } from './check.js'
 import { type AgentConfig, loadAgentConfig, statusFilePath } from './config.js'
 import { renderConfigTemplate } from './config-template.js'
 import { AgentError } from './errors.js'
+import { createAgentLogger } from './logger.js'
 import { withPersistedRemote } from './remote-config.js'
 import {
   type AgentStatusFile,
@@ -142,7 +142,7 @@ async function run(file: string, local: AgentConfig): Promise<number> {
   // A remote config applied earlier (remote-config.ts) is kept next to the file and wins over it.
   const remote = withPersistedRemote(local, file, { baseDir: join(file, '..') })
   const cfg = remote.cfg
-  const log = createLogger({ name: 'kawasan-agent', level: cfg.log_level })
+  const log = await createAgentLogger({ name: 'kawasan-agent', level: cfg.log_level })
   if (remote.problem) log.warn({ problem: remote.problem }, 'persisted remote config not used')
   let exitCode = 0
   const agent = new Agent(cfg, {

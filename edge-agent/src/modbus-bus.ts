@@ -5,7 +5,6 @@
  * most one timeout per attempt; the poller's backoff makes those attempts rare (docs/DESIGN.md §9:
  * one dead meter must not stop the others).
  */
-import ModbusSerial from 'modbus-serial'
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js'
 import type { Logger } from '../../shared/logger.js'
 import { classifyModbusError } from './classify-modbus-error.js'
@@ -108,6 +107,8 @@ export class ModbusBus {
     await this.dropClient()
     if (this.now() - this.connectFailedAt < this.reconnectDelayMs && this.lastConnectError)
       throw this.lastConnectError
+    // Loaded at the first connect: an agent with simulated devices only never needs it (memory).
+    const { default: ModbusSerial } = await import('modbus-serial')
     const client = new ModbusSerial.default()
     try {
       await withTimeout(

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -184,5 +184,25 @@ describe('store-and-forward buffer', () => {
     expect(missing).toEqual([])
     expect(s.stats().corruptLines).toBeLessThanOrEqual(1) // at most the torn tail of the last write
     await s.stop()
+  })
+
+  it('opens a segment with torn or zero-filled lines: refuses them, sends only whole readings', async () => {
+    const dir = tempDir()
+    const s1 = await open(dir, { fsync: 'off' })
+    for (let i = 0; i < 4; i++) await s1.append('meter-1', { ts: T0 + i * 1000, m: { p_kw: i } })
+    await s1.stop()
+    const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.log'))!)
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean)
+    // A power loss can leave a page of NULs inside a line that still has the right shape, and a
+    // write torn after a closing brace, with no newline after it.
+    const zeroed = lines[1]!.replace('"p_kw":1', `"p_kw":1${'\0'.repeat(8)}`)
+    const torn = lines[3]!.slice(0, lines[3]!.lastIndexOf('}'))
+    writeFileSync(file, `${lines[0]}\n${zeroed}\n${lines[2]}\n${torn}`)
+
+    const s2 = await open(dir)
+    expect(s2.stats()).toMatchObject({ depth: 2, corruptLines: 2 })
+    const readings = drainAll(s2).flatMap((b) => JSON.parse(b.payload).readings as { ts: number }[])
+    expect(readings.map((r) => r.ts)).toEqual([T0, T0 + 2000])
+    await s2.stop()
   })
 })

@@ -1,11 +1,14 @@
 /**
  * The edge agent as a real child process (`kawasan-agent run`) with a config written for the test,
- * simulated devices polled every second, and its status file read as an operator would.
+ * simulated devices polled every second, and its status file read as an operator would. It runs
+ * what a gateway runs: the bundle (edge-agent/dist, built once per test process) under plain node
+ * with the systemd unit's NODE_OPTIONS and MALLOC_ARENA_MAX, not the TypeScript sources.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readStatusFile } from '../../edge-agent/src/status-file.js'
+import { agentUnitEnvironment } from '../../infra/local/agent-unit-env.js'
 
 export interface AgentOptions {
   dir: string
@@ -57,6 +60,14 @@ function libfaketime(): string {
   throw new Error('libfaketime not found: apt-get install faketime')
 }
 
+const BUNDLE = 'edge-agent/dist/kawasan-agent.mjs'
+let bundled = false
+function bundle(): string {
+  if (!bundled) execFileSync(process.execPath, ['edge-agent/scripts/bundle.mjs'], { stdio: 'ignore' })
+  bundled = true
+  return BUNDLE
+}
+
 export class AgentProcess {
   private child: ChildProcess | undefined
   output = ''
@@ -84,8 +95,13 @@ export class AgentProcess {
             FAKETIME_DONT_FAKE_MONOTONIC: '1',
           }
         : {}
-    this.child = spawn(process.execPath, ['edge-agent/bin/kawasan-agent.js', 'run', '--config', config], {
-      env: { ...process.env, KAWASAN_AGENT_PASSWORD: 'demo-gw-plant-a', ...fake },
+    this.child = spawn(process.execPath, [bundle(), 'run', '--config', config], {
+      env: {
+        ...process.env,
+        ...agentUnitEnvironment(),
+        KAWASAN_AGENT_PASSWORD: 'demo-gw-plant-a',
+        ...fake,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.child.stdout?.on('data', (d: Buffer) => (this.output = (this.output + d).slice(-20_000)))

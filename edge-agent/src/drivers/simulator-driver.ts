@@ -7,8 +7,8 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import type { DeviceRole } from '../../../shared/device-roles.js'
 import { loadFraction, noise, solarFraction } from '../../../shared/simulation/curves.js'
-import type { DeviceRole } from '../../../shared/site-model.js'
 import type { DeviceDriver, MetricValues } from './driver.js'
 
 const STEP_MS = 300_000
