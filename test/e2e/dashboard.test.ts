@@ -503,7 +503,7 @@ describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
     )
     // Today so far against yesterday up to the same local time (yesterday's hourly rollups).
     const compare = (await text(page, '#kpi-compare')) ?? ''
-    expect(compare).toMatch(/^yesterday to \d\d:\d\d: [\d.,]+ t · [+−]\d+ %$/)
+    expect(compare).toMatch(/^yesterday to \d\d:\d\d: [\d.,]+ t · [+−][\d,]+ %$/)
     const ySoFar = Number(/: ([\d.,]+) t/.exec(compare)![1]!.replace(/,/g, ''))
     const y = await get<{ rows: Row[] }>(
       `/api/v1/rollups?resolution=1h&from=${lastDays(2).from}&fields=scope1_kg_co2e,scope2_location_kg_co2e`,
