@@ -47,9 +47,16 @@ const server = createServer((req, res) => {
 })
 
 let proc: KawasanProcess | undefined
+/** Every process started, so a failed assertion leaves none running. */
+const started: KawasanProcess[] = []
+async function startRollup(env: Record<string, string>, opsPort: number): Promise<KawasanProcess> {
+  const p = await startKawasan(['rollup', 'run'], env, opsPort)
+  started.push(p)
+  return p
+}
 let pipeline: TelemetryPipeline | undefined
 afterAll(async () => {
-  await proc?.kill()
+  await Promise.all(started.map((p) => p.kill()))
   await pipeline?.stop()
   await new Promise((r) => server.close(r))
 })
@@ -108,7 +115,7 @@ describe('alerts across a SIGKILL', () => {
     }
     const opsPort = await freePort()
     await reading()
-    proc = await startKawasan(['rollup', 'run'], env, opsPort)
+    proc = await startRollup(env, opsPort)
     await until('the firing notification', () => received.length === 1)
     // Killed after the delivery is recorded: a kill between the receiver's answer and the record
     // resends the same notification (at least once, same id: docs/ALERTS.md), which is not what
@@ -117,7 +124,7 @@ describe('alerts across a SIGKILL', () => {
       countPoints(db, 'alert_deliveries', 'outcome').then((n) => n === 1),
     )
     await proc.kill('SIGKILL')
-    proc = await startKawasan(['rollup', 'run'], env, opsPort)
+    proc = await startRollup(env, opsPort)
     // The killed evaluator's lease runs out after 3 intervals (600 ms); give the new one 3 s of
     // evaluations with the device still silent.
     await new Promise((r) => setTimeout(r, 3000))
@@ -175,7 +182,7 @@ describe('alerts across a SIGKILL', () => {
       KAWASAN_DATA_DIR: dir,
     }
     const opsPort = await freePort()
-    proc = await startKawasan(['rollup', 'run'], env, opsPort)
+    proc = await startRollup(env, opsPort)
     await until('the firing event in the store', () =>
       countPoints(db, 'alert_events', 'summary').then((n) => n === 1),
     )
@@ -184,7 +191,7 @@ describe('alerts across a SIGKILL', () => {
     expect(await countPoints(db, 'alert_deliveries', 'outcome')).toBe(0)
     await new Promise<void>((r) => receiver.listen(port, '127.0.0.1', r))
     try {
-      proc = await startKawasan(['rollup', 'run'], env, opsPort)
+      proc = await startRollup(env, opsPort)
       await until('the notification from the outbox', () => got.length === 1)
       await until('its delivery record', () =>
         countPoints(db, 'alert_deliveries', 'outcome').then((n) => n === 1),
