@@ -6,13 +6,14 @@
 // by file cost ~20 MB more resident memory than the same code in one file (docs/PERFORMANCE.md).
 // Only native packages stay external: serialport (optional, Modbus RTU) and the optional native
 // speed-ups ws tries to load.
-import { readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const outdir = join(root, 'dist')
+mkdirSync(outdir, { recursive: true }) // a fresh clone has none (dist/ is not committed)
 for (const f of readdirSync(outdir, { withFileTypes: true }).filter((e) => e.isFile()))
   if (/\.m?js(\.map)?$/.test(f.name)) rmSync(join(outdir, f.name)) // chunks of an older build
 

@@ -63,7 +63,9 @@ function libfaketime(): string {
 const BUNDLE = 'edge-agent/dist/kawasan-agent.mjs'
 let bundled = false
 function bundle(): string {
-  if (!bundled) execFileSync(process.execPath, ['edge-agent/scripts/bundle.mjs'], { stdio: 'ignore' })
+  // stderr piped, so a failed build says why in the error
+  if (!bundled)
+    execFileSync(process.execPath, ['edge-agent/scripts/bundle.mjs'], { stdio: ['ignore', 'pipe', 'pipe'] })
   bundled = true
   return BUNDLE
 }
