@@ -600,11 +600,15 @@ function cell(tr, text, attrs = {}) {
 
 async function loadPeriod(view) {
   const p = periodOf(view.range)
+  // Only the newest load draws: a slower answer for the range shown before (or an older refresh)
+  // must not overwrite the range just picked.
+  const seq = (view.periodSeq = (view.periodSeq ?? 0) + 1)
+  const stale = () => state.view !== view || view.periodSeq !== seq
   const [cur, prev] = await Promise.all([
     fetchRows(p.resolution, p.from, p.to),
     fetchRows(p.resolution, p.prevFrom, p.prevTo),
   ])
-  if (state.view !== view) return
+  if (stale()) return
   const slots = slotsOf(p, p.from, p.to)
   const prevSlots = slotsOf(p, p.prevFrom, p.prevTo)
   const pick = (byTime, list, i) =>
@@ -618,7 +622,7 @@ async function loadPeriod(view) {
   const last = slots.length - 1
   if (p.resolution === '1d' && slots[last]?.date === state.cluster.today && prevSlots[last]) {
     const hours = await fetchRows('1h', prevSlots[last].date, prevSlots[last].date)
-    if (state.view !== view) return
+    if (stale()) return
     prevRows[last] = soFar(hours, prevSlots[last].date)
   }
   const matched = prevRows.filter((r, i) => r && curRows[i])
