@@ -85,12 +85,12 @@ describe('store-and-forward buffer', () => {
     const s2 = await open(dir)
     expect(s2.stats().depth).toBe(11)
     const again = s2.nextBacklog(100, 1 << 20)!
-    expect(again.payload).toBe(sentBefore.payload)
-    const replayed = JSON.parse(again.payload)
+    expect(again.payload.toString()).toBe(sentBefore.payload.toString())
+    const replayed = JSON.parse(again.payload.toString())
     expect([replayed.v, replayed.seq, replayed.readings.length]).toEqual([1, 4, 6])
     expect(replayed.readings[0]).toEqual({ ts: T0 + 4000, m: { p_kw: 4 } })
     const pv = s2.nextBacklog(100, 1 << 20)!
-    expect(JSON.parse(pv.payload).readings[0]).toEqual({ ts: T0, m: { p_kw: 0 }, unsync: true })
+    expect(JSON.parse(pv.payload.toString()).readings[0]).toEqual({ ts: T0, m: { p_kw: 0 }, unsync: true })
     // Numbering continues after the restart, so the backend sees no false gap.
     expect((await s2.append('grid-main', { ts: T0 + 10_000, m: { p_kw: 10 } }))?.seq).toBe(10)
     await s2.stop()
@@ -176,7 +176,7 @@ describe('store-and-forward buffer', () => {
     const s = await open(dir, { segmentBytes: 16 * 1024 })
     const stored = new Map<string, number>()
     for (const b of drainAll(s)) {
-      JSON.parse(b.payload).readings.forEach((r: { ts: number }, i: number) => {
+      JSON.parse(b.payload.toString()).readings.forEach((r: { ts: number }, i: number) => {
         stored.set(`${b.device} ${b.seq + i}`, r.ts)
       })
     }
@@ -201,7 +201,9 @@ describe('store-and-forward buffer', () => {
 
     const s2 = await open(dir)
     expect(s2.stats()).toMatchObject({ depth: 2, corruptLines: 2 })
-    const readings = drainAll(s2).flatMap((b) => JSON.parse(b.payload).readings as { ts: number }[])
+    const readings = drainAll(s2).flatMap(
+      (b) => JSON.parse(b.payload.toString()).readings as { ts: number }[],
+    )
     expect(readings.map((r) => r.ts)).toEqual([T0, T0 + 2000])
     await s2.stop()
   })
