@@ -288,7 +288,11 @@ export function payloadOf(seq: number, readings: readonly string[]): string {
 }
 const PAYLOAD_OVERHEAD = payloadOf(Number.MAX_SAFE_INTEGER, []).length
 
-/** The payload of a batch, the readings' bytes copied from their segments: equal to payloadOf(). */
+/**
+ * The payload of a batch, the readings' bytes copied from their segments: equal to payloadOf().
+ * A Buffer: as a string (decoded here, encoded again by the socket) the drain was slower and GC
+ * took a third of it (64 KB strings promoted while awaiting PUBACK), docs/PERFORMANCE.md.
+ */
 function payloadBytes(seq: number, parts: readonly BatchPart[], readingBytes: number, count: number): Buffer {
   const head = `{"v":${PAYLOAD_VERSION},"seq":${seq},"readings":[`
   const out = Buffer.allocUnsafe(head.length + readingBytes + Math.max(0, count - 1) + 2)
@@ -300,9 +304,13 @@ function payloadBytes(seq: number, parts: readonly BatchPart[], readingBytes: nu
       const i = idx[k] as number
       if (at !== first) out[at++] = 0x2c // ,
       const alt = ix.alt?.get(i)
-      at += alt
-        ? alt.copy(out, at)
-        : ix.text.copy(out, at, ix.start[i], (ix.start[i] as number) + (ix.len[i] as number))
+      if (alt) at += alt.copy(out, at)
+      else {
+        // A byte loop: Buffer.copy makes a view object per call, i.e. one per reading.
+        const text = ix.text
+        const end = (ix.start[i] as number) + (ix.len[i] as number)
+        for (let b = ix.start[i] as number; b < end; b++) out[at++] = text[b] as number
+      }
     }
   }
   out[at++] = 0x5d // ]
