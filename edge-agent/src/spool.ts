@@ -344,24 +344,38 @@ function digitsAt(buf: Buffer, at: number, end: number): number {
   return v
 }
 
-/** Device names met in a segment by the hash of their bytes, so a line makes no string. */
-class DeviceNames {
-  private readonly byHash = new Map<number, { buf: Buffer; at: number; len: number; name: string }[]>()
+/** What a segment load keeps per device, found by the bytes of its name (no string per line). */
+interface LoadSlot {
+  q: DeviceQueue
+  id: number
+  acked: Set<number> | undefined
+  /** Its records in this segment. */
+  idx: number[]
+}
 
-  get(buf: Buffer, at: number, end: number): string {
+class SlotsByName {
+  private readonly byHash = new Map<number, { buf: Buffer; at: number; len: number; slot: LoadSlot }[]>()
+
+  constructor(private readonly make: (name: string) => LoadSlot) {}
+
+  get(buf: Buffer, at: number, end: number): LoadSlot {
     let h = 0x811c9dc5 // FNV-1a
     for (let k = at; k < end; k++) h = Math.imul(h ^ (buf[k] as number), 0x01000193)
     let list = this.byHash.get(h)
     if (list)
-      for (const c of list)
-        if (c.len === end - at && c.buf.compare(buf, at, end, c.at, c.at + c.len) === 0) return c.name
-    const name = buf.toString('utf8', at, end)
+      for (const c of list) {
+        if (c.len !== end - at) continue
+        let k = 0
+        while (k < c.len && c.buf[c.at + k] === buf[at + k]) k++
+        if (k === c.len) return c.slot
+      }
+    const slot = this.make(buf.toString('utf8', at, end))
     if (!list) {
       list = []
       this.byHash.set(h, list)
     }
-    list.push({ buf, at, len: end - at, name })
-    return name
+    list.push({ buf, at, len: end - at, slot })
+    return slot
   }
 }
 
@@ -922,10 +936,17 @@ export class Spool {
     let lines = 1
     for (let k = buf.indexOf(0x0a); k >= 0; k = buf.indexOf(0x0a, k + 1)) lines++
     const ix = new SegmentIndex(buf, buf.length, lines)
-    const added = new Map<DeviceQueue, number[]>()
-    const names = new DeviceNames()
-    let lastName = ''
-    let lastQ: DeviceQueue | undefined
+    const slots = new Map<string, LoadSlot>()
+    const slotOf = (name: string): LoadSlot => {
+      let slot = slots.get(name)
+      if (!slot) {
+        const q = this.queue(name)
+        slot = { q, id: this.deviceIds.get(name) as number, acked: acked.get(name), idx: [] }
+        slots.set(name, slot)
+      }
+      return slot
+    }
+    const byBytes = new SlotsByName(slotOf)
     let line = 0
     for (let a = 0; a < buf.length; line++) {
       let e = buf.indexOf(0x0a, a)
@@ -933,7 +954,7 @@ export class Spool {
       const lineStart = a
       a = e + 1
       if (e === lineStart || seg.badLines.has(line)) continue
-      let device: string | undefined
+      let slot: LoadSlot | undefined
       let seq = 0
       let ts = 0
       let start = 0
@@ -963,14 +984,14 @@ export class Spool {
           (buf[tsEnd] === 0x2c || buf[tsEnd] === 0x7d) &&
           tsEnd < e - 1
         ) {
-          device = escaped
-            ? (JSON.parse(buf.toString('utf8', lineStart + LIT_D.length - 1, k + 1)) as string)
-            : names.get(buf, lineStart + LIT_D.length, k)
+          slot = escaped
+            ? slotOf(JSON.parse(buf.toString('utf8', lineStart + LIT_D.length - 1, k + 1)) as string)
+            : byBytes.get(buf, lineStart + LIT_D.length, k)
           start = seqEnd + 5 // after ,"r":
           len = e - 1 - start
         }
       }
-      if (device === undefined) {
+      if (slot === undefined) {
         // Not as this spool writes lines (an older version's): parse it.
         let rec: SegmentLine
         try {
@@ -979,29 +1000,22 @@ export class Spool {
           continue
         }
         if (typeof rec?.d !== 'string' || !Number.isInteger(rec.s) || typeof rec.r?.ts !== 'number') continue
-        device = rec.d
+        slot = slotOf(rec.d)
         seq = rec.s
         ts = rec.r.ts
         alt = Buffer.from(JSON.stringify(rec.r))
         len = alt.length
       }
-      if (acked.get(device)?.has(seq)) continue
-      const q = device === lastName && lastQ ? lastQ : this.queue(device)
-      lastName = device
-      lastQ = q
-      const i = ix.add(this.deviceIds.get(device) as number, seq, ts, line, start, len)
+      if (slot.acked?.has(seq)) continue
+      const i = ix.add(slot.id, seq, ts, line, start, len)
       if (alt) {
         ix.alt ??= new Map()
         ix.alt.set(i, alt)
       }
-      let list = added.get(q)
-      if (!list) {
-        list = []
-        added.set(q, list)
-      }
-      list.push(i)
+      slot.idx.push(i)
     }
-    for (const [q, idx] of added) {
+    for (const { q, idx } of slots.values()) {
+      if (idx.length === 0) continue
       // A device's lines are in seq order as written; sorted all the same should a file say otherwise.
       for (let k = 1; k < idx.length; k++)
         if ((ix.seq[idx[k] as number] as number) < (ix.seq[idx[k - 1] as number] as number)) {
