@@ -61,6 +61,9 @@ export interface SpoolOptions {
 const PENDING = 0
 const INFLIGHT = 1
 const DONE = 2
+/** In flight when the cap dropped its segment: counted as dropped only if its publish then fails
+ * (mqtt.js resends what it has in flight after a reconnect, so it usually arrives). */
+const DROPPED_INFLIGHT = 3
 
 /** Older segments indexed in memory at once besides the active one: the drain's working set. A
  * device's readings are interleaved with every other device's, so this also bounds how many
@@ -537,7 +540,11 @@ export class Spool {
       for (let k = p.from; k < p.to; k++) {
         const i = idx[k] as number
         const st = ix.state[i]
-        if (st === DONE) continue // dropped by the cap while in flight
+        if (st === DONE) continue
+        if (st === DROPPED_INFLIGHT) {
+          ix.state[i] = DONE // its segment was dropped by the cap while it was in flight: delivered after all
+          continue
+        }
         if (st === INFLIGHT) {
           this.inflight--
           seg.inflight--
@@ -569,6 +576,9 @@ export class Spool {
           p.ix.state[i] = PENDING
           this.inflight--
           p.seg.inflight--
+        } else if (p.ix.state[i] === DROPPED_INFLIGHT) {
+          p.ix.state[i] = DONE // dropped by the cap while in flight, and not delivered: now it counts
+          this.dropped++
         }
       }
   }
@@ -584,7 +594,7 @@ export class Spool {
         for (const run of q.runs) {
           for (let k = run.head; k < run.idx.length && ts === undefined; k++) {
             const i = run.idx[k] as number
-            if (run.ix.state[i] !== DONE) ts = run.ix.ts[i] as number
+            if ((run.ix.state[i] as number) < DONE) ts = run.ix.ts[i] as number
           }
           if (ts !== undefined) break
         }
@@ -802,17 +812,22 @@ export class Spool {
   private dropOldest(): void {
     const seg = this.segments[0]
     if (!seg || seg === this.active) return
-    // Every unacknowledged record of it is lost, indexed in memory or not.
-    const lost = seg.live
+    // Every unacknowledged record of it leaves the buffer, indexed in memory or not; those in
+    // flight are counted when their publish fails (release), not now: most still arrive.
     const ix = seg.ix
+    let inflight = 0
     if (seg.loaded && ix) {
       for (let i = 0; i < ix.count; i++) {
-        if (ix.state[i] === INFLIGHT) this.inflight--
-        ix.state[i] = DONE
+        if (ix.state[i] === INFLIGHT) {
+          this.inflight--
+          inflight++
+          ix.state[i] = DROPPED_INFLIGHT
+        } else ix.state[i] = DONE
       }
       for (const q of this.queues.values()) this.firstPending(q)
     }
-    this.unacked -= lost
+    const lost = seg.live - inflight
+    this.unacked -= seg.live
     seg.inflight = 0
     seg.live = 0
     this.dropped += lost

@@ -129,6 +129,28 @@ describe('store-and-forward buffer', () => {
     await s.stop()
   })
 
+  it('counts a sample in flight when the cap drops its segment only if its publish then fails', async () => {
+    // The fault suite's full-buffer case: live messages awaiting PUBACK at an uplink cut, their
+    // segment dropped by the cap during the outage, then resent by mqtt.js after the reconnect.
+    const dir = tempDir()
+    const s = await open(dir, { maxBytes: 16 * 1024, segmentBytes: 4 * 1024, fsync: 'off' })
+    const delivered = s.live((await s.append('a', { ts: T0, m: { p_kw: 1 } }))!)!
+    const failed = s.live((await s.append('b', { ts: T0, m: { p_kw: 2 } }))!)!
+    const n = 600
+    for (let i = 1; i <= n; i++) void s.append('a', { ts: T0 + i * 1000, m: { p_kw: i, e_kwh: 1000 + i } })
+    await s.flushNow()
+    const st = s.stats()
+    expect(st.dropped).toBeGreaterThan(0) // the first segment, with both in-flight samples, is gone
+    expect(st.depth + st.dropped + 2).toBe(n + 2) // the two in flight are neither waiting nor dropped yet
+    s.ack(delivered) // PUBACK after the reconnect: it arrived, so it is not a drop
+    expect(s.stats().dropped).toBe(st.dropped)
+    s.release(failed) // its publish failed: now it is lost, and counted
+    expect(s.stats().dropped).toBe(st.dropped + 1)
+    expect(s.stats().depth).toBe(st.depth)
+    expect(drainAll(s).some((b) => b.device === 'b')).toBe(false) // not sent again from a deleted segment
+    await s.stop()
+  })
+
   it('drops the oldest samples when full, counts them, and reports the count after a restart', async () => {
     const dir = tempDir()
     const s1 = await open(dir, { maxBytes: 64 * 1024, segmentBytes: 8 * 1024 })
