@@ -319,7 +319,7 @@ export class Publisher {
       const n = Math.min(Math.floor(this.tokens), this.o.maxReadingsPerMessage)
       const batch = this.o.spool.nextBacklog(n, PAYLOAD_LIMIT)
       if (!batch) return
-      this.tokens -= batch.records.length
+      this.tokens -= batch.count
       this.backlogInflight++
       this.send(batch, () => {
         this.backlogInflight--
@@ -349,7 +349,9 @@ export class Publisher {
     // it would otherwise refuse (services/ingest/clock-offset.ts).
     const offset = this.o.clock?.offsetMs()
     const payload =
-      offset === undefined ? batch.payload : `{"clock_offset_ms":${offset},${batch.payload.slice(1)}`
+      offset === undefined
+        ? batch.payload
+        : Buffer.concat([Buffer.from(`{"clock_offset_ms":${offset},`), batch.payload.subarray(1)])
     client.publish(topic, payload, { qos: 1 }, (err) => {
       done()
       if (err) {
@@ -359,7 +361,7 @@ export class Publisher {
       this.o.spool.ack(batch)
       this.state.lastPublishTs = this.o.now()
       this.state.published++
-      this.state.readingsPublished += batch.records.length
+      this.state.readingsPublished += batch.count
     })
   }
 

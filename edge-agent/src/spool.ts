@@ -39,7 +39,6 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
@@ -62,35 +61,157 @@ export interface SpoolOptions {
 const PENDING = 0
 const INFLIGHT = 1
 const DONE = 2
-/** The record's segment was unloaded from memory: this copy may not be sent (the reloaded one is). */
-const DETACHED = 3
+/** In flight when the cap dropped its segment: counted as dropped only if its publish then fails
+ * (mqtt.js resends what it has in flight after a reconnect, so it usually arrives). */
+const DROPPED_INFLIGHT = 3
 
 /** Older segments indexed in memory at once besides the active one: the drain's working set. A
  * device's readings are interleaved with every other device's, so this also bounds how many
  * consecutive readings of one device a backlog message can carry (16 MB: ~500 each for 200 devices). */
 export const MAX_LOADED_SEGMENTS = 8
-/** Largest segment: what one loaded segment costs in memory is about 3× its size. */
+/** Largest segment: a loaded segment costs its bytes plus ~40 B of typed arrays per record. */
 const MAX_SEGMENT_BYTES = 2 * 1024 * 1024
 /** Room for a segment's line numbers in a record's `order` (segment number × this + line). */
 const LINES_PER_SEGMENT = 2 ** 24
 
+/**
+ * A loaded segment's records as columns, one entry per record: no object and no string per sample
+ * (the drain spent a quarter of its time in GC on them). A reading is bytes [start, start + len) of
+ * `text`, the segment's bytes (the file as read, or what was written to the active one), copied
+ * as they stand into payloads; a reading that had to be parsed and written again is kept in `alt`.
+ */
+class SegmentIndex {
+  text: Buffer
+  /** Bytes of `text` in use (the active segment's grows with each flush). */
+  used = 0
+  count = 0
+  dev: Uint32Array
+  seq: Float64Array
+  ts: Float64Array
+  line: Uint32Array
+  start: Uint32Array
+  len: Uint32Array
+  state: Uint8Array
+  alt: Map<number, Buffer> | undefined
+
+  /** `records`: room to start with (a loaded segment's line count; it grows past it). */
+  constructor(text: Buffer, used: number, records = 256) {
+    this.text = text
+    this.used = used
+    const n = Math.max(16, records)
+    this.dev = new Uint32Array(n)
+    this.seq = new Float64Array(n)
+    this.ts = new Float64Array(n)
+    this.line = new Uint32Array(n)
+    this.start = new Uint32Array(n)
+    this.len = new Uint32Array(n)
+    this.state = new Uint8Array(n)
+  }
+
+  add(dev: number, seq: number, ts: number, line: number, start: number, len: number): number {
+    const i = this.count
+    if (i === this.dev.length) this.grow()
+    this.dev[i] = dev
+    this.seq[i] = seq
+    this.ts[i] = ts
+    this.line[i] = line
+    this.start[i] = start
+    this.len[i] = len
+    this.state[i] = PENDING
+    this.count++
+    return i
+  }
+
+  /** Appends bytes written to the active segment; returns where they start. */
+  appendText(data: Buffer): number {
+    if (this.used + data.length > this.text.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.text.length * 2, this.used + data.length))
+      this.text.copy(next, 0, 0, this.used)
+      this.text = next
+    }
+    const at = this.used
+    data.copy(this.text, at)
+    this.used += data.length
+    return at
+  }
+
+  private grow(): void {
+    const n = this.dev.length * 2
+    const more = <T extends Uint32Array | Float64Array | Uint8Array>(a: T, b: T): T => {
+      b.set(a)
+      return b
+    }
+    this.dev = more(this.dev, new Uint32Array(n))
+    this.seq = more(this.seq, new Float64Array(n))
+    this.ts = more(this.ts, new Float64Array(n))
+    this.line = more(this.line, new Uint32Array(n))
+    this.start = more(this.start, new Uint32Array(n))
+    this.len = more(this.len, new Uint32Array(n))
+    this.state = more(this.state, new Uint8Array(n))
+  }
+}
+
+/** A device's records in one loaded segment, by seq: indexes into the segment's columns. */
+interface Run {
+  seg: Segment
+  ix: SegmentIndex
+  idx: number[]
+  /** Records before it are done. */
+  head: number
+}
+
+/** Records of a batch: positions [from, to) of `idx` in one segment's index. */
+interface BatchPart {
+  seg: Segment
+  ix: SegmentIndex
+  idx: readonly number[]
+  from: number
+  to: number
+}
+
+/** A record just committed to the active segment (the live path publishes it at once). */
 export interface SpoolRecord {
   readonly device: string
   readonly seq: number
   readonly ts: number
-  /** The reading as JSON, exactly as it goes into a payload. */
-  readonly reading: string
   readonly seg: Segment
-  /** Age order across the whole buffer: segment number, then line within it. */
-  readonly order: number
-  state: 0 | 1 | 2 | 3
+  readonly ix: SegmentIndex
+  readonly i: number
 }
 
-export interface Batch {
+/** One record of a batch, built on demand (tests, diagnostics); the drain never needs it. */
+export interface BatchRecord {
   device: string
   seq: number
-  records: SpoolRecord[]
-  payload: string
+  ts: number
+  /** Age order across the whole buffer: segment number, then line within it. */
+  order: number
+}
+
+/** One MQTT message: consecutive readings of one device, `payload` ready to publish. */
+export class Batch {
+  constructor(
+    readonly device: string,
+    readonly seq: number,
+    readonly count: number,
+    readonly payload: Buffer,
+    readonly parts: readonly BatchPart[],
+  ) {}
+
+  get records(): BatchRecord[] {
+    const out: BatchRecord[] = []
+    for (const p of this.parts)
+      for (let k = p.from; k < p.to; k++) {
+        const i = p.idx[k] as number
+        out.push({
+          device: this.device,
+          seq: p.ix.seq[i] as number,
+          ts: p.ix.ts[i] as number,
+          order: p.seg.n * LINES_PER_SEGMENT + (p.ix.line[i] as number),
+        })
+      }
+    return out
+  }
 }
 
 export interface SpoolStats {
@@ -111,8 +232,9 @@ interface Segment {
   live: number
   /** Highest seq per device in this segment, saved to state.json before the segment is deleted. */
   maxSeq: Map<string, number>
-  /** Whether its unacknowledged records are indexed in memory (`queues`). */
+  /** Whether its unacknowledged records are indexed in memory (`ix` and the devices' runs). */
   loaded: boolean
+  ix: SegmentIndex | undefined
   /** Lines written (or read) so far: the next record's place in `order`. */
   lines: number
   /** Records of it in flight (a segment with any is never unloaded). */
@@ -124,8 +246,9 @@ interface Segment {
 }
 
 interface DeviceQueue {
-  records: SpoolRecord[]
-  head: number
+  name: string
+  /** By segment number, oldest first. */
+  runs: Run[]
 }
 
 interface PendingAppend {
@@ -168,10 +291,103 @@ export function payloadOf(seq: number, readings: readonly string[]): string {
 }
 const PAYLOAD_OVERHEAD = payloadOf(Number.MAX_SAFE_INTEGER, []).length
 
+/**
+ * The payload of a batch, the readings' bytes copied from their segments: equal to payloadOf().
+ * A Buffer: as a string (decoded here, encoded again by the socket) the drain was slower and GC
+ * took a third of it (64 KB strings promoted while awaiting PUBACK), docs/PERFORMANCE.md.
+ */
+function payloadBytes(seq: number, parts: readonly BatchPart[], readingBytes: number, count: number): Buffer {
+  const head = `{"v":${PAYLOAD_VERSION},"seq":${seq},"readings":[`
+  const out = Buffer.allocUnsafe(head.length + readingBytes + Math.max(0, count - 1) + 2)
+  let at = out.write(head, 0, 'latin1')
+  const first = at
+  for (const p of parts) {
+    const { ix, idx } = p
+    for (let k = p.from; k < p.to; k++) {
+      const i = idx[k] as number
+      if (at !== first) out[at++] = 0x2c // ,
+      const alt = ix.alt?.get(i)
+      // Buffer.copy measured 2× faster than a byte loop here, the view it makes per call included.
+      at += alt
+        ? alt.copy(out, at)
+        : ix.text.copy(out, at, ix.start[i], (ix.start[i] as number) + (ix.len[i] as number))
+    }
+  }
+  out[at++] = 0x5d // ]
+  out[at++] = 0x7d // }
+  return at === out.length ? out : out.subarray(0, at)
+}
+
+/** Bytes `lit` at `at` of `buf`. */
+function bytesAt(buf: Buffer, at: number, lit: Buffer): boolean {
+  if (at + lit.length > buf.length) return false
+  for (let k = 0; k < lit.length; k++) if (buf[at + k] !== lit[k]) return false
+  return true
+}
+const LIT_D = Buffer.from('{"d":"')
+const LIT_S = Buffer.from('","s":')
+const LIT_R = Buffer.from(',"r":{"ts":')
+
+/** Where the digits digitsAt() read ended (a module variable: no tuple per line). */
+let digitsEnd = 0
+/** The number written in digits at `at` (before `end`); digitsEnd === at when there are none. */
+function digitsAt(buf: Buffer, at: number, end: number): number {
+  let v = 0
+  let k = at
+  while (k < end) {
+    const c = buf[k] as number
+    if (c < 0x30 || c > 0x39) break
+    v = v * 10 + (c - 0x30)
+    k++
+  }
+  digitsEnd = k
+  return v
+}
+
+/** What a segment load keeps per device, found by the bytes of its name (no string per line). */
+interface LoadSlot {
+  q: DeviceQueue
+  id: number
+  acked: Set<number> | undefined
+  /** Its records in this segment. */
+  idx: number[]
+}
+
+class SlotsByName {
+  private readonly byHash = new Map<number, { buf: Buffer; at: number; len: number; slot: LoadSlot }[]>()
+
+  constructor(private readonly make: (name: string) => LoadSlot) {}
+
+  get(buf: Buffer, at: number, end: number): LoadSlot {
+    let h = 0x811c9dc5 // FNV-1a
+    for (let k = at; k < end; k++) h = Math.imul(h ^ (buf[k] as number), 0x01000193)
+    let list = this.byHash.get(h)
+    if (list)
+      for (const c of list) {
+        if (c.len !== end - at) continue
+        let k = 0
+        while (k < c.len && c.buf[c.at + k] === buf[at + k]) k++
+        if (k === c.len) return c.slot
+      }
+    const slot = this.make(buf.toString('utf8', at, end))
+    if (!list) {
+      list = []
+      this.byHash.set(h, list)
+    }
+    list.push({ buf, at, len: end - at, slot })
+    return slot
+  }
+}
+
 export class Spool {
   private readonly queues = new Map<string, DeviceQueue>()
+  /** Devices by number (the index's `dev` column) and numbers by device. */
+  private readonly deviceNames: string[] = []
+  private readonly deviceIds = new Map<string, number>()
   private readonly segments: Segment[] = []
   private readonly nextSeq = new Map<string, number>()
+  /** Open ack files by segment (closed when it is unloaded or deleted, and at stop). */
+  private readonly ackFds = new Map<Segment, number>()
   private active: Segment | undefined
   private fd: number | undefined
   private unacked = 0
@@ -238,14 +454,17 @@ export class Spool {
 
   /** Marks a freshly committed record in flight as a one-reading live message, if still pending. */
   live(record: SpoolRecord): Batch | undefined {
-    if (record.state !== PENDING || !record.seg.loaded) return undefined
-    this.markInflight([record])
-    return {
-      device: record.device,
-      seq: record.seq,
-      records: [record],
-      payload: payloadOf(record.seq, [record.reading]),
-    }
+    const { seg, ix, i } = record
+    if (seg.ix !== ix || ix.state[i] !== PENDING) return undefined
+    const parts = [{ seg, ix, idx: [i], from: 0, to: 1 }]
+    this.markInflight(parts)
+    return new Batch(
+      record.device,
+      record.seq,
+      1,
+      payloadBytes(record.seq, parts, ix.len[i] as number, 1),
+      parts,
+    )
   }
 
   /**
@@ -254,76 +473,114 @@ export class Spool {
    */
   nextBacklog(maxReadings: number, maxBytes: number): Batch | undefined {
     this.loadOldestPending()
-    let best: { q: DeviceQueue; i: number; order: number } | undefined
+    let best: { q: DeviceQueue; run: number; pos: number; order: number } | undefined
     for (const q of this.queues.values()) {
-      const i = this.firstPending(q)
-      const r = i === undefined ? undefined : q.records[i]
-      if (r && (!best || r.order < best.order)) best = { q, i: i as number, order: r.order }
+      const at = this.firstPending(q)
+      if (!at) continue
+      const r = q.runs[at[0]] as Run
+      const i = r.idx[at[1]] as number
+      const order = r.seg.n * LINES_PER_SEGMENT + (r.ix.line[i] as number)
+      if (!best || order < best.order) best = { q, run: at[0], pos: at[1], order }
     }
     if (!best) return undefined
-    const taken: SpoolRecord[] = []
+    const parts: BatchPart[] = []
+    let count = 0
     let bytes = PAYLOAD_OVERHEAD
-    for (let i = best.i; i < best.q.records.length && taken.length < maxReadings; i++) {
-      const r = best.q.records[i] as SpoolRecord
-      const prev = taken.at(-1)
-      if (r.state !== PENDING || (prev && r.seq !== prev.seq + 1)) break
-      if (taken.length > 0 && bytes + r.reading.length + 1 > maxBytes) break
-      bytes += r.reading.length + 1
-      taken.push(r)
+    let readingBytes = 0
+    let prevSeq = -1
+    let firstSeq = -1
+    let pos = best.pos
+    for (let k = best.run; k < best.q.runs.length && count < maxReadings; k++, pos = -1) {
+      const run = best.q.runs[k] as Run
+      const { ix, idx } = run
+      const from = pos < 0 ? run.head : pos
+      let to = from
+      for (; to < idx.length && count < maxReadings; to++) {
+        const i = idx[to] as number
+        const seq = ix.seq[i] as number
+        const len = ix.len[i] as number
+        if (ix.state[i] !== PENDING || (count > 0 && seq !== prevSeq + 1)) break
+        if (count > 0 && bytes + len + 1 > maxBytes) break
+        if (count === 0) firstSeq = seq
+        bytes += len + 1
+        readingBytes += len
+        prevSeq = seq
+        count++
+      }
+      if (to > from) parts.push({ seg: run.seg, ix, idx, from, to })
+      if (to < idx.length) break // the run stops here (not pending, a gap, or full)
     }
-    this.markInflight(taken)
-    const first = taken[0] as SpoolRecord
-    return {
-      device: first.device,
-      seq: first.seq,
-      records: taken,
-      payload: payloadOf(
-        first.seq,
-        taken.map((r) => r.reading),
-      ),
-    }
+    this.markInflight(parts)
+    return new Batch(best.q.name, firstSeq, count, payloadBytes(firstSeq, parts, readingBytes, count), parts)
   }
 
   /** PUBACK received: the batch's records leave the buffer. */
   ack(batch: Batch): void {
-    const bySeg = new Map<Segment, SpoolRecord[]>()
-    for (const r of batch.records) {
-      if (r.state === DONE) continue // dropped by the cap while in flight
-      if (r.state === INFLIGHT) {
-        this.inflight--
-        r.seg.inflight--
-      }
-      this.unacked--
-      r.state = DONE
-      r.seg.live--
-      const list = bySeg.get(r.seg) ?? []
-      list.push(r)
-      bySeg.set(r.seg, list)
+    let out = ''
+    let outSeg: Segment | undefined
+    const writeAcks = () => {
+      if (!outSeg || out === '') return
+      const seg = outSeg
+      if (seg.live === 0 && seg !== this.active) this.deleteSegment(seg)
+      else
+        try {
+          writeSync(this.ackFd(seg), out)
+        } catch (err) {
+          // Not fatal: the samples would be sent again after a restart, and redelivery is idempotent.
+          this.o.log.warn({ err: (err as Error).message }, 'cannot record acknowledgement')
+        }
+      out = ''
     }
-    for (const [seg, recs] of bySeg) {
-      if (seg.live === 0 && seg !== this.active) {
-        this.deleteSegment(seg)
-        continue
+    for (const p of batch.parts) {
+      const { seg, ix, idx } = p
+      if (seg !== outSeg) writeAcks()
+      outSeg = seg
+      let runFrom = -1
+      let runTo = -1
+      for (let k = p.from; k < p.to; k++) {
+        const i = idx[k] as number
+        const st = ix.state[i]
+        if (st === DONE) continue
+        if (st === DROPPED_INFLIGHT) {
+          ix.state[i] = DONE // its segment was dropped by the cap while it was in flight: delivered after all
+          continue
+        }
+        if (st === INFLIGHT) {
+          this.inflight--
+          seg.inflight--
+        }
+        this.unacked--
+        ix.state[i] = DONE
+        seg.live--
+        const seq = ix.seq[i] as number
+        if (runFrom >= 0 && seq === runTo + 1) runTo = seq
+        else {
+          if (runFrom >= 0) out += `${batch.device} ${runFrom} ${runTo}\n`
+          runFrom = seq
+          runTo = seq
+        }
       }
-      try {
-        writeFileSync(join(this.o.dir, ackName(seg.n)), ackLines(recs), { flag: 'a' })
-      } catch (err) {
-        // Not fatal: the samples would be sent again after a restart, and redelivery is idempotent.
-        this.o.log.warn({ err: (err as Error).message }, 'cannot record acknowledgement')
-      }
+      if (runFrom >= 0) out += `${batch.device} ${runFrom} ${runTo}\n`
     }
-    this.compact(batch.device)
+    writeAcks()
+    const q = this.queues.get(batch.device)
+    if (q) this.firstPending(q)
   }
 
   /** Publish failed or connection lost before PUBACK: the records go back to the backlog. */
   release(batch: Batch): void {
-    for (const r of batch.records) {
-      if (r.state === INFLIGHT) {
-        r.state = PENDING
-        this.inflight--
-        r.seg.inflight--
+    for (const p of batch.parts)
+      for (let k = p.from; k < p.to; k++) {
+        const i = p.idx[k] as number
+        if (p.ix.state[i] === INFLIGHT) {
+          p.ix.state[i] = PENDING
+          this.inflight--
+          p.seg.inflight--
+        } else if (p.ix.state[i] === DROPPED_INFLIGHT) {
+          p.ix.state[i] = DONE // dropped by the cap while in flight, and not delivered: now it counts
+          this.dropped++
+        }
       }
-    }
   }
 
   stats(): SpoolStats {
@@ -333,12 +590,15 @@ export class Spool {
     if (first && !first.loaded) oldestTs = first.oldestTs
     else
       for (const q of this.queues.values()) {
-        for (let i = q.head; i < q.records.length; i++) {
-          const r = q.records[i] as SpoolRecord
-          if (r.state === DONE) continue
-          if (oldestTs === undefined || r.ts < oldestTs) oldestTs = r.ts
-          break
+        let ts: number | undefined
+        for (const run of q.runs) {
+          for (let k = run.head; k < run.idx.length && ts === undefined; k++) {
+            const i = run.idx[k] as number
+            if ((run.ix.state[i] as number) < DONE) ts = run.ix.ts[i] as number
+          }
+          if (ts !== undefined) break
         }
+        if (ts !== undefined && (oldestTs === undefined || ts < oldestTs)) oldestTs = ts
       }
     return {
       depth: this.unacked,
@@ -354,7 +614,7 @@ export class Spool {
   /** Records held in memory (the index), whatever the backlog on disk: bounded by the segments loaded. */
   indexedRecords(): number {
     let n = 0
-    for (const q of this.queues.values()) n += q.records.length
+    for (const seg of this.segments) if (seg.loaded && seg.ix) n += seg.ix.count
     return n
   }
 
@@ -369,6 +629,7 @@ export class Spool {
       closeSync(this.fd)
       this.fd = undefined
     }
+    for (const seg of [...this.ackFds.keys()]) this.closeAckFile(seg)
     this.writeState()
   }
 
@@ -408,10 +669,9 @@ export class Spool {
       this.unloadBeyondBound()
     }
     const seg = this.active as Segment
-    const text = batch.map((a) => a.line).join('')
-    const size = Buffer.byteLength(text)
+    const data = Buffer.from(batch.map((a) => a.line).join(''))
     try {
-      writeSync(this.fd as number, text)
+      writeSync(this.fd as number, data)
       if (this.o.fsync === 'batch') await fdatasyncAsync(this.fd as number)
       else this.dirty = true
     } catch (err) {
@@ -425,42 +685,62 @@ export class Spool {
       for (const a of batch) a.resolve(undefined)
       return
     }
-    seg.bytes += size
-    this.totalBytes += size
+    seg.bytes += data.length
+    this.totalBytes += data.length
+    const ix = seg.ix as SegmentIndex
+    let at = ix.appendText(data)
     for (const a of batch) {
-      const rec = this.index(a.device, a.seq, a.ts, a.reading, seg)
+      // The line ends with the reading, then `}\n`.
+      const lineBytes = Buffer.byteLength(a.line)
+      const len = Buffer.byteLength(a.reading)
+      const rec = this.index(a.device, a.seq, a.ts, seg, ix, at + lineBytes - 2 - len, len)
+      at += lineBytes
       a.resolve(rec)
     }
     this.enforceCap()
   }
 
   /** Indexes a record just written to the active segment. */
-  private index(device: string, seq: number, ts: number, reading: string, seg: Segment): SpoolRecord {
-    const rec = this.addRecord(device, seq, ts, reading, seg, seg.lines++)
+  private index(
+    device: string,
+    seq: number,
+    ts: number,
+    seg: Segment,
+    ix: SegmentIndex,
+    start: number,
+    len: number,
+  ): SpoolRecord {
+    const q = this.queue(device)
+    const i = ix.add(this.deviceIds.get(device) as number, seq, ts, seg.lines++, start, len)
+    let run = q.runs.at(-1)
+    if (!run || run.seg !== seg) {
+      run = { seg, ix, idx: [], head: 0 }
+      q.runs.push(run)
+    }
+    run.idx.push(i)
     seg.live++
     seg.maxSeq.set(device, Math.max(seg.maxSeq.get(device) ?? -1, seq))
     this.unacked++
-    return rec
+    return { device, seq, ts, seg, ix, i }
   }
 
-  private addRecord(device: string, seq: number, ts: number, reading: string, seg: Segment, line: number) {
-    const order = seg.n * LINES_PER_SEGMENT + line
-    const rec: SpoolRecord = { device, seq, ts, reading, seg, order, state: PENDING }
+  private queue(device: string): DeviceQueue {
     let q = this.queues.get(device)
     if (!q) {
-      q = { records: [], head: 0 }
+      q = { name: device, runs: [] }
       this.queues.set(device, q)
+      this.deviceIds.set(device, this.deviceNames.length)
+      this.deviceNames.push(device)
     }
-    q.records.push(rec)
-    return rec
+    return q
   }
 
-  private markInflight(records: SpoolRecord[]): void {
-    for (const r of records) {
-      r.state = INFLIGHT
-      r.seg.inflight++
+  private markInflight(parts: readonly BatchPart[]): void {
+    for (const p of parts) {
+      for (let k = p.from; k < p.to; k++) p.ix.state[p.idx[k] as number] = INFLIGHT
+      p.seg.inflight += p.to - p.from
+      this.inflight += p.to - p.from
     }
-    this.inflight += records.length
   }
 
   /** Indexes the oldest segments that still have samples to send, up to MAX_LOADED_SEGMENTS. */
@@ -472,11 +752,6 @@ export class Spool {
     }
     if (wanted.every((seg) => seg.loaded)) return
     for (const seg of wanted) if (!seg.loaded) this.loadSegment(seg)
-    for (const q of this.queues.values()) {
-      q.records.sort((a, b) => a.seq - b.seq)
-      q.head = 0
-      this.firstPending(q)
-    }
     this.unloadBeyondBound(new Set(wanted))
   }
 
@@ -493,40 +768,35 @@ export class Spool {
   }
 
   private unloadSegment(seg: Segment): void {
+    this.closeAckFile(seg)
     let oldestTs: number | undefined
-    for (const q of this.queues.values()) {
-      let kept = 0
-      for (let i = q.head; i < q.records.length; i++) {
-        const r = q.records[i] as SpoolRecord
-        if (r.seg === seg) {
-          if (r.state === PENDING && (oldestTs === undefined || r.ts < oldestTs)) oldestTs = r.ts
-          r.state = DETACHED
-          continue
-        }
-        q.records[kept++] = r
-      }
-      q.records.length = kept
-      q.head = 0
-    }
+    const ix = seg.ix
+    if (ix)
+      for (let i = 0; i < ix.count; i++)
+        if (ix.state[i] === PENDING && (oldestTs === undefined || (ix.ts[i] as number) < oldestTs))
+          oldestTs = ix.ts[i] as number
+    for (const q of this.queues.values()) q.runs = q.runs.filter((r) => r.seg !== seg)
+    // A live record of it still held by the publisher sees seg.ix changed and is not sent.
+    seg.ix = undefined
     seg.loaded = false
     seg.oldestTs = oldestTs
   }
 
-  private firstPending(q: DeviceQueue): number | undefined {
-    while (q.head < q.records.length && (q.records[q.head] as SpoolRecord).state >= DONE) q.head++
-    for (let i = q.head; i < q.records.length; i++)
-      if ((q.records[i] as SpoolRecord).state === PENDING) return i
-    return undefined
-  }
-
-  private compact(device: string): void {
-    const q = this.queues.get(device)
-    if (!q) return
-    this.firstPending(q)
-    if (q.head > 64) {
-      q.records = q.records.slice(q.head)
-      q.head = 0
+  /** [run, position] of a device's oldest pending record; drops the runs it has finished. */
+  private firstPending(q: DeviceQueue): [number, number] | undefined {
+    while (q.runs.length > 0) {
+      const run = q.runs[0] as Run
+      while (run.head < run.idx.length && (run.ix.state[run.idx[run.head] as number] as number) >= DONE)
+        run.head++
+      if (run.head < run.idx.length || run.seg === this.active) break
+      q.runs.shift()
     }
+    for (let k = 0; k < q.runs.length; k++) {
+      const run = q.runs[k] as Run
+      for (let p = run.head; p < run.idx.length; p++)
+        if (run.ix.state[run.idx[p] as number] === PENDING) return [k, p]
+    }
+    return undefined
   }
 
   private enforceCap(): void {
@@ -542,20 +812,22 @@ export class Spool {
   private dropOldest(): void {
     const seg = this.segments[0]
     if (!seg || seg === this.active) return
-    // Every unacknowledged record of it is lost, indexed in memory or not.
-    const lost = seg.live
-    if (seg.loaded) {
-      for (const q of this.queues.values()) {
-        for (let i = q.head; i < q.records.length; i++) {
-          const r = q.records[i] as SpoolRecord
-          if (r.seg !== seg || r.state >= DONE) continue
-          if (r.state === INFLIGHT) this.inflight--
-          r.state = DONE
-        }
-        this.firstPending(q)
+    // Every unacknowledged record of it leaves the buffer, indexed in memory or not; those in
+    // flight are counted when their publish fails (release), not now: most still arrive.
+    const ix = seg.ix
+    let inflight = 0
+    if (seg.loaded && ix) {
+      for (let i = 0; i < ix.count; i++) {
+        if (ix.state[i] === INFLIGHT) {
+          this.inflight--
+          inflight++
+          ix.state[i] = DROPPED_INFLIGHT
+        } else ix.state[i] = DONE
       }
+      for (const q of this.queues.values()) this.firstPending(q)
     }
-    this.unacked -= lost
+    const lost = seg.live - inflight
+    this.unacked -= seg.live
     seg.inflight = 0
     seg.live = 0
     this.dropped += lost
@@ -588,6 +860,7 @@ export class Spool {
       live: 0,
       maxSeq: new Map(),
       loaded: true,
+      ix: new SegmentIndex(Buffer.allocUnsafe(Math.min(this.segmentBytes, 64 * 1024)), 0),
       lines: 0,
       inflight: 0,
       oldestTs: undefined,
@@ -597,9 +870,31 @@ export class Spool {
     this.active = seg
   }
 
+  /** The segment's ack file, kept open while it takes acknowledgements (one open per batch cost ~5 %). */
+  private ackFd(seg: Segment): number {
+    let fd = this.ackFds.get(seg)
+    if (fd === undefined) {
+      fd = openSync(join(this.o.dir, ackName(seg.n)), 'a')
+      this.ackFds.set(seg, fd)
+    }
+    return fd
+  }
+
+  private closeAckFile(seg: Segment): void {
+    const fd = this.ackFds.get(seg)
+    if (fd === undefined) return
+    this.ackFds.delete(seg)
+    try {
+      closeSync(fd)
+    } catch {
+      // already gone with its segment
+    }
+  }
+
   private deleteSegment(seg: Segment): void {
     // Keep sequence numbers monotonic across restarts before their last record disappears.
     this.writeState()
+    this.closeAckFile(seg)
     rmSync(seg.file, { force: true })
     rmSync(join(this.o.dir, ackName(seg.n)), { force: true })
     this.totalBytes -= seg.bytes
@@ -618,6 +913,7 @@ export class Spool {
       live: 0,
       maxSeq: new Map(),
       loaded: false,
+      ix: undefined,
       lines: 0,
       inflight: 0,
       oldestTs: undefined,
@@ -640,46 +936,112 @@ export class Spool {
     this.unacked += seg.live
   }
 
-  /** Indexes the unacknowledged records of a segment on disk (its ack file says which are done).
-   * Its lines were checked when it was written or scanned, so the reading is cut out of the line
-   * as it stands instead of parsed and written again (that took most of a drain's time). */
+  /**
+   * Indexes the unacknowledged records of a segment on disk (its ack file says which are done).
+   * Its lines were checked when it was written or scanned, so each line is read in place from the
+   * file's bytes: device, seq and ts are taken out of it and the reading stays where it is, to be
+   * copied into payloads (a string and an object per line took most of a drain's time).
+   */
   private loadSegment(seg: Segment): void {
     const acked = readAcks(join(this.o.dir, ackName(seg.n)))
-    const lines = readFileSync(seg.file, 'utf8').split('\n')
-    const devices = new Map<string, string>()
-    for (let i = 0; i < lines.length; i++) {
-      const text = lines[i]!
-      if (text === '' || seg.badLines.has(i)) continue
-      let device: string
-      let seq: number
-      let ts: number
-      let reading: string
-      const m = LINE_RE.exec(text)
-      if (m) {
-        device = devices.get(m[1]!) ?? (JSON.parse(m[1]!) as string)
-        devices.set(m[1]!, device)
-        seq = Number(m[2])
-        reading = m[3]!
-        ts = Number(m[4])
-      } else {
+    const buf = readFileSync(seg.file)
+    let lines = 1
+    for (let k = buf.indexOf(0x0a); k >= 0; k = buf.indexOf(0x0a, k + 1)) lines++
+    const ix = new SegmentIndex(buf, buf.length, lines)
+    const slots = new Map<string, LoadSlot>()
+    const slotOf = (name: string): LoadSlot => {
+      let slot = slots.get(name)
+      if (!slot) {
+        const q = this.queue(name)
+        slot = { q, id: this.deviceIds.get(name) as number, acked: acked.get(name), idx: [] }
+        slots.set(name, slot)
+      }
+      return slot
+    }
+    const byBytes = new SlotsByName(slotOf)
+    let line = 0
+    for (let a = 0; a < buf.length; line++) {
+      let e = buf.indexOf(0x0a, a)
+      if (e < 0) e = buf.length
+      const lineStart = a
+      a = e + 1
+      if (e === lineStart || seg.badLines.has(line)) continue
+      let slot: LoadSlot | undefined
+      let seq = 0
+      let ts = 0
+      let start = 0
+      let len = 0
+      let alt: Buffer | undefined
+      // Fast path, the shape `append` writes: {"d":"<device>","s":<seq>,"r":{"ts":<ts>…}}
+      if (bytesAt(buf, lineStart, LIT_D) && buf[e - 1] === 0x7d) {
+        let k = lineStart + LIT_D.length
+        let escaped = false
+        while (k < e && buf[k] !== 0x22) {
+          if (buf[k] === 0x5c) {
+            escaped = true
+            k++
+          }
+          k++
+        }
+        let ok = bytesAt(buf, k, LIT_S)
+        const seqAt = k + LIT_S.length
+        if (ok) seq = digitsAt(buf, seqAt, e)
+        const seqEnd = digitsEnd
+        ok &&= seqEnd > seqAt && bytesAt(buf, seqEnd, LIT_R)
+        if (ok) ts = digitsAt(buf, seqEnd + LIT_R.length, e)
+        const tsEnd = digitsEnd
+        if (
+          ok &&
+          tsEnd > seqEnd + LIT_R.length &&
+          (buf[tsEnd] === 0x2c || buf[tsEnd] === 0x7d) &&
+          tsEnd < e - 1
+        ) {
+          slot = escaped
+            ? slotOf(JSON.parse(buf.toString('utf8', lineStart + LIT_D.length - 1, k + 1)) as string)
+            : byBytes.get(buf, lineStart + LIT_D.length, k)
+          start = seqEnd + 5 // after ,"r":
+          len = e - 1 - start
+        }
+      }
+      if (slot === undefined) {
         // Not as this spool writes lines (an older version's): parse it.
         let rec: SegmentLine
         try {
-          rec = JSON.parse(text)
+          rec = JSON.parse(buf.toString('utf8', lineStart, e))
         } catch {
           continue
         }
         if (typeof rec?.d !== 'string' || !Number.isInteger(rec.s) || typeof rec.r?.ts !== 'number') continue
-        device = rec.d
+        slot = slotOf(rec.d)
         seq = rec.s
         ts = rec.r.ts
-        reading = JSON.stringify(rec.r)
+        alt = Buffer.from(JSON.stringify(rec.r))
+        len = alt.length
       }
-      if (acked.get(device)?.has(seq)) continue
-      this.addRecord(device, seq, ts, reading, seg, i)
+      if (slot.acked?.has(seq)) continue
+      const i = ix.add(slot.id, seq, ts, line, start, len)
+      if (alt) {
+        ix.alt ??= new Map()
+        ix.alt.set(i, alt)
+      }
+      slot.idx.push(i)
     }
+    for (const { q, idx } of slots.values()) {
+      if (idx.length === 0) continue
+      // A device's lines are in seq order as written; sorted all the same should a file say otherwise.
+      for (let k = 1; k < idx.length; k++)
+        if ((ix.seq[idx[k] as number] as number) < (ix.seq[idx[k - 1] as number] as number)) {
+          idx.sort((x, y) => (ix.seq[x] as number) - (ix.seq[y] as number))
+          break
+        }
+      const run: Run = { seg, ix, idx, head: 0 }
+      let at = q.runs.length
+      while (at > 0 && (q.runs[at - 1] as Run).seg.n > seg.n) at--
+      q.runs.splice(at, 0, run)
+    }
+    seg.ix = ix
     seg.loaded = true
-    seg.lines = Math.max(seg.lines, lines.length)
+    seg.lines = Math.max(seg.lines, line + 1)
   }
 
   /**
@@ -764,27 +1126,6 @@ export class Spool {
     }
     renameSync(tmp, file)
   }
-}
-
-function ackLines(records: SpoolRecord[]): string {
-  // Consecutive seqs of a device collapse into one "device from to" line.
-  const sorted = [...records].sort((a, b) =>
-    a.device === b.device ? a.seq - b.seq : a.device < b.device ? -1 : 1,
-  )
-  let out = ''
-  let start: SpoolRecord | undefined
-  let prev: SpoolRecord | undefined
-  for (const r of sorted) {
-    if (start && prev && r.device === prev.device && r.seq === prev.seq + 1) {
-      prev = r
-      continue
-    }
-    if (start && prev) out += `${start.device} ${start.seq} ${prev.seq}\n`
-    start = r
-    prev = r
-  }
-  if (start && prev) out += `${start.device} ${start.seq} ${prev.seq}\n`
-  return out
 }
 
 function readAcks(file: string): Map<string, Set<number>> {

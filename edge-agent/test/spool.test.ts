@@ -85,12 +85,12 @@ describe('store-and-forward buffer', () => {
     const s2 = await open(dir)
     expect(s2.stats().depth).toBe(11)
     const again = s2.nextBacklog(100, 1 << 20)!
-    expect(again.payload).toBe(sentBefore.payload)
-    const replayed = JSON.parse(again.payload)
+    expect(again.payload.toString()).toBe(sentBefore.payload.toString())
+    const replayed = JSON.parse(again.payload.toString())
     expect([replayed.v, replayed.seq, replayed.readings.length]).toEqual([1, 4, 6])
     expect(replayed.readings[0]).toEqual({ ts: T0 + 4000, m: { p_kw: 4 } })
     const pv = s2.nextBacklog(100, 1 << 20)!
-    expect(JSON.parse(pv.payload).readings[0]).toEqual({ ts: T0, m: { p_kw: 0 }, unsync: true })
+    expect(JSON.parse(pv.payload.toString()).readings[0]).toEqual({ ts: T0, m: { p_kw: 0 }, unsync: true })
     // Numbering continues after the restart, so the backend sees no false gap.
     expect((await s2.append('grid-main', { ts: T0 + 10_000, m: { p_kw: 10 } }))?.seq).toBe(10)
     await s2.stop()
@@ -126,6 +126,28 @@ describe('store-and-forward buffer', () => {
     expect(b3.records.length).toBe(5)
     s.release(b2)
     expect(s.nextBacklog(100, 1 << 20)!.seq).toBe(0) // released records come back first
+    await s.stop()
+  })
+
+  it('counts a sample in flight when the cap drops its segment only if its publish then fails', async () => {
+    // The fault suite's full-buffer case: live messages awaiting PUBACK at an uplink cut, their
+    // segment dropped by the cap during the outage, then resent by mqtt.js after the reconnect.
+    const dir = tempDir()
+    const s = await open(dir, { maxBytes: 16 * 1024, segmentBytes: 4 * 1024, fsync: 'off' })
+    const delivered = s.live((await s.append('a', { ts: T0, m: { p_kw: 1 } }))!)!
+    const failed = s.live((await s.append('b', { ts: T0, m: { p_kw: 2 } }))!)!
+    const n = 600
+    for (let i = 1; i <= n; i++) void s.append('a', { ts: T0 + i * 1000, m: { p_kw: i, e_kwh: 1000 + i } })
+    await s.flushNow()
+    const st = s.stats()
+    expect(st.dropped).toBeGreaterThan(0) // the first segment, with both in-flight samples, is gone
+    expect(st.depth + st.dropped + 2).toBe(n + 2) // the two in flight are neither waiting nor dropped yet
+    s.ack(delivered) // PUBACK after the reconnect: it arrived, so it is not a drop
+    expect(s.stats().dropped).toBe(st.dropped)
+    s.release(failed) // its publish failed: now it is lost, and counted
+    expect(s.stats().dropped).toBe(st.dropped + 1)
+    expect(s.stats().depth).toBe(st.depth)
+    expect(drainAll(s).some((b) => b.device === 'b')).toBe(false) // not sent again from a deleted segment
     await s.stop()
   })
 
@@ -176,7 +198,7 @@ describe('store-and-forward buffer', () => {
     const s = await open(dir, { segmentBytes: 16 * 1024 })
     const stored = new Map<string, number>()
     for (const b of drainAll(s)) {
-      JSON.parse(b.payload).readings.forEach((r: { ts: number }, i: number) => {
+      JSON.parse(b.payload.toString()).readings.forEach((r: { ts: number }, i: number) => {
         stored.set(`${b.device} ${b.seq + i}`, r.ts)
       })
     }
@@ -201,7 +223,9 @@ describe('store-and-forward buffer', () => {
 
     const s2 = await open(dir)
     expect(s2.stats()).toMatchObject({ depth: 2, corruptLines: 2 })
-    const readings = drainAll(s2).flatMap((b) => JSON.parse(b.payload).readings as { ts: number }[])
+    const readings = drainAll(s2).flatMap(
+      (b) => JSON.parse(b.payload.toString()).readings as { ts: number }[],
+    )
     expect(readings.map((r) => r.ts)).toEqual([T0, T0 + 2000])
     await s2.stop()
   })
