@@ -602,7 +602,8 @@ async function loadPeriod(view) {
   const p = periodOf(view.range)
   // Only the newest load draws: a slower answer for the range shown before (or an older refresh)
   // must not overwrite the range just picked.
-  const seq = (view.periodSeq = (view.periodSeq ?? 0) + 1)
+  view.periodSeq = (view.periodSeq ?? 0) + 1
+  const seq = view.periodSeq
   const stale = () => state.view !== view || view.periodSeq !== seq
   const [cur, prev] = await Promise.all([
     fetchRows(p.resolution, p.from, p.to),
