@@ -153,7 +153,7 @@ beforeAll(async () => {
       ),
     ),
     'cli',
-    'file:bmkg-january.csv',
+    'file:temperatures-january.csv',
   )
   const keys = new ApiKeyStore(join(dir, 'api-keys.yaml'))
   key.admin = (await keys.create({ scope: 'admin' })).key

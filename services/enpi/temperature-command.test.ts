@@ -58,15 +58,15 @@ describe('kawasan temperature import', () => {
       'line 1: the header must name plant, date, mean_temp_c; missing mean_temp_c; unknown cdd',
     )
 
-    const good = join(dataDir, 'bmkg-february.csv')
+    const good = join(dataDir, 'temperatures-february.csv')
     writeFileSync(good, 'date,plant,mean_temp_c\n2026-02-01,plant-a,27.5\n2026-02-01,shared,28.25\n')
     const ok = await runKawasan(['temperature', 'import', good], env)
-    expect(ok.stderr).toContain('imported 2 temperature row(s) from bmkg-february.csv')
+    expect(ok.stderr).toContain('imported 2 temperature row(s) from temperatures-february.csv')
     expect(ok.code).toBe(0)
     const rows = (await influx.query('SELECT * FROM "outdoor_temperature"'))[0]?.rows ?? []
     expect(rows.map((r) => [r.plant, r.mean_temp_c, r.actor, r.source])).toEqual([
-      ['plant-a', 27.5, 'cli', 'file:bmkg-february.csv'],
-      ['shared', 28.25, 'cli', 'file:bmkg-february.csv'],
+      ['plant-a', 27.5, 'cli', 'file:temperatures-february.csv'],
+      ['shared', 28.25, 'cli', 'file:temperatures-february.csv'],
     ])
 
     const usage = await runKawasan(['temperature', 'export', good], env)

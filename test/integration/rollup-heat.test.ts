@@ -74,8 +74,8 @@ const site: SiteModel = siteModelSchema.parse({
   ],
 })
 
-/** The steam supplier's declared rate: 65 kg CO2e per GJ of steam = 0.234 kg/kWh_th. */
-function factorFile(): string {
+/** The steam supplier's declared rate: 65 kg CO2e per GJ of steam = 0.234 kg/kWh_th (or `steamKgPerGj`). */
+function factorFile(steamKgPerGj = 65): string {
   const dir = mkdtempSync(join(tmpdir(), 'kawasan-heat-'))
   const path = join(dir, 'factors.json')
   writeFileSync(
@@ -85,18 +85,20 @@ function factorFile(): string {
       version: 'jababeka-heat-2026.1',
       base: '2026.1',
       licence: 'Supply contract, confidential',
-      thermal: STEAM_THERMAL_FACTORS,
+      thermal: {
+        'ID-STEAM-CIKARANG': { ...STEAM_THERMAL_FACTORS['ID-STEAM-CIKARANG'], value: steamKgPerGj },
+      },
     }),
   )
   return path
 }
 
-function service(): RollupService {
+function service(steamKgPerGj = 65): RollupService {
   return new RollupService({
     config: rollupConfigSchema.parse({
       gapLimitMs: 2 * MIN,
       expectedIntervalMs: MIN,
-      factorFile: factorFile(),
+      factorFile: factorFile(steamKgPerGj),
       factorSet: 'jababeka-heat-2026.1',
     }),
     site,
@@ -172,7 +174,7 @@ describe('heat and steam through the rollup service', () => {
     const [mill] = await rows('rollup_1d', 'mill', day.start, day.end)
     const [dye] = await rows('rollup_1d', 'dyeworks', day.start, day.end)
     const [cluster] = await rows('rollup_1d', CLUSTER_TOTAL, day.start, day.end)
-    expect(mill && dye && cluster).toBeTruthy()
+    expect([mill?.plant, dye?.plant, cluster?.plant]).toEqual(['mill', 'dyeworks', CLUSTER_TOTAL])
 
     // The factors the mill's row reports (set jababeka-heat-2026.1 = bundled 2026.1 + the
     // supplier's steam factor; AR5: CH4 28, N2O 265):
@@ -312,8 +314,11 @@ describe('heat and steam through the rollup service', () => {
     for (const f of fields) expect(sum(minutes, f), `minutes ${f}`).toBeCloseTo(num(hour10, f), 6)
     for (const m of minutes) expect(num(m, 'heat_produced_kwh_th')).toBeCloseTo(2000 / 60, 6)
 
-    // A restart with the same factors finds nothing to recompute (the steam factor is rebuilt too).
+    // A restart with the same factors finds nothing to recompute (the steam factor is rebuilt too);
+    // a revised steam factor makes the day stale for the plant that buys steam.
     expect(await staleFactorDays(influx, site, svc.engine.factors, DATE, DATE)).toEqual([])
+    const revised = await staleFactorDays(influx, site, service(70).engine.factors, DATE, DATE)
+    expect(revised.map((d) => [d.date, d.plant])).toEqual([[DATE, 'dyeworks']])
 
     // The API serves the thermal fields in JSON and CSV rows.
     const dir = mkdtempSync(join(tmpdir(), 'kawasan-heat-api-'))
