@@ -17,20 +17,13 @@ import { silentLogger } from '../../shared/logger.js'
 import { demoPasswords } from '../helpers/site.js'
 import { startStack, type TestStack } from '../helpers/stack.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
+import { until } from '../helpers/until.js'
 
 const store = new AgentStatusStore()
 const dir = mkdtempSync(join(tmpdir(), 'kawasan-agent-drops-'))
 let stack: TestStack
 let proxy: TcpProxy
 let agent: Agent
-
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 beforeAll(async () => {
   stack = await startStack({ onStatus: (topic, payload) => store.update(topic, payload) })

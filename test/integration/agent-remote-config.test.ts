@@ -27,6 +27,7 @@ import { agentConfigTopic, statusTopic } from '../../shared/topics.js'
 import { runKawasan } from '../helpers/kawasan-process.js'
 import { demoPasswords } from '../helpers/site.js'
 import { connectClient, startStack, type TestStack } from '../helpers/stack.js'
+import { until } from '../helpers/until.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'kawasan-remote-config-'))
 const dataDir = join(dir, 'data')
@@ -54,14 +55,6 @@ ${extra}remote_config:
 devices:
 ${devices.map((d) => `  - { id: ${d}, role: ${d === 'pv-roof' ? 'solar_pv' : 'grid_import'}, driver: simulator, poll_interval_s: 0.2 }`).join('\n')}
 `
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 async function publish(envelope: ConfigEnvelope | string): Promise<void> {

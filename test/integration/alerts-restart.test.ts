@@ -46,6 +46,7 @@ import { silentLogger } from '../../shared/logger.js'
 import { telemetryTopic } from '../../shared/topics.js'
 import { countPoints, freshDatabase } from '../helpers/influx.js'
 import { exampleSite } from '../helpers/site.js'
+import { until } from '../helpers/until.js'
 
 const SECRET = 'test-webhook-secret-0123456789'
 const site = exampleSite()
@@ -165,18 +166,6 @@ const webhook = (receiver: Receiver) => ({
   maxBackoffMs: 200,
   maxAttempts: 20,
 })
-
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 describe('alert state and outbox in the store', () => {
   it('does not fire again after a restart, and resolves once with the original starts_at what cleared while stopped', async () => {

@@ -25,6 +25,7 @@ import { telemetryTopic } from '../../shared/topics.js'
 import { freshDatabase } from '../helpers/influx.js'
 import { exampleSite } from '../helpers/site.js'
 import { thrown } from '../helpers/thrown.js'
+import { until } from '../helpers/until.js'
 
 const SECRET = 'test-webhook-secret-0123456789'
 const site = exampleSite()
@@ -84,14 +85,6 @@ async function reading(): Promise<void> {
     Buffer.from(JSON.stringify(payload)),
   )
   expect(r.points).toBeGreaterThan(0)
-}
-
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 describe('alerts delivered by webhook', () => {

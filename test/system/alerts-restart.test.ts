@@ -27,6 +27,7 @@ import { telemetryTopic } from '../../shared/topics.js'
 import { countPoints, freshDatabase } from '../helpers/influx.js'
 import { type KawasanProcess, startKawasan } from '../helpers/kawasan-process.js'
 import { exampleSite } from '../helpers/site.js'
+import { until } from '../helpers/until.js'
 
 const SECRET = 'test-webhook-secret-0123456789'
 const received: Record<string, unknown>[] = []
@@ -60,18 +61,6 @@ afterAll(async () => {
   await pipeline?.stop()
   await new Promise((r) => server.close(r))
 })
-
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 describe('alerts across a SIGKILL', () => {
   it('neither fires again nor forgets to resolve when the process evaluating them is killed and started again', async () => {
