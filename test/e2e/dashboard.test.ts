@@ -462,7 +462,10 @@ describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
     // Plants table, with the on-site generation column.
     for (const p of live.plants) {
       const tr = page.locator(`#plant-table tr[data-plant="${p.plant}"]`)
-      expect(await tr.locator('[data-field="consumption"]').textContent()).toBe(fmt(Number(p.consumption_kw)))
+      // Polled: a live snapshot written just before the writer paused may reach the page late.
+      await expect
+        .poll(() => tr.locator('[data-field="consumption"]').textContent())
+        .toBe(fmt(Number(p.consumption_kw)))
       const g = Object.entries(p)
         .filter(([k]) => /^gen_.*_kw$/.test(k))
         .reduce((s, [, v]) => s + Number(v ?? 0), 0)
