@@ -31,6 +31,7 @@ import { DEFAULT_LOGIN_LIMITER, LoginLimiter, type LoginLimiterOptions } from '.
 import { ClientIdRegistry } from './client-id-registry.js'
 import { guardSocket } from './packet-size-guard.js'
 import { checkContent } from './publish-rules.js'
+import { DEFAULT_READ_AHEAD, ReadAhead, type ReadAheadLimits } from './read-ahead.js'
 import { type RefusalContext, type RefusalKind, RefusalRecorder } from './refusals.js'
 import { answerTimeRequest } from './time-service.js'
 
@@ -85,6 +86,8 @@ export interface BrokerLimits {
   maxPacketBytes: number
   maxClientIdsPerIdentity: number
   loginLimiter: LoginLimiterOptions
+  /** How much of a gateway's telemetry may wait for its write beyond one socket read (read-ahead.ts). */
+  readAhead: ReadAheadLimits
 }
 
 const DEFAULT_LIMITS: BrokerLimits = {
@@ -94,6 +97,7 @@ const DEFAULT_LIMITS: BrokerLimits = {
   maxPacketBytes: 256 * 1024 + 1024,
   maxClientIdsPerIdentity: 1000,
   loginLimiter: DEFAULT_LOGIN_LIMITER,
+  readAhead: DEFAULT_READ_AHEAD,
 }
 
 /** Refused login: the CONNACK return code [MQTT-3.2.2.3] and the kind counted. */
@@ -184,6 +188,8 @@ export class KawasanBroker {
   private readonly connectPackets = new WeakMap<Client, ConnectPacket>()
   private readonly pending = new Set<Socket>() // sockets that have not completed CONNECT
   private readonly paused = new Set<Conn>()
+  /** Lets aedes read on while held messages are written (read-ahead.ts). */
+  private readonly readAhead: ReadAhead
   private started = false
   private readonly redis: ReturnType<typeof redisBackends> | undefined
   private readonly m
@@ -198,6 +204,7 @@ export class KawasanBroker {
       loginLimiter: { ...DEFAULT_LIMITS.loginLimiter, ...options.limits?.loginLimiter },
     }
     this.limiter = new LoginLimiter(this.limits.loginLimiter)
+    this.readAhead = new ReadAhead(this.limits.readAhead)
     this.identityByName = new Map(options.site.model.identities.map((i) => [i.username, i]))
     this.clientIds = new ClientIdRegistry(options.site, this.limits.maxClientIdsPerIdentity)
     this.refusals = new RefusalRecorder(options.metrics, options.log)
@@ -521,7 +528,10 @@ export class KawasanBroker {
       return
     }
     if (sink.isFull) this.pause(client)
-    sink.accept(topic, payload).then(
+    this.readAhead.hold(
+      client,
+      payload.length,
+      sink.accept(topic, payload),
       () => done(),
       (err: Error) => {
         // Not stored (ingest stopping): never acknowledge; drop the connection so the gateway resends.
@@ -555,7 +565,11 @@ export class KawasanBroker {
       return
     }
     if (sink.isFull) this.pause(client)
-    sink.accept(packet.topic, packet.payload as Buffer).then(
+    const payload = packet.payload as Buffer
+    this.readAhead.hold(
+      client,
+      payload.length,
+      sink.accept(packet.topic, payload),
       () => done(),
       (err: Error) => {
         this.options.log.warn(

@@ -22,7 +22,13 @@ import {
   type ValidationLimits,
   validateTelemetry,
 } from './validate-message.js'
-import { type BatcherOptions, DEFAULT_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js'
+import {
+  type BatcherOptions,
+  type BatchItem,
+  DEFAULT_BATCHER_OPTIONS,
+  LineBlock,
+  WriteBatcher,
+} from './write-batcher.js'
 
 export interface PipelineOptions {
   site: SiteIndex
@@ -177,7 +183,7 @@ export class TelemetryPipeline {
     if (this.options.sparkplug && isSparkplugTopic(topic)) return this.acceptSparkplug(topic, payload)
     const now = this.now()
     let result: ValidatedMessage
-    let lines: string[]
+    let lines: BatchItem[]
     try {
       result = validateTelemetry(
         topic,
@@ -187,7 +193,7 @@ export class TelemetryPipeline {
         this.options.limits ?? DEFAULT_LIMITS,
       )
       this.dropCollisions(topic, result)
-      lines = this.readingLines(result)
+      lines = result.points.length > 0 ? [this.readingBlock(result)] : []
     } catch (err) {
       result = {
         points: [],
@@ -206,10 +212,13 @@ export class TelemetryPipeline {
       const { plant, device, seq, count } = result.source
       this.sequences.record(`${plant}/${device}`, seq, count, now)
     }
+    // Counted before the wait: nothing of the judged message but its lines is held until the write.
+    const points = result.points.length
+    const deadLetters = result.deadLetters.length
     await this.store(result, lines, now)
-    const outcome = result.points.length === 0 ? 'rejected' : result.deadLetters.length > 0 ? 'partial' : 'ok'
+    const outcome = points === 0 ? 'rejected' : deadLetters > 0 ? 'partial' : 'ok'
     this.outcomes[outcome].inc()
-    return { points: result.points.length, deadLetters: result.deadLetters.length }
+    return { points, deadLetters }
   }
 
   /** The Sparkplug host, for the part holding the MQTT connection to give it an outbox. */
@@ -229,7 +238,7 @@ export class TelemetryPipeline {
         deadLetters: [{ reason: 'validation_error', detail: unjudged(err), topic, excerpt: '' }],
       }
     }
-    const lines = result.points.map(toLine)
+    const lines: BatchItem[] = result.points.map(toLine)
     await this.store(result, lines, now)
     if (lines.length > 0) this.m.messages.inc({ outcome: result.deadLetters.length > 0 ? 'partial' : 'ok' })
     return { points: result.points.length, deadLetters: result.deadLetters.length }
@@ -239,7 +248,7 @@ export class TelemetryPipeline {
    * them and resolves when the batch holding them is stored: the same for our telemetry and Sparkplug. */
   private async store(
     result: Pick<ValidatedMessage, 'points' | 'deadLetters'>,
-    lines: string[],
+    lines: BatchItem[],
     now: number,
   ): Promise<void> {
     for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS))
@@ -249,15 +258,16 @@ export class TelemetryPipeline {
       this.m.deadLetters.inc({ reason: d.reason })
       this.logOncePerKind(d)
     }
+    const points = result.points.length
     await this.batcher.submit(lines)
-    this.m.points.inc(result.points.length)
+    this.m.points.inc(points)
   }
 
-  /** The lines of a message's readings: all of one device, so they share one cached prefix. */
-  private readingLines(result: ValidatedMessage): string[] {
+  /** The lines of a message's readings (at least one): all of one device, so they share one cached
+   * prefix; no string fields, so they make a block (write-batcher.ts). */
+  private readingBlock(result: ValidatedMessage): LineBlock {
     const lines: string[] = []
-    const first = result.points[0]
-    if (!first) return lines
+    const first = result.points[0]!
     const t = first.tags
     const key = `${first.measurement}/${t.cluster}/${t.plant}/${t.device}/${t.role}`
     let series = this.prefixes.get(key)
@@ -268,7 +278,7 @@ export class TelemetryPipeline {
     }
     const { prefix, encoder } = series
     for (const p of result.points) lines.push(prefix + encoder.encode(p))
-    return lines
+    return LineBlock.of(lines)
   }
 
   /** Moves readings that would overwrite another reading of the device (same time, other seq) to dead letter. */

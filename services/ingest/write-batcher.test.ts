@@ -3,20 +3,26 @@
  * test/integration): group commit, retry classification, bisection of refused batches, stop.
  */
 import { describe, expect, it } from 'vitest'
-import { InfluxWriteError, type LineWriter } from '../../shared/influx/influx-client.js'
+import {
+  InfluxWriteError,
+  type LineWriter,
+  type WriteChunk,
+  writeBody,
+} from '../../shared/influx/influx-client.js'
 import { silentLogger } from '../../shared/logger.js'
-import { DEFAULT_BATCHER_OPTIONS, WriteBatcher } from './write-batcher.js'
+import { DEFAULT_BATCHER_OPTIONS, LineBlock, WriteBatcher } from './write-batcher.js'
 
 class ScriptedWriter implements LineWriter {
   writes: string[][] = []
   failNext: InfluxWriteError[] = []
   badLines = new Set<string>()
-  async writeLines(lines: readonly string[]): Promise<void> {
+  async writeLines(chunks: readonly WriteChunk[]): Promise<void> {
     const next = this.failNext.shift()
     if (next) throw next
+    const lines = writeBody(chunks).toString('utf8').split('\n') // the body, line by line, as InfluxDB reads it
     if (lines.some((l) => this.badLines.has(l)))
       throw new InfluxWriteError('partial write', { kind: 'split' }, 400)
-    this.writes.push([...lines])
+    this.writes.push(lines)
   }
 }
 
@@ -67,6 +73,34 @@ describe('WriteBatcher', () => {
     await Promise.all([b.submit(['g1', 'g2', 'bad', 'g3']), b.submit(['g4'])])
     expect(w.writes.flat().sort()).toEqual(['g1', 'g2', 'g3', 'g4'])
     expect(rejected).toEqual(['bad'])
+  })
+
+  it("bisects into a message's block of lines: the block's other lines written, the bad one reported", async () => {
+    const w = new ScriptedWriter()
+    w.badLines.add('r3')
+    const rejected: string[] = []
+    const b = new WriteBatcher(w, silentLogger(), fast, {
+      onRejectedLine: (line) => void rejected.push(line),
+    })
+    const block = LineBlock.of(['r1', 'r2', 'r3', 'r4', 'r5'])
+    await Promise.all([b.submit([block, 'marker']), b.submit([LineBlock.of(['s1', 's2'])])])
+    expect(w.writes.flat().sort()).toEqual(['marker', 'r1', 'r2', 'r4', 'r5', 's1', 's2'])
+    expect(rejected).toEqual(['r3'])
+  })
+
+  it('counts the lines of a block, not the block, against maxBatchLines and maxPendingLines', async () => {
+    const w = new ScriptedWriter()
+    w.failNext = [new InfluxWriteError('down', { kind: 'retry' })]
+    const b = new WriteBatcher(w, silentLogger(), { ...fast, maxBatchLines: 4, maxPendingLines: 6 })
+    const first = b.submit([LineBlock.of(['a1', 'a2', 'a3'])])
+    const second = b.submit([LineBlock.of(['b1', 'b2', 'b3'])])
+    expect(b.pendingLines).toBe(6)
+    expect(b.isFull).toBe(true)
+    await Promise.all([first, second])
+    expect(w.writes).toEqual([
+      ['a1', 'a2', 'a3'],
+      ['b1', 'b2', 'b3'],
+    ])
   })
 
   it('on stop, rejects what it could not write in time so it is never acknowledged', async () => {

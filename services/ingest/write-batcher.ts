@@ -9,7 +9,7 @@
 
 import { KawasanError } from '../../shared/errors.js'
 import type { WriteFailureClass } from '../../shared/influx/classify-error.js'
-import { InfluxWriteError, type LineWriter } from '../../shared/influx/influx-client.js'
+import { InfluxWriteError, type LineWriter, type WriteChunk } from '../../shared/influx/influx-client.js'
 import type { Logger } from '../../shared/logger.js'
 
 export interface BatcherOptions {
@@ -43,8 +43,37 @@ export interface BatcherEvents {
   onDrain?: () => void
 }
 
+/**
+ * A message's lines, joined by `\n` and encoded as UTF-8 as soon as they are made: the readings
+ * are held until their write, and bytes outside the JavaScript heap cost the garbage collector
+ * nothing, where sixty line strings (each a tree of the pieces it was concatenated from) were
+ * copied and promoted (docs/PERFORMANCE.md). Only for lines without a raw newline inside (numbers
+ * and escaped keys, no string field), so a refused block splits back into its lines.
+ */
+export class LineBlock {
+  constructor(
+    readonly bytes: Buffer,
+    readonly count: number,
+  ) {}
+
+  static of(lines: readonly string[]): LineBlock {
+    return new LineBlock(Buffer.from(lines.join('\n'), 'utf8'), lines.length)
+  }
+
+  lines(): string[] {
+    return this.bytes.toString('utf8').split('\n')
+  }
+}
+
+/** What a message submits: lines (which may hold a newline inside a string field) and blocks. */
+export type BatchItem = string | LineBlock
+
+const chunkOf = (item: BatchItem): WriteChunk => (typeof item === 'string' ? item : item.bytes)
+const linesIn = (item: BatchItem): number => (typeof item === 'string' ? 1 : item.count)
+
 interface Entry {
-  lines: readonly string[]
+  items: readonly BatchItem[]
+  lines: number
   resolve: () => void
   reject: (err: Error) => void
 }
@@ -82,13 +111,15 @@ export class WriteBatcher {
   }
 
   /** Resolves when every line is durable in InfluxDB (or was refused by it on its own). */
-  submit(lines: readonly string[]): Promise<void> {
+  submit(items: readonly BatchItem[]): Promise<void> {
     if (this.stopped)
       return Promise.reject(new KawasanError('STOPPED', 'ingest is stopping; message not acknowledged'))
-    if (lines.length === 0) return Promise.resolve()
+    let lines = 0
+    for (const item of items) lines += linesIn(item)
+    if (lines === 0) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ lines, resolve, reject })
-      this.queuedLines += lines.length
+      this.queue.push({ items, lines, resolve, reject })
+      this.queuedLines += lines
       this.schedule()
     })
   }
@@ -131,17 +162,17 @@ export class WriteBatcher {
     let count = 0
     while (this.queue.length > 0) {
       const next = this.queue[0]!
-      if (count > 0 && count + next.lines.length > this.options.maxBatchLines) break
+      if (count > 0 && count + next.lines > this.options.maxBatchLines) break
       this.queue.shift()
       entries.push(next)
-      count += next.lines.length
+      count += next.lines
     }
     this.queuedLines -= count
     this.inFlightLines += count
     this.inFlight++
     this.schedule() // a second batch may start while this one is written
     try {
-      await this.writeWithRetry(entries.flatMap((e) => e.lines))
+      await this.writeWithRetry(entries.flatMap((e) => e.items))
       for (const e of entries) e.resolve()
     } catch (err) {
       for (const e of entries) e.reject(err as Error)
@@ -153,7 +184,10 @@ export class WriteBatcher {
     }
   }
 
-  private async writeWithRetry(lines: string[]): Promise<void> {
+  private async writeWithRetry(items: BatchItem[]): Promise<void> {
+    const chunks = items.map(chunkOf)
+    let lines = 0
+    for (const item of items) lines += linesIn(item)
     let attempt = 0
     for (;;) {
       if (this.stopped && this.abandon)
@@ -163,15 +197,15 @@ export class WriteBatcher {
         )
       const started = performance.now()
       try {
-        await this.writer.writeLines(lines)
+        await this.writer.writeLines(chunks)
         this.healthy = true
-        this.events.onWrite?.(lines.length, performance.now() - started)
+        this.events.onWrite?.(lines, performance.now() - started)
         return
       } catch (err) {
         const failure: WriteFailureClass = err instanceof InfluxWriteError ? err.failure : { kind: 'retry' }
         if (failure.kind === 'split') {
           this.healthy = true
-          await this.writeBisected(lines, err as InfluxWriteError)
+          await this.writeBisected(items, err as InfluxWriteError)
           return
         }
         this.healthy = false
@@ -189,7 +223,7 @@ export class WriteBatcher {
               : jittered
         if (attempt === 1 || attempt % 10 === 0) {
           this.log[failure.kind === 'fatal' ? 'error' : 'warn'](
-            { err: (err as Error).message, attempt, delayMs: Math.round(delay), lines: lines.length },
+            { err: (err as Error).message, attempt, delayMs: Math.round(delay), lines },
             failure.kind === 'fatal'
               ? 'InfluxDB refuses writes; fix the configuration (credentials, database); retrying'
               : 'InfluxDB write failed; holding acknowledgements and retrying',
@@ -202,15 +236,17 @@ export class WriteBatcher {
   }
 
   /** Bisects a refused batch: good halves are written, single refused lines are reported. */
-  private async writeBisected(lines: string[], error: InfluxWriteError): Promise<void> {
-    if (lines.length === 1) {
+  private async writeBisected(items: BatchItem[], error: InfluxWriteError): Promise<void> {
+    const only = items.length === 1 ? items[0]! : undefined
+    if (typeof only === 'string') {
       this.log.warn({ err: error.message }, 'InfluxDB refused a line; sending it to dead letter')
-      await this.events.onRejectedLine?.(lines[0]!, error)
+      await this.events.onRejectedLine?.(only, error)
       return
     }
-    const mid = Math.ceil(lines.length / 2)
-    await this.writeWithRetry(lines.slice(0, mid))
-    await this.writeWithRetry(lines.slice(mid))
+    const parts = only ? only.lines() : items
+    const mid = Math.ceil(parts.length / 2)
+    await this.writeWithRetry(parts.slice(0, mid))
+    await this.writeWithRetry(parts.slice(mid))
   }
 
   private sleep(ms: number): Promise<void> {

@@ -2,7 +2,7 @@
  * One HTTP POST of a text body over node:http(s) with keep-alive connections, for InfluxDB
  * writes. `fetch` (undici) cost the ingest process about a fifth of its CPU per batch: it encodes
  * the body to a Uint8Array, copies it again into a web stream, and builds a Request, a Response and
- * an AbortSignal per write (docs/PERFORMANCE.md); here the string is encoded once, into the socket.
+ * an AbortSignal per write (docs/PERFORMANCE.md); here the body goes to the socket as it is.
  * Idle kept-alive sockets do not hold the process open (Node unrefs them).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
@@ -26,10 +26,10 @@ export interface PostResult {
  * Posts `body`; resolves with the status once the response has ended, rejects on a network
  * failure (the error's `code`, e.g. ECONNREFUSED) or when `timeoutMs` passes first (code ETIMEDOUT).
  */
-export function postText(
+export function postBody(
   url: URL,
   headers: Record<string, string>,
-  body: string,
+  body: string | Buffer,
   timeoutMs: number,
   readBody: (status: number) => boolean,
 ): Promise<PostResult> {
@@ -38,7 +38,10 @@ export function postText(
     const req = (tls ? httpsRequest : httpRequest)(url, {
       method: 'POST',
       agent: tls ? agents.https : agents.http,
-      headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      headers: {
+        ...headers,
+        'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+      },
     })
     const timer = setTimeout(() => {
       req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }))

@@ -6,7 +6,7 @@
  */
 import { KawasanError } from '../errors.js'
 import { classifyWriteFailure, type WriteFailureClass } from './classify-error.js'
-import { type PostResult, postText } from './http-post.js'
+import { type PostResult, postBody } from './http-post.js'
 
 export interface InfluxConnection {
   url: string
@@ -37,8 +37,31 @@ export interface SeriesResult {
   rows: Row[]
 }
 
+/** A part of a write body: one line, or lines already encoded as UTF-8 and joined by `\n` (ingest
+ * encodes each message's readings once; held as bytes, they cost the garbage collector nothing). */
+export type WriteChunk = string | Uint8Array
+
 export interface LineWriter {
-  writeLines(lines: readonly string[]): Promise<void>
+  writeLines(lines: readonly WriteChunk[]): Promise<void>
+}
+
+const NEWLINE = Buffer.from('\n')
+
+/** The write body: the chunks joined by `\n`. Encoding each chunk to bytes and concatenating them
+ * measured ~10× faster than joining the strings of a 5,000-line batch (docs/PERFORMANCE.md). */
+export function writeBody(chunks: readonly WriteChunk[]): Buffer {
+  const parts: Uint8Array[] = []
+  let length = 0
+  for (const chunk of chunks) {
+    if (parts.length > 0) {
+      parts.push(NEWLINE)
+      length++
+    }
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk
+    parts.push(bytes)
+    length += bytes.length
+  }
+  return Buffer.concat(parts, length)
 }
 
 export class InfluxClient implements LineWriter {
@@ -69,15 +92,15 @@ export class InfluxClient implements LineWriter {
   }
 
   /** Writes lines with nanosecond timestamps; throws InfluxWriteError carrying its classification. */
-  async writeLines(lines: readonly string[]): Promise<void> {
+  async writeLines(lines: readonly WriteChunk[]): Promise<void> {
     if (lines.length === 0) return
     this.writeTarget ??= this.writeUrlAndHeaders()
     let res: PostResult
     try {
-      res = await postText(
+      res = await postBody(
         this.writeTarget.url,
         this.writeTarget.headers,
-        lines.join('\n'),
+        writeBody(lines),
         this.conn.timeoutMs ?? 10_000,
         (status) => status !== 204 && status !== 200,
       )

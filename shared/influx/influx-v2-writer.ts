@@ -5,7 +5,7 @@
  */
 import { HttpError, InfluxDB } from '@influxdata/influxdb-client'
 import { classifyWriteFailure } from './classify-error.js'
-import { InfluxWriteError, type LineWriter } from './influx-client.js'
+import { InfluxWriteError, type LineWriter, type WriteChunk } from './influx-client.js'
 
 export interface InfluxV2Target {
   url: string
@@ -22,7 +22,11 @@ export class InfluxV2Writer implements LineWriter {
     this.influx = new InfluxDB({ url: target.url, token: target.token, timeout: target.timeoutMs ?? 10_000 })
   }
 
-  async writeLines(lines: readonly string[]): Promise<void> {
+  async writeLines(chunks: readonly WriteChunk[]): Promise<void> {
+    // The library joins records with `\n`: a chunk of several lines is one record here.
+    const lines = chunks.map((c) =>
+      typeof c === 'string' ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('utf8'),
+    )
     if (lines.length === 0) return
     const api = this.influx.getWriteApi(this.target.org, this.target.bucket, 'ns', {
       batchSize: lines.length + 1,
@@ -30,7 +34,7 @@ export class InfluxV2Writer implements LineWriter {
       maxRetries: 0,
       maxBufferLines: lines.length + 1,
     })
-    api.writeRecords(lines as string[])
+    api.writeRecords(lines)
     try {
       await api.close()
     } catch (err) {

@@ -9,6 +9,7 @@
  */
 import { loadavg } from 'node:os'
 import { Registry } from 'prom-client'
+import { writeBody } from '../../../shared/influx/influx-client.js'
 import { silentLogger } from '../../../shared/logger.js'
 import { loadSiteIndex } from '../../../shared/site-model-file.js'
 import { telemetryTopic } from '../../../shared/topics.js'
@@ -35,8 +36,8 @@ for (let round = 0; round < rounds; round++) {
     config: ingestConfigSchema.parse({ maxAgeDays: 0 }),
     site,
     writer: {
-      writeLines: async (lines) => {
-        joined += lines.join('\n').length // the body a write sends
+      writeLines: async (chunks) => {
+        joined += writeBody(chunks).length // the body a write sends
       },
     },
     log: silentLogger(),
@@ -68,7 +69,7 @@ for (let round = 0; round < rounds; round++) {
   const us = (used.user + used.system) / readings
   results.push(us)
   process.stdout.write(
-    `${JSON.stringify({ bench: 'ingest_pipeline', round, readings_per_message: perMessage, readings, body_chars: joined, cpu_us_per_reading: +us.toFixed(2), cpu_us_per_message: +(us * perMessage).toFixed(1) })}\n`,
+    `${JSON.stringify({ bench: 'ingest_pipeline', round, readings_per_message: perMessage, readings, body_bytes: joined, cpu_us_per_reading: +us.toFixed(2), cpu_us_per_message: +(us * perMessage).toFixed(1) })}\n`,
   )
   await pipeline.stop()
 }
