@@ -7,6 +7,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import type { BodyParts } from './influx-client.js'
 
 // An idle socket is closed after 15 s, before a proxy in front of InfluxDB would close it under a write.
 const agents = {
@@ -29,7 +30,7 @@ export interface PostResult {
 export function postBody(
   url: URL,
   headers: Record<string, string>,
-  body: string | Buffer,
+  body: string | BodyParts,
   timeoutMs: number,
   readBody: (status: number) => boolean,
 ): Promise<PostResult> {
@@ -67,6 +68,10 @@ export function postBody(
         resolve({ status, retryAfter, body: text })
       })
     })
-    req.end(body)
+    if (typeof body === 'string') req.end(body)
+    else {
+      for (const part of body.parts) req.write(part) // one writev with the headers, once a socket is assigned
+      req.end()
+    }
   })
 }
