@@ -9,7 +9,7 @@
  */
 import { loadavg } from 'node:os'
 import { Registry } from 'prom-client'
-import { writeBody } from '../../../shared/influx/influx-client.js'
+import { writeBodyParts } from '../../../shared/influx/influx-client.js'
 import { silentLogger } from '../../../shared/logger.js'
 import { loadSiteIndex } from '../../../shared/site-model-file.js'
 import { telemetryTopic } from '../../../shared/topics.js'
@@ -37,7 +37,7 @@ for (let round = 0; round < rounds; round++) {
     site,
     writer: {
       writeLines: async (chunks) => {
-        joined += writeBody(chunks).length // the body a write sends
+        joined += writeBodyParts(chunks).length // the body a write sends, as parts (influx-client.ts)
       },
     },
     log: silentLogger(),
