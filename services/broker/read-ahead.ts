@@ -33,14 +33,31 @@ export interface ReadAheadLimits {
 
 export const DEFAULT_READ_AHEAD: ReadAheadLimits = { maxHeldBytes: 2 * 1024 * 1024, maxHeldMessages: 500 }
 
-interface Flow {
-  heldBytes: number
-  heldMessages: number
-  /** Settles when the PUBACK of the newest held message may go. */
-  tail: Promise<void>
+/** A message held until its write, in the order its connection sent it. */
+interface Held {
+  bytes: number
+  /** Taken out of aedes's count for its socket read (put back before its PUBACK). */
+  taken: boolean
+  /** Counted against the connection's bounds. */
+  counted: boolean
+  outcome: 'pending' | 'stored' | 'failed'
+  /** Acknowledged (or failed) already: nothing of it is left to take out. */
+  done: boolean
+  error?: Error
+  ack: () => void
+  fail: (err: Error) => void
 }
 
-const noop = () => {}
+interface Flow {
+  client: ParsingClient
+  heldBytes: number
+  heldMessages: number
+  /** Held messages, oldest first: PUBACKs leave from the front only. */
+  queue: Held[]
+  /** Messages to take out of aedes's count at the next turn (one timer per connection and turn). */
+  toTake: Held[]
+  immediate: NodeJS.Immediate | undefined
+}
 
 export class ReadAhead {
   private readonly flows = new WeakMap<Client, Flow>()
@@ -66,51 +83,76 @@ export class ReadAhead {
   ): void {
     let flow = this.flows.get(client)
     if (!flow) {
-      flow = { heldBytes: 0, heldMessages: 0, tail: Promise.resolve() }
+      flow = {
+        client: client as unknown as ParsingClient,
+        heldBytes: 0,
+        heldMessages: 0,
+        queue: [],
+        toTake: [],
+        immediate: undefined,
+      }
       this.flows.set(client, flow)
     }
     const f = flow
-    const released =
+    const held: Held = { bytes, taken: false, counted: false, outcome: 'pending', done: false, ack, fail }
+    f.queue.push(held)
+    if (
       ReadAhead.supported(client) &&
       f.heldMessages < this.limits.maxHeldMessages &&
       f.heldBytes + bytes <= this.limits.maxHeldBytes
-        ? this.release(client as unknown as ParsingClient)
-        : undefined
-    if (released) {
+    ) {
+      held.counted = true
       f.heldBytes += bytes
       f.heldMessages++
+      f.toTake.push(held)
+      // aedes is inside its parse loop now: the count is changed once it has handed out the read.
+      f.immediate ??= setImmediate(() => this.take(f))
     }
-    // The acknowledgement waits for this message's write and for every earlier one's PUBACK.
-    const outcome = Promise.allSettled([f.tail, stored]).then(([, s]) => s)
-    f.tail = outcome.then(noop)
-    void outcome.then((s) => {
-      if (released) {
-        f.heldBytes -= bytes
-        f.heldMessages--
-        released.settle()
-      }
-      if (s.status === 'fulfilled') ack()
-      else fail(s.reason as Error)
-    })
+    stored.then(
+      () => {
+        held.outcome = 'stored'
+        this.settle(f)
+      },
+      (err: Error) => {
+        held.outcome = 'failed'
+        held.error = err
+        this.settle(f)
+      },
+    )
   }
 
-  /**
-   * Takes one packet out of the client's parsing batch on the next turn (aedes is inside its parse
-   * loop now), reading on when it was the last; `settle` puts it back before aedes, called by the
-   * PUBACK's completion, takes it out again.
-   */
-  private release(c: ParsingClient): { settle(): void } {
-    let taken = false
-    const immediate = setImmediate(() => {
-      if (c._paused || c.closed) return // aedes's own pause (CONNECT) keeps the count as it is
-      taken = true
-      c._nextBatch()
-    })
-    return {
-      settle: () => {
-        clearImmediate(immediate)
-        if (taken) c._parsingBatch++
-      },
+  /** Takes the waiting messages out of aedes's count for their read, reading on at zero. */
+  private take(f: Flow): void {
+    f.immediate = undefined
+    const c = f.client
+    const batch = f.toTake
+    f.toTake = []
+    // aedes's own pause (during CONNECT) or a closed connection: the count stays as it is.
+    if (c._paused || c.closed) return
+    let n = 0
+    for (const h of batch) {
+      if (h.done) continue
+      h.taken = true
+      n++
+    }
+    if (n === 0) return
+    c._parsingBatch -= n - 1
+    c._nextBatch() // the last one: reads the next bytes when nothing of the last read is left
+  }
+
+  /** Acknowledges from the front while the front is settled. */
+  private settle(f: Flow): void {
+    while (f.queue.length > 0 && f.queue[0]!.outcome !== 'pending') {
+      const h = f.queue.shift()!
+      h.done = true
+      if (h.counted) {
+        f.heldBytes -= h.bytes
+        f.heldMessages--
+      }
+      // Put back before aedes, at the end of this PUBACK, takes it out again.
+      if (h.taken) f.client._parsingBatch++
+      if (h.outcome === 'stored') h.ack()
+      else h.fail(h.error!)
     }
   }
 }
