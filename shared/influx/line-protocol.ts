@@ -94,14 +94,32 @@ export class FieldsLineEncoder {
     let sep = ' '
     for (let i = 0; i < this.sorted.length; i++) {
       const value = fields[this.sorted[i]!]!
-      if (typeof value === 'number' && !Number.isFinite(value)) continue
-      line += sep + this.escaped[i]! + formatField(value)
+      if (typeof value === 'number') {
+        if (!Number.isFinite(value)) continue
+        line += `${sep}${this.escaped[i]!}${value}`
+      } else line += sep + this.escaped[i]! + formatField(value)
       sep = ','
     }
     if (sep === ' ') throw new Error(`point of ${point.measurement} has no fields`)
-    const nanos = point.nanos ? `${Math.trunc(point.nanos)}`.padStart(6, '0') : '000000'
-    return `${line} ${Math.trunc(point.time)}${nanos}`
+    return `${line} ${timeText(point.time, point.nanos)}`
   }
+}
+
+/** `000` to `999`: the milliseconds of a timestamp, zero-padded. */
+const MILLIS_TEXT = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'))
+/** Below this (2^41 ms, the year 2039) a timestamp's seconds are formatted as a small integer, which
+ * V8 does far faster than the 13-digit number, and its milliseconds come from the table. */
+const FAST_TIME_LIMIT = 2 ** 41
+
+/** The nanosecond timestamp of a line: what `lineFieldsAndTime` writes, faster for current times. */
+function timeText(time: number, nanos: number | undefined): string {
+  const t = Math.trunc(time)
+  const ns = nanos ? `${Math.trunc(nanos)}`.padStart(6, '0') : '000000'
+  if (t >= 1000 && t < FAST_TIME_LIMIT) {
+    const seconds = Math.floor(t / 1000)
+    return `${seconds}${MILLIS_TEXT[t - seconds * 1000]!}${ns}`
+  }
+  return `${t}${ns}`
 }
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
