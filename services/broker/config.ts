@@ -1,6 +1,7 @@
 /** Broker settings (part of the Kawasan config file, section `broker`). */
 import { z } from 'zod'
 import { MAX_PAYLOAD_BYTES } from '../../shared/telemetry-schema.js'
+import { DEFAULT_READ_AHEAD } from './read-ahead.js'
 
 export const brokerConfigSchema = z
   .strictObject({
@@ -125,6 +126,29 @@ export const brokerConfigSchema = z
       .prefault({})
       .describe(
         'Login limiter keyed by address and username, so a shared NAT address cannot lock a gateway out',
+      ),
+    readAhead: z
+      .strictObject({
+        maxHeldBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(DEFAULT_READ_AHEAD.maxHeldBytes)
+          .describe(
+            'Payload bytes of one connection that may wait for their write beyond its current socket read',
+          ),
+        maxHeldMessages: z
+          .number()
+          .int()
+          .min(0)
+          .default(DEFAULT_READ_AHEAD.maxHeldMessages)
+          .describe(
+            'Messages of one connection that may wait for their write beyond its current socket read',
+          ),
+      })
+      .prefault({})
+      .describe(
+        "In-broker ingest: how far the broker reads a gateway's connection ahead while its messages are written to InfluxDB (PUBACKs still wait for the write; 0 = one socket read at a time, as aedes alone does). docs/PERFORMANCE.md",
       ),
   })
   .prefault({})
