@@ -88,6 +88,22 @@ describe('WriteBatcher', () => {
     expect(rejected).toEqual(['r3'])
   })
 
+  it('keeps every block intact across the shared buffers it is encoded into, multi-byte text too', () => {
+    // 1,000 blocks of ~11 KB (three bytes for most characters: ten 1 MB buffers); a buffer that
+    // counted characters, not bytes, would cut the block at its end.
+    const made = Array.from({ length: 1000 }, (_, b) =>
+      Array.from(
+        { length: 60 },
+        (_, i) => `readings,plant=${'工'.repeat(50)}é${b} p_kw=${b}.${i} ${1e15 + i}`,
+      ),
+    )
+    const blocks = made.map((lines) => LineBlock.of(lines))
+    blocks.forEach((block, b) => {
+      expect(block.count).toBe(60)
+      expect(block.lines()).toEqual(made[b])
+    })
+  })
+
   it('counts the lines of a block, not the block, against maxBatchLines and maxPendingLines', async () => {
     const w = new ScriptedWriter()
     w.failNext = [new InfluxWriteError('down', { kind: 'retry' })]
