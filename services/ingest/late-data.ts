@@ -15,9 +15,14 @@ import { LATE_DATA_MEASUREMENT } from '../../shared/store-schema.js'
 const HOUR_MS = 3_600_000
 
 /** Markers for the late readings among `points` (readings points: tags cluster, plant). */
-export function lateDataMarkers(points: readonly PointData[], now: number, lateAfterMs: number): PointData[] {
-  if (lateAfterMs <= 0) return []
-  const seen = new Map<string, PointData>()
+export function lateDataMarkers(
+  points: readonly PointData[],
+  now: number,
+  lateAfterMs: number,
+): readonly PointData[] {
+  if (lateAfterMs <= 0) return NONE
+  // Live readings (the usual case) make nothing: the map is made at the first late one.
+  let seen: Map<string, PointData> | undefined
   // A message's readings are mostly of one plant and hour in a row: no key string for those.
   let last: { cluster: string; plant: string; hour: number } | undefined
   for (const p of points) {
@@ -28,6 +33,7 @@ export function lateDataMarkers(points: readonly PointData[], now: number, lateA
     if (last && last.hour === hour && last.plant === plant && last.cluster === cluster) continue
     last = { cluster, plant, hour }
     const key = `${cluster}\u0000${plant}\u0000${hour}`
+    seen ??= new Map()
     if (seen.has(key)) continue
     seen.set(key, {
       measurement: LATE_DATA_MEASUREMENT,
@@ -36,5 +42,7 @@ export function lateDataMarkers(points: readonly PointData[], now: number, lateA
       time: hour,
     })
   }
-  return [...seen.values()]
+  return seen ? [...seen.values()] : NONE
 }
+
+const NONE: readonly PointData[] = []
