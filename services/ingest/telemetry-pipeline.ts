@@ -5,7 +5,13 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { LineWriter } from '../../shared/influx/influx-client.js'
-import { FieldsLineEncoder, linePrefix, toLine } from '../../shared/influx/line-protocol.js'
+import {
+  FieldsLineEncoder,
+  lineFieldsAndTime,
+  linePrefix,
+  type PointData,
+  toLine,
+} from '../../shared/influx/line-protocol.js'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { isSparkplugTopic } from '../../shared/sparkplug-topics.js'
@@ -60,6 +66,8 @@ export class TelemetryPipeline {
   /** Measurement and tags of each device's reading lines (one string per device of the site model),
    * and its field encoder (a device sends the same metrics message after message). */
   private readonly prefixes = new Map<string, { prefix: string; encoder: FieldsLineEncoder }>()
+  /** Measurement and tags of each plant's late-data marker lines. */
+  private readonly markerPrefixes = new Map<string, string>()
   private readonly m
   /** Labelled children looked up once: prom-client hashes the labels on every `inc({...})`. */
   private readonly outcomes
@@ -252,7 +260,7 @@ export class TelemetryPipeline {
     now: number,
   ): Promise<void> {
     for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS))
-      lines.push(toLine(marker))
+      lines.push(this.markerLine(marker))
     for (const d of result.deadLetters) {
       lines.push(this.deadLetters.toLine(d))
       this.m.deadLetters.inc({ reason: d.reason })
@@ -261,6 +269,18 @@ export class TelemetryPipeline {
     const points = result.points.length
     await this.batcher.submit(lines)
     this.m.points.inc(points)
+  }
+
+  /** A late-data marker's line, its measurement and tags encoded once per plant (the map is
+   * bounded by the site model's plants: validation refused every other). */
+  private markerLine(marker: PointData): string {
+    const key = `${marker.tags.cluster}/${marker.tags.plant}`
+    let prefix = this.markerPrefixes.get(key)
+    if (prefix === undefined) {
+      prefix = linePrefix(marker.measurement, marker.tags)
+      this.markerPrefixes.set(key, prefix)
+    }
+    return prefix + lineFieldsAndTime(marker)
   }
 
   /** The lines of a message's readings (at least one): all of one device, so they share one cached
