@@ -21,6 +21,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Aedes } from 'aedes'
 import mqtt from 'mqtt'
+import { Registry } from 'prom-client'
 import { startLocalInfluxDB } from '../../../infra/local/influxdb.js'
 import { startLocalMosquitto } from '../../../infra/local/mosquitto.js'
 import { InfluxClient } from '../../../shared/influx/influx-client.js'
@@ -30,6 +31,7 @@ import { silentLogger } from '../../../shared/logger.js'
 import { loadSiteIndex } from '../../../shared/site-model-file.js'
 import { READINGS_MEASUREMENT } from '../../../shared/store-schema.js'
 import { telemetryTopic } from '../../../shared/topics.js'
+import { KawasanBroker } from '../../broker/app.js'
 import {
   inBrokerIngestParts,
   influxPart,
@@ -386,9 +388,52 @@ async function aedesRelay(shape: Shape): Promise<Relay> {
   }
 }
 
+/**
+ * Baseline: our broker as `kawasan broker` builds it (logins, ACL, packet guard, read-ahead) with a
+ * sink that takes every message at once and stores nothing: the broker's own CPU per message in
+ * the in-broker process, so ingest's increment is what is above it. (The relay overstates the
+ * broker's share: it includes a subscriber, and in-broker nothing is forwarded.)
+ */
+async function brokerAlone(shape: Shape): Promise<Relay> {
+  const ctx = benchContext('http://127.0.0.1:1', 'unused')
+  const broker = new KawasanBroker({
+    site,
+    log: silentLogger(),
+    metrics: new Registry(),
+    sink: { accept: () => Promise.resolve() },
+    limits: ctx.config.broker,
+  })
+  const { port } = await broker.start({ host: '127.0.0.1', port: 0 })
+  const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
+  let usage = perProcess({})
+  const r = await fullSpeed(`mqtt://127.0.0.1:${port}`, gateways(), shape, messages, () => {
+    usage = perProcess({})
+  })
+  const wall = r.finishedAt - r.startedAt
+  const rate = (r.acked * shape.perMessage) / (wall / 1000)
+  const used = usage(wall, { readings: r.acked * shape.perMessage, messages: r.acked })
+  emit({
+    bench: 'kawasan_broker_alone_baseline',
+    path: 'kawasan broker, sink that stores nothing',
+    shape: shape.name,
+    messages: r.acked,
+    readings_per_s: Math.round(rate),
+    ...used,
+    note: 'kawasan = our broker (auth, ACL, guards, read-ahead) with no ingest',
+  })
+  await broker.stop()
+  return {
+    rate,
+    cpuUsPerReading: used.kawasan_cpu_us_per_reading!,
+    cpuUsPerMessage: used.kawasan_cpu_us_per_message!,
+  }
+}
+
 interface Baselines {
   raw: number
   relay: Record<number, Relay>
+  /** Our broker with no ingest (brokerAlone), per shape. */
+  broker: Record<number, Relay>
 }
 
 function ratios(rate: number, shape: Shape, base: Baselines) {
@@ -400,20 +445,18 @@ function ratios(rate: number, shape: Shape, base: Baselines) {
 }
 
 /**
- * The in-broker process is a broker and ingest: the relay baseline's CPU per message (aedes
- * taking a QoS 1 message and relaying it, plus an mqtt.js subscriber parsing it) stands for the
- * broker's share, and what is above it is ingest's own increment (an upper bound on the broker's
- * share: in-broker, aedes forwards nothing).
+ * The in-broker process is a broker and ingest: our broker alone with the same load (brokerAlone)
+ * is the broker's share, and what is above it is ingest's own increment.
  */
 function brokerShare(used: Record<string, number>, shape: Shape, base: Baselines) {
-  const relay = base.relay[shape.perMessage]
-  if (!relay) return {}
+  const broker = base.broker[shape.perMessage]
+  if (!broker) return {}
   return {
-    broker_share_cpu_us_per_message: relay.cpuUsPerMessage,
-    ingest_increment_cpu_us_per_reading: +(used.kawasan_cpu_us_per_reading! - relay.cpuUsPerReading).toFixed(
+    broker_share_cpu_us_per_message: broker.cpuUsPerMessage,
+    ingest_increment_cpu_us_per_reading: +(used.kawasan_cpu_us_per_reading! - broker.cpuUsPerReading).toFixed(
       2,
     ),
-    ingest_increment_cpu_us_per_message: +(used.kawasan_cpu_us_per_message! - relay.cpuUsPerMessage).toFixed(
+    ingest_increment_cpu_us_per_message: +(used.kawasan_cpu_us_per_message! - broker.cpuUsPerMessage).toFixed(
       2,
     ),
   }
@@ -589,7 +632,7 @@ try {
   const runs: Record<string, number>[] = []
   for (let repeat = 0; repeat < REPEAT; repeat++) {
     currentRepeat = repeat
-    const base: Baselines = { raw, relay: {} }
+    const base: Baselines = { raw, relay: {}, broker: {} }
     const summary: Record<string, number> = {}
     runs.push(summary)
     const latency = repeat === 0 // publish → queryable at half rate: measured once
@@ -599,6 +642,11 @@ try {
       base.relay[shape.perMessage] = relay
       summary[`${key}_aedes_relay_readings_per_s`] = Math.round(relay.rate)
       summary[`${key}_aedes_relay_cpu_us_per_reading`] = relay.cpuUsPerReading
+      if (ONLY !== 'mosquitto') {
+        const alone = await brokerAlone(shape)
+        base.broker[shape.perMessage] = alone
+        summary[`${key}_broker_alone_cpu_us_per_message`] = alone.cpuUsPerMessage
+      }
       let inBrokerRate: number | undefined
       const runId = `s${i}r${repeat}`
       if (ONLY !== 'mosquitto') {
