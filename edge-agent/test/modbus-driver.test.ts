@@ -8,6 +8,7 @@ import {
   encodeRegisters,
   REGISTER_TYPES,
   type RegisterType,
+  registerCount,
   WORD_ORDERS,
 } from '../src/register-decode.js'
 import { setWords, startModbusServer, type TestModbusServer } from './helpers/modbus-server.js'
@@ -57,6 +58,19 @@ describe('register decoding', () => {
     for (const type of REGISTER_TYPES) {
       for (const order of WORD_ORDERS)
         expect(decodeRegisters(encodeRegisters(values[type], type, order), type, order)).toBe(values[type])
+    }
+  })
+
+  it('decodes a value in place inside a block read, between other registers', () => {
+    for (const type of REGISTER_TYPES) {
+      const value = type.startsWith('float') ? -7.5 : type.startsWith('uint') ? 7 : -7
+      for (const order of WORD_ORDERS) {
+        const block = [0xdead, 0xbeef, ...encodeRegisters(value, type, order), 0x1234]
+        expect(decodeRegisters(block, type, order, 2)).toBe(value)
+      }
+      // A value running past the end of the block is refused, not read from stale registers.
+      const short = Array.from({ length: registerCount(type) }, () => 0)
+      expect(() => decodeRegisters(short, type, 'ABCD', 1)).toThrow(RangeError)
     }
   })
 
