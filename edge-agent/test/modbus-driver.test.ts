@@ -104,6 +104,17 @@ describe('modbus driver against a real Modbus TCP server', () => {
     await server.stop()
   })
 
+  it('keeps nothing of a finished request: modbus-serial would hold 256 per connection', async () => {
+    const holding = new Map<number, number>()
+    setWords(holding, 0, encodeRegisters(1, 'float32', 'ABCD'))
+    server.units.set(9, { holding })
+    // More requests than modbus-serial's ring of TCP transaction ids (256), so it has wrapped.
+    for (let i = 0; i < 300; i++) expect(await bus.read(9, 'holding', 0, 2, 500)).toEqual([0x3f80, 0])
+    // Its table of transactions, each holding the response, a promise and callbacks (~2 KB).
+    const client = (bus as unknown as { client: { _transactions: Record<string, unknown> } }).client
+    expect(Object.keys(client._transactions)).toEqual([])
+  })
+
   it('reads and decodes each register type and word order with scale and unit conversion', async () => {
     const holding = new Map<number, number>()
     const input = new Map<number, number>()
