@@ -181,11 +181,11 @@ export class ModbusBus {
 }
 
 /**
- * modbus-serial keeps every finished TCP request (its response Buffer, promise and callbacks, ~2 KB)
- * in a table by transaction id until the id comes round again, 256 requests later: ~0.6 MB per
- * connection, a third of what 200 meters behind 4 gateways added to the heap (docs/PERFORMANCE.md,
- * "Edge agent"). Requests on a bus run one at a time, so once one has finished none is waiting;
- * a late answer to a forgotten id is ignored by modbus-serial, as one to an unknown id.
+ * modbus-serial keeps every finished TCP request (its response Buffer, promise and callbacks,
+ * ~2 KB) in a table by transaction id until the id comes round again, 256 requests later: ~0.6 MB
+ * per connection, more than half of what 200 meters behind 4 gateways added to the live heap
+ * (docs/PERFORMANCE.md, "Edge agent"). Requests on a bus run one at a time, so once one has
+ * finished none is waiting; modbus-serial ignores a late answer to a forgotten id, as to an unknown one.
  */
 function forgetTransactions(client: ModbusRTU): void {
   const table = (client as unknown as { _transactions?: Record<string, unknown> })._transactions
