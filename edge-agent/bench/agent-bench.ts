@@ -127,6 +127,19 @@ function procStats(pid: number): { rssMb: number; cpuTicks: number } {
   return { rssMb: rssKb / 1024, cpuTicks: Number(fields[11]) + Number(fields[12]) }
 }
 
+/**
+ * Where the resident memory is (/proc/PID/smaps_rollup): pages of files (the node binary and its
+ * libraries, of which ICU's data) and anonymous memory (V8's heap, malloc, thread stacks).
+ */
+function residentSplit(pid: number): { file_backed_mb: number; anonymous_mb: number } {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0)
+  return {
+    file_backed_mb: round((kb('Rss') - kb('Anonymous')) / 1024),
+    anonymous_mb: round(kb('Anonymous') / 1024),
+  }
+}
+
 function startAgent(config: string): ChildProcess {
   const args = values['node-args']?.split(' ').filter(Boolean) ?? []
   return spawn(process.execPath, [...args, AGENT_BUNDLE, 'run', '--config', config], {
@@ -173,6 +186,7 @@ async function steadyState(devices = DEVICES) {
     rss.push(procStats(pid).rssMb)
   }
   const after = procStats(pid)
+  const split = residentSplit(pid)
   const c1 = broker.counts()
   const elapsed = (performance.now() - t0) / 1000
   await stopAgent(child)
@@ -186,6 +200,7 @@ async function steadyState(devices = DEVICES) {
     seconds: Math.round(elapsed * 10) / 10,
     rss_mb_avg: round(rss.reduce((a, b) => a + b, 0) / rss.length),
     rss_mb_max: round(Math.max(...rss)),
+    rss_at_end: split,
     cpu_pct_of_one_core: round(((after.cpuTicks - before.cpuTicks) / CLK_TCK / elapsed) * 100),
     readings_per_s: round((c1.readings - c0.readings) / elapsed),
     expected_readings_per_s: devices,
@@ -293,8 +308,9 @@ async function bareNode() {
     rss.push(procStats(child.pid as number).rssMb)
     await sleep(500)
   }
+  const split = residentSplit(child.pid as number)
   await stopAgent(child)
-  return { rss_mb_avg: round(rss.reduce((a, b) => a + b, 0) / rss.length) }
+  return { rss_mb_avg: round(rss.reduce((a, b) => a + b, 0) / rss.length), rss_at_end: split }
 }
 
 const bare = await bareNode()

@@ -12,6 +12,24 @@ import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+// zod re-exports its ~50 translations of error messages as `z.locales`, a third of its code in the
+// bundle (300 KB of source held in memory); the agent reports in English only (zod's default, `en`,
+// which zod configures from its own import). Only that one stays.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (a) =>
+      /[\\/]zod[\\/]v4[\\/]/.test(a.importer)
+        ? { path: join(dirname(a.importer), '..', 'locales', 'index.js'), namespace: 'zod-locales' }
+        : undefined,
+    )
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (a) => ({
+      contents: "export { default as en } from './en.js'",
+      resolveDir: dirname(a.path),
+    }))
+  },
+}
 const outdir = join(root, 'dist')
 mkdirSync(outdir, { recursive: true }) // a fresh clone has none (dist/ is not committed)
 for (const f of readdirSync(outdir, { withFileTypes: true }).filter((e) => e.isFile()))
@@ -28,6 +46,7 @@ await build({
   format: 'esm',
   target: 'node20',
   external: ['serialport', 'bufferutil', 'utf-8-validate'],
+  plugins: [zodEnglishOnly],
   // Smaller source text to hold in memory; names kept so stack traces and errors stay readable.
   minifyWhitespace: true,
   minifySyntax: true,

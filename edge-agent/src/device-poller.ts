@@ -135,7 +135,7 @@ export class DevicePoller {
       h.consecutiveFailures = 0
       h.nextAttemptTs = undefined
       h.lastSampleTs = ts
-      if (Object.keys(values).length > 0) this.o.onSample(this.o.id, values, ts, clockOffsetMs)
+      if (hasAny(values)) this.o.onSample(this.o.id, values, ts, clockOffsetMs)
     } catch (err) {
       const e = err as AgentError
       h.failures++
@@ -166,4 +166,10 @@ export class DevicePoller {
       }
     }
   }
+}
+
+/** Whether a sample has any value (without the array Object.keys builds at every poll). */
+function hasAny(values: MetricValues): boolean {
+  for (const _ in values) return true
+  return false
 }

@@ -99,6 +99,8 @@ export class ModbusBus {
       // the connection, since other units behind the same gateway still answer.
       if (classified.code === 'DEVICE_UNREACHABLE' || !client.isOpen) await this.dropClient()
       throw classified
+    } finally {
+      forgetTransactions(client)
     }
   }
 
@@ -176,6 +178,18 @@ export class ModbusBus {
       setTimeout(resolve, 500).unref()
     })
   }
+}
+
+/**
+ * modbus-serial keeps every finished TCP request (its response Buffer, promise and callbacks,
+ * ~2 KB) in a table by transaction id until the id comes round again, 256 requests later: ~0.6 MB
+ * per connection, more than half of what 200 meters behind 4 gateways added to the live heap
+ * (docs/PERFORMANCE.md, "Edge agent"). Requests on a bus run one at a time, so once one has
+ * finished none is waiting; modbus-serial ignores a late answer to a forgotten id, as to an unknown one.
+ */
+function forgetTransactions(client: ModbusRTU): void {
+  const table = (client as unknown as { _transactions?: Record<string, unknown> })._transactions
+  if (table) for (const id in table) delete table[id]
 }
 
 /** Rejects with `onTimeout()` when `p` takes longer than `ms`. */

@@ -8,6 +8,7 @@ import {
   encodeRegisters,
   REGISTER_TYPES,
   type RegisterType,
+  registerCount,
   WORD_ORDERS,
 } from '../src/register-decode.js'
 import { setWords, startModbusServer, type TestModbusServer } from './helpers/modbus-server.js'
@@ -60,6 +61,19 @@ describe('register decoding', () => {
     }
   })
 
+  it('decodes a value in place inside a block read, between other registers', () => {
+    for (const type of REGISTER_TYPES) {
+      const value = type.startsWith('float') ? -7.5 : type.startsWith('uint') ? 7 : -7
+      for (const order of WORD_ORDERS) {
+        const block = [0xdead, 0xbeef, ...encodeRegisters(value, type, order), 0x1234]
+        expect(decodeRegisters(block, type, order, 2)).toBe(value)
+      }
+      // A value running past the end of the block is refused, not read from stale registers.
+      const short = Array.from({ length: registerCount(type) }, () => 0)
+      expect(() => decodeRegisters(short, type, 'ABCD', 1)).toThrow(RangeError)
+    }
+  })
+
   it('groups neighbouring registers into reads of at most 125 registers', () => {
     const blocks = planReads(
       [
@@ -88,6 +102,17 @@ describe('modbus driver against a real Modbus TCP server', () => {
   afterAll(async () => {
     await bus.close()
     await server.stop()
+  })
+
+  it('keeps nothing of a finished request: modbus-serial would hold 256 per connection', async () => {
+    const holding = new Map<number, number>()
+    setWords(holding, 0, encodeRegisters(1, 'float32', 'ABCD'))
+    server.units.set(9, { holding })
+    // More requests than modbus-serial's ring of TCP transaction ids (256), so it has wrapped.
+    for (let i = 0; i < 300; i++) expect(await bus.read(9, 'holding', 0, 2, 500)).toEqual([0x3f80, 0])
+    // Its table of transactions, each holding the response, a promise and callbacks (~2 KB).
+    const client = (bus as unknown as { client: { _transactions: Record<string, unknown> } }).client
+    expect(Object.keys(client._transactions)).toEqual([])
   })
 
   it('reads and decodes each register type and word order with scale and unit conversion', async () => {

@@ -1,5 +1,5 @@
 /**
- * The process settings infra/systemd/kawasan-agent.service gives the agent (V8 heap flags in
+ * The process settings infra/systemd/kawasan-agent.service gives the agent (V8 heap and thread pool in
  * NODE_OPTIONS, glibc's MALLOC_ARENA_MAX), so benchmarks and fault tests run it as a gateway does.
  * Only these two: the unit's other variables (config path, NODE_ENV) are the caller's business.
  */

@@ -3,40 +3,20 @@
  * agent's simulator driver use the same ones). Time is always passed in; nothing reads the clock.
  */
 
-// Building an Intl.DateTimeFormat is costly (~20 µs); one per zone is enough.
-const formatters = new Map<string, Intl.DateTimeFormat>()
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-      weekday: 'short',
-    })
-    formatters.set(timeZone, f)
-  }
-  return f
-}
+import { utcOffsetMs } from './zone-offset.js'
 
 /** Local clock time of an instant in an IANA zone, as fractional hours and day of year. */
 export function localTime(
   tsMs: number,
   timeZone: string,
 ): { hour: number; dayOfYear: number; weekday: number } {
-  const parts = formatterFor(timeZone).formatToParts(new Date(tsMs))
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '0'
-  const year = Number(get('year'))
-  const dayStart = Date.UTC(year, Number(get('month')) - 1, Number(get('day')))
+  // The zone's clock read as if it were UTC (whole seconds, as a formatted clock shows them).
+  const local = new Date(Math.floor(tsMs / 1000) * 1000 + utcOffsetMs(tsMs, timeZone))
+  const year = local.getUTCFullYear()
+  const dayStart = Date.UTC(year, local.getUTCMonth(), local.getUTCDate())
   const dayOfYear = Math.floor((dayStart - Date.UTC(year, 0, 1)) / 86_400_000) + 1
-  const hour = Number(get('hour')) + Number(get('minute')) / 60 + Number(get('second')) / 3600
-  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(get('weekday'))
-  return { hour, dayOfYear, weekday }
+  const hour = local.getUTCHours() + local.getUTCMinutes() / 60 + local.getUTCSeconds() / 3600
+  return { hour, dayOfYear, weekday: local.getUTCDay() }
 }
 
 /** Small repeatable pseudo-noise in [-1, 1] from a seed and a time bucket (no Math.random). */

@@ -40,8 +40,8 @@ export function planReads(specs: readonly RegisterSpec[], maxGap: number): ReadB
   return blocks
 }
 
-export function decodeEntry(spec: RegisterSpec, words: readonly number[]): number | undefined {
-  const raw = decodeRegisters(words, spec.type, spec.word_order)
+export function decodeEntry(spec: RegisterSpec, words: readonly number[], at = 0): number | undefined {
+  const raw = decodeRegisters(words, spec.type, spec.word_order, at)
   if (!Number.isFinite(raw)) return undefined // NaN marks "not available" on many float meters
   const v = raw * spec.scale * (unitFactor(spec.metric, spec.unit) ?? 1)
   // Round away float32 noise (0.1 kWh stored as 0.10000000149): 9 significant digits is more than
@@ -79,7 +79,7 @@ export class ModbusDriver implements DeviceDriver {
           block.length,
           this.o.timeoutMs,
         )
-        for (const e of block.entries) this.put(out, e, words.slice(e.address - block.address))
+        for (const e of block.entries) this.put(out, e, words, e.address - block.address)
         ok++
       } catch (err) {
         const e = err as AgentError
@@ -101,8 +101,8 @@ export class ModbusDriver implements DeviceDriver {
     return this.unreadableCount
   }
 
-  private put(out: MetricValues, spec: RegisterSpec, words: readonly number[]): void {
-    const v = decodeEntry(spec, words)
+  private put(out: MetricValues, spec: RegisterSpec, words: readonly number[], at = 0): void {
+    const v = decodeEntry(spec, words, at)
     if (v !== undefined) out[spec.metric] = v
     else this.unreadableCount++
   }
