@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs Debian packages Kawasan needs beyond npm (influxdb, mosquitto, chromium, ...), only when the
-# command they provide is missing. Usage: ensure-debian-packages.sh PACKAGE[:COMMAND] ...
+# command they provide is missing. Usage: ensure-debian-packages.sh PACKAGE[:COMMAND|:/FILE] ...
 # It says what it installs; it never starts a service (Kawasan starts its own copies on loopback).
 set -euo pipefail
 missing=()
 for spec in "$@"; do
   pkg="${spec%%:*}"; cmd="${spec#*:}"; [ "$cmd" = "$spec" ] && cmd="$pkg"
-  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
+  if [ "${cmd#/}" != "$cmd" ]; then
+    [ -e "$cmd" ] || missing+=("$pkg") # a package without a command: a file it installs
+  elif ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
     missing+=("$pkg")
   fi
 done
