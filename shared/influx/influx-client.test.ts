@@ -5,9 +5,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { countPoints, freshDatabase } from '../../test/helpers/influx.js'
-import { InfluxClient, InfluxWriteError } from './influx-client.js'
+import { BODY_PART_BYTES, InfluxClient, InfluxWriteError, writeBodyParts } from './influx-client.js'
 
 const closers: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -121,5 +122,43 @@ describe('InfluxClient.writeLines', () => {
     )
     expect(refused.failure).toEqual({ kind: 'retry' })
     expect(refused.message).toMatch(/unreachable .*ECONNREFUSED/)
+  })
+})
+
+describe('writeBodyParts', () => {
+  it('is the chunks joined by a newline, in parts no larger than a part unless one chunk is', () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.string({ unit: 'grapheme', maxLength: 200 }), // multi-byte UTF-8
+      fc.constantFrom('x'.repeat(BODY_PART_BYTES + 5), 'é'.repeat(30_000), 'y'.repeat(21_845)),
+    )
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.integer({ min: 60_000, max: 70_000 }).map((n) => new Uint8Array(n).fill(65)),
+    )
+    fc.assert(
+      fc.property(fc.array(fc.oneof(text, bytes), { maxLength: 40 }), (chunks) => {
+        const { parts, length } = writeBodyParts(chunks)
+        const expected: Buffer[] = []
+        chunks.forEach((c, i) => {
+          if (i > 0) expected.push(Buffer.from('\n'))
+          expected.push(typeof c === 'string' ? Buffer.from(c, 'utf8') : Buffer.from(c))
+        })
+        const body = Buffer.concat(parts)
+        expect(body.equals(Buffer.concat(expected))).toBe(true)
+        expect(length).toBe(body.length)
+        for (const part of parts) {
+          if (part.length <= BODY_PART_BYTES) continue
+          expect(
+            chunks.some((c) => (typeof c === 'string' ? Buffer.byteLength(c) : c.length) === part.length),
+          ).toBe(true)
+        }
+      }),
+      {
+        numRuns: 300,
+        // Two-byte text after 10 KB of a part: room counted in characters, not bytes, cuts it.
+        examples: [[['a'.repeat(10_000), 'é'.repeat(30_000)]]],
+      },
+    )
   })
 })
