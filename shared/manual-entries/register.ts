@@ -126,24 +126,21 @@ export class ManualEntries {
           problems.push(`${where}${resolved.problem}`)
           continue
         }
-        const device = resolved.device
+        // What every kind of entry carries; each kind adds its period and values.
+        const head = { id: c.id, plant: c.plant, device: resolved.device }
         let values: ManualEntry
         if (c.kind === 'correction')
           values = {
-            id: c.id,
+            ...head,
             kind: c.kind,
-            plant: c.plant,
-            device,
             start: Date.parse(c.from),
             end: Date.parse(c.to),
             energy_kwh: c.energy_kwh,
           }
         else if (c.kind === 'meter_replacement')
           values = {
-            id: c.id,
+            ...head,
             kind: c.kind,
-            plant: c.plant,
-            device,
             start: Date.parse(c.at),
             end: Date.parse(c.at),
             old_final_kwh: c.old_final_kwh,
@@ -153,10 +150,8 @@ export class ManualEntries {
           const conv = toMeterUnit(c.fuel, c.quantity, c.unit, bundledFactorSet())
           if ('problem' in conv) problems.push(`${where}${conv.problem}`)
           const d: FuelDelivery = {
-            id: c.id,
+            ...head,
             kind: c.kind,
-            plant: c.plant,
-            device,
             fuel: c.fuel,
             quantity: c.quantity,
             unit: c.unit,
@@ -169,10 +164,8 @@ export class ManualEntries {
           values = d
         } else {
           const b: UtilityBill = {
-            id: c.id,
+            ...head,
             kind: c.kind,
-            plant: c.plant,
-            device,
             start: Date.parse(c.from),
             end: Date.parse(c.to),
             energy_kwh: c.energy_kwh,
