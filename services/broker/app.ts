@@ -36,7 +36,9 @@ import { type RefusalContext, type RefusalKind, RefusalRecorder } from './refusa
 import { answerTimeRequest } from './time-service.js'
 
 export interface TelemetrySink {
-  accept(topic: string, payload: Buffer): Promise<unknown>
+  /** `stored` settles once the message is stored (its PUBACK waits for it); messages stored in one
+   * write may share one promise. */
+  accept(topic: string, payload: Buffer): { stored: Promise<unknown> }
   /** True while the sink holds as much as it may: the broker stops reading from publishers. */
   readonly isFull?: boolean
   onDrain?(listener: () => void): void
@@ -528,20 +530,7 @@ export class KawasanBroker {
       return
     }
     if (sink.isFull) this.pause(client)
-    this.readAhead.hold(
-      client,
-      payload.length,
-      sink.accept(topic, payload),
-      () => done(),
-      (err: Error) => {
-        // Not stored (ingest stopping): never acknowledge; drop the connection so the gateway resends.
-        this.options.log.warn(
-          { clientId: client.id, err: err.message },
-          'telemetry not stored; closing connection without PUBACK',
-        )
-        client.close()
-      },
-    )
+    this.readAhead.hold(client, payload.length, sink.accept(topic, payload).stored, done, this.notStored)
   }
 
   /**
@@ -569,15 +558,9 @@ export class KawasanBroker {
     this.readAhead.hold(
       client,
       payload.length,
-      sink.accept(packet.topic, payload),
-      () => done(),
-      (err: Error) => {
-        this.options.log.warn(
-          { clientId: client.id, err: err.message },
-          'Sparkplug message not stored; closing connection without PUBACK',
-        )
-        client.close()
-      },
+      sink.accept(packet.topic, payload).stored,
+      done,
+      this.notStored,
     )
   }
 
@@ -623,6 +606,16 @@ export class KawasanBroker {
   }
 
   /** Back-pressure: stop reading this client's socket until the sink drains. */
+  /** A held message ingest could not store (stopping): never acknowledged; the connection is
+   * dropped so the gateway resends it. One function for every message, not a closure each. */
+  private readonly notStored = (client: Client, err: Error): void => {
+    this.options.log.warn(
+      { clientId: client.id, err: err.message },
+      'message not stored; closing connection without PUBACK',
+    )
+    client.close()
+  }
+
   private pause(client: Client): void {
     const conn = client.conn as unknown as Conn
     if (this.paused.has(conn)) return

@@ -17,11 +17,23 @@ import type { ReadAheadLimits } from './read-ahead.js'
 /** A sink whose writes finish when the test says so. */
 class HeldSink implements TelemetrySink {
   readonly held: { seq: number; bytes: number; finish(): void }[] = []
-  accept(_topic: string, payload: Buffer): Promise<unknown> {
-    return new Promise<void>((resolve) => {
+  accept(_topic: string, payload: Buffer): { stored: Promise<unknown> } {
+    const stored = new Promise<void>((resolve) => {
       const seq = (JSON.parse(payload.toString()) as { seq: number }).seq
       this.held.push({ seq, bytes: payload.length, finish: resolve })
     })
+    return { stored }
+  }
+}
+
+/** A sink that answers every message with one promise, as ingest answers the messages of one
+ * write batch. */
+class SharedSink implements TelemetrySink {
+  accepted = 0
+  constructor(readonly stored: Promise<void>) {}
+  accept(): { stored: Promise<unknown> } {
+    this.accepted++
+    return { stored: this.stored }
   }
 }
 
@@ -93,6 +105,24 @@ describe('broker read-ahead while writes are under way', () => {
     await Promise.all(acks)
     clearInterval(writes)
     expect(sink.held.map((h) => h.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i))
+  })
+
+  it('acknowledges every message that shares one write, also those that come after it settled', async () => {
+    let store!: () => void
+    const sink = new SharedSink(new Promise<void>((resolve) => (store = resolve)))
+    const client = await start(sink)
+    const first = Array.from({ length: 20 }, (_, i) =>
+      client.publishAsync(TOPIC, message(i, 100), { qos: 1 }),
+    )
+    await until('20 messages held', () => sink.accepted === 20, 10_000)
+    store()
+    await Promise.all(first)
+    // The same promise, settled long ago: each message must still be acknowledged.
+    const later = Array.from({ length: 20 }, (_, i) =>
+      client.publishAsync(TOPIC, message(20 + i, 100), { qos: 1 }),
+    )
+    await Promise.all(later)
+    expect(sink.accepted).toBe(40)
   })
 
   it('sends PUBACKs in the order the messages came, though the later writes end first', async () => {

@@ -33,6 +33,15 @@ export interface ReadAheadLimits {
 
 export const DEFAULT_READ_AHEAD: ReadAheadLimits = { maxHeldBytes: 2 * 1024 * 1024, maxHeldMessages: 500 }
 
+/**
+ * The messages of one connection waiting for the same write: ingest gives every message of a write
+ * batch the batch's promise, so one callback settles them all (not a promise per message).
+ */
+interface Group {
+  outcome: 'pending' | 'stored' | 'failed'
+  error?: Error
+}
+
 /** A message held until its write, in the order its connection sent it. */
 interface Held {
   bytes: number
@@ -40,15 +49,15 @@ interface Held {
   taken: boolean
   /** Counted against the connection's bounds. */
   counted: boolean
-  outcome: 'pending' | 'stored' | 'failed'
+  group: Group
   /** Acknowledged (or failed) already: nothing of it is left to take out. */
   done: boolean
-  error?: Error
   ack: () => void
-  fail: (err: Error) => void
+  fail: (client: Client, err: Error) => void
 }
 
 interface Flow {
+  owner: Client
   client: ParsingClient
   heldBytes: number
   heldMessages: number
@@ -57,6 +66,9 @@ interface Flow {
   /** Messages to take out of aedes's count at the next turn (one timer per connection and turn). */
   toTake: Held[]
   immediate: NodeJS.Immediate | undefined
+  /** The promise of the last held message and its group, for the next message of the same batch. */
+  lastStored: Promise<unknown> | undefined
+  lastGroup: Group | undefined
 }
 
 export class ReadAhead {
@@ -79,22 +91,26 @@ export class ReadAhead {
     bytes: number,
     stored: Promise<unknown>,
     ack: () => void,
-    fail: (err: Error) => void,
+    fail: (client: Client, err: Error) => void,
   ): void {
     let flow = this.flows.get(client)
     if (!flow) {
       flow = {
+        owner: client,
         client: client as unknown as ParsingClient,
         heldBytes: 0,
         heldMessages: 0,
         queue: [],
         toTake: [],
         immediate: undefined,
+        lastStored: undefined,
+        lastGroup: undefined,
       }
       this.flows.set(client, flow)
     }
     const f = flow
-    const held: Held = { bytes, taken: false, counted: false, outcome: 'pending', done: false, ack, fail }
+    const group = this.groupOf(f, stored)
+    const held: Held = { bytes, taken: false, counted: false, group, done: false, ack, fail }
     f.queue.push(held)
     if (
       ReadAhead.supported(client) &&
@@ -108,17 +124,26 @@ export class ReadAhead {
       // aedes is inside its parse loop now: the count is changed once it has handed out the read.
       f.immediate ??= setImmediate(() => this.take(f))
     }
+  }
+
+  /** The group of the connection's last message when it waits for the same promise, else a new one. */
+  private groupOf(f: Flow, stored: Promise<unknown>): Group {
+    if (stored === f.lastStored && f.lastGroup?.outcome === 'pending') return f.lastGroup
+    const group: Group = { outcome: 'pending' }
+    f.lastStored = stored
+    f.lastGroup = group
     stored.then(
       () => {
-        held.outcome = 'stored'
+        group.outcome = 'stored'
         this.settle(f)
       },
       (err: Error) => {
-        held.outcome = 'failed'
-        held.error = err
+        group.outcome = 'failed'
+        group.error = err
         this.settle(f)
       },
     )
+    return group
   }
 
   /** Takes the waiting messages out of aedes's count for their read, reading on at zero. */
@@ -142,7 +167,7 @@ export class ReadAhead {
 
   /** Acknowledges from the front while the front is settled. */
   private settle(f: Flow): void {
-    while (f.queue.length > 0 && f.queue[0]!.outcome !== 'pending') {
+    while (f.queue.length > 0 && f.queue[0]!.group.outcome !== 'pending') {
       const h = f.queue.shift()!
       h.done = true
       if (h.counted) {
@@ -151,8 +176,12 @@ export class ReadAhead {
       }
       // Put back before aedes, at the end of this PUBACK, takes it out again.
       if (h.taken) f.client._parsingBatch++
-      if (h.outcome === 'stored') h.ack()
-      else h.fail(h.error!)
+      if (h.group.outcome === 'stored') h.ack()
+      else h.fail(f.owner, h.group.error!)
+    }
+    if (f.queue.length === 0) {
+      f.lastStored = undefined
+      f.lastGroup = undefined
     }
   }
 }

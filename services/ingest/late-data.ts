@@ -21,9 +21,10 @@ export function lateDataMarkers(
   lateAfterMs: number,
 ): readonly PointData[] {
   if (lateAfterMs <= 0) return NONE
-  // Live readings (the usual case) make nothing: the map is made at the first late one.
+  // Live readings (the usual case) make nothing. A message's readings are mostly of one plant and
+  // hour in a row: no key string for those, and no map until a second plant or hour.
+  let first: PointData | undefined
   let seen: Map<string, PointData> | undefined
-  // A message's readings are mostly of one plant and hour in a row: no key string for those.
   let last: { cluster: string; plant: string; hour: number } | undefined
   for (const p of points) {
     if (p.time >= now - lateAfterMs) continue
@@ -32,17 +33,27 @@ export function lateDataMarkers(
     const hour = Math.floor(p.time / HOUR_MS) * HOUR_MS
     if (last && last.hour === hour && last.plant === plant && last.cluster === cluster) continue
     last = { cluster, plant, hour }
-    const key = `${cluster}\u0000${plant}\u0000${hour}`
-    seen ??= new Map()
-    if (seen.has(key)) continue
-    seen.set(key, {
+    const marker: PointData = {
       measurement: LATE_DATA_MEASUREMENT,
       tags: { cluster, plant },
       fields: { marked_at: now },
       time: hour,
-    })
+    }
+    if (!first) {
+      first = marker
+      continue
+    }
+    if (!seen) {
+      seen = new Map()
+      seen.set(keyOf(first), first)
+    }
+    const key = keyOf(marker)
+    if (!seen.has(key)) seen.set(key, marker)
   }
-  return seen ? [...seen.values()] : NONE
+  if (seen) return [...seen.values()]
+  return first ? [first] : NONE
 }
+
+const keyOf = (m: PointData): string => `${m.tags.cluster}\u0000${m.tags.plant}\u0000${m.time}`
 
 const NONE: readonly PointData[] = []

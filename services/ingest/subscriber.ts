@@ -178,23 +178,19 @@ export class IngestSubscriber {
       const pipelined = send !== undefined && packet.qos === 1 && packet.messageId !== undefined
       const entry = { messageId: packet.messageId ?? -1, generation: queue.generation, written: false }
       if (pipelined) queue.pending.push(entry)
-      this.pipeline
-        .accept(packet.topic, payload)
-        .then(
-          () => {
-            if (!pipelined) return callback()
-            entry.written = true
-            this.sendWrittenAcks(client, queue, send)
-          },
-          (err: Error) => {
-            log.warn({ err: err.message }, 'message not stored; leaving it unacknowledged')
-            client.end(true)
-          },
-        )
-        .finally(() => {
-          this.handling--
-          this.lastMessageAt = Date.now()
-        })
+      this.pipeline.accept(packet.topic, payload).stored.then(
+        () => {
+          this.handled()
+          if (!pipelined) return callback()
+          entry.written = true
+          this.sendWrittenAcks(client, queue, send)
+        },
+        (err: Error) => {
+          this.handled()
+          log.warn({ err: err.message }, 'message not stored; leaving it unacknowledged')
+          client.end(true)
+        },
+      )
       // Pipelined: mqtt.js now "sends" the PUBACK, which the wrapper above holds until the write.
       if (pipelined) callback()
     }
@@ -223,6 +219,12 @@ export class IngestSubscriber {
   }
 
   /** Sends, in arrival order, the PUBACKs of the messages at the head of the queue that are written. */
+  /** A message's write settled (stored or not): it no longer keeps a draining stop waiting. */
+  private handled(): void {
+    this.handling--
+    this.lastMessageAt = Date.now()
+  }
+
   private sendWrittenAcks(client: MqttClient, queue: AckQueue, send: SendPacket | undefined): void {
     while (queue.pending.length > 0) {
       const head = queue.pending[0]!

@@ -33,6 +33,7 @@ import {
   type BatchItem,
   DEFAULT_BATCHER_OPTIONS,
   LineBlock,
+  type TrailingLine,
   WriteBatcher,
 } from './write-batcher.js'
 
@@ -50,22 +51,37 @@ export interface PipelineOptions {
   sparkplug?: SparkplugIngest | undefined
 }
 
-export interface AcceptResult {
+/** What ingest made of one message: its counts now, and when InfluxDB holds it. */
+export interface Accepted {
   points: number
   deadLetters: number
+  /** Settles when every line of the message is stored (shared by the messages of one batch);
+   * rejects when they could not be (the caller then withholds the PUBACK). */
+  stored: Promise<void>
 }
 
+/** Messages and points of one write batch, counted in the metrics once it is stored. */
+interface BatchTally {
+  points: number
+  ok: number
+  partial: number
+  rejected: number
+}
+
+const newTally = (): BatchTally => ({ points: 0, ok: 0, partial: 0, rejected: 0 })
+
 export class TelemetryPipeline {
-  readonly batcher: WriteBatcher
+  readonly batcher: WriteBatcher<BatchTally>
   readonly sequences = new SequenceTracker()
   private readonly collisions = new TimestampCollisions()
   private readonly now: () => number
   private readonly deadLetters: DeadLetterEncoder
   private readonly loggedReasons = new Set<string>()
   private readonly drainListeners: (() => void)[] = []
-  /** Measurement and tags of each device's reading lines (one string per device of the site model),
-   * and its field encoder (a device sends the same metrics message after message). */
-  private readonly prefixes = new Map<string, { prefix: string; encoder: FieldsLineEncoder }>()
+  /** Measurement and tags of each device's reading lines, and its field encoder (a device sends the
+   * same metrics message after message), keyed by the device's tags object (validate-message.ts
+   * makes one per device of the site model). */
+  private readonly series = new WeakMap<object, { prefix: string; encoder: FieldsLineEncoder }>()
   /** Measurement and tags of each plant's late-data marker lines. */
   private readonly markerPrefixes = new Map<string, string>()
   private readonly m
@@ -169,6 +185,14 @@ export class TelemetryPipeline {
             },
           ]),
       },
+      newTally,
+      (tally) => {
+        // Counted per batch, once stored: per message, the increments were a measurable cost.
+        if (tally.points > 0) this.m.points.inc(tally.points)
+        if (tally.ok > 0) this.outcomes.ok.inc(tally.ok)
+        if (tally.partial > 0) this.outcomes.partial.inc(tally.partial)
+        if (tally.rejected > 0) this.outcomes.rejected.inc(tally.rejected)
+      },
     )
   }
 
@@ -182,12 +206,12 @@ export class TelemetryPipeline {
   }
 
   /**
-   * Validates and stores one message; resolves when InfluxDB holds every part of it. Rejects only
-   * when the lines could not be stored (the caller then withholds the PUBACK): whatever the payload,
-   * judging it never throws here, so a poison message is acknowledged as a dead letter instead of
-   * being resent forever and stalling the gateway's queue (docs/SECURITY.md).
+   * Validates one message and submits its lines; `stored` settles when InfluxDB holds every part of
+   * it, and rejects only when the lines could not be stored (the caller then withholds the PUBACK):
+   * whatever the payload, judging it never throws here, so a poison message is acknowledged as a
+   * dead letter instead of being resent forever and stalling the gateway's queue (docs/SECURITY.md).
    */
-  async accept(topic: string, payload: Buffer): Promise<AcceptResult> {
+  accept(topic: string, payload: Buffer): Accepted {
     if (this.options.sparkplug && isSparkplugTopic(topic)) return this.acceptSparkplug(topic, payload)
     const now = this.now()
     let result: ValidatedMessage
@@ -217,16 +241,17 @@ export class TelemetryPipeline {
       lines = []
     }
     if (result.source) {
-      const { plant, device, seq, count } = result.source
-      this.sequences.record(`${plant}/${device}`, seq, count, now)
+      const { key, seq, count } = result.source
+      this.sequences.record(key, seq, count, now)
     }
-    // Counted before the wait: nothing of the judged message but its lines is held until the write.
     const points = result.points.length
     const deadLetters = result.deadLetters.length
-    await this.store(result, lines, now)
-    const outcome = points === 0 ? 'rejected' : deadLetters > 0 ? 'partial' : 'ok'
-    this.outcomes[outcome].inc()
-    return { points, deadLetters }
+    const batch = this.store(result, lines, now)
+    batch.tally.points += points
+    if (points === 0) batch.tally.rejected++
+    else if (deadLetters > 0) batch.tally.partial++
+    else batch.tally.ok++
+    return { points, deadLetters, stored: batch.stored }
   }
 
   /** The Sparkplug host, for the part holding the MQTT connection to give it an outbox. */
@@ -235,7 +260,7 @@ export class TelemetryPipeline {
   }
 
   /** Sparkplug hook: the same storing, counting and acknowledge-after-write as our own telemetry. */
-  private async acceptSparkplug(topic: string, payload: Buffer): Promise<AcceptResult> {
+  private acceptSparkplug(topic: string, payload: Buffer): Accepted {
     const now = this.now()
     let result: SparkplugResult
     try {
@@ -247,56 +272,54 @@ export class TelemetryPipeline {
       }
     }
     const lines: BatchItem[] = result.points.map(toLine)
-    await this.store(result, lines, now)
-    if (lines.length > 0) this.m.messages.inc({ outcome: result.deadLetters.length > 0 ? 'partial' : 'ok' })
-    return { points: result.points.length, deadLetters: result.deadLetters.length }
+    const batch = this.store(result, lines, now)
+    batch.tally.points += result.points.length
+    if (lines.length > 0) {
+      if (result.deadLetters.length > 0) batch.tally.partial++
+      else batch.tally.ok++
+    }
+    return { points: result.points.length, deadLetters: result.deadLetters.length, stored: batch.stored }
   }
 
-  /** Adds the late-data markers and dead letters of a judged message to its reading lines, counts
-   * them and resolves when the batch holding them is stored: the same for our telemetry and Sparkplug. */
-  private async store(
-    result: Pick<ValidatedMessage, 'points' | 'deadLetters'>,
-    lines: BatchItem[],
-    now: number,
-  ): Promise<void> {
+  /** Submits the reading lines of a judged message with its dead letters and late-data markers
+   * (written once per batch, after its readings): the same for our telemetry and Sparkplug. */
+  private store(result: Pick<ValidatedMessage, 'points' | 'deadLetters'>, lines: BatchItem[], now: number) {
+    let markers: TrailingLine[] | undefined
     for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS))
-      lines.push(this.markerLine(marker))
+      (markers ??= []).push(this.markerLine(marker))
     for (const d of result.deadLetters) {
       lines.push(this.deadLetters.toLine(d))
       this.m.deadLetters.inc({ reason: d.reason })
       this.logOncePerKind(d)
     }
-    const points = result.points.length
-    await this.batcher.submit(lines)
-    this.m.points.inc(points)
+    return this.batcher.submit(lines, markers)
   }
 
-  /** A late-data marker's line, its measurement and tags encoded once per plant (the map is
-   * bounded by the site model's plants: validation refused every other). */
-  private markerLine(marker: PointData): string {
-    const key = `${marker.tags.cluster}/${marker.tags.plant}`
-    let prefix = this.markerPrefixes.get(key)
+  /** A late-data marker's line, keyed by its series and hour (a batch keeps the newest of each);
+   * its measurement and tags are encoded once per plant (the map is bounded by the site model's
+   * plants: validation refused every other). */
+  private markerLine(marker: PointData): TrailingLine {
+    const plantKey = `${marker.tags.cluster}/${marker.tags.plant}`
+    let prefix = this.markerPrefixes.get(plantKey)
     if (prefix === undefined) {
       prefix = linePrefix(marker.measurement, marker.tags)
-      this.markerPrefixes.set(key, prefix)
+      this.markerPrefixes.set(plantKey, prefix)
     }
-    return prefix + lineFieldsAndTime(marker)
+    return { key: `${prefix}${marker.time}`, line: prefix + lineFieldsAndTime(marker) }
   }
 
   /** The lines of a message's readings (at least one): all of one device, so they share one cached
    * prefix; no string fields, so they make a block (write-batcher.ts). */
   private readingBlock(result: ValidatedMessage): LineBlock {
-    const lines: string[] = []
     const first = result.points[0]!
-    const t = first.tags
-    const key = `${first.measurement}/${t.cluster}/${t.plant}/${t.device}/${t.role}`
-    let series = this.prefixes.get(key)
+    let series = this.series.get(first.tags)
     if (series === undefined) {
       series = { prefix: linePrefix(first.measurement, first.tags), encoder: new FieldsLineEncoder() }
-      // Keys are devices of the site model (validation refused every other): bounded by it.
-      this.prefixes.set(key, series)
+      this.series.set(first.tags, series)
     }
     const { prefix, encoder } = series
+    if (result.points.length === 1) return LineBlock.ofText(prefix + encoder.encode(first), 1)
+    const lines: string[] = []
     for (const p of result.points) lines.push(prefix + encoder.encode(p))
     return LineBlock.of(lines)
   }
@@ -304,7 +327,7 @@ export class TelemetryPipeline {
   /** Moves readings that would overwrite another reading of the device (same time, other seq) to dead letter. */
   private dropCollisions(topic: string, result: ValidatedMessage): void {
     if (!result.source) return
-    const key = `${result.source.plant}/${result.source.device}`
+    const key = result.source.key
     let kept = 0
     const points = result.points
     for (const p of points) {

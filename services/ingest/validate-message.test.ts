@@ -27,7 +27,14 @@ describe('validateTelemetry', () => {
         time: NOW - 1000,
       },
     ])
-    expect(r.source).toEqual({ cluster: 'cikarang', plant: 'plant-a', device: 'grid-main', seq: 5, count: 1 })
+    expect(r.source).toEqual({
+      cluster: 'cikarang',
+      plant: 'plant-a',
+      key: 'plant-a/grid-main',
+      device: 'grid-main',
+      seq: 5,
+      count: 1,
+    })
   })
 
   it.each([

@@ -7,11 +7,11 @@
  */
 import type { PointData } from '../../shared/influx/line-protocol.js'
 import { checkMetricValue, isMetricName } from '../../shared/metric-vocabulary.js'
-import type { SiteIndex } from '../../shared/site-model.js'
+import type { DeviceRef, SiteIndex } from '../../shared/site-model.js'
 import { type DeadLetterReason, READINGS_MEASUREMENT } from '../../shared/store-schema.js'
 import { isValidEnvelope, isValidReading } from '../../shared/telemetry-fast-check.js'
 import { MAX_PAYLOAD_BYTES, readingSchema, telemetryEnvelopeSchema } from '../../shared/telemetry-schema.js'
-import { parseDeviceTopic } from '../../shared/topics.js'
+import { type DeviceTopic, parseDeviceTopic } from '../../shared/topics.js'
 import { estateTime } from './clock-offset.js'
 import { type DeadLetter, excerptOf } from './dead-letter.js'
 
@@ -42,7 +42,17 @@ export interface ValidatedMessage {
   points: PointData[]
   deadLetters: DeadLetter[]
   /** Device, first reading number and reading count, when the envelope was readable (gap detection). */
-  source?: { cluster: string; plant: string; device: string; seq: number; count: number }
+  source?: MessageSource
+}
+
+export interface MessageSource {
+  cluster: string
+  plant: string
+  device: string
+  /** `plant/device`, one string per device (trackers key on it; no string is built per message). */
+  key: string
+  seq: number
+  count: number
 }
 
 /** An ISO time for a detail text; never throws (`new Date(9e15).toISOString()` does). */
@@ -63,6 +73,51 @@ function knownTags(
   return plantKnown ? { cluster: t.cluster, plant: t.plant } : { cluster: t.cluster }
 }
 
+/**
+ * What a telemetry topic of a site model's device gives every message: the device, its points'
+ * tags (one object, shared by the points of every message: ingest keys its line prefixes on it) and
+ * its tracker key. Made once per parsed topic (shared/topics.ts caches those) and site model.
+ */
+interface TopicDevice {
+  site: SiteIndex
+  ref: DeviceRef
+  tags: PointData['tags']
+  key: string
+}
+
+const topicDevices = new WeakMap<Readonly<DeviceTopic>, TopicDevice>()
+
+function deviceOfTopic(site: SiteIndex, t: Readonly<DeviceTopic>): TopicDevice | undefined {
+  const known = topicDevices.get(t)
+  if (known?.site === site) return known
+  const ref = site.device(t.cluster, t.plant, t.device)
+  // An unknown device is not remembered: a reloaded site model may know it.
+  if (!ref) return undefined
+  const made: TopicDevice = {
+    site,
+    ref,
+    tags: { cluster: t.cluster, plant: t.plant, device: t.device, role: ref.device.role },
+    key: `${t.plant}/${t.device}`,
+  }
+  topicDevices.set(t, made)
+  return made
+}
+
+/** A message refused whole, with its reason (tags only of what the site model knows). */
+function rejected(
+  site: SiteIndex,
+  t: Readonly<DeviceTopic> | undefined,
+  topic: string,
+  reason: DeadLetter['reason'],
+  detail: string,
+  excerpt: string,
+): ValidatedMessage {
+  return {
+    points: [],
+    deadLetters: [{ reason, detail, topic: topic.slice(0, 512), excerpt, ...knownTags(site, t) }],
+  }
+}
+
 export function validateTelemetry(
   topic: string,
   payload: Buffer,
@@ -71,52 +126,63 @@ export function validateTelemetry(
   limits = DEFAULT_LIMITS,
 ): ValidatedMessage {
   const t = parseDeviceTopic(topic)
-  // Dead-letter tags are looked up only when there is a dead letter (hot path: there is none).
-  let tags: Pick<DeadLetter, 'cluster' | 'plant' | 'device'> | undefined
-  const tagsOf = () => {
-    tags ??= knownTags(site, t)
-    return tags
-  }
-  const reject = (
-    reason: DeadLetter['reason'],
-    detail: string,
-    excerpt = excerptOf(payload),
-  ): ValidatedMessage => ({
-    points: [],
-    deadLetters: [{ reason, detail, topic: topic.slice(0, 512), excerpt, ...tagsOf() }],
-  })
   if (t?.kind !== 'telemetry')
-    return reject('unknown_topic', 'topic is not kawasan/v1/{cluster}/{plant}/{device}/telemetry')
+    return rejected(
+      site,
+      t,
+      topic,
+      'unknown_topic',
+      'topic is not kawasan/v1/{cluster}/{plant}/{device}/telemetry',
+      excerptOf(payload),
+    )
   if (payload.length > limits.maxPayloadBytes) {
-    return reject(
+    return rejected(
+      site,
+      t,
+      topic,
       'payload_too_large',
       `payload is ${payload.length} bytes, the limit is ${limits.maxPayloadBytes}`,
       excerptOf(payload.subarray(0, 256)),
     )
   }
-  const ref = site.device(t.cluster, t.plant, t.device)
-  if (!ref)
-    return reject(
+  const device = deviceOfTopic(site, t)
+  if (!device)
+    return rejected(
+      site,
+      t,
+      topic,
       'unknown_device',
       `device ${t.plant.slice(0, 64)}/${t.device.slice(0, 64)} is not in the site model of cluster ${site.clusterId}`,
+      excerptOf(payload),
     )
 
   let json: unknown
   try {
     json = JSON.parse(payload.toString('utf8'))
   } catch (err) {
-    return reject('bad_json', `payload is not JSON: ${(err as Error).message.slice(0, 200)}`)
+    return rejected(
+      site,
+      t,
+      topic,
+      'bad_json',
+      `payload is not JSON: ${(err as Error).message.slice(0, 200)}`,
+      excerptOf(payload),
+    )
   }
   // The fast verdict is zod's (telemetry-fast-check.test.ts); zod runs only to say what is wrong.
   if (!isValidEnvelope(json)) {
     const envelope = telemetryEnvelopeSchema.safeParse(json)
     if (!envelope.success) {
-      return reject(
+      return rejected(
+        site,
+        t,
+        topic,
         'bad_envelope',
         envelope.error.issues
           .slice(0, 5)
           .map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`)
           .join('; '),
+        excerptOf(payload),
       )
     }
     json = envelope.data
@@ -130,14 +196,13 @@ export function validateTelemetry(
     readings: unknown[]
     clock_offset_ms?: number
   }
-  const pointTags = { cluster: t.cluster, plant: t.plant, device: t.device, role: ref.device.role }
   const points: PointData[] = []
-  const letters = new DeadLetterBudget(topic, tagsOf)
+  const letters = new DeadLetterBudget(topic, site, t)
 
   for (let index = 0; index < readings.length; index++) {
     const raw = readings[index]
     try {
-      const point = judgeReading(raw, index, seq, now, limits, letters, clockOffsetMs, pointTags)
+      const point = judgeReading(raw, index, seq, now, limits, letters, clockOffsetMs, device.tags)
       if (point) points.push(point)
     } catch (err) {
       // A bug or an input nobody foresaw: this reading is refused with the reason, the rest go on.
@@ -151,7 +216,14 @@ export function validateTelemetry(
   return {
     points,
     deadLetters: letters.finish(),
-    source: { cluster: t.cluster, plant: t.plant, device: t.device, seq, count: readings.length },
+    source: {
+      cluster: t.cluster,
+      plant: t.plant,
+      device: t.device,
+      key: device.key,
+      seq,
+      count: readings.length,
+    },
   }
 }
 
@@ -302,20 +374,31 @@ function refuse(
   return map
 }
 
-/** Collects a message's dead letters up to MAX_DEAD_LETTERS_PER_MESSAGE, then only counts. */
+/** Collects a message's dead letters up to MAX_DEAD_LETTERS_PER_MESSAGE, then only counts. Makes
+ * nothing until the first one (the usual message has none). */
 class DeadLetterBudget {
-  private readonly letters: DeadLetter[] = []
+  private letters: DeadLetter[] | undefined
   private overflow = 0
-  private readonly overflowReasons = new Map<DeadLetterReason, number>()
+  private overflowReasons: Map<DeadLetterReason, number> | undefined
+  private tags: Pick<DeadLetter, 'cluster' | 'plant' | 'device'> | undefined
 
   constructor(
     private readonly topic: string,
-    private readonly tags: () => Pick<DeadLetter, 'cluster' | 'plant' | 'device'>,
+    private readonly site: SiteIndex,
+    private readonly parsed: Readonly<DeviceTopic>,
   ) {}
 
+  /** Dead-letter tags, looked up at the first dead letter. */
+  private knownTags(): Pick<DeadLetter, 'cluster' | 'plant' | 'device'> {
+    this.tags ??= knownTags(this.site, this.parsed)
+    return this.tags
+  }
+
   add(reason: DeadLetterReason, detail: string, excerpt: unknown, count = 1): void {
+    this.letters ??= []
     if (this.letters.length >= MAX_DEAD_LETTERS_PER_MESSAGE) {
       this.overflow += count
+      this.overflowReasons ??= new Map()
       this.overflowReasons.set(reason, (this.overflowReasons.get(reason) ?? 0) + count)
       return
     }
@@ -331,22 +414,23 @@ class DeadLetterBudget {
       topic: this.topic.slice(0, 512),
       excerpt: excerptOf(text),
       count,
-      ...this.tags(),
+      ...this.knownTags(),
     })
   }
 
   finish(): DeadLetter[] {
-    if (this.overflow === 0) return this.letters
-    const byReason = [...this.overflowReasons].map(([r, n]) => `${r} ${n}`).join(', ')
+    const letters = this.letters ?? []
+    if (this.overflow === 0) return letters
+    const byReason = [...this.overflowReasons!].map(([r, n]) => `${r} ${n}`).join(', ')
     return [
-      ...this.letters,
+      ...letters,
       {
         reason: 'too_many_dead_letters',
         detail: `${this.overflow} more rejections in this message beyond the first ${MAX_DEAD_LETTERS_PER_MESSAGE} records: ${byReason}`,
         topic: this.topic.slice(0, 512),
         excerpt: '',
         count: this.overflow,
-        ...this.tags(),
+        ...this.knownTags(),
       },
     ]
   }

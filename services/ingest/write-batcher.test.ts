@@ -32,7 +32,7 @@ describe('WriteBatcher', () => {
   it('groups the lines of concurrent submits into few writes and resolves each after its write', async () => {
     const w = new ScriptedWriter()
     const b = new WriteBatcher(w, silentLogger(), fast)
-    await Promise.all(Array.from({ length: 100 }, (_, i) => b.submit([`l${i}`])))
+    await Promise.all(Array.from({ length: 100 }, (_, i) => b.submit([`l${i}`]).stored))
     expect(w.writes.flat().sort()).toEqual(Array.from({ length: 100 }, (_, i) => `l${i}`).sort())
     expect(w.writes.length).toBeLessThanOrEqual(3)
   })
@@ -41,9 +41,9 @@ describe('WriteBatcher', () => {
     const w = new ScriptedWriter()
     const b = new WriteBatcher(w, silentLogger(), { ...fast, maxBatchLines: 10 })
     await Promise.all([
-      b.submit(['a1', 'a2', 'a3', 'a4', 'a5', 'a6']),
-      b.submit(['b1', 'b2', 'b3', 'b4', 'b5', 'b6']),
-      b.submit(['c1']),
+      b.submit(['a1', 'a2', 'a3', 'a4', 'a5', 'a6']).stored,
+      b.submit(['b1', 'b2', 'b3', 'b4', 'b5', 'b6']).stored,
+      b.submit(['c1']).stored,
     ])
     for (const write of w.writes) expect(write.length).toBeLessThanOrEqual(10)
     expect(w.writes.find((x) => x.includes('a1'))).toEqual(expect.arrayContaining(['a1', 'a6']))
@@ -57,7 +57,7 @@ describe('WriteBatcher', () => {
     ]
     const retries: number[] = []
     const b = new WriteBatcher(w, silentLogger(), fast, { onRetry: (_e, delay) => retries.push(delay) })
-    await b.submit(['x'])
+    await b.submit(['x']).stored
     expect(w.writes).toEqual([['x']])
     expect(retries.length).toBe(2)
     expect(retries[1]).toBeGreaterThanOrEqual(20) // Retry-After honoured (REL-05)
@@ -70,7 +70,7 @@ describe('WriteBatcher', () => {
     const b = new WriteBatcher(w, silentLogger(), fast, {
       onRejectedLine: (line) => void rejected.push(line),
     })
-    await Promise.all([b.submit(['g1', 'g2', 'bad', 'g3']), b.submit(['g4'])])
+    await Promise.all([b.submit(['g1', 'g2', 'bad', 'g3']).stored, b.submit(['g4']).stored])
     expect(w.writes.flat().sort()).toEqual(['g1', 'g2', 'g3', 'g4'])
     expect(rejected).toEqual(['bad'])
   })
@@ -83,7 +83,7 @@ describe('WriteBatcher', () => {
       onRejectedLine: (line) => void rejected.push(line),
     })
     const block = LineBlock.of(['r1', 'r2', 'r3', 'r4', 'r5'])
-    await Promise.all([b.submit([block, 'marker']), b.submit([LineBlock.of(['s1', 's2'])])])
+    await Promise.all([b.submit([block, 'marker']).stored, b.submit([LineBlock.of(['s1', 's2'])]).stored])
     expect(w.writes.flat().sort()).toEqual(['marker', 'r1', 'r2', 'r4', 'r5', 's1', 's2'])
     expect(rejected).toEqual(['r3'])
   })
@@ -108,8 +108,8 @@ describe('WriteBatcher', () => {
     const w = new ScriptedWriter()
     w.failNext = [new InfluxWriteError('down', { kind: 'retry' })]
     const b = new WriteBatcher(w, silentLogger(), { ...fast, maxBatchLines: 4, maxPendingLines: 6 })
-    const first = b.submit([LineBlock.of(['a1', 'a2', 'a3'])])
-    const second = b.submit([LineBlock.of(['b1', 'b2', 'b3'])])
+    const first = b.submit([LineBlock.of(['a1', 'a2', 'a3'])]).stored
+    const second = b.submit([LineBlock.of(['b1', 'b2', 'b3'])]).stored
     expect(b.pendingLines).toBe(6)
     expect(b.isFull).toBe(true)
     await Promise.all([first, second])
@@ -123,21 +123,51 @@ describe('WriteBatcher', () => {
     const w = new ScriptedWriter()
     w.failNext = Array.from({ length: 1000 }, () => new InfluxWriteError('down', { kind: 'retry' }))
     const b = new WriteBatcher(w, silentLogger(), fast)
-    const pending = b.submit(['x']).then(
+    const pending = b.submit(['x']).stored.then(
       () => 'written',
       (err: { code?: string }) => err.code,
     )
     await new Promise((r) => setTimeout(r, 20))
     await b.stop(50)
     expect(await pending).toBe('STOPPED')
-    await expect(b.submit(['y'])).rejects.toMatchObject({ code: 'STOPPED' })
+    await expect(b.submit(['y']).stored).rejects.toMatchObject({ code: 'STOPPED' })
+  })
+
+  it('writes a trailing line once per batch, after every other line, even when the batch is bisected', async () => {
+    const w = new ScriptedWriter()
+    w.badLines.add('b')
+    const stored: string[] = []
+    const b = new WriteBatcher(
+      w,
+      silentLogger(),
+      fast,
+      { onRejectedLine: (line) => void stored.push(`refused ${line}`) },
+      () => ({ messages: 0 }),
+      (tally) => stored.push(`tally ${tally.messages}`),
+    )
+    const sent = [
+      b.submit(['a'], [{ key: 'k', line: 'm1' }]),
+      b.submit(['b'], [{ key: 'k', line: 'm2' }]),
+      b.submit(['c', 'd'], [{ key: 'j', line: 'n1' }]),
+    ]
+    for (const s of sent) s.tally.messages++
+    expect(b.pendingLines).toBe(6) // four lines and two keys
+    await Promise.all(sent.map((s) => s.stored))
+    const written = w.writes.flat()
+    expect(written.sort()).toEqual(['a', 'c', 'd', 'm2', 'n1'])
+    // No trailing line is written before a write holding another line (the same write may hold both).
+    const lastOther = w.writes.findLastIndex((x) => x.some((l) => !/^[mn]\d$/.test(l)))
+    const firstTrailing = w.writes.findIndex((x) => x.some((l) => /^[mn]\d$/.test(l)))
+    expect(firstTrailing).toBeGreaterThanOrEqual(lastOther)
+    expect(w.writes.at(-1)!.slice(-2)).toEqual(['m2', 'n1'])
+    expect(stored).toEqual(['refused b', 'tally 3'])
   })
 
   it('reports itself full at maxPendingLines so callers can apply back-pressure', async () => {
     const w = new ScriptedWriter()
     w.failNext = [new InfluxWriteError('down', { kind: 'retry' })]
     const b = new WriteBatcher(w, silentLogger(), { ...fast, maxPendingLines: 3 })
-    const p = b.submit(['1', '2', '3'])
+    const p = b.submit(['1', '2', '3']).stored
     expect(b.isFull).toBe(true)
     await p
     expect(b.isFull).toBe(false)

@@ -1,7 +1,7 @@
 /**
- * Group commit to InfluxDB (docs/DESIGN.md §4). Callers submit the lines of one message and get a promise
- * that settles only when InfluxDB has accepted them, so the MQTT acknowledgement can wait for it.
- * Lines of many messages (and many gateways) share one HTTP write. Failures are classified once:
+ * Group commit to InfluxDB (docs/DESIGN.md §4). Callers submit the lines of one message and get the
+ * promise of the batch they joined, which settles only when InfluxDB has accepted it, so the MQTT
+ * acknowledgement can wait for it. Lines of many messages (and many gateways) share one HTTP write. Failures are classified once:
  * retryable ones are retried with backoff (honouring Retry-After, REL-05) until they succeed or the
  * batcher stops; a 400/413/422 batch is bisected so only the lines InfluxDB refuses are rejected
  * (REL-06); we never rely on the client library's retry buffer (REL-04).
@@ -57,7 +57,12 @@ export class LineBlock {
   ) {}
 
   static of(lines: readonly string[]): LineBlock {
-    return new LineBlock(slab.encode(lines.join('\n')), lines.length)
+    return LineBlock.ofText(lines.join('\n'), lines.length)
+  }
+
+  /** A block of `count` lines already joined by `\n`. */
+  static ofText(text: string, count: number): LineBlock {
+    return new LineBlock(slab.encode(text), count)
   }
 
   lines(): string[] {
@@ -95,18 +100,59 @@ const slab = new ByteSlab(1024 * 1024)
 /** What a message submits: lines (which may hold a newline inside a string field) and blocks. */
 export type BatchItem = string | LineBlock
 
+/**
+ * A line many messages of one batch may ask for (a late-data marker for a plant and hour): the
+ * batch writes it once, after all its other lines (so it is never stored before the lines it is
+ * about, even when a refused batch is bisected), with the text of the last submit of its key.
+ */
+export interface TrailingLine {
+  key: string
+  line: string
+}
+
 const chunkOf = (item: BatchItem): WriteChunk => (typeof item === 'string' ? item : item.bytes)
 const linesIn = (item: BatchItem): number => (typeof item === 'string' ? 1 : item.count)
 
-interface Entry {
-  items: readonly BatchItem[]
-  lines: number
-  resolve: () => void
-  reject: (err: Error) => void
+/** What a submit joined: the batch's promise (shared by every message in it) and its tally. */
+export interface Submitted<T> {
+  /** Settles when InfluxDB holds the batch (or refused lines of it on their own). */
+  readonly stored: Promise<void>
+  /** The caller's counts for the batch, handed to `onStored` once it is written. */
+  readonly tally: T
 }
 
-export class WriteBatcher {
-  private queue: Entry[] = []
+/**
+ * The lines of many messages written together. One promise per batch, not per message: with one
+ * reading per message a promise, its two callbacks and a queue entry per message were among the
+ * largest allocations of ingest (docs/PERFORMANCE.md, fourth round).
+ */
+class Batch<T> implements Submitted<T> {
+  readonly items: BatchItem[] = []
+  lines = 0
+  trailing: Map<string, string> | undefined
+  readonly stored: Promise<void>
+  resolve!: () => void
+  reject!: (err: Error) => void
+
+  constructor(readonly tally: T) {
+    this.stored = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+  }
+
+  /** The items and, last, the trailing lines. */
+  all(): BatchItem[] {
+    if (!this.trailing) return this.items
+    const out = this.items.slice()
+    for (const line of this.trailing.values()) out.push(line)
+    return out
+  }
+}
+
+export class WriteBatcher<T = undefined> {
+  /** Batches waiting, oldest first; the last one takes new submits until it is full. */
+  private queue: Batch<T>[] = []
   private queuedLines = 0
   private inFlightLines = 0
   private inFlight = 0
@@ -122,6 +168,10 @@ export class WriteBatcher {
     private readonly log: Logger,
     private readonly options: BatcherOptions = DEFAULT_BATCHER_OPTIONS,
     private readonly events: BatcherEvents = {},
+    /** A new batch's tally (the caller's counts, e.g. messages and points). */
+    private readonly newTally: () => T = () => undefined as T,
+    /** Called with a batch's tally once InfluxDB holds it. */
+    private readonly onStored?: (tally: T) => void,
   ) {}
 
   get pendingLines(): number {
@@ -137,18 +187,33 @@ export class WriteBatcher {
     return this.healthy
   }
 
-  /** Resolves when every line is durable in InfluxDB (or was refused by it on its own). */
-  submit(items: readonly BatchItem[]): Promise<void> {
-    if (this.stopped)
-      return Promise.reject(new KawasanError('STOPPED', 'ingest is stopping; message not acknowledged'))
+  /**
+   * Adds one message's lines to the open batch (a new one when they would take it past
+   * maxBatchLines: a message is never split across writes; a larger one goes alone).
+   */
+  submit(items: readonly BatchItem[], trailing?: readonly TrailingLine[]): Submitted<T> {
+    if (this.stopped) return refused(this.newTally())
     let lines = 0
     for (const item of items) lines += linesIn(item)
-    if (lines === 0) return Promise.resolve()
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ items, lines, resolve, reject })
-      this.queuedLines += lines
-      this.schedule()
-    })
+    const extra = trailing?.length ?? 0
+    if (lines + extra === 0) return { stored: Promise.resolve(), tally: this.newTally() }
+    let batch = this.queue.at(-1)
+    if (!batch || (batch.lines > 0 && batch.lines + lines + extra > this.options.maxBatchLines)) {
+      batch = new Batch(this.newTally())
+      this.queue.push(batch)
+    }
+    for (const item of items) batch.items.push(item)
+    if (trailing) {
+      batch.trailing ??= new Map()
+      for (const t of trailing) {
+        if (!batch.trailing.has(t.key)) lines++
+        batch.trailing.set(t.key, t.line)
+      }
+    }
+    batch.lines += lines
+    this.queuedLines += lines
+    this.schedule()
+    return batch
   }
 
   /**
@@ -182,27 +247,21 @@ export class WriteBatcher {
     this.timer = undefined
   }
 
-  /** Takes whole messages up to maxBatchLines (a larger message goes alone) and writes them. */
+  /** Writes the oldest batch (closing it: later submits open a new one). */
   private async flushOne(): Promise<void> {
     if (this.queue.length === 0 || this.inFlight >= this.options.maxConcurrentWrites) return
-    const entries: Entry[] = []
-    let count = 0
-    while (this.queue.length > 0) {
-      const next = this.queue[0]!
-      if (count > 0 && count + next.lines > this.options.maxBatchLines) break
-      this.queue.shift()
-      entries.push(next)
-      count += next.lines
-    }
+    const batch = this.queue.shift()!
+    const count = batch.lines
     this.queuedLines -= count
     this.inFlightLines += count
     this.inFlight++
     this.schedule() // a second batch may start while this one is written
     try {
-      await this.writeWithRetry(entries.flatMap((e) => e.items))
-      for (const e of entries) e.resolve()
+      await this.writeWithRetry(batch.all())
+      this.onStored?.(batch.tally)
+      batch.resolve()
     } catch (err) {
-      for (const e of entries) e.reject(err as Error)
+      batch.reject(err as Error)
     } finally {
       this.inFlight--
       this.inFlightLines -= count
@@ -312,4 +371,10 @@ export class WriteBatcher {
     }
     clearTimeout(deadline)
   }
+}
+
+/** A submit after stop: never stored, so never acknowledged (the sender keeps the message). */
+function refused<T>(tally: T): Submitted<T> {
+  const stored = Promise.reject(new KawasanError('STOPPED', 'ingest is stopping; message not acknowledged'))
+  return { stored, tally }
 }

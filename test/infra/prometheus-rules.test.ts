@@ -53,10 +53,11 @@ describe('Prometheus alerting rules', () => {
     })
     try {
       const ts = Date.now()
-      const accepted = await pipeline.accept(
+      const accepted = pipeline.accept(
         telemetryTopic('cikarang', 'plant-a', 'grid-main'),
         Buffer.from(JSON.stringify({ v: 1, seq: 1, readings: [{ ts, m: { p_kw: 10 } }] })),
       )
+      await accepted.stored
       expect(accepted.points).toBeGreaterThan(0)
       const text = await registry.metrics()
       // The series the device-offline and buffer rules read, with the labels they name.

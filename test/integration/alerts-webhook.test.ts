@@ -80,10 +80,11 @@ afterAll(async () => {
 let seq = 0
 async function reading(): Promise<void> {
   const payload = { v: 1, seq: ++seq, readings: [{ ts: Date.now(), m: { p_kw: 120 } }] }
-  const r = await pipeline.accept(
+  const r = pipeline.accept(
     telemetryTopic('cikarang', 'plant-a', 'grid-main'),
     Buffer.from(JSON.stringify(payload)),
   )
+  await r.stored
   expect(r.points).toBeGreaterThan(0)
 }
 

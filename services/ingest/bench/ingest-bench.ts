@@ -394,13 +394,26 @@ async function aedesRelay(shape: Shape): Promise<Relay> {
  * the in-broker process, so ingest's increment is what is above it. (The relay overstates the
  * broker's share: it includes a subscriber, and in-broker nothing is forwarded.)
  */
+/** The broker-alone sink: stores nothing, and answers the messages of one turn of the event loop
+ * with one promise, as ingest answers the messages of one write batch. */
+let turn: { stored: Promise<void> } | undefined
+function storedThisTurn(): { stored: Promise<void> } {
+  if (!turn) {
+    turn = { stored: Promise.resolve() }
+    setImmediate(() => {
+      turn = undefined
+    })
+  }
+  return turn
+}
+
 async function brokerAlone(shape: Shape): Promise<Relay> {
   const ctx = benchContext('http://127.0.0.1:1', 'unused')
   const broker = new KawasanBroker({
     site,
     log: silentLogger(),
     metrics: new Registry(),
-    sink: { accept: () => Promise.resolve() },
+    sink: { accept: storedThisTurn },
     limits: ctx.config.broker,
   })
   const { port } = await broker.start({ host: '127.0.0.1', port: 0 })
