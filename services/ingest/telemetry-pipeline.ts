@@ -285,8 +285,10 @@ export class TelemetryPipeline {
    * (written once per batch, after its readings): the same for our telemetry and Sparkplug. */
   private store(result: Pick<ValidatedMessage, 'points' | 'deadLetters'>, lines: BatchItem[], now: number) {
     let markers: TrailingLine[] | undefined
-    for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS))
-      (markers ??= []).push(this.markerLine(marker))
+    for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS)) {
+      markers ??= []
+      markers.push(this.markerLine(marker))
+    }
     for (const d of result.deadLetters) {
       lines.push(this.deadLetters.toLine(d))
       this.m.deadLetters.inc({ reason: d.reason })
