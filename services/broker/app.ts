@@ -499,7 +499,7 @@ export class KawasanBroker {
     }
     if (parseAgentConfigTopic(topic)) {
       // Signed by the estate and checked by the agent (edge-agent/src/remote-config.ts); retained.
-      this.m.messages.inc({ kind: 'config' })
+      this.countMessage('config')
       done()
       return
     }
@@ -522,7 +522,7 @@ export class KawasanBroker {
       this.refuse('retain_stripped', client, { topic: topic.slice(0, 200) })
     }
     const kind = deviceTopic.kind
-    this.m.messages.inc({ kind })
+    this.countMessage(kind)
     if (kind === 'status') this.options.onStatus?.(topic, payload)
     const sink = this.options.sink
     if (kind !== 'telemetry' || !sink) {
@@ -547,7 +547,7 @@ export class KawasanBroker {
       packet.retain = false
       this.refuse('retain_stripped', client, { topic: packet.topic.slice(0, 200) })
     }
-    this.m.messages.inc({ kind: 'sparkplug' })
+    this.countMessage('sparkplug')
     const sink = this.options.sink
     if (!sink) {
       done()
@@ -606,6 +606,19 @@ export class KawasanBroker {
   }
 
   /** Back-pressure: stop reading this client's socket until the sink drains. */
+  /** The messages counter's child per kind, looked up once: prom-client hashes the labels of every
+   * `inc({...})`, and this runs for every PUBLISH. */
+  private readonly messagesByKind = new Map<string, { inc(): void }>()
+
+  private countMessage(kind: string): void {
+    let counter = this.messagesByKind.get(kind)
+    if (!counter) {
+      counter = this.m.messages.labels(kind)
+      this.messagesByKind.set(kind, counter)
+    }
+    counter.inc()
+  }
+
   /** A held message ingest could not store (stopping): never acknowledged; the connection is
    * dropped so the gateway resends it. One function for every message, not a closure each. */
   private readonly notStored = (client: Client, err: Error): void => {

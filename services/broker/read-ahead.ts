@@ -59,6 +59,8 @@ interface Held {
 interface Flow {
   owner: Client
   client: ParsingClient
+  /** The client has the internals read-ahead needs (checked once per connection). */
+  supported: boolean
   heldBytes: number
   heldMessages: number
   /** Held messages, oldest first: PUBACKs leave from the front only. */
@@ -98,6 +100,7 @@ export class ReadAhead {
       flow = {
         owner: client,
         client: client as unknown as ParsingClient,
+        supported: ReadAhead.supported(client),
         heldBytes: 0,
         heldMessages: 0,
         queue: [],
@@ -113,7 +116,7 @@ export class ReadAhead {
     const held: Held = { bytes, taken: false, counted: false, group, done: false, ack, fail }
     f.queue.push(held)
     if (
-      ReadAhead.supported(client) &&
+      f.supported &&
       f.heldMessages < this.limits.maxHeldMessages &&
       f.heldBytes + bytes <= this.limits.maxHeldBytes
     ) {

@@ -311,8 +311,9 @@ export class TelemetryPipeline {
   }
 
   /** The lines of a message's readings (at least one): all of one device, so they share one cached
-   * prefix; no string fields, so they make a block (write-batcher.ts). */
-  private readingBlock(result: ValidatedMessage): LineBlock {
+   * prefix; no string fields, so several make a block (write-batcher.ts). One line stays a string:
+   * a block's view of the shared buffer is a larger object than the line itself. */
+  private readingBlock(result: ValidatedMessage): BatchItem {
     const first = result.points[0]!
     let series = this.series.get(first.tags)
     if (series === undefined) {
@@ -320,7 +321,7 @@ export class TelemetryPipeline {
       this.series.set(first.tags, series)
     }
     const { prefix, encoder } = series
-    if (result.points.length === 1) return LineBlock.ofText(prefix + encoder.encode(first), 1)
+    if (result.points.length === 1) return prefix + encoder.encode(first)
     const lines: string[] = []
     for (const p of result.points) lines.push(prefix + encoder.encode(p))
     return LineBlock.of(lines)

@@ -57,12 +57,7 @@ export class LineBlock {
   ) {}
 
   static of(lines: readonly string[]): LineBlock {
-    return LineBlock.ofText(lines.join('\n'), lines.length)
-  }
-
-  /** A block of `count` lines already joined by `\n`. */
-  static ofText(text: string, count: number): LineBlock {
-    return new LineBlock(slab.encode(text), count)
+    return new LineBlock(slab.encode(lines.join('\n')), lines.length)
   }
 
   lines(): string[] {

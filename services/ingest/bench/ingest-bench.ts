@@ -47,7 +47,15 @@ const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name)
   return i >= 0 ? process.argv[i + 1] : undefined
 }
-// The load is dated on fixed days of 2026: no reading-age window unless --ingest sets one.
+/**
+ * `--dated live` (default): readings are stamped as they are published (1 ms apart at least per
+ * device), so ingest sees what a site's gateways send in steady state, readings of the last seconds.
+ * `--dated past`: readings of fixed days of 2026, 1 s apart, as a gateway replaying its buffer after
+ * an outage sends them; every batch then also carries late-data markers (late-data.ts).
+ */
+const DATED = arg('--dated') ?? 'live'
+if (DATED !== 'live' && DATED !== 'past') throw new Error('--dated is live or past')
+// No reading-age window unless --ingest sets one (the past load is months old).
 const INGEST_OVERRIDES = {
   maxAgeDays: 0,
   ...(JSON.parse(arg('--ingest') ?? '{}') as Record<string, unknown>),
@@ -289,7 +297,22 @@ interface Shape {
 /** The window of unacknowledged messages per gateway connection the load generator keeps. */
 const windowFor = (shape: Shape) => (shape.perMessage > 1 ? 20 : 500)
 
-/** Publishes `messages` in `shape` as fast as the broker acknowledges them (February 2026 readings). */
+/** Where a run's readings start (see `--dated`): a live run after every reading of the runs before
+ * it (load generators stamp live readings a little ahead of the clock when they publish faster than
+ * one a millisecond per device), so no two runs share a time range or a timestamp. */
+let liveEnd = 0
+function dating(past: number): { t0: number; live: boolean } {
+  if (DATED === 'past') return { t0: past, live: false }
+  return { t0: Math.max(Date.now(), liveEnd + 1000), live: true }
+}
+
+/** Notes the readings a load published (the next live run starts after them). */
+function published<R extends { lastTs: number }>(r: R): R {
+  liveEnd = Math.max(liveEnd, r.lastTs)
+  return r
+}
+
+/** Publishes `messages` in `shape` as fast as the broker acknowledges them. */
 const fullSpeed = (
   url: string,
   gws: LoadSpec['gateways'],
@@ -304,11 +327,11 @@ const fullSpeed = (
       messages,
       readingsPerMessage: shape.perMessage,
       window: windowFor(shape),
-      t0: Date.UTC(2026, 1, 1),
+      ...dating(Date.UTC(2026, 1, 1)),
       rate: 0,
     },
     onReady,
-  )
+  ).then(published)
 
 /** Builds and starts a stack from the parts factories; returns its stop. */
 async function startParts(parts: Parameters<Stack['start']>[0]): Promise<() => Promise<void>> {
@@ -528,16 +551,17 @@ async function inBroker(
     return rate
   }
   // Latency at half the sustained rate, fresh time range so points are new.
-  const finishProbe = probeQueryable(db, Date.UTC(2026, 2, 1))
+  const halfDated = dating(Date.UTC(2026, 2, 1))
+  const finishProbe = probeQueryable(db, halfDated.t0)
   const half = await load({
     url: brokerUrl,
     gateways: gws,
     messages: Math.min(messages, Math.round((rate / 2 / shape.perMessage) * 10)),
     readingsPerMessage: shape.perMessage,
     window: 1000,
-    t0: Date.UTC(2026, 2, 1),
+    ...halfDated,
     rate: rate / 2 / shape.perMessage,
-  })
+  }).then(published)
   emit({
     bench: 'e2e_latency_at_half_rate',
     path: 'kawasan-broker(in-broker ingest)',
@@ -607,16 +631,17 @@ async function viaMosquitto(
   // Latency at half the sustained rate: here PUBACK comes from mosquitto, so only the probe says
   // when a reading is queryable.
   const halfRate = rate / 2 / shape.perMessage
-  const finishProbe = probeQueryable(db, Date.UTC(2026, 2, 1))
+  const halfDated = dating(Date.UTC(2026, 2, 1))
+  const finishProbe = probeQueryable(db, halfDated.t0)
   const half = await load({
     url: mosq.url,
     gateways: gateways(),
     messages: Math.min(messages, Math.round(halfRate * 10)),
     readingsPerMessage: shape.perMessage,
     window: 1000,
-    t0: Date.UTC(2026, 2, 1),
+    ...halfDated,
     rate: halfRate,
-  })
+  }).then(published)
   emit({
     bench: 'e2e_latency_at_half_rate',
     path,
@@ -703,6 +728,7 @@ try {
   const [load1, load5] = loadavg()
   emit({
     bench: 'summary',
+    dated: DATED,
     quick: QUICK,
     readings_per_path: READINGS_TOTAL,
     repeat: REPEAT,

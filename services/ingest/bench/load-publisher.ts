@@ -11,7 +11,10 @@ export interface LoadSpec {
   messages: number
   readingsPerMessage: number
   window: number
+  /** The first reading's time; readings of a gateway are 1 s apart from it, or with `live`, stamped
+   * when published (never before t0, 1 ms apart at least: a device's timestamps stay distinct). */
   t0: number
+  live?: boolean
   /** Publish at most this many messages per second in total (0 = as fast as acknowledged). */
   rate: number
   /** Connected: tell the parent (`{ ready: true }`) and wait for its `go`, so it can measure only
@@ -31,13 +34,12 @@ export interface LoadResult {
   latencies: number[]
   /** Epoch ms at which each message was published, in publish order. */
   publishedAt: number[]
+  /** The latest reading time published. */
+  lastTs: number
 }
 
-function reading(i: number, t0: number) {
-  return {
-    ts: t0 + i * 1000,
-    m: { p_kw: 100 + (i % 50), e_kwh: 1000 + i, v_v: 230.1, f_hz: 50.01, pf: 0.95 },
-  }
+function reading(i: number, ts: number) {
+  return { ts, m: { p_kw: 100 + (i % 50), e_kwh: 1000 + i, v_v: 230.1, f_hz: 50.01, pf: 0.95 } }
 }
 
 async function run(spec: LoadSpec): Promise<LoadResult> {
@@ -66,6 +68,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   const publishedAt: number[] = []
   let sent = 0
   let acked = 0
+  let lastTs = 0
   const startedAt = Date.now()
   const cpu0 = process.cpuUsage() // after start-up and connecting: only the publishing counts
   const t0 = performance.now()
@@ -74,10 +77,18 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     clients.map(async (client, gi) => {
       const g = spec.gateways[gi]!
       const inflight = new Set<Promise<void>>()
+      let ts = spec.t0 - 1
+      const next = (i: number) => {
+        ts = spec.live ? Math.max(Date.now(), ts + 1) : spec.t0 + i * 1000
+        lastTs = Math.max(lastTs, ts)
+        return ts
+      }
       for (let n = 0; n < perGateway && sent < spec.messages; n++) {
         const seq = n
         const base = n * spec.readingsPerMessage
-        const readings = Array.from({ length: spec.readingsPerMessage }, (_, k) => reading(base + k, spec.t0))
+        const readings = Array.from({ length: spec.readingsPerMessage }, (_, k) =>
+          reading(base + k, next(base + k)),
+        )
         const body = JSON.stringify({ v: 1, seq, readings })
         const start = performance.now()
         publishedAt.push(Date.now())
@@ -108,6 +119,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     finishedAt,
     latencies,
     publishedAt,
+    lastTs,
     cpuS: (cpu.user + cpu.system) / 1e6,
     rssMb: Math.round(process.memoryUsage().rss / 1048576),
   }
