@@ -117,12 +117,19 @@ function gateways(): LoadSpec['gateways'] {
     }))
 }
 
+/** How often the latency probe counts the readings stored. */
+const PROBE_INTERVAL_MS = 50
+/** How long the half-rate run publishes. */
+const LATENCY_SECONDS = 10
+
 /**
- * Publish → queryable latency, sampled: every 100 ms the probe counts the readings InfluxDB
+ * Publish → queryable latency, sampled: every 50 ms the probe counts the readings InfluxDB
  * returns for the run's time range; when the count has reached c, the c-th published reading (in
  * publish order) is queryable, and its latency is the probe's time minus its publish time. At half
  * the sustained rate readings are stored in about the order they are published, so this is a fair
- * estimate with ±100 ms resolution plus one query's duration.
+ * estimate, late by at most the interval plus one query's duration. The run lasts LATENCY_SECONDS
+ * (it was capped at the sustained run's message count, which left a batched run 3 s and 25–31
+ * samples, so its p99 was its slowest sample).
  */
 function probeQueryable(db: InfluxClient, fromMs: number) {
   const samples: { at: number; count: number }[] = []
@@ -131,7 +138,7 @@ function probeQueryable(db: InfluxClient, fromMs: number) {
     while (running) {
       const s = await db.query(`SELECT count("p_kw") FROM readings WHERE time >= ${fromMs}ms`)
       samples.push({ at: Date.now(), count: Number(s[0]?.rows[0]?.count ?? 0) })
-      await new Promise((r) => setTimeout(r, 100))
+      await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS))
     }
   })()
   return async (publishedAt: number[], perMessage: number, expected: number) => {
@@ -556,7 +563,7 @@ async function inBroker(
   const half = await load({
     url: brokerUrl,
     gateways: gws,
-    messages: Math.min(messages, Math.round((rate / 2 / shape.perMessage) * 10)),
+    messages: Math.round((rate / 2 / shape.perMessage) * LATENCY_SECONDS),
     readingsPerMessage: shape.perMessage,
     window: 1000,
     ...halfDated,
@@ -636,7 +643,7 @@ async function viaMosquitto(
   const half = await load({
     url: mosq.url,
     gateways: gateways(),
-    messages: Math.min(messages, Math.round(halfRate * 10)),
+    messages: Math.round(halfRate * LATENCY_SECONDS),
     readingsPerMessage: shape.perMessage,
     window: 1000,
     ...halfDated,
