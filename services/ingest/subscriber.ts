@@ -218,13 +218,13 @@ export class IngestSubscriber {
     return client
   }
 
-  /** Sends, in arrival order, the PUBACKs of the messages at the head of the queue that are written. */
   /** A message's write settled (stored or not): it no longer keeps a draining stop waiting. */
   private handled(): void {
     this.handling--
     this.lastMessageAt = Date.now()
   }
 
+  /** Sends, in arrival order, the PUBACKs of the messages at the head of the queue that are written. */
   private sendWrittenAcks(client: MqttClient, queue: AckQueue, send: SendPacket | undefined): void {
     while (queue.pending.length > 0) {
       const head = queue.pending[0]!
