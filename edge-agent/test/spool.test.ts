@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -108,6 +108,43 @@ describe('store-and-forward buffer', () => {
     expect(s2.stats().depth).toBe(0)
     expect((await s2.append('m', { ts: T0 + 100, m: { p_kw: 1 } }))?.seq).toBe(100)
     await s2.stop()
+  })
+
+  it('keeps sequence numbers monotonic when the process dies after its segments were deleted', async () => {
+    const dir = tempDir()
+    const s1 = await open(dir, { segmentBytes: 1024, fsync: 'off' })
+    for (let i = 0; i < 100; i++) await s1.append('m', { ts: T0 + i, m: { p_kw: i } })
+    // Another device's samples fill the segments after m's last one.
+    for (let i = 0; i < 60; i++) await s1.append('n', { ts: T0 + i, m: { p_kw: i } })
+    for (const b of drainAll(s1, 7)) s1.ack(b)
+    expect(s1.stats().depth).toBe(0)
+    // m's lines are all gone, and no stop(): as after kill -9, only what state.json says is left.
+    const left = readdirSync(dir).filter((f) => f.endsWith('.log'))
+    for (const f of left) expect(readFileSync(join(dir, f), 'utf8')).not.toContain('"d":"m"')
+    const s2 = await open(dir, { segmentBytes: 1024 })
+    expect((await s2.append('m', { ts: T0 + 100, m: { p_kw: 1 } }))?.seq).toBe(100)
+    expect((await s2.append('n', { ts: T0 + 100, m: { p_kw: 1 } }))?.seq).toBe(60)
+    await s2.stop()
+  })
+
+  it('drains a backlog left by a previous run without rewriting state.json for each segment', async () => {
+    const dir = tempDir()
+    const s1 = await open(dir, { segmentBytes: 1024, fsync: 'off' })
+    for (let i = 0; i < 100; i++) await s1.append('m', { ts: T0 + i, m: { p_kw: i } })
+    await s1.stop()
+    const state = join(dir, 'state.json')
+    const saved = statSync(state).ino
+    const s2 = await open(dir, { segmentBytes: 1024, fsync: 'off' })
+    const segments = readdirSync(dir).filter((f) => f.endsWith('.log')).length
+    expect(segments).toBeGreaterThan(5)
+    for (const b of drainAll(s2, 7)) s2.ack(b)
+    expect(s2.stats().depth).toBe(0)
+    expect(readdirSync(dir).filter((f) => f.endsWith('.log')).length).toBe(1) // the segments are gone…
+    expect(statSync(state).ino).toBe(saved) // … and what state.json says already covered them
+    await s2.stop()
+    const s3 = await open(dir, { segmentBytes: 1024 })
+    expect((await s3.append('m', { ts: T0 + 100, m: { p_kw: 1 } }))?.seq).toBe(100)
+    await s3.stop()
   })
 
   it('batches consecutive readings of one device, oldest device first, within the byte limit', async () => {
