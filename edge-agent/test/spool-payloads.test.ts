@@ -151,12 +151,20 @@ describe('buffer column index', () => {
     // As the publisher drives it: up to 12 batches awaiting PUBACK, which arrive in any order or
     // fail, live samples appended (some sent at once) in between: each device's oldest pending
     // reading must be found again after every such change, whichever device it belongs to.
+    // Segments larger than the 16 KB in which a payload's readings are gathered.
+    const OPTS2 = { ...OPTS, segmentBytes: 256 * 1024 }
     const dir = tempDir()
     const rand = rng(29)
-    const writer = new Spool({ dir, ...OPTS, log: silentLogger() })
+    const writer = new Spool({ dir, ...OPTS2, log: silentLogger() })
     await writer.start()
     for (let k = 0; k < 600; k++) {
       for (const d of DEVICES) if (rand() < 0.8) void writer.append(d, reading(rand, k))
+      // Now and then a reading longer than the 16 KB in which payloads are gathered.
+      if (k % 150 === 75) {
+        const m: Record<string, number> = {}
+        for (let j = 0; j < 1500; j++) m[`channel_${j}_kw`] = Math.round(rand() * 1e6) / 100
+        void writer.append('boiler-7', { ts: T0 + k * 1000 + 999, m })
+      }
       if (k % 10 === 0) await writer.flushNow()
     }
     await writer.stop()
@@ -184,7 +192,7 @@ describe('buffer column index', () => {
       for (let step = 0, k = 600; step < 20_000; step++) {
         const roll = r()
         if (roll < 0.45 && inflight.length < 12) {
-          const x = s.nextBacklog(1 + Math.floor(r() * 120), 300 + Math.floor(r() * 8000))
+          const x = s.nextBacklog(1 + Math.floor(r() * 600), 300 + Math.floor(r() * 100_000))
           if (x) {
             inflight.push(x)
             say('backlog', x)
@@ -214,9 +222,9 @@ describe('buffer column index', () => {
       return { sent, depth }
     }
     const expected = await run(
-      new ObjectIndexSpool({ dir: a, ...OPTS, log: silentLogger() }) as unknown as Any,
+      new ObjectIndexSpool({ dir: a, ...OPTS2, log: silentLogger() }) as unknown as Any,
     )
-    const got = await run(new Spool({ dir: b, ...OPTS, log: silentLogger() }) as unknown as Any)
+    const got = await run(new Spool({ dir: b, ...OPTS2, log: silentLogger() }) as unknown as Any)
     expect(expected.sent.length).toBeGreaterThan(1000)
     expect(expected.depth).toBe(0)
     expect(got.depth).toBe(0)
