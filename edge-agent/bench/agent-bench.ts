@@ -293,7 +293,14 @@ process.stdout.write(JSON.stringify({ samples: messages * perMessage, seconds, c
 await client.endAsync()
 `
 
+/**
+ * Writes back dirty pages now (the backlog just written or copied, 130 MB for 1 M samples): left to
+ * the kernel, the writeback ran during the next measured run, whichever it was.
+ */
+const syncDisks = () => execFileSync('sync')
+
 async function rawPublish() {
+  syncDisks()
   const broker = await startBroker()
   broker.setCutoff(Date.now()) // the bare publisher's readings are all dated in 2023
   // Asynchronously: the broker runs in this process.
@@ -346,6 +353,7 @@ async function drain(backlog: { dir: string; cutoff: number; total: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
   const bufferDir = join(dir, 'buffer')
   cpSync(backlog.dir, bufferDir, { recursive: true })
+  syncDisks()
   const { total } = backlog
   const broker = await startBroker()
   broker.setCutoff(backlog.cutoff)
