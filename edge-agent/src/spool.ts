@@ -436,6 +436,12 @@ export class Spool {
   /** Segments with acknowledgements to write, and whether a turn of the event loop will. */
   private readonly acksDue = new Set<Segment>()
   private acksScheduled = false
+  /**
+   * The bytes buffer of a segment unloaded or deleted while others wait on disk, for the next one
+   * loaded: a fresh 2 MB buffer per segment cost more in page faults (the read, then the first
+   * pass over it) than indexing its lines. Dropped when no segment waits on disk.
+   */
+  private spareText: Buffer | undefined
   /** Deletions of segment files under way (stop() waits for them). */
   private readonly removing = new Set<Promise<void>>()
   private active: Segment | undefined
@@ -865,6 +871,7 @@ export class Spool {
       q.stale = true
     }
     // A live record of it still held by the publisher sees seg.ix changed and is not sent.
+    if (ix) this.keepSpare(ix.text)
     seg.ix = undefined
     seg.loaded = false
     seg.oldestTs = oldestTs
@@ -1001,6 +1008,12 @@ export class Spool {
     seg.acks = ''
     this.acksDue.delete(seg)
     this.closeAckFile(seg)
+    // Its batches in flight (if the cap dropped it) need its index, not its bytes: payloads are built.
+    if (seg.ix && seg !== this.active) {
+      this.keepSpare(seg.ix.text)
+      seg.ix = undefined
+      seg.loaded = false
+    }
     // Off the event loop (unlinking a 2 MB file took ~2 ms): the segment first, then its ack file,
     // so that a crash in between leaves acknowledged samples acknowledged.
     const ackFile = join(this.o.dir, ackName(seg.n))
@@ -1013,6 +1026,13 @@ export class Spool {
     this.totalBytes -= seg.bytes
     const i = this.segments.indexOf(seg)
     if (i >= 0) this.segments.splice(i, 1)
+  }
+
+  /** Keeps `text` for the next segment loaded, if one waits on disk (see spareText). */
+  private keepSpare(text: Buffer): void {
+    const waiting = this.segments.some((x) => !x.loaded && x.live > 0)
+    if (!waiting) this.spareText = undefined
+    else if (!this.spareText || text.length > this.spareText.length) this.spareText = text
   }
 
   /** Reads a segment left by a previous run: sequence numbers, unacknowledged count and oldest
@@ -1059,7 +1079,8 @@ export class Spool {
   private loadSegment(seg: Segment): void {
     this.writeDueAcks()
     const acked = readAcks(join(this.o.dir, ackName(seg.n)))
-    const whole = readWithScratch(seg.file)
+    const whole = readWithScratch(seg.file, this.spareText)
+    if (whole.buffer === this.spareText?.buffer) this.spareText = undefined
     // The file's bytes (a view: the index keeps `whole`, with its scratch room after them).
     const buf = whole.subarray(0, whole.length - SCRATCH_BYTES)
     // Room for lines of ~100 bytes to start with (this spool writes 100-150); it grows if need be.
@@ -1255,11 +1276,14 @@ export class Spool {
 }
 
 /** A file's bytes followed by SCRATCH_BYTES of room, in one buffer. */
-function readWithScratch(file: string): Buffer {
+function readWithScratch(file: string, spare: Buffer | undefined): Buffer {
   const fd = openSync(file, 'r')
   try {
     const size = fstatSync(fd).size
-    const out = Buffer.allocUnsafeSlow(size + SCRATCH_BYTES)
+    const out =
+      spare && spare.length >= size + SCRATCH_BYTES
+        ? spare.subarray(0, size + SCRATCH_BYTES)
+        : Buffer.allocUnsafeSlow(size + SCRATCH_BYTES)
     let n = 0
     while (n < size) {
       const r = readSync(fd, out, n, size - n, n)
