@@ -9,12 +9,15 @@
  * Baselines measured in the same run, for ratios: a bare `node` process (the runtime's own RSS),
  * the same agent with one device, and a bare mqtt.js publisher sending the same backlog as the same
  * messages (QoS 1, same window) with no disk buffer (the drain ceiling of this broker and machine).
- * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 1000000 --bundle FILE]
+ * The drain and the bare publisher run --repeat times, interleaved, both timed by the broker from
+ * the first backlog message to the last; the ratio is the median of the pairs' ratios, and each
+ * pair is reported with each side's CPU per sample (the broker's too: it shares the 2 cores).
+ * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 1000000 --repeat 3 --bundle FILE]
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Aedes } from 'aedes'
@@ -43,11 +46,14 @@ const { values } = parseArgs({
     driver: { type: 'string', default: 'simulator' },
     /** Only this part: steady or drain (the baselines it needs are measured all the same). */
     only: { type: 'string' },
+    /** Drains, each beside a bare publisher run (interleaved pairs; the ratio is their median). */
+    repeat: { type: 'string', default: '3' },
   },
 })
 const DEVICES = Number(values.devices)
 const SECONDS = Number(values.seconds)
 const BACKLOG = Number(values.backlog)
+const REPEAT = Math.max(1, Number(values.repeat))
 const AGENT_BUNDLE = values.bundle ?? new URL('../dist/kawasan-agent.mjs', import.meta.url).pathname
 if (!values.bundle)
   execFileSync(process.execPath, [new URL('../scripts/bundle.mjs', import.meta.url).pathname], {
@@ -61,6 +67,29 @@ if (values['node-options'] !== undefined) UNIT_ENV.NODE_OPTIONS = values['node-o
 if (values['malloc-arena-max'] === '') delete UNIT_ENV.MALLOC_ARENA_MAX
 else if (values['malloc-arena-max'] !== undefined) UNIT_ENV.MALLOC_ARENA_MAX = values['malloc-arena-max']
 
+/** `{"ts":`, which starts every reading of a telemetry payload and nothing else in it. */
+const READING_START = Buffer.from('{"ts":')
+
+/**
+ * Readings of a telemetry payload, and how many of them are dated before `cutoff`, found by their
+ * `{"ts":` in the bytes: with JSON.parse of every message the bench's broker spent as much CPU per
+ * sample as the bare publisher (0.8–1.3 µs), so on 2 shared cores it slowed both sides it measured;
+ * counted in the bytes, 0.4–0.8 µs. Checked against JSON.parse on one message in 64.
+ */
+function countReadings(payload: Buffer, cutoff: number): { readings: number; before: number } {
+  let readings = 0
+  let before = 0
+  for (let at = payload.indexOf(READING_START); at >= 0; at = payload.indexOf(READING_START, at + 6)) {
+    readings++
+    let ts = 0
+    let k = at + READING_START.length
+    for (let c = payload[k] as number; c >= 0x30 && c <= 0x39; c = payload[++k] as number)
+      ts = ts * 10 + (c - 0x30)
+    if (ts < cutoff) before++
+  }
+  return { readings, before }
+}
+
 async function startBroker() {
   const aedes = new Aedes()
   await aedes.listen()
@@ -71,18 +100,47 @@ async function startBroker() {
   let readings = 0
   let backlogReadings = 0
   let firstAt = 0
+  // The span of the messages that carried backlog readings, and this process's CPU time over it.
+  let backlogFirstAt = 0
+  let backlogLastAt = 0
+  let cpuAtFirst: NodeJS.CpuUsage | undefined
+  let cpuAtLast: NodeJS.CpuUsage | undefined
   let cutoff = 0
   aedes.on('publish', (packet, client) => {
     if (!client || !packet.topic.endsWith('/telemetry')) return
-    const msg = JSON.parse(packet.payload.toString()) as { readings: { ts: number }[] }
+    const payload = packet.payload as Buffer
     if (!firstAt) firstAt = performance.now()
+    const n = countReadings(payload, cutoff)
+    // The count checked against JSON.parse on the first message and one in 64.
+    if (messages % 64 === 0) {
+      const msg = JSON.parse(payload.toString()) as { readings: { ts: number }[] }
+      if (msg.readings.length !== n.readings || msg.readings.filter((r) => r.ts < cutoff).length !== n.before)
+        throw new Error(`bench broker miscounted the readings of ${packet.topic}`)
+    }
     messages++
-    readings += msg.readings.length
-    for (const r of msg.readings) if (r.ts < cutoff) backlogReadings++
+    readings += n.readings
+    backlogReadings += n.before
+    if (n.before > 0) {
+      backlogLastAt = performance.now()
+      cpuAtLast = process.cpuUsage()
+      if (!backlogFirstAt) {
+        backlogFirstAt = backlogLastAt
+        cpuAtFirst = cpuAtLast
+      }
+    }
   })
   return {
     url: `mqtt://127.0.0.1:${port}`,
-    counts: () => ({ messages, readings, backlogReadings, firstAt }),
+    counts: () => ({ messages, readings, backlogReadings, firstAt, backlogFirstAt, backlogLastAt }),
+    /** Seconds from the first message with backlog readings to the last, and this process's (the
+     * broker's) CPU time over them in ms. */
+    backlogSpan: () => ({
+      seconds: (backlogLastAt - backlogFirstAt) / 1000,
+      cpuMs:
+        cpuAtFirst && cpuAtLast
+          ? (cpuAtLast.user + cpuAtLast.system - cpuAtFirst.user - cpuAtFirst.system) / 1000
+          : 0,
+    }),
     setCutoff: (ts: number) => {
       cutoff = ts
     },
@@ -221,6 +279,7 @@ const body = (k) => JSON.stringify({ v: 1, seq: k * perMessage, readings: Array.
   m: { p_kw: 42.5, e_kwh: 100_000 + j, v_v: 230.1, i_a: 61.2, pf: 0.95, f_hz: 50.01 } })) })
 const bodies = Array.from({ length: messages }, (_, k) => body(k))
 const t0 = performance.now()
+const c0 = process.cpuUsage()
 const inflight = new Set()
 for (let k = 0; k < messages; k++) {
   const p = client.publishAsync('kawasan/v1/bench/plant-a/raw/telemetry', bodies[k], { qos: 1 }).then(() => inflight.delete(p))
@@ -228,12 +287,22 @@ for (let k = 0; k < messages; k++) {
   if (inflight.size >= window) await Promise.race(inflight)
 }
 await Promise.all(inflight)
-process.stdout.write(JSON.stringify({ samples: messages * perMessage, seconds: (performance.now() - t0) / 1000 }))
+const seconds = (performance.now() - t0) / 1000
+const cpu = process.cpuUsage(c0)
+process.stdout.write(JSON.stringify({ samples: messages * perMessage, seconds, cpu_ms: (cpu.user + cpu.system) / 1000 }))
 await client.endAsync()
 `
 
+/**
+ * Writes back dirty pages now (the backlog just written or copied, 130 MB for 1 M samples): left to
+ * the kernel, the writeback ran during the next measured run, whichever it was.
+ */
+const syncDisks = () => execFileSync('sync')
+
 async function rawPublish() {
+  syncDisks()
   const broker = await startBroker()
+  broker.setCutoff(Date.now()) // the bare publisher's readings are all dated in 2023
   // Asynchronously: the broker runs in this process.
   const out = await new Promise<string>((resolve, reject) =>
     execFile(
@@ -243,16 +312,27 @@ async function rawPublish() {
       (err, stdout) => (err ? reject(err) : resolve(stdout)),
     ),
   )
+  const span = broker.backlogSpan()
+  const { backlogReadings } = broker.counts()
   await broker.stop()
-  const { samples, seconds } = JSON.parse(out) as { samples: number; seconds: number }
-  return { samples, seconds: round(seconds), samples_per_s: Math.round(samples / seconds) }
+  const { samples, seconds, cpu_ms } = JSON.parse(out) as { samples: number; seconds: number; cpu_ms: number }
+  if (backlogReadings !== samples)
+    throw new Error(`bare publisher: ${backlogReadings} of ${samples} readings arrived`)
+  return {
+    // Timed as the drain is: by the broker, from the first message to the last.
+    samples_per_s: Math.round(samples / span.seconds),
+    seconds: round(span.seconds),
+    publisher_cpu_us_per_sample: round2((cpu_ms * 1000) / samples),
+    publisher_cpu_pct: Math.round((cpu_ms / 1000 / seconds) * 100),
+    broker_cpu_us_per_sample: round2((span.cpuMs * 1000) / samples),
+  }
 }
 
-async function drain() {
-  const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
-  const bufferDir = join(dir, 'buffer')
-  // An outage's backlog: BACKLOG samples spread over the devices, timestamps in the past.
-  const spool = new Spool({ dir: bufferDir, maxBytes: 512 * 1024 * 1024, fsync: 'off', log: silentLogger() })
+/** An outage's backlog: BACKLOG samples spread over the devices, timestamps in the past; written
+ * once, each drain gets a copy. */
+async function writeBacklog() {
+  const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-backlog-'))
+  const spool = new Spool({ dir, maxBytes: 512 * 1024 * 1024, fsync: 'off', log: silentLogger() })
   await spool.start()
   const cutoff = Date.now() - 1000
   const perDevice = Math.ceil(BACKLOG / DEVICES)
@@ -266,38 +346,93 @@ async function drain() {
     if (k % 50 === 0) await spool.flushNow()
   }
   await spool.stop()
-  const total = perDevice * DEVICES
+  return { dir, cutoff, total: perDevice * DEVICES }
+}
+
+async function drain(backlog: { dir: string; cutoff: number; total: number }) {
+  const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
+  const bufferDir = join(dir, 'buffer')
+  cpSync(backlog.dir, bufferDir, { recursive: true })
+  syncDisks()
+  const { total } = backlog
   const broker = await startBroker()
-  broker.setCutoff(cutoff)
+  broker.setCutoff(backlog.cutoff)
   const config = join(dir, 'agent.yaml')
   writeFileSync(config, configYaml(broker.url, bufferDir, 1_000_000))
   const t0 = performance.now()
   const child = startAgent(config)
   const pid = child.pid as number
   let rssMax = 0
+  let ticksAtFirst: number | undefined
+  let ticks = 0
   const deadline = Date.now() + 120_000
   while (broker.counts().backlogReadings < total && Date.now() < deadline) {
-    await sleep(50)
-    rssMax = Math.max(rssMax, procStats(pid).rssMb)
+    await sleep(20)
+    const stats = procStats(pid)
+    rssMax = Math.max(rssMax, stats.rssMb)
+    ticks = stats.cpuTicks
+    if (ticksAtFirst === undefined && broker.counts().backlogFirstAt) ticksAtFirst = ticks
   }
-  const done = performance.now()
   const { firstAt, backlogReadings, readings } = broker.counts()
+  const span = broker.backlogSpan()
   await stopAgent(child)
   await broker.stop()
   rmSync(dir, { recursive: true, force: true })
-  const drainS = (done - firstAt) / 1000
+  const agentCpuMs = ((ticks - (ticksAtFirst ?? ticks)) / CLK_TCK) * 1000
   return {
-    backlog_samples: total,
     delivered_backlog_samples: backlogReadings,
     live_samples_meanwhile: readings - backlogReadings,
     seconds_start_to_first_publish: round((firstAt - t0) / 1000),
-    seconds_draining: round(drainS),
-    drain_samples_per_s: Math.round(backlogReadings / drainS),
+    seconds_draining: round(span.seconds),
+    drain_samples_per_s: Math.round(backlogReadings / span.seconds),
+    // /proc ticks of 10 ms, sampled every 20 ms: a rough figure on a drain of 1–3 s.
+    agent_cpu_us_per_sample: round2((agentCpuMs * 1000) / backlogReadings),
+    agent_cpu_pct: Math.round((agentCpuMs / 1000 / span.seconds) * 100),
+    broker_cpu_us_per_sample: round2((span.cpuMs * 1000) / backlogReadings),
     rss_mb_max: round(rssMax),
   }
 }
 
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
+/**
+ * The drain and its ceiling, interleaved REPEAT times (the bare publisher first in odd pairs, the
+ * agent first in even ones): on a shared machine either swings 2–3× between runs, so a ratio is
+ * only meaningful between runs taken side by side, and its median over pairs.
+ */
+async function drainPairs() {
+  const backlog = await writeBacklog()
+  // The broker runs in this process: its first run (JIT, buffers) was the slow one of every run,
+  // whichever side it measured, so one bare publisher run warms it and is not counted.
+  await rawPublish()
+  const pairs = []
+  for (let r = 0; r < REPEAT; r++) {
+    let raw: Awaited<ReturnType<typeof rawPublish>>
+    let agent: Awaited<ReturnType<typeof drain>>
+    if (r % 2 === 0) {
+      raw = await rawPublish()
+      agent = await drain(backlog)
+    } else {
+      agent = await drain(backlog)
+      raw = await rawPublish()
+    }
+    pairs.push({
+      bare_publisher: raw,
+      agent,
+      ratio: Math.round((agent.drain_samples_per_s / raw.samples_per_s) * 100) / 100,
+      load_average_1m: round(loadavg()[0] as number),
+    })
+  }
+  rmSync(backlog.dir, { recursive: true, force: true })
+  return { backlog_samples: backlog.total, pairs }
+}
+
 const round = (v: number) => Math.round(v * 10) / 10
+const round2 = (v: number) => Math.round(v * 100) / 100
 
 /** RSS of a bare `node` process doing nothing (an interval keeps it alive), sampled like the agent. */
 async function bareNode() {
@@ -316,15 +451,14 @@ async function bareNode() {
 const bare = await bareNode()
 const baseline = values.only === 'drain' ? undefined : await steadyState(1)
 const steady = values.only === 'drain' ? undefined : await steadyState()
-const raw = values.only === 'steady' ? undefined : await rawPublish()
-const backlog = values.only === 'steady' ? undefined : await drain()
+const drains = values.only === 'steady' ? undefined : await drainPairs()
 const result = {
   bench: 'edge-agent',
   node: process.version,
-  cpus: (await import('node:os')).cpus().length,
+  cpus: cpus().length,
   runs: 'node edge-agent/dist/kawasan-agent.mjs (the shipped bundle)',
   agent_environment: UNIT_ENV,
-  load_average: (await import('node:os')).loadavg().map(round),
+  load_average: loadavg().map(round),
   steady_state: steady &&
     baseline && {
       ...steady,
@@ -338,12 +472,22 @@ const result = {
       rss_mb_per_extra_device:
         Math.round(((steady.rss_mb_avg - baseline.rss_mb_avg) / (DEVICES - 1)) * 1000) / 1000,
     },
-  backlog_drain: backlog &&
-    raw && {
-      ...backlog,
-      baseline_bare_mqtt_publisher_samples_per_s: raw.samples_per_s,
-      drain_ratio_to_bare_publisher:
-        Math.round((backlog.drain_samples_per_s / raw.samples_per_s) * 100) / 100,
-    },
+  backlog_drain: drains && {
+    backlog_samples: drains.backlog_samples,
+    repeat: REPEAT,
+    /** Medians over the interleaved pairs; each pair below. */
+    drain_samples_per_s: median(drains.pairs.map((p) => p.agent.drain_samples_per_s)),
+    baseline_bare_mqtt_publisher_samples_per_s: median(
+      drains.pairs.map((p) => p.bare_publisher.samples_per_s),
+    ),
+    drain_ratio_to_bare_publisher: round2(median(drains.pairs.map((p) => p.ratio))),
+    drain_ratio_range: [
+      Math.min(...drains.pairs.map((p) => p.ratio)),
+      Math.max(...drains.pairs.map((p) => p.ratio)),
+    ],
+    delivered_all: drains.pairs.every((p) => p.agent.delivered_backlog_samples === drains.backlog_samples),
+    rss_mb_max: Math.max(...drains.pairs.map((p) => p.agent.rss_mb_max)),
+    pairs: drains.pairs,
+  },
 }
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)

@@ -74,6 +74,22 @@ export interface PublisherState {
   readingsPublished: number
 }
 
+/**
+ * The payload itself, not a copy, for mqtt.js to keep until its PUBACK. mqtt.js stores a clone of
+ * every QoS 1 packet (rfdc, which copies a Buffer with Buffer.from): 64 KB allocated and copied
+ * again per backlog message. Buffer.from(object) converts what object.valueOf() returns when that
+ * is another value (node's documented behaviour), so a payload that fills its own ArrayBuffer
+ * answers that ArrayBuffer, and the clone is a view of the same bytes. Payloads are never written
+ * after they are built, so sharing them is safe; a small one from node's pool (one reading) is
+ * left as it is and copied.
+ */
+export function keptAsIs(payload: Buffer): Buffer {
+  const whole = payload.buffer
+  if (payload.byteOffset === 0 && payload.byteLength === whole.byteLength)
+    Object.defineProperty(payload, 'valueOf', { value: () => whole })
+  return payload
+}
+
 const DRAIN_TICK_MS = 50
 /** How often the offset to the estate clock is measured again while connected. */
 const CLOCK_SYNC_EVERY_MS = 60_000
@@ -352,7 +368,7 @@ export class Publisher {
       offset === undefined
         ? batch.payload
         : Buffer.concat([Buffer.from(`{"clock_offset_ms":${offset},`), batch.payload.subarray(1)])
-    client.publish(topic, payload, { qos: 1 }, (err) => {
+    client.publish(topic, keptAsIs(payload), { qos: 1 }, (err) => {
       done()
       if (err) {
         this.o.spool.release(batch)

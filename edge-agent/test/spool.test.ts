@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -107,6 +107,82 @@ describe('store-and-forward buffer', () => {
     const s2 = await open(dir, { segmentBytes: 1024 })
     expect(s2.stats().depth).toBe(0)
     expect((await s2.append('m', { ts: T0 + 100, m: { p_kw: 1 } }))?.seq).toBe(100)
+    await s2.stop()
+  })
+
+  it('keeps sequence numbers monotonic when the process dies after its segments were deleted', async () => {
+    const dir = tempDir()
+    const s1 = await open(dir, { segmentBytes: 1024, fsync: 'off' })
+    for (let i = 0; i < 100; i++) await s1.append('m', { ts: T0 + i, m: { p_kw: i } })
+    // Another device's samples fill the segments after m's last one.
+    for (let i = 0; i < 60; i++) await s1.append('n', { ts: T0 + i, m: { p_kw: i } })
+    for (const b of drainAll(s1, 7)) s1.ack(b)
+    expect(s1.stats().depth).toBe(0)
+    // m's lines are all gone (segments are unlinked off the event loop), and no stop(): as after
+    // kill -9, only what state.json says is left.
+    const linesOfM = () =>
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.log'))
+        .filter((f) => readFileSync(join(dir, f), 'utf8').includes('"d":"m"'))
+    await expect.poll(linesOfM).toEqual([])
+    const s2 = await open(dir, { segmentBytes: 1024 })
+    expect((await s2.append('m', { ts: T0 + 100, m: { p_kw: 1 } }))?.seq).toBe(100)
+    expect((await s2.append('n', { ts: T0 + 100, m: { p_kw: 1 } }))?.seq).toBe(60)
+    await s2.stop()
+  })
+
+  it('drains a backlog left by a previous run without rewriting state.json for each segment', async () => {
+    const dir = tempDir()
+    const s1 = await open(dir, { segmentBytes: 1024, fsync: 'off' })
+    for (let i = 0; i < 100; i++) await s1.append('m', { ts: T0 + i, m: { p_kw: i } })
+    await s1.stop()
+    const state = join(dir, 'state.json')
+    const saved = statSync(state).ino
+    const s2 = await open(dir, { segmentBytes: 1024, fsync: 'off' })
+    const segments = readdirSync(dir).filter((f) => f.endsWith('.log')).length
+    expect(segments).toBeGreaterThan(5)
+    for (const b of drainAll(s2, 7)) s2.ack(b)
+    expect(s2.stats().depth).toBe(0)
+    expect(statSync(state).ino).toBe(saved) // what state.json says already covered the segments…
+    await s2.stop()
+    expect(readdirSync(dir).filter((f) => f.endsWith('.log')).length).toBe(1) // … now deleted
+    const s3 = await open(dir, { segmentBytes: 1024 })
+    expect((await s3.append('m', { ts: T0 + 100, m: { p_kw: 1 } }))?.seq).toBe(100)
+    await s3.stop()
+  })
+
+  it('writes the acknowledgements of one turn of the event loop together, and all of them at stop', async () => {
+    const dir = tempDir()
+    const s1 = await open(dir, { fsync: 'off' })
+    for (let i = 0; i < 30; i++) await s1.append('m', { ts: T0 + i, m: { p_kw: i } })
+    const [b1, b2, b3] = [
+      s1.nextBacklog(10, 1 << 20)!,
+      s1.nextBacklog(10, 1 << 20)!,
+      s1.nextBacklog(10, 1 << 20)!,
+    ]
+    const ackFile = join(
+      dir,
+      readdirSync(dir)
+        .find((f) => f.endsWith('.log'))!
+        .replace('.log', '.ack'),
+    )
+    const acks = () => {
+      try {
+        return readFileSync(ackFile, 'utf8')
+      } catch {
+        return ''
+      }
+    }
+    s1.ack(b1)
+    s1.ack(b2)
+    expect(acks()).toBe('') // PUBACKs arrive in bursts: one write for the turn, not one per message
+    await new Promise((r) => setImmediate(r))
+    expect(acks()).toBe('m 0 9\nm 10 19\n')
+    s1.ack(b3)
+    await s1.stop() // what is still noted is written before the files close
+    expect(acks()).toBe('m 0 9\nm 10 19\nm 20 29\n')
+    const s2 = await open(dir)
+    expect(s2.stats().depth).toBe(0)
     await s2.stop()
   })
 
