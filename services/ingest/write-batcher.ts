@@ -1,10 +1,10 @@
 /**
  * Group commit to InfluxDB (docs/DESIGN.md §4). Callers submit the lines of one message and get the
  * promise of the batch they joined, which settles only when InfluxDB has accepted it, so the MQTT
- * acknowledgement can wait for it. Lines of many messages (and many gateways) share one HTTP write. Failures are classified once:
- * retryable ones are retried with backoff (honouring Retry-After, REL-05) until they succeed or the
- * batcher stops; a 400/413/422 batch is bisected so only the lines InfluxDB refuses are rejected
- * (REL-06); we never rely on the client library's retry buffer (REL-04).
+ * acknowledgement can wait for it. Lines of many messages (and many gateways) share one HTTP write.
+ * Failures are classified once: retryable ones are retried with backoff (honouring Retry-After,
+ * REL-05) until they succeed or the batcher stops; a 400/413/422 batch is bisected so only the lines
+ * InfluxDB refuses are rejected (REL-06); we never rely on the client library's retry buffer (REL-04).
  */
 
 import { KawasanError } from '../../shared/errors.js'
