@@ -39,11 +39,29 @@ export interface SubscriberOptions {
   maxInflight?: number | undefined
 }
 
+/**
+ * Messages of one connection that shared a write: the pipeline answers every message of a write
+ * batch with the same promise, so one callback marks them all written (a callback and an entry
+ * object per message were most of what this module allocated).
+ */
+interface AckGroup {
+  stored: Promise<void>
+  generation: number
+  written: boolean
+  messages: number
+}
+
 /** Messages of one connection whose PUBACK waits for their write, in arrival order. */
 interface AckQueue {
   /** Bumped on every (re)connect: a PUBACK is never sent on a later connection than its message's. */
   generation: number
-  pending: { messageId: number; generation: number; written: boolean; puback?: Packet }[]
+  /** Message ids, and the group each belongs to, oldest first. */
+  ids: number[]
+  groups: AckGroup[]
+  /** Of `ids`, how many at the head mqtt.js has already asked to acknowledge (all but at most the newest). */
+  asked: number
+  /** The group the next message joins if it shares its write. */
+  open: AckGroup | undefined
   /** mqtt.js' "go on to the next packet" callbacks held back while the queue is full. */
   paused: (() => void)[]
   maxInflight: number
@@ -53,13 +71,22 @@ type SendPacket = (packet: Packet, cb?: () => void) => void
 
 export const DEFAULT_MAX_INFLIGHT = 1000
 
-/** The queued message whose PUBACK mqtt.js is sending now: the newest one, in practice the last. */
-function heldAck(queue: AckQueue, messageId: number | undefined): AckQueue['pending'][number] | undefined {
-  for (let i = queue.pending.length - 1; i >= 0; i--) {
-    const e = queue.pending[i]!
-    if (e.messageId === messageId && !e.puback) return e
+/**
+ * QoS 1 PUBACKs of MQTT 3.1.1 §3.4 and 5.0 §3.4 (success, no properties: "the Reason Code and
+ * Property Length can be omitted", 5.0 §3.4.2.1): 0x40, remaining length 2, the packet identifier.
+ * Written in one buffer for all messages of a batch, where mqtt.js made and wrote each PUBACK on its
+ * own; subscriber-acks.test.ts checks the bytes against mqtt-packet's parser and generator.
+ */
+export function encodePubacks(ids: readonly number[], from: number, to: number): Buffer {
+  const out = Buffer.allocUnsafe((to - from) * 4)
+  for (let i = from, o = 0; i < to; i++, o += 4) {
+    const id = ids[i]!
+    out[o] = 0x40
+    out[o + 1] = 0x02
+    out[o + 2] = id >> 8
+    out[o + 3] = id & 0xff
   }
-  return undefined
+  return out
 }
 
 /** Topic filters for connection `index` of `count`: plants dealt round-robin in site-model order. */
@@ -148,7 +175,10 @@ export class IngestSubscriber {
     const client = mqtt.connect(this.options.url, opts)
     const queue: AckQueue = {
       generation: 0,
-      pending: [],
+      ids: [],
+      groups: [],
+      asked: 0,
+      open: undefined,
       paused: [],
       maxInflight: this.options.maxInflight ?? DEFAULT_MAX_INFLIGHT,
     }
@@ -160,12 +190,16 @@ export class IngestSubscriber {
     const send = internals._sendPacket?.bind(client)
     if (send) {
       internals._sendPacket = (packet, cb, ...rest) => {
-        const held = packet.cmd === 'puback' ? heldAck(queue, packet.messageId) : undefined
+        // mqtt.js asks for the PUBACKs in the order the messages came, right after handleMessage.
+        const held =
+          packet.cmd === 'puback' &&
+          queue.asked < queue.ids.length &&
+          queue.ids[queue.asked] === packet.messageId
         if (!held) return (send as (...a: unknown[]) => void)(packet, cb, ...rest)
-        held.puback = packet
+        queue.asked++
         // mqtt.js reads the next packet when cb runs: hold it while the queue is full.
         queue.paused.push(cb ?? (() => {}))
-        this.sendWrittenAcks(client, queue, send)
+        this.sendWrittenAcks(client, queue)
       }
     } else log.warn('this mqtt.js cannot hold PUBACKs: one message per connection in flight')
     // Ack after write: an error means ingest is stopping: no PUBACK, and the broker redelivers on
@@ -175,30 +209,44 @@ export class IngestSubscriber {
       this.handling++
       this.lastMessageAt = Date.now()
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
-      const pipelined = send !== undefined && packet.qos === 1 && packet.messageId !== undefined
-      const entry = { messageId: packet.messageId ?? -1, generation: queue.generation, written: false }
-      if (pipelined) queue.pending.push(entry)
-      this.pipeline.accept(packet.topic, payload).stored.then(
-        () => {
-          this.handled()
-          if (!pipelined) return callback()
-          entry.written = true
-          this.sendWrittenAcks(client, queue, send)
-        },
-        (err: Error) => {
-          this.handled()
-          log.warn({ err: err.message }, 'message not stored; leaving it unacknowledged')
-          client.end(true)
-        },
-      )
+      const { stored } = this.pipeline.accept(packet.topic, payload)
+      if (send === undefined || packet.qos !== 1 || packet.messageId === undefined) {
+        stored.then(
+          () => {
+            this.handled(1)
+            callback()
+          },
+          (err: Error) => this.notStored(client, log, 1, err),
+        )
+        return
+      }
+      let group = queue.open
+      if (group?.stored !== stored || group.generation !== queue.generation) {
+        const made: AckGroup = { stored, generation: queue.generation, written: false, messages: 0 }
+        stored.then(
+          () => {
+            this.handled(made.messages)
+            made.written = true
+            if (made.generation === queue.generation) this.sendWrittenAcks(client, queue)
+          },
+          (err: Error) => this.notStored(client, log, made.messages, err),
+        )
+        queue.open = group = made
+      }
+      group.messages++
+      queue.ids.push(packet.messageId)
+      queue.groups.push(group)
       // Pipelined: mqtt.js now "sends" the PUBACK, which the wrapper above holds until the write.
-      if (pipelined) callback()
+      callback()
     }
     // A new connection starts a new generation: PUBACKs of the old one are void (the broker resends
     // those messages with the session), and what held mqtt.js back belongs to the old stream.
     client.on('close', () => {
       queue.generation++
-      queue.pending = []
+      queue.ids = []
+      queue.groups = []
+      queue.asked = 0
+      queue.open = undefined
       for (const resume of queue.paused.splice(0)) resume()
     })
     this.pipeline.onDrain(() => this.resume(queue))
@@ -218,25 +266,37 @@ export class IngestSubscriber {
     return client
   }
 
-  /** A message's write settled (stored or not): it no longer keeps a draining stop waiting. */
-  private handled(): void {
-    this.handling--
+  /** Messages' writes settled (stored or not): they no longer keep a draining stop waiting. */
+  private handled(messages: number): void {
+    this.handling -= messages
     this.lastMessageAt = Date.now()
   }
 
-  /** Sends, in arrival order, the PUBACKs of the messages at the head of the queue that are written. */
-  private sendWrittenAcks(client: MqttClient, queue: AckQueue, send: SendPacket | undefined): void {
-    while (queue.pending.length > 0) {
-      const head = queue.pending[0]!
-      if (!head.written || !head.puback) break
-      queue.pending.shift()
-      if (head.generation === queue.generation && client.connected) send?.(head.puback)
+  /** A write failed, i.e. ingest is stopping: no PUBACK, the broker redelivers with the session. */
+  private notStored(client: MqttClient, log: Logger, messages: number, err: Error): void {
+    this.handled(messages)
+    log.warn({ err: err.message, messages }, 'messages not stored; leaving them unacknowledged')
+    client.end(true)
+  }
+
+  /**
+   * Sends, in arrival order and in one write, the PUBACKs of the messages at the head of the queue
+   * that are written and that mqtt.js has asked to acknowledge.
+   */
+  private sendWrittenAcks(client: MqttClient, queue: AckQueue): void {
+    let n = 0
+    while (n < queue.asked && queue.groups[n]!.written) n++
+    if (n > 0) {
+      if (client.connected) client.stream.write(encodePubacks(queue.ids, 0, n))
+      queue.ids.splice(0, n)
+      queue.groups.splice(0, n)
+      queue.asked -= n
     }
     this.resume(queue)
   }
 
   private resume(queue: AckQueue): void {
-    while (queue.paused.length > 0 && queue.pending.length < queue.maxInflight && !this.pipeline.isFull)
+    while (queue.paused.length > 0 && queue.ids.length < queue.maxInflight && !this.pipeline.isFull)
       queue.paused.shift()?.()
   }
 
@@ -244,7 +304,7 @@ export class IngestSubscriber {
    * few messages for the broker to redeliver. */
   private async settleAcks(maxMs: number): Promise<void> {
     const deadline = Date.now() + maxMs
-    const outstanding = () => [...this.acks.values()].reduce((n, q) => n + q.pending.length, 0)
+    const outstanding = () => [...this.acks.values()].reduce((n, q) => n + q.ids.length, 0)
     while (outstanding() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
   }
 

@@ -47,7 +47,7 @@ afterAll(async () => {
   await mosquitto?.stop()
 })
 
-async function startIngest(writer: LineWriter) {
+async function startIngest(writer: LineWriter, clientIdPrefix = 'ack-after-write', shareGroup?: string) {
   const site = exampleSite()
   const pipeline = createIngestPipeline({
     config: ingestConfigSchema.parse({ mode: 'subscriber', url: mosquitto.url, maxAgeDays: 0 }),
@@ -59,7 +59,7 @@ async function startIngest(writer: LineWriter) {
   const subscriber = new IngestSubscriber(
     site,
     pipeline,
-    { url: mosquitto.url, clientIdPrefix: 'ack-after-write', connections: 1 },
+    { url: mosquitto.url, clientIdPrefix, connections: 1, shareGroup },
     silentLogger(),
   )
   await subscriber.start()
@@ -100,4 +100,44 @@ describe('subscriber mode: pipelined acknowledgements, each after its write', ()
     await startIngest(db)
     expect(await eventually(() => countPoints(db, 'readings', 'p_kw'), BURST, 30_000)).toBe(BURST)
   })
+
+  // The PUBACKs are bytes subscriber.ts writes itself, a batch's in one write: mosquitto must take
+  // every one of them (else it redelivers the messages to the next session) over 3.1.1 and over 5.
+  for (const shareGroup of [undefined, 'acks']) {
+    it(`acknowledges every stored message so the broker redelivers none (${shareGroup ? 'MQTT 5 shared group' : 'MQTT 3.1.1'})`, async () => {
+      const db = await freshDatabase(shareGroup ? 'subackv5' : 'subackv4')
+      const prefix = `acked-${shareGroup ?? 'v4'}`
+      const first = await startIngest(db, prefix, shareGroup)
+      const T0 = Date.UTC(2026, 5, 2)
+      const topic = telemetryTopic('cikarang', 'plant-b', 'grid-main')
+      const many = 700 // more than one write batch, and packet ids past 255
+      await Promise.all(
+        Array.from({ length: many }, (_, i) =>
+          gw.publishAsync(topic, payload(i, [{ ts: T0 + i * 1000, m: { p_kw: i } }]), { qos: 1 }),
+        ),
+      )
+      expect(await eventually(() => countPoints(db, 'readings', 'p_kw'), many, 30_000)).toBe(many)
+      expect(await eventually(async () => first.pipeline.batcher.pendingLines, 0)).toBe(0)
+      await first.subscriber.stop()
+      await first.pipeline.stop(200)
+
+      // The same session again: whatever mosquitto still holds unacknowledged comes back now.
+      let redelivered = 0
+      const counting: LineWriter = {
+        writeLines: async (chunks) => {
+          for (const chunk of chunks)
+            redelivered += String(chunk)
+              .split('\n')
+              .filter((line) => line.startsWith('readings,')).length
+          await db.writeLines(chunks)
+        },
+      }
+      const second = await startIngest(counting, prefix, shareGroup)
+      await gw.publishAsync(topic, payload(many, [{ ts: T0 + many * 1000, m: { p_kw: -1 } }]), { qos: 1 })
+      expect(await eventually(() => countPoints(db, 'readings', 'p_kw'), many + 1, 30_000)).toBe(many + 1)
+      await new Promise((r) => setTimeout(r, 500))
+      expect(redelivered).toBe(1)
+      expect(second.subscriber.connected).toBe(true)
+    })
+  }
 })
