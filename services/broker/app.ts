@@ -34,6 +34,7 @@ import { checkContent } from './publish-rules.js'
 import { DEFAULT_READ_AHEAD, ReadAhead, type ReadAheadLimits } from './read-ahead.js'
 import { type RefusalContext, type RefusalKind, RefusalRecorder } from './refusals.js'
 import { answerTimeRequest } from './time-service.js'
+import { cacheEmitterMatches, cacheOfflineSubscriptionMatches } from './topic-match-cache.js'
 
 export interface TelemetrySink {
   /** `stored` settles once the message is stored (its PUBACK waits for it); messages stored in one
@@ -200,6 +201,7 @@ export class KawasanBroker {
 
   constructor(private readonly options: BrokerOptions) {
     const registers = [options.metrics]
+    const messagesByKind = this.messagesByKind
     this.limits = {
       ...DEFAULT_LIMITS,
       ...options.limits,
@@ -226,6 +228,13 @@ export class KawasanBroker {
         help: 'PUBLISH packets received from clients, by kind',
         labelNames: ['kind'],
         registers,
+        // Counted in plain numbers per PUBLISH (countMessage), added to the counter when it is read.
+        collect() {
+          for (const [kind, tally] of messagesByKind) {
+            if (tally.n > 0) this.inc({ kind }, tally.n)
+            tally.n = 0
+          }
+        },
       }),
       passwordChecks: new Counter({
         name: 'kawasan_broker_password_checks_total',
@@ -605,18 +614,14 @@ export class KawasanBroker {
     packet.retain = false
   }
 
-  /** Back-pressure: stop reading this client's socket until the sink drains. */
-  /** The messages counter's child per kind, looked up once: prom-client hashes the labels of every
-   * `inc({...})`, and this runs for every PUBLISH. */
-  private readonly messagesByKind = new Map<string, { inc(): void }>()
+  /** PUBLISH packets by kind since the messages counter was last read: prom-client hashes and
+   * checks the labels of every `inc`, and this runs for every PUBLISH. */
+  private readonly messagesByKind = new Map<string, { n: number }>()
 
   private countMessage(kind: string): void {
-    let counter = this.messagesByKind.get(kind)
-    if (!counter) {
-      counter = this.m.messages.labels(kind)
-      this.messagesByKind.set(kind, counter)
-    }
-    counter.inc()
+    const tally = this.messagesByKind.get(kind)
+    if (tally) tally.n++
+    else this.messagesByKind.set(kind, { n: 1 })
   }
 
   /** A held message ingest could not store (stopping): never acknowledged; the connection is
@@ -629,6 +634,7 @@ export class KawasanBroker {
     client.close()
   }
 
+  /** Back-pressure: stop reading this client's socket until the sink drains. */
   private pause(client: Client): void {
     const conn = client.conn as unknown as Conn
     if (this.paused.has(conn)) return
@@ -651,6 +657,16 @@ export class KawasanBroker {
       this.options.log.info({ brokerId: this.aedes.id }, 'sharing messages and sessions through Redis')
     }
     await this.aedes.listen()
+    if (!this.redis) {
+      // Subscriptions of this process only: each PUBLISH's topic matches are remembered
+      // (topic-match-cache.ts). aedes makes its persistence in listen().
+      const internals = this.aedes as unknown as { mq: unknown; persistence: unknown }
+      const log = this.options.log
+      if (!cacheEmitterMatches(internals.mq))
+        log.warn('mqemitter internals differ from 7.x: subscriber matches are not cached')
+      if (!cacheOfflineSubscriptionMatches(internals.persistence))
+        log.warn('aedes-persistence differs from 10.x: offline subscription matches are not cached')
+    }
     const aedesHandle = this.aedes.handle as (socket: unknown) => Client
     const handle = (socket: Socket) => this.accept(socket, aedesHandle)
     const plain = createNetServer(handle)

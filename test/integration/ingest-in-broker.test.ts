@@ -79,6 +79,19 @@ describe('in-broker ingest', () => {
       role: 'grid_import',
       cluster: 'cikarang',
     })
+    // The broker counts every PUBLISH by kind (in plain numbers, added to the counter when read):
+    // reading /metrics twice counts nothing twice.
+    const telemetryCount = async () =>
+      (await stack.metrics.getSingleMetric('kawasan_broker_messages_total')!.get()).values.find(
+        (v) => v.labels.kind === 'telemetry',
+      )?.value
+    expect(await telemetryCount()).toBe(N + 8)
+    expect(await telemetryCount()).toBe(N + 8)
+    await gw.publishAsync(topicA('grid-main'), payload(9999, [{ ts: T0 - 1000, m: { p_kw: 1 } }]), { qos: 1 })
+    expect(await telemetryCount()).toBe(N + 9)
+    expect(await stack.metrics.metrics()).toContain(
+      `kawasan_broker_messages_total{kind="telemetry"} ${N + 9}`,
+    )
   })
 
   it('keeps the valid readings and metrics of a message that also carries bad ones', async () => {
