@@ -62,6 +62,7 @@ export function createIngestPipeline(options: {
     batcher: {
       maxBatchLines: config.maxBatchLines,
       flushIntervalMs: config.flushIntervalMs,
+      minWriteIntervalMs: config.minWriteIntervalMs,
       maxPendingLines: config.maxPendingLines,
     },
   })

@@ -61,6 +61,14 @@ export const ingestConfigSchema = z
       .min(0)
       .default(50)
       .describe('Longest wait before a partial batch is written'),
+    minWriteIntervalMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(20)
+      .describe(
+        'Under load (the last write carried 50 lines or more), the shortest time between the starts of two InfluxDB writes, so each carries more lines; 0 = none',
+      ),
     maxPendingLines: z
       .number()
       .int()

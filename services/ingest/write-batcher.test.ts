@@ -10,7 +10,7 @@ import {
   writeBody,
 } from '../../shared/influx/influx-client.js'
 import { silentLogger } from '../../shared/logger.js'
-import { DEFAULT_BATCHER_OPTIONS, LineBlock, WriteBatcher } from './write-batcher.js'
+import { DEFAULT_BATCHER_OPTIONS, LineBlock, LOADED_WRITE_LINES, WriteBatcher } from './write-batcher.js'
 
 class ScriptedWriter implements LineWriter {
   writes: string[][] = []
@@ -171,5 +171,44 @@ describe('WriteBatcher', () => {
     expect(b.isFull).toBe(true)
     await p
     expect(b.isFull).toBe(false)
+  })
+
+  it('under load starts writes at least minWriteIntervalMs apart, so each carries more lines', async () => {
+    const starts: { at: number; lines: number }[] = []
+    const writer: LineWriter = {
+      writeLines: async (chunks) => {
+        starts.push({ at: performance.now(), lines: chunks.length })
+        await new Promise((r) => setTimeout(r, 2)) // InfluxDB's answer
+      },
+    }
+    const interval = 40
+    const b = new WriteBatcher(writer, silentLogger(), {
+      ...fast,
+      minWriteIntervalMs: interval,
+      maxConcurrentWrites: 1,
+    })
+    // 100 one-line messages every millisecond for ~300 ms: far more than one write's worth.
+    const pending: Promise<void>[] = []
+    for (let ms = 0; ms < 300; ms++) {
+      for (let i = 0; i < 100; i++) pending.push(b.submit([`m${ms}-${i}`]).stored)
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    await Promise.all(pending)
+    const loaded = starts.findIndex((s) => s.lines >= LOADED_WRITE_LINES)
+    expect(loaded).toBeGreaterThanOrEqual(0)
+    const gaps = starts.slice(loaded + 1).map((s, i) => s.at - starts[loaded + i]!.at)
+    expect(gaps.length).toBeGreaterThan(2)
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(interval - 2) // timers' millisecond rounding
+    expect(starts.reduce((n, s) => n + s.lines, 0)).toBe(30_000)
+  })
+
+  it('never makes a message sent alone wait: one-line writes do not count as load', async () => {
+    const w = new ScriptedWriter()
+    const b = new WriteBatcher(w, silentLogger(), { ...fast, minWriteIntervalMs: 60_000 })
+    const started = performance.now()
+    // A gateway resending its store one message per PUBACK (mqtt.js after a reconnect).
+    for (let i = 0; i < 20; i++) await b.submit([`r${i}`]).stored
+    expect(w.writes.length).toBe(20)
+    expect(performance.now() - started).toBeLessThan(30_000) // a wait would be 19 minutes
   })
 })

@@ -19,6 +19,8 @@ export interface BatcherOptions {
   flushIntervalMs: number
   /** Writes in flight at once (InfluxDB takes concurrent writes well; 2 matches its measured optimum here). */
   maxConcurrentWrites: number
+  /** Under load, the shortest time between the starts of two writes (0: none); see schedule(). */
+  minWriteIntervalMs: number
   /** Lines waiting or in flight above which `isFull` asks callers to stop reading (back-pressure). */
   maxPendingLines: number
   minBackoffMs: number
@@ -29,10 +31,14 @@ export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
   maxBatchLines: 5000,
   flushIntervalMs: 50,
   maxConcurrentWrites: 2,
+  minWriteIntervalMs: 20,
   maxPendingLines: 200_000,
   minBackoffMs: 100,
   maxBackoffMs: 10_000,
 }
+
+/** A write with this many lines means messages are arriving faster than writes finish (load). */
+export const LOADED_WRITE_LINES = 50
 
 export interface BatcherEvents {
   /** A line InfluxDB refused on its own (after bisection). The batcher counts it as settled. */
@@ -152,6 +158,10 @@ export class WriteBatcher<T = undefined> {
   private inFlightLines = 0
   private inFlight = 0
   private timer: NodeJS.Timeout | undefined
+  private timerDue = 0
+  /** When the last write started, and its lines (a sign of load: see schedule()). */
+  private lastWriteStart = 0
+  private lastWriteLines = 0
   private immediate: NodeJS.Immediate | undefined
   private stopped = false
   private healthy = true
@@ -216,10 +226,24 @@ export class WriteBatcher<T = undefined> {
    * (after the current tick, so submits of one socket read share it); while one is in flight the
    * next batch gathers for up to flushIntervalMs or maxBatchLines. A lone message therefore waits
    * one write, not a timer, and batches grow by themselves under load.
+   *
+   * Under load, and only then (the last write carried at least LOADED_WRITE_LINES lines), a write
+   * starts no sooner than minWriteIntervalMs after the previous one: InfluxDB and the HTTP request
+   * cost about as much per write as ~100 lines do (docs/PERFORMANCE.md, fifth round), and a
+   * subscriber fed a few thousand messages a second otherwise wrote every few milliseconds. A gateway
+   * resending one message per PUBACK makes one-line writes, which never wait (ARCHITECTURE.md).
    */
   private schedule(): void {
     if (this.inFlight >= this.options.maxConcurrentWrites || this.queuedLines === 0) return
     if (this.inFlight === 0 || this.queuedLines >= this.options.maxBatchLines) {
+      const linger =
+        this.queuedLines < this.options.maxBatchLines && this.lastWriteLines >= LOADED_WRITE_LINES
+          ? this.lastWriteStart + this.options.minWriteIntervalMs - performance.now()
+          : 0
+      if (linger > 0) {
+        this.flushAfter(linger)
+        return
+      }
       this.clearTimer()
       if (!this.immediate) {
         this.immediate = setImmediate(() => {
@@ -229,12 +253,21 @@ export class WriteBatcher<T = undefined> {
       }
       return
     }
-    if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined
-        void this.flushOne()
-      }, this.options.flushIntervalMs)
+    this.flushAfter(this.options.flushIntervalMs)
+  }
+
+  /** Flushes in `ms`, or sooner if a flush is already due sooner. */
+  private flushAfter(ms: number): void {
+    const due = performance.now() + ms
+    if (this.timer) {
+      if (this.timerDue <= due) return
+      clearTimeout(this.timer)
     }
+    this.timerDue = due
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      void this.flushOne()
+    }, ms)
   }
 
   private clearTimer(): void {
@@ -247,6 +280,8 @@ export class WriteBatcher<T = undefined> {
     if (this.queue.length === 0 || this.inFlight >= this.options.maxConcurrentWrites) return
     const batch = this.queue.shift()!
     const count = batch.lines
+    this.lastWriteStart = performance.now()
+    this.lastWriteLines = count
     this.queuedLines -= count
     this.inFlightLines += count
     this.inFlight++
