@@ -3,7 +3,8 @@
  * InfluxDB, for two payload shapes, through our broker (in-broker ingest) and through mosquitto
  * (subscriber ingest). Two baselines are measured in the same run, so figures on a shared, noisy
  * machine still compare: InfluxDB's raw write rate for the same points, and a bare aedes QoS 1
- * publisher→subscriber relay of the same messages (what a broker costs with no ingest at all).
+ * publisher→subscriber relay of the same messages (what a broker costs with no ingest at all);
+ * for in-broker also bare aedes alone (nobody subscribed) and our broker alone (a sink storing nothing).
  * Per path: readings/s, ratios to both baselines, CPU µs of the kawasan part (this process; the load
  * generator is a child) per reading and per message, and publish→queryable latency at half the
  * sustained rate. Stacks come from the services/stack/parts.ts factories, as `kawasan broker` and
@@ -430,6 +431,43 @@ async function aedesRelay(shape: Shape): Promise<Relay> {
 }
 
 /**
+ * Baseline: a bare aedes (no auth, no hooks, memory persistence) taking the same QoS 1 messages
+ * with nobody subscribed: what aedes itself costs per PUBLISH in this process (parse, publish,
+ * PUBACK), the floor under our broker alone and so under the in-broker path.
+ */
+async function aedesAlone(shape: Shape): Promise<Relay> {
+  const aedes = new Aedes({ concurrency: 1000 })
+  await aedes.listen()
+  const server = createServer(aedes.handle)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
+  const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
+  let usage = perProcess({})
+  const r = await fullSpeed(url, gateways(), shape, messages, () => {
+    usage = perProcess({})
+  })
+  const wall = r.finishedAt - r.startedAt
+  const rate = (r.acked * shape.perMessage) / (wall / 1000)
+  const used = usage(wall, { readings: r.acked * shape.perMessage, messages: r.acked })
+  emit({
+    bench: 'aedes_alone_baseline',
+    path: 'bare aedes, QoS 1, nobody subscribed',
+    shape: shape.name,
+    messages: r.acked,
+    readings_per_s: Math.round(rate),
+    ...used,
+    note: 'kawasan = bare aedes alone in this process',
+  })
+  await new Promise<void>((r) => server.close(() => r()))
+  await new Promise<void>((r) => aedes.close(() => r()))
+  return {
+    rate,
+    cpuUsPerReading: used.kawasan_cpu_us_per_reading!,
+    cpuUsPerMessage: used.kawasan_cpu_us_per_message!,
+  }
+}
+
+/**
  * Baseline: our broker as `kawasan broker` builds it (logins, ACL, packet guard, read-ahead) with a
  * sink that takes every message at once and stores nothing: the broker's own CPU per message in
  * the in-broker process, so ingest's increment is what is above it. (The relay overstates the
@@ -690,6 +728,7 @@ try {
       summary[`${key}_aedes_relay_readings_per_s`] = Math.round(relay.rate)
       summary[`${key}_aedes_relay_cpu_us_per_reading`] = relay.cpuUsPerReading
       if (ONLY !== 'mosquitto') {
+        summary[`${key}_aedes_alone_cpu_us_per_message`] = (await aedesAlone(shape)).cpuUsPerMessage
         const alone = await brokerAlone(shape)
         base.broker[shape.perMessage] = alone
         summary[`${key}_broker_alone_cpu_us_per_message`] = alone.cpuUsPerMessage
