@@ -177,11 +177,15 @@ class SegmentIndex {
   }
 }
 
+/** Positions of records in a segment's columns: an array (the active segment's runs grow), or a
+ * view of a sidecar index's records grouped by device (see writeSidecar). */
+type Positions = number[] | Uint32Array
+
 /** A device's records in one loaded segment, by seq: indexes into the segment's columns. */
 interface Run {
   seg: Segment
   ix: SegmentIndex
-  idx: number[]
+  idx: Positions
   /** Records before it are done. */
   head: number
 }
@@ -190,7 +194,7 @@ interface Run {
 interface BatchPart {
   seg: Segment
   ix: SegmentIndex
-  idx: readonly number[]
+  idx: Positions
   from: number
   to: number
 }
@@ -411,8 +415,9 @@ interface LoadSlot {
   q: DeviceQueue
   id: number
   acked: Set<number> | undefined
-  /** Its records in this segment. */
+  /** Its records in this segment: found one by one, or (`view`) as its sidecar lists them. */
   idx: number[]
+  view: Uint32Array | undefined
 }
 
 class SlotsByName {
@@ -854,7 +859,7 @@ export class Spool {
       run = { seg, ix, idx: [], head: 0 }
       q.runs.push(run)
     }
-    run.idx.push(i)
+    ;(run.idx as number[]).push(i) // the active segment's runs are arrays
     seg.live++
     seg.maxSeq.set(device, Math.max(seg.maxSeq.get(device) ?? -1, seq))
     this.unacked++
@@ -1171,7 +1176,7 @@ export class Spool {
       let slot = slots.get(name)
       if (!slot) {
         const q = this.queue(name)
-        slot = { q, id: this.deviceIds.get(name) as number, acked: acked.get(name), idx: [] }
+        slot = { q, id: this.deviceIds.get(name) as number, acked: acked.get(name), idx: [], view: undefined }
         slots.set(name, slot)
       }
       return slot
@@ -1189,9 +1194,9 @@ export class Spool {
     if (side) {
       const n = side.seq.length
       // Nothing of it acknowledged yet (a backlog never sent): the sidecar's columns are the
-      // index, as they stand (no copy, no fresh memory: page faults on new buffers cost more than
-      // the copy); the device numbers are made the spool's in place. Otherwise copied, minus the
-      // acknowledged records.
+      // index as they stand, and each device's records its list in the sidecar (no copy, no
+      // fresh memory: page faults on new buffers cost more than the copy; no work per record
+      // but the check that the records fit the file). Otherwise copied, minus the acknowledged.
       const adopt = acked.size === 0
       ix = adopt ? new SegmentIndex(whole, buf.length, n, side) : new SegmentIndex(whole, buf.length, n)
       if (this.indexFromSidecar(side, buf, ix, slotOf, adopt)) {
@@ -1200,7 +1205,10 @@ export class Spool {
         else if (sideBuf) this.spareSidecars.push(sideBuf)
       } else {
         ix = undefined // it does not describe this file: scanned after all
-        for (const slot of slots.values()) slot.idx.length = 0
+        for (const slot of slots.values()) {
+          slot.idx.length = 0
+          slot.view = undefined
+        }
       }
     } else if (sideBuf) this.spareSidecars.push(sideBuf)
     if (ix) this.loads.sidecar++
@@ -1210,14 +1218,17 @@ export class Spool {
       ix = new SegmentIndex(whole, buf.length, Math.ceil(buf.length / 100))
       lines = this.indexLines(seg, buf, ix, slotOf)
     }
-    for (const { q, idx } of slots.values()) {
+    for (const { q, idx: found, view } of slots.values()) {
+      const idx: Positions = view ?? found
       if (idx.length === 0) continue
-      // A device's lines are in seq order as written; sorted all the same should a file say otherwise.
-      for (let k = 1; k < idx.length; k++)
-        if ((ix.seq[idx[k] as number] as number) < (ix.seq[idx[k - 1] as number] as number)) {
-          idx.sort((x, y) => (ix.seq[x] as number) - (ix.seq[y] as number))
-          break
-        }
+      // A device's lines are in seq order as written; sorted all the same should a file say
+      // otherwise (a sidecar's lists are as the writer appended them, in seq order).
+      if (!view)
+        for (let k = 1; k < found.length; k++)
+          if ((ix.seq[found[k] as number] as number) < (ix.seq[found[k - 1] as number] as number)) {
+            found.sort((x, y) => (ix.seq[x] as number) - (ix.seq[y] as number))
+            break
+          }
       const run: Run = { seg, ix, idx, head: 0 }
       let at = q.runs.length
       while (at > 0 && (q.runs[at - 1] as Run).seg.n > seg.n) at--
@@ -1230,10 +1241,10 @@ export class Spool {
   }
 
   /**
-   * Indexes a segment's records from its sidecar index (false, leaving `ix` to be discarded, if the
-   * sidecar does not fit the file: a record that is not `{…}` right before its line's closing
-   * `}\n`, records out of file order, a device number past its names, the last not ending the
-   * file). `adopted`: `ix` has the sidecar's own columns, whose device numbers are rewritten.
+   * Indexes a segment's records from its sidecar index; false (leaving `ix` to be discarded) if
+   * the sidecar does not fit the file (recordsFit). `adopted`: `ix` has the sidecar's own columns,
+   * and each device's records are its list in the sidecar; its `dev` column keeps the sidecar's
+   * device numbers (a loaded segment's is not read: only the active segment's are, to seal it).
    */
   private indexFromSidecar(
     side: Sidecar,
@@ -1242,33 +1253,37 @@ export class Spool {
     slotOf: (name: string) => LoadSlot,
     adopted: boolean,
   ): boolean {
-    const { seq, ts, dev, line, start, len, names } = side
-    const n = seq.length
-    const byDev: (LoadSlot | undefined)[] = []
-    let end = 0
-    for (let i = 0; i < n; i++) {
-      const a = start[i] as number
-      const b = a + (len[i] as number)
-      if (a < end || b + 2 > buf.length || buf[a] !== 0x7b || buf[b] !== 0x7d || buf[b + 1] !== 0x0a)
-        return false
-      end = b + 2
-      const d = dev[i] as number
-      let slot = byDev[d]
-      if (slot === undefined) {
-        const name = names[d]
-        if (name === undefined) return false
-        slot = slotOf(name)
-        byDev[d] = slot
+    const { seq, ts, dev, line, start, len, names, byDev, devEnd } = side
+    if (!recordsFit(start, len, buf)) return false
+    if (adopted) {
+      for (let d = 0, from = 0; d < devEnd.length; d++) {
+        const to = devEnd[d] as number
+        if (to > from) slotOf(names[d] as string).view = byDev.subarray(from, to)
+        from = to
       }
-      if (adopted) {
-        dev[i] = slot.id
-        slot.idx.push(i)
-      } else if (!slot.acked?.has(seq[i] as number))
+      return true
+    }
+    const slotByDev: (LoadSlot | undefined)[] = []
+    for (let i = 0; i < seq.length; i++) {
+      const d = dev[i] as number
+      let slot = slotByDev[d]
+      if (slot === undefined) {
+        slot = slotOf(names[d] as string)
+        slotByDev[d] = slot
+      }
+      if (!slot.acked?.has(seq[i] as number))
         slot.idx.push(
-          ix.add(slot.id, seq[i] as number, ts[i] as number, line[i] as number, a, len[i] as number),
+          ix.add(
+            slot.id,
+            seq[i] as number,
+            ts[i] as number,
+            line[i] as number,
+            start[i] as number,
+            len[i] as number,
+          ),
         )
     }
-    return end === buf.length // its last record ends the file
+    return true
   }
 
   /** Indexes a segment's records by reading its lines (no sidecar, or one not to be trusted);
@@ -1452,8 +1467,10 @@ export class Spool {
  *
  *   0  magic `KWSIDX01`       8  u32 0x01020304 (byte order)   12  u32 records N
  *  16  f64 segment file bytes 24  u32 bytes P of the names (JSON array, padded with spaces to 8)
- *  28  u32 0                  32  names, then f64 seq[N], f64 ts[N], u32 dev[N] (into the names),
- *      u32 line[N], u32 start[N], u32 len[N] (the reading: bytes [start, start + len) of the file),
+ *  28  u32 devices D          32  names (D of them), then f64 seq[N], f64 ts[N], u32 dev[N] (into
+ *      the names), u32 line[N], u32 start[N], u32 len[N] (the reading: bytes [start, start + len)
+ *      of the file), u32 byDev[N] (the record numbers grouped by device, in file order within
+ *      each), u32 devEnd[D] (where each device's group ends), zero padding to a multiple of 8,
  *      then u32 CRC-32 of every byte before it, u32 0.
  *
  * Only a hint: a segment whose sidecar is missing, short, of another size or byte order, fails its
@@ -1483,6 +1500,27 @@ interface Sidecar {
   line: Uint32Array
   start: Uint32Array
   len: Uint32Array
+  /** Record numbers grouped by device (device 0's, then 1's, …), in file order within each. */
+  byDev: Uint32Array
+  /** Where each device's group ends in byDev. */
+  devEnd: Uint32Array
+}
+
+/**
+ * Whether every record is a reading of `text` as `append` writes them: `{…}` right before its
+ * line's closing `}\n`, in file order, the last one ending the file. (A tight loop of its own: the
+ * check is all the work per record left when a segment is loaded through its sidecar.)
+ */
+function recordsFit(start: Uint32Array, len: Uint32Array, text: Uint8Array): boolean {
+  const size = text.length
+  let end = 0
+  for (let i = 0; i < start.length; i++) {
+    const a = start[i] as number
+    const b = a + (len[i] as number)
+    if (a < end || b + 2 > size || text[a] !== 0x7b || text[b] !== 0x7d || text[b + 1] !== 0x0a) return false
+    end = b + 2
+  }
+  return end === size
 }
 
 /** Writes the sidecar of a sealed segment whose index `ix` holds every line of its `size` bytes. */
@@ -1498,9 +1536,27 @@ function writeSidecar(file: string, ix: SegmentIndex, names: readonly string[], 
   head.writeUInt32LE(n, 12)
   head.writeDoubleLE(size, 16)
   head.writeUInt32LE(namesBytes, 24)
+  head.writeUInt32LE(names.length, 28)
   // Machine byte order for the columns, as the typed arrays hold them (the marker says which).
   new Uint32Array(head.buffer, head.byteOffset + 8, 1)[0] = 0x01020304
-  const view = (a: Float64Array | Uint32Array) => Buffer.from(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT)
+  // Each device's records together (a counting sort by device), so that a loaded segment's
+  // devices take their lists as they stand.
+  const devEnd = new Uint32Array(names.length)
+  for (let i = 0; i < n; i++) {
+    const d = ix.dev[i] as number
+    devEnd[d] = (devEnd[d] as number) + 1
+  }
+  for (let d = 1; d < devEnd.length; d++) devEnd[d] = (devEnd[d] as number) + (devEnd[d - 1] as number)
+  const byDev = new Uint32Array(n)
+  for (let i = n - 1; i >= 0; i--) {
+    const d = ix.dev[i] as number
+    devEnd[d] = (devEnd[d] as number) - 1
+    byDev[devEnd[d] as number] = i
+  }
+  // devEnd now holds where each group starts: shifted to where it ends.
+  for (let d = 0; d < devEnd.length; d++) devEnd[d] = d + 1 < devEnd.length ? (devEnd[d + 1] as number) : n
+  const view = (a: Float64Array | Uint32Array, count = n) =>
+    Buffer.from(a.buffer, a.byteOffset, count * a.BYTES_PER_ELEMENT)
   const parts = [
     head,
     Buffer.from(namesText),
@@ -1510,6 +1566,9 @@ function writeSidecar(file: string, ix: SegmentIndex, names: readonly string[], 
     view(ix.line),
     view(ix.start),
     view(ix.len),
+    view(byDev),
+    view(devEnd, names.length),
+    Buffer.alloc(((n + names.length) % 2) * 4), // to a multiple of 8
   ]
   let crc = 0
   for (const p of parts) crc = crc32(p, crc)
@@ -1560,9 +1619,10 @@ function readSidecar(file: string, size: number, spare: Buffer | undefined): Sid
   if (new Uint32Array(buf.buffer, 8, 1)[0] !== 0x01020304) return undefined // written on a machine of the other byte order
   const n = buf.readUInt32LE(12)
   const namesBytes = buf.readUInt32LE(24)
+  const d = buf.readUInt32LE(28)
   if (buf.readDoubleLE(16) !== size || namesBytes % 8 !== 0) return undefined
   const body = SIDECAR_HEAD + namesBytes
-  if (buf.length !== body + n * 32 + 8) return undefined
+  if (buf.length !== body + n * 36 + d * 4 + ((n + d) % 2) * 4 + 8) return undefined
   if (crc32(buf.subarray(0, buf.length - 8)) !== buf.readUInt32LE(buf.length - 8)) return undefined
   let names: unknown
   try {
@@ -1570,8 +1630,15 @@ function readSidecar(file: string, size: number, spare: Buffer | undefined): Sid
   } catch {
     return undefined
   }
-  if (!Array.isArray(names) || !names.every((x) => typeof x === 'string')) return undefined
+  if (!Array.isArray(names) || names.length !== d || !names.every((x) => typeof x === 'string'))
+    return undefined
   const ab = buf.buffer
+  const devEnd = new Uint32Array(ab, body + n * 36, d)
+  for (let k = 0, prev = 0; k < d; k++) {
+    if ((devEnd[k] as number) < prev) return undefined
+    prev = devEnd[k] as number
+  }
+  if (d > 0 ? devEnd[d - 1] !== n : n > 0) return undefined
   return {
     names: names as string[],
     seq: new Float64Array(ab, body, n),
@@ -1580,6 +1647,8 @@ function readSidecar(file: string, size: number, spare: Buffer | undefined): Sid
     line: new Uint32Array(ab, body + n * 20, n),
     start: new Uint32Array(ab, body + n * 24, n),
     len: new Uint32Array(ab, body + n * 28, n),
+    byDev: new Uint32Array(ab, body + n * 32, n),
+    devEnd,
   }
 }
 
