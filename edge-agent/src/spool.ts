@@ -27,6 +27,10 @@
  * older ones are indexed in memory; the others are on disk only (their unacknowledged count, byte
  * size and oldest time are kept) and are read again, skipping what their ack file lists, when the
  * drain reaches them. A gateway's 1 M-sample backlog used to take ~250 B of heap per sample.
+ *
+ * A sealed segment (rolled, or the active one at stop) gets a sidecar index, `seg-N.idx`, written
+ * from the index the writer holds (writeSidecar): the start-up scan and the drain read it instead
+ * of the segment's lines. It is a hint only: missing or not fitting its segment, the lines are read.
  */
 import {
   closeSync,
@@ -278,6 +282,9 @@ interface Segment {
   /** Whether its file and its index agree byte for byte, so that a sidecar index may be written
    * when it is sealed (false once a failed write may have left part of a batch in the file). */
   sealable: boolean
+  /** Its sidecar index was found to fit its file (at the start-up scan), or was written by this
+   * process: loading it need not check its records against the file again. */
+  checked: boolean
 }
 
 interface DeviceQueue {
@@ -471,8 +478,11 @@ export class Spool {
   private readonly spareTexts: Buffer[] = []
   /** Buffers sidecar indexes were read into, kept for the next loads as spareTexts are. */
   private readonly spareSidecars: Buffer[] = []
-  /** Segments indexed from their sidecar, and by reading their lines (indexLoads()). */
-  private readonly loads = { sidecar: 0, scanned: 0 }
+  /** Sizes of the segment files the start-up scan reads (for the size of the buffer it reads into). */
+  private scanSizes: number[] = []
+  /** Segments indexed (by the drain) and opened (by the start-up scan) through their sidecar, and
+   * by reading their lines (indexLoads()). */
+  private readonly loads = { sidecar: 0, scanned: 0, openedBySidecar: 0, openedByLines: 0 }
   /** Deletions of segment files under way (stop() waits for them). */
   private readonly removing = new Set<Promise<void>>()
   private active: Segment | undefined
@@ -525,7 +535,20 @@ export class Spool {
       }
     }
     // Scanned, not indexed: the drain loads them one by one (memory independent of the backlog).
+    // (The buffer the scan reads files into is sized for the largest, and kept for the drain.)
+    this.scanSizes = numbers.map((n) => {
+      try {
+        return statSync(join(this.o.dir, segName(n))).size
+      } catch {
+        return 0
+      }
+    })
     for (const n of numbers) this.scanSegment(n)
+    this.scanSizes = []
+    if (!this.segments.some((x) => x.live > 0)) {
+      this.spareTexts.length = 0
+      this.spareSidecars.length = 0
+    }
     for (const seg of [...this.segments]) if (seg.live === 0) this.deleteSegment(seg)
     this.openSegment((numbers.at(-1) ?? 0) + 1)
     if (this.o.fsync === 'interval') {
@@ -741,8 +764,9 @@ export class Spool {
     }
   }
 
-  /** Segments indexed so far from their sidecar index, and by reading their lines (diagnostics). */
-  indexLoads(): { sidecar: number; scanned: number } {
+  /** Segments indexed so far from their sidecar index and by reading their lines, and likewise
+   * opened at start (diagnostics). */
+  indexLoads(): { sidecar: number; scanned: number; openedBySidecar: number; openedByLines: number } {
     return { ...this.loads }
   }
 
@@ -1016,6 +1040,7 @@ export class Spool {
     seg.sealable = false
     try {
       writeSidecar(join(this.o.dir, idxName(seg.n)), seg.ix, this.deviceNames, seg.bytes)
+      seg.checked = true // written from what was written to the file
     } catch (err) {
       // Only slower to load: it is scanned instead (a partial sidecar fails its CRC).
       this.o.log.warn({ err: (err as Error).message, segment: seg.n }, 'cannot write the segment index')
@@ -1040,6 +1065,7 @@ export class Spool {
       badLines: new Set(),
       acks: '',
       sealable: true,
+      checked: false,
     }
     this.segments.push(seg)
     this.active = seg
@@ -1134,9 +1160,16 @@ export class Spool {
       badLines: new Set(),
       acks: '',
       sealable: false,
+      checked: false,
     }
     this.segments.push(seg)
     this.totalBytes += seg.bytes
+    if (this.scanSidecar(seg)) {
+      this.unacked += seg.live
+      this.loads.openedBySidecar++
+      return
+    }
+    this.loads.openedByLines++
     this.readSegment(
       seg,
       (d, s) => {
@@ -1150,6 +1183,50 @@ export class Spool {
       true,
     )
     this.unacked += seg.live
+  }
+
+  /**
+   * The start-up scan of a segment through its sidecar index, if it has one that fits the file
+   * (checked here, before the drain, so that loading it later need not): sequence numbers,
+   * unacknowledged count and oldest time from the sidecar's columns instead of every line (1 M
+   * samples took ~5 s to open). False, with nothing noted, if the segment is to be read line by line.
+   */
+  private scanSidecar(seg: Segment): boolean {
+    const spare = this.spareTexts.pop()
+    let atLeast = 0
+    if (!spare) for (const n of this.scanSizes) if (n > atLeast) atLeast = n
+    const whole = readWithScratch(seg.file, spare, atLeast)
+    this.spareTexts.push(Buffer.from(whole.buffer))
+    const bytes = whole.subarray(0, whole.length - SCRATCH_BYTES)
+    if (bytes.length !== seg.bytes) return false
+    const side = readSidecar(join(this.o.dir, idxName(seg.n)), bytes.length, this.spareSidecars.pop())
+    if (sidecarBuf) this.spareSidecars.push(sidecarBuf)
+    sidecarBuf = undefined
+    if (!side || !recordsFit(side.start, side.len, bytes)) return false
+    const acked = readAcks(join(this.o.dir, ackName(seg.n)))
+    const { names, seq, ts, line, byDev, devEnd } = side
+    for (let d = 0, from = 0; d < devEnd.length; d++) {
+      const to = devEnd[d] as number
+      if (to === from) continue
+      const name = names[d] as string
+      const done = acked.get(name)
+      let max = -1
+      for (let k = from; k < to; k++) {
+        const i = byDev[k] as number
+        const s = seq[i] as number
+        if (s > max) max = s
+        if (done?.has(s)) continue
+        seg.live++
+        if (seg.oldestTs === undefined || (ts[i] as number) < seg.oldestTs) seg.oldestTs = ts[i] as number
+      }
+      this.nextSeq.set(name, Math.max(this.nextSeq.get(name) ?? 0, max + 1))
+      seg.maxSeq.set(name, Math.max(seg.maxSeq.get(name) ?? -1, max))
+      from = to
+    }
+    const n = seq.length
+    seg.lines = n > 0 ? (line[n - 1] as number) + 2 : 1 // as readSegment counts them (split)
+    seg.checked = true
+    return true
   }
 
   /**
@@ -1199,7 +1276,7 @@ export class Spool {
       // but the check that the records fit the file). Otherwise copied, minus the acknowledged.
       const adopt = acked.size === 0
       ix = adopt ? new SegmentIndex(whole, buf.length, n, side) : new SegmentIndex(whole, buf.length, n)
-      if (this.indexFromSidecar(side, buf, ix, slotOf, adopt)) {
+      if (this.indexFromSidecar(side, buf, ix, slotOf, adopt, seg.checked)) {
         lines = n > 0 ? (side.line[n - 1] as number) + 1 : 0
         if (adopt) ix.sidecar = sideBuf
         else if (sideBuf) this.spareSidecars.push(sideBuf)
@@ -1242,7 +1319,7 @@ export class Spool {
 
   /**
    * Indexes a segment's records from its sidecar index; false (leaving `ix` to be discarded) if
-   * the sidecar does not fit the file (recordsFit). `adopted`: `ix` has the sidecar's own columns,
+   * the sidecar does not fit the file (recordsFit; not checked again if `checked`, see Segment). `adopted`: `ix` has the sidecar's own columns,
    * and each device's records are its list in the sidecar; its `dev` column keeps the sidecar's
    * device numbers (a loaded segment's is not read: only the active segment's are, to seal it).
    */
@@ -1252,9 +1329,10 @@ export class Spool {
     ix: SegmentIndex,
     slotOf: (name: string) => LoadSlot,
     adopted: boolean,
+    checked: boolean,
   ): boolean {
     const { seq, ts, dev, line, start, len, names, byDev, devEnd } = side
-    if (!recordsFit(start, len, buf)) return false
+    if (!checked && !recordsFit(start, len, buf)) return false
     if (adopted) {
       for (let d = 0, from = 0; d < devEnd.length; d++) {
         const to = devEnd[d] as number
