@@ -383,12 +383,24 @@ interface Relay {
   cpuUsPerMessage: number
 }
 
-async function aedesRelay(shape: Shape): Promise<Relay> {
+/** A bare aedes (no auth, no hooks, memory persistence) on a free loopback port. */
+async function startBareAedes(): Promise<{ url: string; close(): Promise<void> }> {
   const aedes = new Aedes({ concurrency: 1000 })
   await aedes.listen()
   const server = createServer(aedes.handle)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
+  return {
+    url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()))
+      await new Promise<void>((r) => aedes.close(() => r()))
+    },
+  }
+}
+
+async function aedesRelay(shape: Shape): Promise<Relay> {
+  const bare = await startBareAedes()
+  const url = bare.url
   const sub = mqtt.connect(url, { clientId: `bench-relay-sub-${process.pid}`, clean: true })
   await new Promise<void>((r) => sub.once('connect', () => r()))
   await sub.subscribeAsync('kawasan/#', { qos: 1 })
@@ -421,8 +433,7 @@ async function aedesRelay(shape: Shape): Promise<Relay> {
     note: 'kawasan = bare aedes + one mqtt.js subscriber in this process',
   })
   await sub.endAsync(true)
-  await new Promise<void>((r) => server.close(() => r()))
-  await new Promise<void>((r) => aedes.close(() => r()))
+  await bare.close()
   return {
     rate,
     cpuUsPerReading: used.kawasan_cpu_us_per_reading!,
@@ -436,11 +447,25 @@ async function aedesRelay(shape: Shape): Promise<Relay> {
  * PUBACK), the floor under our broker alone and so under the in-broker path.
  */
 async function aedesAlone(shape: Shape): Promise<Relay> {
-  const aedes = new Aedes({ concurrency: 1000 })
-  await aedes.listen()
-  const server = createServer(aedes.handle)
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`
+  const bare = await startBareAedes()
+  try {
+    return await brokerWithoutSubscribers(bare.url, shape, {
+      bench: 'aedes_alone_baseline',
+      path: 'bare aedes, QoS 1, nobody subscribed',
+      note: 'kawasan = bare aedes alone in this process',
+    })
+  } finally {
+    await bare.close()
+  }
+}
+
+/** The gateways publish at full speed to a broker in this process that forwards to nobody:
+ * that process's CPU per message and reading. */
+async function brokerWithoutSubscribers(
+  url: string,
+  shape: Shape,
+  labels: { bench: string; path: string; note: string },
+): Promise<Relay> {
   const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
   let usage = perProcess({})
   const r = await fullSpeed(url, gateways(), shape, messages, () => {
@@ -450,16 +475,14 @@ async function aedesAlone(shape: Shape): Promise<Relay> {
   const rate = (r.acked * shape.perMessage) / (wall / 1000)
   const used = usage(wall, { readings: r.acked * shape.perMessage, messages: r.acked })
   emit({
-    bench: 'aedes_alone_baseline',
-    path: 'bare aedes, QoS 1, nobody subscribed',
+    bench: labels.bench,
+    path: labels.path,
     shape: shape.name,
     messages: r.acked,
     readings_per_s: Math.round(rate),
     ...used,
-    note: 'kawasan = bare aedes alone in this process',
+    note: labels.note,
   })
-  await new Promise<void>((r) => server.close(() => r()))
-  await new Promise<void>((r) => aedes.close(() => r()))
   return {
     rate,
     cpuUsPerReading: used.kawasan_cpu_us_per_reading!,
@@ -496,28 +519,14 @@ async function brokerAlone(shape: Shape): Promise<Relay> {
     limits: ctx.config.broker,
   })
   const { port } = await broker.start({ host: '127.0.0.1', port: 0 })
-  const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
-  let usage = perProcess({})
-  const r = await fullSpeed(`mqtt://127.0.0.1:${port}`, gateways(), shape, messages, () => {
-    usage = perProcess({})
-  })
-  const wall = r.finishedAt - r.startedAt
-  const rate = (r.acked * shape.perMessage) / (wall / 1000)
-  const used = usage(wall, { readings: r.acked * shape.perMessage, messages: r.acked })
-  emit({
-    bench: 'kawasan_broker_alone_baseline',
-    path: 'kawasan broker, sink that stores nothing',
-    shape: shape.name,
-    messages: r.acked,
-    readings_per_s: Math.round(rate),
-    ...used,
-    note: 'kawasan = our broker (auth, ACL, guards, read-ahead) with no ingest',
-  })
-  await broker.stop()
-  return {
-    rate,
-    cpuUsPerReading: used.kawasan_cpu_us_per_reading!,
-    cpuUsPerMessage: used.kawasan_cpu_us_per_message!,
+  try {
+    return await brokerWithoutSubscribers(`mqtt://127.0.0.1:${port}`, shape, {
+      bench: 'kawasan_broker_alone_baseline',
+      path: 'kawasan broker, sink that stores nothing',
+      note: 'kawasan = our broker (auth, ACL, guards, read-ahead) with no ingest',
+    })
+  } finally {
+    await broker.stop()
   }
 }
 
