@@ -9,8 +9,8 @@
  *
  * Only for the in-process backends aedes 1.2 makes itself (mqemitter 7, aedes-persistence 10): every
  * change to their matchers goes through the methods wrapped here. With Redis, other brokers change
- * the shared state, so nothing is cached. A cached answer is never changed, only dropped, so a
- * delivery already iterating one is unaffected, as with the fresh array each match made before.
+ * the shared state, so nothing is cached. The cache never changes an answer, only drops it; as
+ * before, qlobber may answer an exact topic with the array it stores, which it changes in place.
  */
 
 /** Topics remembered at most; beyond that the cache starts over (topics are bounded by the site model). */
