@@ -15,14 +15,17 @@ import {
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { isSparkplugTopic } from '../../shared/sparkplug-topics.js'
-import { LATE_AFTER_MS } from '../../shared/store-schema.js'
+import { LATE_AFTER_MS, READINGS_MEASUREMENT } from '../../shared/store-schema.js'
+import { parseDeviceTopic } from '../../shared/topics.js'
 import { type DeadLetter, DeadLetterEncoder, excerptOf } from './dead-letter.js'
 import { lateDataMarkers } from './late-data.js'
 import { SequenceTracker } from './sequence-tracker.js'
 import type { SparkplugIngest, SparkplugResult } from './sparkplug/sparkplug-ingest.js'
+import { type ScanLimits, TelemetryScanner } from './telemetry-scan.js'
 import { TimestampCollisions } from './timestamp-collisions.js'
 import {
   DEFAULT_LIMITS,
+  deviceOfTopic,
   isoTime,
   type ValidatedMessage,
   type ValidationLimits,
@@ -32,7 +35,6 @@ import {
   type BatcherOptions,
   type BatchItem,
   DEFAULT_BATCHER_OPTIONS,
-  LineBlock,
   type TrailingLine,
   WriteBatcher,
 } from './write-batcher.js'
@@ -49,6 +51,9 @@ export interface PipelineOptions {
   lateAfterMs?: number
   /** Sparkplug B messages (`spBv1.0/...`) go here instead of the JSON validation (docs/SPARKPLUG.md). */
   sparkplug?: SparkplugIngest | undefined
+  /** Judge the common message on its bytes first (telemetry-scan.ts); false: always the JSON path
+   * (the tests compare the two). Default true. */
+  scanFirst?: boolean
 }
 
 /** What ingest made of one message: its counts now, and when InfluxDB holds it. */
@@ -63,12 +68,24 @@ export interface Accepted {
 /** Messages and points of one write batch, counted in the metrics once it is stored. */
 interface BatchTally {
   points: number
+  /** Of the `ok` messages, those judged on their bytes (telemetry-scan.ts). */
+  scanned: number
   ok: number
   partial: number
   rejected: number
 }
 
-const newTally = (): BatchTally => ({ points: 0, ok: 0, partial: 0, rejected: 0 })
+/** A device's reading lines: measurement and tags (as text and bytes), and its field encoder. */
+interface Series {
+  prefix: string
+  prefixBytes: Buffer
+  encoder: FieldsLineEncoder
+}
+
+/** No lines besides the readings (shared by the messages without dead letters). */
+const NO_ITEMS: readonly BatchItem[] = Object.freeze([])
+
+const newTally = (): BatchTally => ({ points: 0, scanned: 0, ok: 0, partial: 0, rejected: 0 })
 
 export class TelemetryPipeline {
   readonly batcher: WriteBatcher<BatchTally>
@@ -81,7 +98,11 @@ export class TelemetryPipeline {
   /** Measurement and tags of each device's reading lines, and its field encoder (a device sends the
    * same metrics message after message), keyed by the device's tags object (validate-message.ts
    * makes one per device of the site model). */
-  private readonly series = new WeakMap<object, { prefix: string; encoder: FieldsLineEncoder }>()
+  private readonly series = new WeakMap<object, Series>()
+  private readonly scanner = new TelemetryScanner()
+  private readonly scanLimits: ScanLimits
+  /** Messages judged on their bytes since start (telemetry-scan.ts). */
+  scannedMessages = 0
   /** Measurement and tags of each plant's late-data marker lines. */
   private readonly markerPrefixes = new Map<string, string>()
   private readonly m
@@ -90,6 +111,12 @@ export class TelemetryPipeline {
 
   constructor(private readonly options: PipelineOptions) {
     this.now = options.now ?? Date.now
+    const limits = options.limits ?? DEFAULT_LIMITS
+    this.scanLimits = {
+      maxFutureMs: limits.maxFutureMs,
+      maxAgeMs: limits.maxAgeMs,
+      lateAfterMs: options.lateAfterMs ?? LATE_AFTER_MS,
+    }
     this.deadLetters = new DeadLetterEncoder(this.now)
     const registers = [options.metrics]
     this.m = {
@@ -151,6 +178,11 @@ export class TelemetryPipeline {
         buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000],
         registers,
       }),
+      scanned: new Counter({
+        name: 'kawasan_ingest_scanned_messages_total',
+        help: 'Telemetry messages judged on their bytes (the fast path for the common message), a part of those with outcome ok',
+        registers,
+      }),
       retries: new Counter({
         name: 'kawasan_ingest_write_retries_total',
         help: 'InfluxDB write attempts that failed and were retried',
@@ -189,6 +221,7 @@ export class TelemetryPipeline {
       (tally) => {
         // Counted per batch, once stored: per message, the increments were a measurable cost.
         if (tally.points > 0) this.m.points.inc(tally.points)
+        if (tally.scanned > 0) this.m.scanned.inc(tally.scanned)
         if (tally.ok > 0) this.outcomes.ok.inc(tally.ok)
         if (tally.partial > 0) this.outcomes.partial.inc(tally.partial)
         if (tally.rejected > 0) this.outcomes.rejected.inc(tally.rejected)
@@ -214,8 +247,12 @@ export class TelemetryPipeline {
   accept(topic: string, payload: Buffer): Accepted {
     if (this.options.sparkplug && isSparkplugTopic(topic)) return this.acceptSparkplug(topic, payload)
     const now = this.now()
+    if (this.options.scanFirst !== false) {
+      const scanned = this.acceptScanned(topic, payload, now)
+      if (scanned) return scanned
+    }
     let result: ValidatedMessage
-    let lines: BatchItem[]
+    let readings: string | undefined
     try {
       result = validateTelemetry(
         topic,
@@ -225,7 +262,7 @@ export class TelemetryPipeline {
         this.options.limits ?? DEFAULT_LIMITS,
       )
       this.dropCollisions(topic, result)
-      lines = result.points.length > 0 ? [this.readingBlock(result)] : []
+      if (result.points.length > 0) readings = this.readingLines(result)
     } catch (err) {
       result = {
         points: [],
@@ -238,7 +275,7 @@ export class TelemetryPipeline {
           },
         ],
       }
-      lines = []
+      readings = undefined
     }
     if (result.source) {
       const { key, seq, count } = result.source
@@ -246,12 +283,54 @@ export class TelemetryPipeline {
     }
     const points = result.points.length
     const deadLetters = result.deadLetters.length
-    const batch = this.store(result, lines, now)
+    const batch = this.store(result, NO_ITEMS, now, readings)
     batch.tally.points += points
     if (points === 0) batch.tally.rejected++
     else if (deadLetters > 0) batch.tally.partial++
     else batch.tally.ok++
     return { points, deadLetters, stored: batch.stored }
+  }
+
+  /**
+   * The common message judged on its bytes (telemetry-scan.ts): stored as the JSON path would
+   * store it, with the same trackers fed; undefined (and nothing changed) when the scanner declines
+   * it or a reading would collide, so the JSON path judges it and gives the reasons.
+   */
+  private acceptScanned(topic: string, payload: Buffer, now: number): Accepted | undefined {
+    const limits = this.options.limits ?? DEFAULT_LIMITS
+    if (payload.length > limits.maxPayloadBytes) return undefined
+    const t = parseDeviceTopic(topic)
+    if (t?.kind !== 'telemetry') return undefined
+    const device = deviceOfTopic(this.options.site, t)
+    if (!device) return undefined
+    const scanner = this.scanner
+    const series = this.seriesOf(device.tags)
+    try {
+      if (!scanner.scan(payload, series.prefixBytes, now, this.scanLimits)) return undefined
+    } catch {
+      return undefined // a bug here must not cost the message: the JSON path judges it
+    }
+    const { seq, count, ts } = scanner
+    if (this.collisions.anyCollides(device.key, ts, count, seq)) return undefined
+    for (let i = 0; i < count; i++) this.collisions.collides(device.key, ts[i]!, seq + i)
+    this.sequences.record(device.key, seq, count, now)
+    const batch = this.batcher.submit(NO_ITEMS, undefined, scanner, count)
+    batch.tally.points += count
+    batch.tally.ok++
+    batch.tally.scanned++
+    this.scannedMessages++
+    return { points: count, deadLetters: 0, stored: batch.stored }
+  }
+
+  /** The line prefix and field encoder of a device's readings, made once per device. */
+  private seriesOf(tags: PointData['tags']): Series {
+    let series = this.series.get(tags)
+    if (series === undefined) {
+      const prefix = linePrefix(READINGS_MEASUREMENT, tags)
+      series = { prefix, prefixBytes: Buffer.from(prefix, 'utf8'), encoder: new FieldsLineEncoder() }
+      this.series.set(tags, series)
+    }
+    return series
   }
 
   /** The Sparkplug host, for the part holding the MQTT connection to give it an outbox. */
@@ -282,19 +361,30 @@ export class TelemetryPipeline {
   }
 
   /** Submits the reading lines of a judged message with its dead letters and late-data markers
-   * (written once per batch, after its readings): the same for our telemetry and Sparkplug. */
-  private store(result: Pick<ValidatedMessage, 'points' | 'deadLetters'>, lines: BatchItem[], now: number) {
+   * (written once per batch, after its readings): the same for our telemetry and Sparkplug.
+   * `readings`, when given, are the lines of `result.points` joined (readingLines). */
+  private store(
+    result: Pick<ValidatedMessage, 'points' | 'deadLetters'>,
+    lines: readonly BatchItem[],
+    now: number,
+    readings?: string,
+  ) {
     let markers: TrailingLine[] | undefined
     for (const marker of lateDataMarkers(result.points, now, this.options.lateAfterMs ?? LATE_AFTER_MS)) {
       markers ??= []
       markers.push(this.markerLine(marker))
     }
-    for (const d of result.deadLetters) {
-      lines.push(this.deadLetters.toLine(d))
-      this.m.deadLetters.inc({ reason: d.reason })
-      this.logOncePerKind(d)
+    let items = lines
+    if (result.deadLetters.length > 0) {
+      const withLetters = [...lines]
+      for (const d of result.deadLetters) {
+        withLetters.push(this.deadLetters.toLine(d))
+        this.m.deadLetters.inc({ reason: d.reason })
+        this.logOncePerKind(d)
+      }
+      items = withLetters
     }
-    return this.batcher.submit(lines, markers)
+    return this.batcher.submit(items, markers, readings, readings === undefined ? 0 : result.points.length)
   }
 
   /** A late-data marker's line, keyed by its series and hour (a batch keeps the newest of each);
@@ -310,21 +400,15 @@ export class TelemetryPipeline {
     return { key: `${prefix}${marker.time}`, line: prefix + lineFieldsAndTime(marker) }
   }
 
-  /** The lines of a message's readings (at least one): all of one device, so they share one cached
-   * prefix; no string fields, so several make a block (write-batcher.ts). One line stays a string:
-   * a block's view of the shared buffer is a larger object than the line itself. */
-  private readingBlock(result: ValidatedMessage): BatchItem {
+  /** The lines of a message's readings (at least one), joined by newlines: all of one device, so
+   * they share one cached prefix; no string fields, so the batcher encodes them straight onto a
+   * block of bytes (write-batcher.ts) and the strings die young. */
+  private readingLines(result: ValidatedMessage): string {
     const first = result.points[0]!
-    let series = this.series.get(first.tags)
-    if (series === undefined) {
-      series = { prefix: linePrefix(first.measurement, first.tags), encoder: new FieldsLineEncoder() }
-      this.series.set(first.tags, series)
-    }
-    const { prefix, encoder } = series
-    if (result.points.length === 1) return prefix + encoder.encode(first)
-    const lines: string[] = []
-    for (const p of result.points) lines.push(prefix + encoder.encode(p))
-    return LineBlock.of(lines)
+    const { prefix, encoder } = this.seriesOf(first.tags)
+    let text = prefix + encoder.encode(first)
+    for (let i = 1; i < result.points.length; i++) text += `\n${prefix}${encoder.encode(result.points[i]!)}`
+    return text
   }
 
   /** Moves readings that would overwrite another reading of the device (same time, other seq) to dead letter. */

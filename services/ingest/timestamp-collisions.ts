@@ -52,6 +52,12 @@ class RecentTimes {
     return false
   }
 
+  /** True when another seq holds `ts`; records nothing. */
+  holdsOther(ts: number, seq: number): boolean {
+    const i = this.slotOf(ts)
+    return this.used[i] === 1 && this.seqs[i] !== seq
+  }
+
   /** The slot holding `ts`, or the free slot where it would go. */
   private slotOf(ts: number): number {
     let i = home(ts, this.mask)
@@ -125,5 +131,14 @@ export class TimestampCollisions {
       this.devices.set(device, recent)
     }
     return recent.collides(ts, seq)
+  }
+
+  /** Whether `collides` would say true for any of the first `count` times (seqs `seq`, `seq`+1, …)
+   * of a message whose times differ from each other; records nothing. */
+  anyCollides(device: string, ts: Float64Array, count: number, seq: number): boolean {
+    const recent = this.devices.get(device)
+    if (!recent) return false
+    for (let i = 0; i < count; i++) if (recent.holdsOther(ts[i]!, seq + i)) return true
+    return false
   }
 }

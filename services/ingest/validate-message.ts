@@ -78,7 +78,7 @@ function knownTags(
  * tags (one object, shared by the points of every message: ingest keys its line prefixes on it) and
  * its tracker key. Made once per parsed topic (shared/topics.ts caches those) and site model.
  */
-interface TopicDevice {
+export interface TopicDevice {
   site: SiteIndex
   ref: DeviceRef
   tags: PointData['tags']
@@ -87,7 +87,7 @@ interface TopicDevice {
 
 const topicDevices = new WeakMap<Readonly<DeviceTopic>, TopicDevice>()
 
-function deviceOfTopic(site: SiteIndex, t: Readonly<DeviceTopic>): TopicDevice | undefined {
+export function deviceOfTopic(site: SiteIndex, t: Readonly<DeviceTopic>): TopicDevice | undefined {
   const known = topicDevices.get(t)
   if (known?.site === site) return known
   const ref = site.device(t.cluster, t.plant, t.device)

@@ -11,6 +11,7 @@ import { KawasanError } from '../../shared/errors.js'
 import type { WriteFailureClass } from '../../shared/influx/classify-error.js'
 import { InfluxWriteError, type LineWriter, type WriteChunk } from '../../shared/influx/influx-client.js'
 import type { Logger } from '../../shared/logger.js'
+import type { LineBytes } from './telemetry-scan.js'
 
 export interface BatcherOptions {
   /** Largest number of lines in one write. */
@@ -50,29 +51,61 @@ export interface BatcherEvents {
 }
 
 /**
- * A message's lines, joined by `\n` and encoded as UTF-8 as soon as they are made: the readings
- * are held until their write, and bytes outside the JavaScript heap cost the garbage collector
- * nothing, where sixty line strings (each a tree of the pieces it was concatenated from) were
- * copied and promoted (docs/PERFORMANCE.md). Only for lines without a raw newline inside (numbers
- * and escaped keys, no string field), so a refused block splits back into its lines.
+ * Reading lines, joined by `\n` and encoded as UTF-8 as soon as they are made: the readings are
+ * held until their write, and bytes outside the JavaScript heap cost the garbage collector nothing,
+ * where line strings (each a tree of the pieces it was concatenated from) were copied and promoted
+ * (docs/PERFORMANCE.md). Only for lines without a raw newline inside (numbers and escaped keys, no
+ * string field), so a refused block splits back into its lines.
+ *
+ * A block is a range of a shared buffer (ByteSlab). The batcher appends the next messages' readings
+ * to the open batch's last block while they land right after it in that buffer, so a batch of
+ * one-reading messages is a few blocks, not an object per message (docs/PERFORMANCE.md, sixth round).
  */
 export class LineBlock {
   constructor(
-    readonly bytes: Buffer,
-    readonly count: number,
+    private readonly buffer: Buffer,
+    private readonly start: number,
+    private end: number,
+    private lineCount: number,
+    /** Made by the batcher for its open batch: more lines may be appended. */
+    private readonly appendable = false,
   ) {}
 
+  /** A block of these lines (sealed: the batcher never appends to it). */
   static of(lines: readonly string[]): LineBlock {
-    return new LineBlock(slab.encode(lines.join('\n')), lines.length)
+    return slab.encode(lines.join('\n'), lines.length, false)
+  }
+
+  get count(): number {
+    return this.lineCount
+  }
+
+  get bytes(): Buffer {
+    return this.buffer.subarray(this.start, this.end)
   }
 
   lines(): string[] {
     return this.bytes.toString('utf8').split('\n')
   }
+
+  /** Appends `text` (`count` lines) when it can go right after this block's end; false otherwise. */
+  append(text: string | LineBytes, count: number): boolean {
+    if (!this.appendable || !slab.isEndOf(this.buffer, this.end)) return false
+    const end = slab.appendAt(this.end, text)
+    if (end < 0) return false
+    this.end = end
+    this.lineCount += count
+    return true
+  }
+
+  /** A new appendable block of `text` (`count` lines). */
+  static open(text: string | LineBytes, count: number): LineBlock {
+    return slab.encode(text, count, true)
+  }
 }
 
 /**
- * Encodes strings into views of a shared 1 MB buffer, a new one when the current is used up (as
+ * Encodes strings into ranges of a shared 1 MB buffer, a new one when the current is used up (as
  * Node's Buffer pool does for strings under 4 KB). A buffer of its own per message (~6 KB) made an
  * ArrayBuffer per message: in-broker, 9.0–11.0 µs of CPU per reading against 7.0–11.0 with the
  * slab, in six interleaved pairs of runs (docs/PERFORMANCE.md). A slab is freed by the garbage
@@ -84,17 +117,38 @@ class ByteSlab {
 
   constructor(private readonly size: number) {}
 
-  encode(text: string): Buffer {
-    const room = text.length * 3 // the most UTF-8 bytes one UTF-16 unit becomes
+  encode(text: string | LineBytes, count: number, appendable: boolean): LineBlock {
+    const room = roomFor(text)
     if (this.used + room > this.buffer.length) {
       this.buffer = Buffer.allocUnsafeSlow(Math.max(this.size, room))
       this.used = 0
     }
     const start = this.used
-    this.used += this.buffer.write(text, start, 'utf8')
-    return this.buffer.subarray(start, this.used)
+    this.used = writeAt(this.buffer, start, text)
+    return new LineBlock(this.buffer, start, this.used, count, appendable)
+  }
+
+  /** True when `end` of `buffer` is where the next bytes go. */
+  isEndOf(buffer: Buffer, end: number): boolean {
+    return buffer === this.buffer && end === this.used
+  }
+
+  /** Writes `\n` and `text` at `end` (= the used mark); the new end, or -1 when they do not fit. */
+  appendAt(end: number, text: string | LineBytes): number {
+    if (end + 1 + roomFor(text) > this.buffer.length) return -1
+    this.buffer[end] = 0x0a
+    this.used = writeAt(this.buffer, end + 1, text)
+    return this.used
   }
 }
+
+/** The most bytes `text` can take: three per UTF-16 unit of a string. */
+const roomFor = (text: string | LineBytes): number =>
+  typeof text === 'string' ? text.length * 3 : text.maxBytes
+
+/** Writes `text` at `at`; returns where it ends. */
+const writeAt = (buffer: Buffer, at: number, text: string | LineBytes): number =>
+  typeof text === 'string' ? at + buffer.write(text, at, 'utf8') : text.writeInto(buffer, at)
 
 const slab = new ByteSlab(1024 * 1024)
 
@@ -195,10 +249,18 @@ export class WriteBatcher<T = undefined> {
   /**
    * Adds one message's lines to the open batch (a new one when they would take it past
    * maxBatchLines: a message is never split across writes; a larger one goes alone).
+   * `readings` are `readingCount` lines with no newline inside, joined by `\n` (a LineBlock's
+   * kind), as text or as bytes written on request: they go first, encoded at once onto the batch's
+   * open block; `items` follow them.
    */
-  submit(items: readonly BatchItem[], trailing?: readonly TrailingLine[]): Submitted<T> {
+  submit(
+    items: readonly BatchItem[],
+    trailing?: readonly TrailingLine[],
+    readings?: string | LineBytes,
+    readingCount = 0,
+  ): Submitted<T> {
     if (this.stopped) return refused(this.newTally())
-    let lines = 0
+    let lines = readingCount
     for (const item of items) lines += linesIn(item)
     const extra = trailing?.length ?? 0
     if (lines + extra === 0) return { stored: Promise.resolve(), tally: this.newTally() }
@@ -206,6 +268,11 @@ export class WriteBatcher<T = undefined> {
     if (!batch || (batch.lines > 0 && batch.lines + lines + extra > this.options.maxBatchLines)) {
       batch = new Batch(this.newTally())
       this.queue.push(batch)
+    }
+    if (readings !== undefined && readingCount > 0) {
+      const last = batch.items.at(-1)
+      if (!(last instanceof LineBlock && last.append(readings, readingCount)))
+        batch.items.push(LineBlock.open(readings, readingCount))
     }
     for (const item of items) batch.items.push(item)
     if (trailing) {
@@ -312,6 +379,8 @@ export class WriteBatcher<T = undefined> {
           'ingest stopped before InfluxDB accepted the batch; not acknowledged',
         )
       const started = performance.now()
+      // The spacing counts from the request itself, not from flushOne's bookkeeping before it.
+      this.lastWriteStart = started
       try {
         await this.writer.writeLines(chunks)
         this.healthy = true
