@@ -34,6 +34,7 @@ import { READINGS_MEASUREMENT } from '../../../shared/store-schema.js'
 import { telemetryTopic } from '../../../shared/topics.js'
 import { KawasanBroker } from '../../broker/app.js'
 import {
+  type IngestPart,
   inBrokerIngestParts,
   influxPart,
   ingestPart,
@@ -563,6 +564,11 @@ function brokerShare(used: Record<string, number>, shape: Shape, base: Baselines
   }
 }
 
+/** The share of the messages ingest judged on their bytes (telemetry-scan.ts), not through JSON. */
+function scannedShare(ingest: IngestPart, messages: number): number {
+  return +(ingest.pipeline().scannedMessages / Math.max(1, messages)).toFixed(3)
+}
+
 async function inBroker(url: string, shape: Shape, base: Baselines, runId: string): Promise<number> {
   const database = `bench_inbroker_${runId}`
   const db = new InfluxClient({ url, database })
@@ -600,6 +606,7 @@ async function inBroker(url: string, shape: Shape, base: Baselines, runId: strin
     ...used,
     ...brokerShare(used, shape, base),
     logins_cpu_ms: loginsCpuMs,
+    scanned_share: scannedShare(built.ingest, r.acked),
     loadgen_cpu_pct: Math.round((r.cpuS / (wall / 1000)) * 100),
     loadgen_rss_mb: r.rssMb,
     note: 'PUBACK = durable in InfluxDB; kawasan = broker+ingest; loadgen = the publishing gateways (own process)',
@@ -676,6 +683,7 @@ async function viaMosquitto(
     readings_per_s: Math.round(rate),
     ...ratios(rate, shape, base),
     ...used,
+    scanned_share: scannedShare(ingest, r.acked),
     loadgen_cpu_pct: Math.round((r.cpuS / ((r.finishedAt - r.startedAt) / 1000)) * 100),
     loadgen_rss_mb: r.rssMb,
     note: 'PUBACK from mosquitto; rate counted until all readings are in InfluxDB; kawasan = subscriber ingest',
