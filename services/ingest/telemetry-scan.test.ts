@@ -15,6 +15,7 @@ import { METRICS } from '../../shared/metric-vocabulary.js'
 import { telemetryTopic } from '../../shared/topics.js'
 import { exampleSite } from '../../test/helpers/site.js'
 import { TelemetryPipeline } from './telemetry-pipeline.js'
+import { DEFAULT_LIMITS } from './validate-message.js'
 
 class RecordingWriter implements LineWriter {
   readonly lines: string[] = []
@@ -29,10 +30,12 @@ class RecordingWriter implements LineWriter {
 const NOW = Date.UTC(2026, 10, 20, 12)
 const site = exampleSite()
 
-function pipeline(scanFirst: boolean) {
+function pipeline(scanFirst: boolean, limits = DEFAULT_LIMITS, lateAfterMs?: number) {
   const writer = new RecordingWriter()
   const p = new TelemetryPipeline({
     site,
+    limits,
+    lateAfterMs,
     writer,
     log: silentLogger(),
     metrics: new Registry(),
@@ -166,6 +169,25 @@ function payload(r: Rng, seq: number, pool: number[]): string {
   return text
 }
 
+/**
+ * A message as the agent writes it (edge-agent/src/spool.ts `readingJson`, publisher.ts): its
+ * clock offset in front once it knows it, a reading's own offset where it corrected the time, or
+ * `unsync` where its clock was not synchronised.
+ */
+function agentMessage(r: Rng, seq: number, sent: number): string {
+  const readings = Array.from({ length: r.chance(0.8) ? 1 : 2 + r.int(3) }, (_, i) => {
+    const reading: Record<string, unknown> = {
+      ts: NOW - 14_900 + sent * 4 + i, // current, and a time no other message of the run has
+      m: { p_kw: r.int(1000) / 10, e_kwh: 1000 + sent },
+    }
+    if (r.chance(0.2)) reading.clock_offset_ms = r.int(4000) - 2000
+    else if (r.chance(0.1)) reading.unsync = true
+    return reading
+  })
+  const body = JSON.stringify({ v: 1, seq, readings })
+  return r.chance(0.5) ? `{"clock_offset_ms":${r.int(4000) - 2000},${body.slice(1)}` : body
+}
+
 /** Number texts one step from canonical, each of which the JSON path reads as another text. */
 const OFF_NUMBERS = ['12.50', '1.5e2', '1E1', '0.0000005', '-0', '-0.0', '0.10', '100.0', '2.0']
 
@@ -175,7 +197,9 @@ const OFF_NUMBERS = ['12.50', '1.5e2', '1E1', '0.0000005', '-0', '-0.0', '0.10',
  */
 function nearlyPlain(r: Rng, seq: number, pool: number[]): string {
   const count = 1 + r.int(3)
+  let head = ''
   const readings = Array.from({ length: count }, (_, i) => ({
+    extra: '',
     ts: `${NOW - 1000 * (count - i) - r.int(900)}`,
     m: [
       ['"p_kw"', `${r.int(10_000) / 10}`],
@@ -212,12 +236,27 @@ function nearlyPlain(r: Rng, seq: number, pool: number[]): string {
     case 6:
       target.m = []
       break
+    case 7:
+      target.extra = r.pick([
+        ',"clock_offset_ms":-0',
+        ',"clock_offset_ms":1.5',
+        ',"clock_offset_ms":250',
+        ',"unsync":true',
+        ',"unsync":false',
+        ',"unsync":1',
+        ',"clock_offset_ms":250,"unsync":true',
+      ])
+      break
+    case 8:
+      target.ts = `${Date.UTC(2019, 5, 1) + r.int(1000)}` // a reset clock: the JSON path may correct it
+      head = '"clock_offset_ms":' + `${NOW - Date.UTC(2019, 5, 1)},`
+      break
     default:
   }
   const body = readings
-    .map((x) => `{"ts":${x.ts},"m":{${x.m.map(([k, v]) => `${k}:${v}`).join(',')}}}`)
+    .map((x) => `{"ts":${x.ts},"m":{${x.m.map(([k, v]) => `${k}:${v}`).join(',')}}${x.extra}}`)
     .join(',')
-  return `{"v":1,"seq":${seq},"readings":[${body}]}`
+  return `{${head}"v":1,"seq":${seq},"readings":[${body}]}`
 }
 
 const devices = site
@@ -225,10 +264,10 @@ const devices = site
   .filter((d) => d.plant !== 'shared')
   .map((d) => telemetryTopic('cikarang', d.plant, d.device.id))
 
-async function feed(seed: number, messages: number) {
+async function feed(seed: number, messages: number, limits = DEFAULT_LIMITS, lateAfterMs?: number) {
   const r = random(seed)
-  const fast = pipeline(true)
-  const json = pipeline(false)
+  const fast = pipeline(true, limits, lateAfterMs)
+  const json = pipeline(false, limits, lateAfterMs)
   const pools = devices.map(() => Array.from({ length: 8 }, () => NOW - r.int(10_000)))
   const seqs = devices.map(() => 0)
   const told: unknown[][] = [[], []]
@@ -242,11 +281,7 @@ async function feed(seed: number, messages: number) {
       seqs[d]! += 1 + (r.chance(0.05) ? r.int(5) : 0)
       const plain = r.chance(0.6)
       const text = plain
-        ? JSON.stringify({
-            v: 1,
-            seq: seqs[d],
-            readings: [{ ts: NOW - r.int(10_000), m: { p_kw: r.int(1000) / 10, e_kwh: 1000 + sent } }],
-          })
+        ? agentMessage(r, seqs[d]!, sent)
         : r.chance(0.5)
           ? nearlyPlain(r, seqs[d]!, pools[d]!)
           : payload(r, seqs[d]!, pools[d]!)
@@ -265,9 +300,15 @@ async function feed(seed: number, messages: number) {
 }
 
 describe('telemetry scanner', () => {
-  for (const seed of [1, 2, 3]) {
-    it(`judges and writes what the JSON path does (seed ${seed}, 3,000 generated messages)`, async () => {
-      const { fast, json, told, canonical } = await feed(seed, 3000)
+  // Without an age limit (ingest.maxAgeDays 0) and late-data markers off, a reset gateway clock is
+  // neither stale nor late but corrected with the agent's offset: the scanner must leave it too.
+  for (const [seed, limits, lateAfterMs] of [
+    [1, DEFAULT_LIMITS, undefined],
+    [2, DEFAULT_LIMITS, undefined],
+    [3, { ...DEFAULT_LIMITS, maxAgeMs: 0 }, 0],
+  ] as const) {
+    it(`judges and writes what the JSON path does (seed ${seed}, maxAgeMs ${limits.maxAgeMs}, lateAfterMs ${lateAfterMs ?? 'default'}, 3,000 generated messages)`, async () => {
+      const { fast, json, told, canonical } = await feed(seed, 3000, limits, lateAfterMs)
       expect(told[0]).toEqual(told[1])
       expect(fast.writer.lines).toEqual(json.writer.lines)
       expect([...fast.p.sequences.entries()]).toEqual([...json.p.sequences.entries()])

@@ -1,7 +1,8 @@
 /**
  * The ingest fast path for the common message (docs/PERFORMANCE.md, sixth round): an agent's
- * `{"v":1,"seq":…,"readings":[{"ts":…,"m":{…}},…]}` with every reading current and every metric
- * known and plausible. It is judged on its bytes and its lines are written from them, with no
+ * `{"v":1,"seq":…,"readings":[{"ts":…,"m":{…}},…]}` (with the agent's `clock_offset_ms` and a
+ * reading's `clock_offset_ms` or `unsync` where it sends them) with every reading current and every
+ * metric known and plausible. It is judged on its bytes and its lines are written from them, with no
  * `JSON.parse`, no object per reading and no number formatted: the payload's own number text goes
  * into the line.
  *
@@ -14,6 +15,7 @@
  */
 import { METRICS, type MetricName } from '../../shared/metric-vocabulary.js'
 import { MAX_READINGS_PER_MESSAGE } from '../../shared/telemetry-schema.js'
+import { MIN_PLAUSIBLE_TS } from './clock-offset.js'
 
 /** Line bytes the batcher can write straight into its buffer (write-batcher.ts). */
 export interface LineBytes {
@@ -32,10 +34,17 @@ export interface ScanLimits {
 }
 
 const NAMES = Object.keys(METRICS) as MetricName[]
-/** Where each metric goes among the fields of a line (`seq` included): the JSON path's sort. */
-const FIELD_ORDER = [...NAMES, 'seq'].sort()
-const SEQ_RANK = FIELD_ORDER.indexOf('seq')
+/** The fields ingest adds to a reading's metrics (validate-message.ts), by their codes below. */
+const ADDED = ['seq', 'clock_corrected', 'clock_offset_ms', 'unsync'] as const
+const SEQ = -1
+const CORRECTED = -2
+const OFFSET = -3
+const UNSYNC = -4
+/** Where each field goes in a line: the JSON path's sort of the names. */
+const FIELD_ORDER = [...NAMES, ...ADDED].sort()
 const RANK = NAMES.map((n) => FIELD_ORDER.indexOf(n))
+const ADDED_RANK = ADDED.map((n) => FIELD_ORDER.indexOf(n))
+const ADDED_KEY = ADDED.map((n) => Buffer.from(`${n}=`, 'latin1'))
 const NAME_BYTES = NAMES.map((n) => Buffer.from(n, 'latin1'))
 const MIN = NAMES.map((n) => METRICS[n].min)
 const MAX = NAMES.map((n) => METRICS[n].max)
@@ -81,6 +90,10 @@ export class TelemetryScanner implements LineBytes {
   ts = new Float64Array(64)
   private tsStart = new Int32Array(64)
   private tsEnd = new Int32Array(64)
+  /** A reading's own `clock_offset_ms` text (start -1: none), and its `unsync: true`. */
+  private offsetStart = new Int32Array(64)
+  private offsetEnd = new Int32Array(64)
+  private unsync = new Uint8Array(64)
   /** Reading i's metrics are entries first[i] to first[i + 1] of the three arrays below. */
   private first = new Int32Array(65)
   private metric = new Uint8Array(256)
@@ -94,6 +107,7 @@ export class TelemetryScanner implements LineBytes {
   /** Per reading: a field order, reused. */
   private readonly order = new Int32Array(FIELD_ORDER.length)
   private readonly orderFrom = new Int32Array(FIELD_ORDER.length)
+  private n = 0
 
   /**
    * True when `payload` is a message this path takes whole (see the file comment); then `seq`,
@@ -114,7 +128,7 @@ export class TelemetryScanner implements LineBytes {
   get maxBytes(): number {
     // Per reading: the prefix, the fields (shorter than their JSON: `"k":v` becomes `k=v`), `seq`,
     // the time and its nanoseconds, the separators.
-    return this.count * (this.prefix.length + 64) + this.payload.length
+    return this.count * (this.prefix.length + 96) + this.payload.length
   }
 
   writeInto(buffer: Buffer, at: number): number {
@@ -125,26 +139,27 @@ export class TelemetryScanner implements LineBytes {
       o = copyInto(buffer, o, this.prefix)
       const from = this.first[r]!
       const to = this.first[r + 1]!
-      // The fields in the JSON path's order: metrics and `seq` by name (insertion sort, ≤ 21).
-      let n = 0
-      for (let e = from; e <= to; e++) {
-        const rank = e === to ? SEQ_RANK : RANK[this.metric[e]!]!
-        let i = n++
-        while (i > 0 && this.order[i - 1]! > rank) {
-          this.order[i] = this.order[i - 1]!
-          this.orderFrom[i] = this.orderFrom[i - 1]!
-          i--
-        }
-        this.order[i] = rank
-        this.orderFrom[i] = e
+      // The fields in the JSON path's order: metrics and added fields by name (insertion sort).
+      this.n = 0
+      for (let e = from; e < to; e++) this.place(RANK[this.metric[e]!]!, e)
+      this.place(ADDED_RANK[0]!, SEQ)
+      if (this.offsetStart[r]! >= 0) {
+        this.place(ADDED_RANK[1]!, CORRECTED)
+        this.place(ADDED_RANK[2]!, OFFSET)
       }
-      for (let i = 0; i < n; i++) {
+      if (this.unsync[r] === 1) this.place(ADDED_RANK[3]!, UNSYNC)
+      for (let i = 0; i < this.n; i++) {
         buffer[o++] = i === 0 ? 0x20 : COMMA
         const e = this.orderFrom[i]!
-        if (e === to) {
-          o = copyInto(buffer, o, SEQ_KEY)
-          o = writeInteger(buffer, o, this.seq + r)
-          buffer[o++] = 0x69 // i: an integer field
+        if (e < 0) {
+          o = copyInto(buffer, o, ADDED_KEY[-1 - e]!)
+          if (e === SEQ) {
+            o = writeInteger(buffer, o, this.seq + r)
+            buffer[o++] = 0x69 // i: an integer field
+          } else if (e === OFFSET) {
+            for (let k = this.offsetStart[r]!; k < this.offsetEnd[r]!; k++) buffer[o++] = p[k]!
+            buffer[o++] = 0x69
+          } else buffer[o++] = 0x54 // T: clock_corrected, unsync
           continue
         }
         o = copyInto(buffer, o, NAME_BYTES[this.metric[e]!]!)
@@ -158,13 +173,30 @@ export class TelemetryScanner implements LineBytes {
     return o
   }
 
+  /** Puts field `code` (a metric entry, or an added field's code) at its rank among those placed. */
+  private place(rank: number, code: number): void {
+    let i = this.n++
+    while (i > 0 && this.order[i - 1]! > rank) {
+      this.order[i] = this.order[i - 1]!
+      this.orderFrom[i] = this.orderFrom[i - 1]!
+      i--
+    }
+    this.order[i] = rank
+    this.orderFrom[i] = code
+  }
+
   /** `{"v":1,"seq":…,"readings":[…]}`, keys in any order, each once, nothing else. */
   private envelope(now: number, limits: ScanLimits): boolean {
     if (!this.expect(OPEN_OBJECT)) return false
-    let seen = 0 // v 1, seq 2, readings 4
+    let seen = 0 // v 1, seq 2, readings 4, clock_offset_ms 8
     for (;;) {
       const key = this.key()
-      if (key === 'v') {
+      if (key === 'clock_offset_ms') {
+        // The agent's offset, applied by the JSON path only to a time it would refuse; the
+        // times taken here are all acceptable (reading()), so it changes nothing.
+        if (seen & 8 || this.signedInteger() === undefined) return false
+        seen |= 8
+      } else if (key === 'v') {
         if (seen & 1 || !this.one()) return false
         seen |= 1
       } else if (key === 'seq') {
@@ -182,7 +214,7 @@ export class TelemetryScanner implements LineBytes {
       if (c !== COMMA) return false
     }
     this.skipSpace()
-    return seen === 7 && this.pos === this.payload.length
+    return (seen & 7) === 7 && this.pos === this.payload.length
   }
 
   private readings(now: number, limits: ScanLimits): boolean {
@@ -200,16 +232,33 @@ export class TelemetryScanner implements LineBytes {
     if (!this.expect(OPEN_OBJECT)) return false
     const r = this.count
     this.room(r + 1)
-    let seen = 0 // ts 1, m 2
+    let seen = 0 // ts 1, m 2, clock_offset_ms 4, unsync 8
+    this.offsetStart[r] = -1
+    this.unsync[r] = 0
     for (;;) {
       const key = this.key()
-      if (key === 'ts') {
+      if (key === 'clock_offset_ms') {
+        // The agent corrected `ts` itself: stored flagged, with the offset (clock-offset.ts).
+        if (seen & 4) return false
+        this.skipSpace()
+        const start = this.pos
+        if (this.signedInteger() === undefined) return false
+        this.offsetStart[r] = start
+        this.offsetEnd[r] = this.pos
+        seen |= 4
+      } else if (key === 'unsync') {
+        if (seen & 8) return false
+        const flag = this.boolean()
+        if (flag === undefined) return false
+        this.unsync[r] = flag ? 1 : 0
+        seen |= 8
+      } else if (key === 'ts') {
         if (seen & 1) return false
         this.skipSpace()
         const start = this.pos
         const ts = this.integer()
-        if (ts <= 0) return false
         // Times the JSON path refuses, corrects or marks as late are its to judge.
+        if (ts < MIN_PLAUSIBLE_TS) return false
         if (ts > now + limits.maxFutureMs) return false
         if (limits.maxAgeMs > 0 && ts < now - limits.maxAgeMs) return false
         if (limits.lateAfterMs > 0 && ts < now - limits.lateAfterMs) return false
@@ -227,7 +276,7 @@ export class TelemetryScanner implements LineBytes {
       if (c === CLOSE_OBJECT) break
       if (c !== COMMA) return false
     }
-    if (seen !== 3) return false
+    if ((seen & 3) !== 3) return false
     this.count = r + 1
     this.first[r + 1] = this.metrics
     return true
@@ -289,10 +338,11 @@ export class TelemetryScanner implements LineBytes {
     if (len === 1 && c === 0x6d) return 'm'
     if (len === 2 && c === 0x74 && p[start + 1] === 0x73) return 'ts'
     if (len === 3 && c === 0x73 && p[start + 1] === 0x65 && p[start + 2] === 0x71) return 'seq'
-    if (len === READINGS_KEY.length) {
+    for (const [name, bytes] of LONG_KEYS) {
+      if (len !== bytes.length) continue
       let k = 0
-      while (k < len && p[start + k] === READINGS_KEY[k]) k++
-      if (k === len) return 'readings'
+      while (k < len && p[start + k] === bytes[k]) k++
+      if (k === len) return name
     }
     return ''
   }
@@ -326,6 +376,38 @@ export class TelemetryScanner implements LineBytes {
     if (p[this.pos] !== 0x31) return false
     this.pos++
     return true // what follows must be `,` or `}` (envelope)
+  }
+
+  /** An integer, maybe negative, written as JavaScript prints it (not `-0`), or undefined. */
+  private signedInteger(): number | undefined {
+    this.skipSpace()
+    const negative = this.payload[this.pos] === MINUS
+    if (negative) this.pos++
+    const value = this.integer()
+    if (value < 0 || (negative && value === 0)) return undefined
+    return negative ? -value : value
+  }
+
+  /** `true` or `false`, or undefined. */
+  private boolean(): boolean | undefined {
+    this.skipSpace()
+    const p = this.payload
+    const at = this.pos
+    if (p[at] === 0x74 && p[at + 1] === 0x72 && p[at + 2] === 0x75 && p[at + 3] === 0x65) {
+      this.pos += 4
+      return true
+    }
+    if (
+      p[at] === 0x66 &&
+      p[at + 1] === 0x61 &&
+      p[at + 2] === 0x6c &&
+      p[at + 3] === 0x73 &&
+      p[at + 4] === 0x65
+    ) {
+      this.pos += 5
+      return false
+    }
+    return undefined
   }
 
   /** A non-negative integer of at most MAX_DIGITS digits without leading zeros, or -1. */
@@ -381,6 +463,9 @@ export class TelemetryScanner implements LineBytes {
     this.ts = grown(this.ts, new Float64Array(size))
     this.tsStart = grown(this.tsStart, new Int32Array(size))
     this.tsEnd = grown(this.tsEnd, new Int32Array(size))
+    this.offsetStart = grown(this.offsetStart, new Int32Array(size))
+    this.offsetEnd = grown(this.offsetEnd, new Int32Array(size))
+    this.unsync = grown(this.unsync, new Uint8Array(size))
     this.first = grown(this.first, new Int32Array(size + 1))
   }
 
@@ -393,8 +478,10 @@ export class TelemetryScanner implements LineBytes {
 }
 
 const EMPTY = Buffer.alloc(0)
-const SEQ_KEY = Buffer.from('seq=', 'latin1')
-const READINGS_KEY = Buffer.from('readings', 'latin1')
+/** The longer keys this path knows, with their bytes. */
+const LONG_KEYS = (['readings', 'clock_offset_ms', 'unsync'] as const).map(
+  (k) => [k, Buffer.from(k, 'latin1')] as const,
+)
 
 function grown<A extends Float64Array | Int32Array | Uint8Array>(from: A, to: A): A {
   to.set(from)
