@@ -345,14 +345,32 @@ export function payloadOf(seq: number, readings: readonly string[]): string {
 const PAYLOAD_OVERHEAD = payloadOf(Number.MAX_SAFE_INTEGER, []).length
 
 /**
+ * Where a backlog payload may be written instead of a new buffer: `take(bytes)` answers a buffer
+ * with room for `at + bytes` bytes (the publisher's, used again once the message is acknowledged),
+ * and the payload is written from `at` (the bytes before it are left for the publisher).
+ */
+export interface PayloadRoom {
+  take(bytes: number): Buffer
+  readonly at: number
+}
+
+/**
  * The payload of a batch, the readings' bytes copied from their segments: equal to payloadOf().
  * A Buffer: as a string (decoded here, encoded again by the socket) the drain was slower and GC
  * took a third of it (64 KB strings promoted while awaiting PUBACK), docs/PERFORMANCE.md.
  */
-function payloadBytes(seq: number, parts: readonly BatchPart[], readingBytes: number, count: number): Buffer {
+function payloadBytes(
+  seq: number,
+  parts: readonly BatchPart[],
+  readingBytes: number,
+  count: number,
+  room?: PayloadRoom,
+): Buffer {
   const head = `{"v":${PAYLOAD_VERSION},"seq":${seq},"readings":[`
-  const out = Buffer.allocUnsafe(head.length + readingBytes + Math.max(0, count - 1) + 2)
-  let at = out.write(head, 0, 'latin1')
+  const size = head.length + readingBytes + Math.max(0, count - 1) + 2
+  const out = room ? room.take(size) : Buffer.allocUnsafe(size)
+  const from = room ? room.at : 0
+  let at = from + out.write(head, from, 'latin1')
   let comma = false
   for (const p of parts) {
     const { ix, idx } = p
@@ -388,7 +406,7 @@ function payloadBytes(seq: number, parts: readonly BatchPart[], readingBytes: nu
   }
   out[at++] = 0x5d // ]
   out[at++] = 0x7d // }
-  return at === out.length ? out : out.subarray(0, at)
+  return from === 0 && at === out.length ? out : out.subarray(from, at)
 }
 
 /** Bytes `lit` at `at` of `buf`. */
@@ -594,9 +612,10 @@ export class Spool {
 
   /**
    * The oldest pending run of consecutive readings of one device (oldest first across devices), at
-   * most `maxReadings` and `maxBytes` of payload; marked in flight.
+   * most `maxReadings` and `maxBytes` of payload; marked in flight. Its payload is written into
+   * `room` when given (see PayloadRoom), else into a new buffer.
    */
-  nextBacklog(maxReadings: number, maxBytes: number): Batch | undefined {
+  nextBacklog(maxReadings: number, maxBytes: number, room?: PayloadRoom): Batch | undefined {
     this.loadOldestPending()
     // Each device's oldest pending record is looked for again only if something of it changed
     // since (a batch taken, acknowledged or released, a record added, a segment loaded or
@@ -640,7 +659,13 @@ export class Spool {
       if (to < idx.length) break // the run stops here (not pending, a gap, or full)
     }
     this.markInflight(best.q, parts)
-    return new Batch(best.q.name, firstSeq, count, payloadBytes(firstSeq, parts, readingBytes, count), parts)
+    return new Batch(
+      best.q.name,
+      firstSeq,
+      count,
+      payloadBytes(firstSeq, parts, readingBytes, count, room),
+      parts,
+    )
   }
 
   /** PUBACK received: the batch's records leave the buffer. */
