@@ -99,6 +99,11 @@ class SegmentIndex {
   text: Buffer
   /** Bytes of `text` in use (the active segment's grows with each flush). */
   used = 0
+  /** Where `text` starts in the segment's file: the active segment lets go of the bytes before its
+   * first record not yet acknowledged (see appendText); 0 for a segment read from its file. */
+  base = 0
+  /** Records before it are all acknowledged (the active segment's, see appendText). */
+  private doneBelow = 0
   count = 0
   dev: Uint32Array
   seq: Float64Array
@@ -152,8 +157,25 @@ class SegmentIndex {
     return i
   }
 
-  /** Appends bytes written to the active segment; returns where they start. */
+  /**
+   * Appends bytes written to the active segment; returns where they start in its file. When they do
+   * not fit, the bytes before the first record not yet acknowledged are let go first (records are
+   * added in file order, and an acknowledged record's reading is not read again): connected, the
+   * text stays at its first size instead of doubling to the segment's (up to 2 MB, then dropped at
+   * the roll), and grows only while readings wait.
+   */
   appendText(data: Buffer): number {
+    if (this.used + data.length + SCRATCH_BYTES > this.text.length) {
+      let i = this.doneBelow
+      while (i < this.count && this.state[i] === DONE) i++
+      this.doneBelow = i
+      const drop = i < this.count ? (this.start[i] as number) - this.base : this.used
+      if (drop > 0) {
+        this.text.copyWithin(0, drop, this.used)
+        this.used -= drop
+        this.base += drop
+      }
+    }
     if (this.used + data.length + SCRATCH_BYTES > this.text.length) {
       const next = Buffer.allocUnsafe(Math.max(this.text.length * 2, this.used + data.length + SCRATCH_BYTES))
       this.text.copy(next, 0, 0, this.used)
@@ -162,7 +184,7 @@ class SegmentIndex {
     const at = this.used
     data.copy(this.text, at)
     this.used += data.length
-    return at
+    return this.base + at
   }
 
   private grow(): void {
@@ -394,10 +416,10 @@ function payloadBytes(
         at += text.copy(out, at, base, s)
         s = base
         const from = alt ?? text
-        const start = alt ? 0 : (ix.start[i] as number)
+        const start = alt ? 0 : (ix.start[i] as number) - ix.base
         at += from.copy(out, at, start, start + len)
       } else {
-        const start = ix.start[i] as number
+        const start = (ix.start[i] as number) - ix.base
         text.copyWithin(s, start, start + len)
         s += len
       }
@@ -793,6 +815,11 @@ export class Spool {
    * opened at start (diagnostics). */
   indexLoads(): { sidecar: number; scanned: number; openedBySidecar: number; openedByLines: number } {
     return { ...this.loads }
+  }
+
+  /** Size of the buffer holding the active segment's text (diagnostics; see SegmentIndex.appendText). */
+  activeTextBytes(): number {
+    return this.active?.ix?.text.length ?? 0
   }
 
   /** Records held in memory (the index), whatever the backlog on disk: bounded by the segments loaded. */
