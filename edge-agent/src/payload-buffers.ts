@@ -96,8 +96,8 @@ export class PayloadStore extends Store {
   }
 
   override put(packet: Packet, cb?: () => void): this {
-    const payload = (packet as IPublishPacket).payload
-    if (typeof payload !== 'string' && payload.byteOffset === 0) {
+    const payload = (packet as IPublishPacket).payload // none in a PUBREL (QoS 2, not used)
+    if (payload instanceof Uint8Array && payload.byteOffset === 0) {
       const written = this.buffers.payloadIn(payload.buffer)
       if (written && payload.byteLength === payload.buffer.byteLength)
         (packet as IPublishPacket).payload = written
