@@ -15,6 +15,7 @@ import type { Logger } from '../../shared/logger.js'
 import { type AgentStatus, MAX_PAYLOAD_BYTES } from '../../shared/telemetry-schema.js'
 import { statusTopic, telemetryTopic, timeReplyTopic, timeRequestTopic } from '../../shared/topics.js'
 import type { ClockDiscipline } from './clock-discipline.js'
+import { PayloadBuffers, PayloadStore } from './payload-buffers.js'
 import { ReconnectBackoff } from './reconnect-backoff.js'
 import type { Batch, Spool, SpoolRecord } from './spool.js'
 
@@ -74,22 +75,6 @@ export interface PublisherState {
   readingsPublished: number
 }
 
-/**
- * The payload itself, not a copy, for mqtt.js to keep until its PUBACK. mqtt.js stores a clone of
- * every QoS 1 packet (rfdc, which copies a Buffer with Buffer.from): 64 KB allocated and copied
- * again per backlog message. Buffer.from(object) converts what object.valueOf() returns when that
- * is another value (node's documented behaviour), so a payload that fills its own ArrayBuffer
- * answers that ArrayBuffer, and the clone is a view of the same bytes. Payloads are never written
- * after they are built, so sharing them is safe; a small one from node's pool (one reading) is
- * left as it is and copied.
- */
-export function keptAsIs(payload: Buffer): Buffer {
-  const whole = payload.buffer
-  if (payload.byteOffset === 0 && payload.byteLength === whole.byteLength)
-    Object.defineProperty(payload, 'valueOf', { value: () => whole })
-  return payload
-}
-
 const DRAIN_TICK_MS = 50
 /** How often the offset to the estate clock is measured again while connected. */
 const CLOCK_SYNC_EVERY_MS = 60_000
@@ -119,9 +104,12 @@ export class Publisher {
   private readonly deviceStates = new Map<string, string>()
   private stopping: Promise<void> | undefined
   private readonly backoff: ReconnectBackoff
+  /** Backlog payloads are written into these, reused after their PUBACK (payload-buffers.ts). */
+  private readonly payloads: PayloadBuffers
 
   constructor(private readonly o: PublisherOptions) {
     this.backoff = new ReconnectBackoff(o.reconnectMs, Math.max(o.reconnectMs, o.reconnectMaxMs))
+    this.payloads = new PayloadBuffers(o.maxInflight)
   }
 
   get agentStatusTopic(): string {
@@ -145,6 +133,8 @@ export class Publisher {
       // mqtt-packet otherwise builds a table of 65,536 two-byte Buffers (one per packet id, ~6 MB
       // of heap) at the first publish; writing the id as it goes costs nothing measurable.
       writeCache: false,
+      // Keeps a backlog payload as it is until its PUBACK, not a copy (payload-buffers.ts).
+      outgoingStore: new PayloadStore(this.payloads),
       // [MQTT-3.1.2-8] the will is published when the connection is lost without DISCONNECT
       // (kill -9, power cut, uplink gone past 1.5 × keepalive); retained so a late subscriber sees it (REL-14).
       will: {
@@ -333,8 +323,11 @@ export class Publisher {
     if (!this.state.connected || this.stopping !== undefined || !this.clockSettled()) return
     while (this.tokens >= 1 && this.backlogInflight < this.o.maxInflight) {
       const n = Math.min(Math.floor(this.tokens), this.o.maxReadingsPerMessage)
-      const batch = this.o.spool.nextBacklog(n, PAYLOAD_LIMIT)
-      if (!batch) return
+      const batch = this.o.spool.nextBacklog(n, PAYLOAD_LIMIT, this.payloads)
+      if (!batch) {
+        if (this.backlogInflight === 0) this.payloads.drained()
+        return
+      }
       this.tokens -= batch.count
       this.backlogInflight++
       this.send(batch, () => {
@@ -364,21 +357,33 @@ export class Publisher {
     // The offset as known now: ingest applies it to readings taken before it was known whose time
     // it would otherwise refuse (services/ingest/clock-offset.ts).
     const offset = this.o.clock?.offsetMs()
-    const payload =
-      offset === undefined
-        ? batch.payload
-        : Buffer.concat([Buffer.from(`{"clock_offset_ms":${offset},`), batch.payload.subarray(1)])
-    client.publish(topic, keptAsIs(payload), { qos: 1 }, (err) => {
+    const payload = offset === undefined ? batch.payload : this.withOffset(batch.payload, offset)
+    client.publish(topic, this.payloads.kept(payload), { qos: 1 }, (err) => {
       done()
       if (err) {
         this.o.spool.release(batch)
         return
       }
+      this.payloads.acknowledged(payload)
       this.o.spool.ack(batch)
       this.state.lastPublishTs = this.o.now()
       this.state.published++
       this.state.readingsPublished += batch.count
     })
+  }
+
+  /**
+   * The payload with the clock offset first: written in the room left before a payload in a reused
+   * buffer (its `{` becomes the offset's `,`), else a new buffer.
+   */
+  private withOffset(payload: Buffer, offset: number): Buffer {
+    const head = `{"clock_offset_ms":${offset},`
+    const start = payload.byteOffset + 1 - head.length
+    if (start < 0 || !this.payloads.owns(payload))
+      return Buffer.concat([Buffer.from(head), payload.subarray(1)])
+    const whole = Buffer.from(payload.buffer, 0, payload.byteOffset + payload.length)
+    whole.write(head, start, 'latin1')
+    return whole.subarray(start)
   }
 
   private publishStatus(): void {

@@ -99,6 +99,11 @@ class SegmentIndex {
   text: Buffer
   /** Bytes of `text` in use (the active segment's grows with each flush). */
   used = 0
+  /** Where `text` starts in the segment's file: the active segment lets go of the bytes before its
+   * first record not yet acknowledged (see appendText); 0 for a segment read from its file. */
+  base = 0
+  /** Records before it are all acknowledged (the active segment's, see appendText). */
+  private doneBelow = 0
   count = 0
   dev: Uint32Array
   seq: Float64Array
@@ -152,8 +157,25 @@ class SegmentIndex {
     return i
   }
 
-  /** Appends bytes written to the active segment; returns where they start. */
+  /**
+   * Appends bytes written to the active segment; returns where they start in its file. When they do
+   * not fit, the bytes before the first record not yet acknowledged are let go first (records are
+   * added in file order, and an acknowledged record's reading is not read again): connected, the
+   * text stays at its first size instead of doubling to the segment's (up to 2 MB, then dropped at
+   * the roll), and grows only while readings wait.
+   */
   appendText(data: Buffer): number {
+    if (this.used + data.length + SCRATCH_BYTES > this.text.length) {
+      let i = this.doneBelow
+      while (i < this.count && this.state[i] === DONE) i++
+      this.doneBelow = i
+      const drop = i < this.count ? (this.start[i] as number) - this.base : this.used
+      if (drop > 0) {
+        this.text.copyWithin(0, drop, this.used)
+        this.used -= drop
+        this.base += drop
+      }
+    }
     if (this.used + data.length + SCRATCH_BYTES > this.text.length) {
       const next = Buffer.allocUnsafe(Math.max(this.text.length * 2, this.used + data.length + SCRATCH_BYTES))
       this.text.copy(next, 0, 0, this.used)
@@ -162,7 +184,7 @@ class SegmentIndex {
     const at = this.used
     data.copy(this.text, at)
     this.used += data.length
-    return at
+    return this.base + at
   }
 
   private grow(): void {
@@ -345,14 +367,32 @@ export function payloadOf(seq: number, readings: readonly string[]): string {
 const PAYLOAD_OVERHEAD = payloadOf(Number.MAX_SAFE_INTEGER, []).length
 
 /**
+ * Where a backlog payload may be written instead of a new buffer: `take(bytes)` answers a buffer
+ * with room for `at + bytes` bytes (the publisher's, used again once the message is acknowledged),
+ * and the payload is written from `at` (the bytes before it are left for the publisher).
+ */
+export interface PayloadRoom {
+  take(bytes: number): Buffer
+  readonly at: number
+}
+
+/**
  * The payload of a batch, the readings' bytes copied from their segments: equal to payloadOf().
  * A Buffer: as a string (decoded here, encoded again by the socket) the drain was slower and GC
  * took a third of it (64 KB strings promoted while awaiting PUBACK), docs/PERFORMANCE.md.
  */
-function payloadBytes(seq: number, parts: readonly BatchPart[], readingBytes: number, count: number): Buffer {
+function payloadBytes(
+  seq: number,
+  parts: readonly BatchPart[],
+  readingBytes: number,
+  count: number,
+  room?: PayloadRoom,
+): Buffer {
   const head = `{"v":${PAYLOAD_VERSION},"seq":${seq},"readings":[`
-  const out = Buffer.allocUnsafe(head.length + readingBytes + Math.max(0, count - 1) + 2)
-  let at = out.write(head, 0, 'latin1')
+  const size = head.length + readingBytes + Math.max(0, count - 1) + 2
+  const out = room ? room.take(size) : Buffer.allocUnsafe(size)
+  const from = room ? room.at : 0
+  let at = from + out.write(head, from, 'latin1')
   let comma = false
   for (const p of parts) {
     const { ix, idx } = p
@@ -376,10 +416,10 @@ function payloadBytes(seq: number, parts: readonly BatchPart[], readingBytes: nu
         at += text.copy(out, at, base, s)
         s = base
         const from = alt ?? text
-        const start = alt ? 0 : (ix.start[i] as number)
+        const start = alt ? 0 : (ix.start[i] as number) - ix.base
         at += from.copy(out, at, start, start + len)
       } else {
-        const start = ix.start[i] as number
+        const start = (ix.start[i] as number) - ix.base
         text.copyWithin(s, start, start + len)
         s += len
       }
@@ -388,7 +428,7 @@ function payloadBytes(seq: number, parts: readonly BatchPart[], readingBytes: nu
   }
   out[at++] = 0x5d // ]
   out[at++] = 0x7d // }
-  return at === out.length ? out : out.subarray(0, at)
+  return from === 0 && at === out.length ? out : out.subarray(from, at)
 }
 
 /** Bytes `lit` at `at` of `buf`. */
@@ -594,9 +634,10 @@ export class Spool {
 
   /**
    * The oldest pending run of consecutive readings of one device (oldest first across devices), at
-   * most `maxReadings` and `maxBytes` of payload; marked in flight.
+   * most `maxReadings` and `maxBytes` of payload; marked in flight. Its payload is written into
+   * `room` when given (see PayloadRoom), else into a new buffer.
    */
-  nextBacklog(maxReadings: number, maxBytes: number): Batch | undefined {
+  nextBacklog(maxReadings: number, maxBytes: number, room?: PayloadRoom): Batch | undefined {
     this.loadOldestPending()
     // Each device's oldest pending record is looked for again only if something of it changed
     // since (a batch taken, acknowledged or released, a record added, a segment loaded or
@@ -640,7 +681,13 @@ export class Spool {
       if (to < idx.length) break // the run stops here (not pending, a gap, or full)
     }
     this.markInflight(best.q, parts)
-    return new Batch(best.q.name, firstSeq, count, payloadBytes(firstSeq, parts, readingBytes, count), parts)
+    return new Batch(
+      best.q.name,
+      firstSeq,
+      count,
+      payloadBytes(firstSeq, parts, readingBytes, count, room),
+      parts,
+    )
   }
 
   /** PUBACK received: the batch's records leave the buffer. */
@@ -768,6 +815,11 @@ export class Spool {
    * opened at start (diagnostics). */
   indexLoads(): { sidecar: number; scanned: number; openedBySidecar: number; openedByLines: number } {
     return { ...this.loads }
+  }
+
+  /** Size of the buffer holding the active segment's text (diagnostics; see SegmentIndex.appendText). */
+  activeTextBytes(): number {
+    return this.active?.ix?.text.length ?? 0
   }
 
   /** Records held in memory (the index), whatever the backlog on disk: bounded by the segments loaded. */

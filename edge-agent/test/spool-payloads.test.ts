@@ -249,6 +249,89 @@ describe('buffer column index', () => {
  * must give the same messages and the same acknowledgements as scanning its lines, and any sidecar
  * that does not describe its segment must be ignored (the segment scanned as before).
  */
+describe('active segment text', () => {
+  it('lets go of acknowledged readings, and gives every reading still waiting as it was written', async () => {
+    const dir = tempDir()
+    const rand = rng(29)
+    // Segments of 1 MB: the active one's text starts at 80 KB and would double past it.
+    const s = new Spool({
+      dir,
+      maxBytes: 64 * 1024 * 1024,
+      segmentBytes: 1024 * 1024,
+      fsync: 'off',
+      log: silentLogger(),
+    })
+    await s.start()
+    const written = new Map(DEVICES.map((d) => [d, [] as string[]]))
+    const sent: string[] = []
+    const check = (b: { device: string; seq: number; count: number; payload: Buffer }) => {
+      const readings = (written.get(b.device) as string[]).slice(b.seq, b.seq + b.count)
+      expect(b.payload.toString()).toBe(payloadOf(b.seq, readings))
+    }
+    type Sent = Parameters<Spool['ack']>[0]
+    const ack = (b: Sent) => {
+      for (let k = 0; k < b.count; k++) sent.push(`${b.device} ${b.seq + k}`)
+      s.ack(b)
+    }
+    const inflight: Sent[] = []
+    let largest = 0
+    for (let k = 0; k < 2500; k++) {
+      const recs: Promise<unknown>[] = []
+      for (const d of DEVICES) {
+        const r = reading(rand, k)
+        ;(written.get(d) as string[]).push(readingJson(r))
+        // Connected for the first 400 polls (every reading out live, most acknowledged at once,
+        // some later and out of order, some released after a few flushes); then the link is down now and then: readings wait, and
+        // the drain takes some of them from the active segment while it is written.
+        const down = k >= 400 && k % 300 < 120
+        recs.push(
+          s.append(d, r).then((x) => {
+            const b = x && !down ? s.live(x) : undefined
+            if (!b) return
+            check(b)
+            if (rand() < 0.8) ack(b)
+            else inflight.push(b)
+          }),
+        )
+      }
+      await s.flushNow()
+      await Promise.all(recs)
+      while (inflight.length > 8) {
+        // Acknowledged later, or never (a lost link): released, sent again from the text.
+        const b = inflight.splice(Math.floor(rand() * inflight.length), 1)[0] as Sent
+        if (rand() < 0.3) s.release(b)
+        else ack(b)
+      }
+      if (k < 400)
+        for (let b = s.nextBacklog(40, 1 << 20); b; b = s.nextBacklog(40, 1 << 20)) {
+          check(b) // released ones, read again from the text after it let go of what was before them
+          ack(b)
+        }
+      if (k >= 400 && k % 50 === 0)
+        for (
+          let b = s.nextBacklog(40, 1 << 20);
+          b;
+          b = k % 100 === 0 ? undefined : s.nextBacklog(40, 1 << 20)
+        ) {
+          check(b)
+          if (rand() < 0.2) s.release(b)
+          else ack(b)
+        }
+      if (k < 400) largest = Math.max(largest, s.activeTextBytes())
+    }
+    for (const b of inflight.splice(0)) ack(b)
+    for (let b = s.nextBacklog(100, 1 << 20); b; b = s.nextBacklog(100, 1 << 20)) {
+      check(b)
+      ack(b)
+    }
+    await s.stop()
+    expect(largest).toBe(64 * 1024 + 16 * 1024) // stayed at its first size while everything was acknowledged
+    const all = [...written].flatMap(([d, rs]) => rs.map((_, seq) => `${d} ${seq}`))
+    expect(new Set(sent)).toEqual(new Set(all))
+    expect(sent.length).toBe(all.length) // released ones went out again, nothing else twice
+  }, 60_000)
+})
+
 describe('buffer sidecar index', () => {
   type Restartable = Drainable & {
     start(): Promise<void>
