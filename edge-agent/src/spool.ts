@@ -52,6 +52,7 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import type { Logger } from '../../shared/logger.js'
 import { PAYLOAD_VERSION, type ReadingOut } from '../../shared/telemetry-schema.js'
+import { grownInto } from '../../shared/typed-arrays.js'
 import { AgentError } from './errors.js'
 
 export type FsyncPolicy = 'batch' | 'interval' | 'off'
@@ -189,17 +190,13 @@ class SegmentIndex {
 
   private grow(): void {
     const n = this.dev.length * 2
-    const more = <T extends Uint32Array | Float64Array | Uint8Array>(a: T, b: T): T => {
-      b.set(a)
-      return b
-    }
-    this.dev = more(this.dev, new Uint32Array(n))
-    this.seq = more(this.seq, new Float64Array(n))
-    this.ts = more(this.ts, new Float64Array(n))
-    this.line = more(this.line, new Uint32Array(n))
-    this.start = more(this.start, new Uint32Array(n))
-    this.len = more(this.len, new Uint32Array(n))
-    this.state = more(this.state, new Uint8Array(n))
+    this.dev = grownInto(this.dev, new Uint32Array(n))
+    this.seq = grownInto(this.seq, new Float64Array(n))
+    this.ts = grownInto(this.ts, new Float64Array(n))
+    this.line = grownInto(this.line, new Uint32Array(n))
+    this.start = grownInto(this.start, new Uint32Array(n))
+    this.len = grownInto(this.len, new Uint32Array(n))
+    this.state = grownInto(this.state, new Uint8Array(n))
   }
 }
 
