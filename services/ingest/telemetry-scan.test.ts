@@ -249,7 +249,7 @@ function nearlyPlain(r: Rng, seq: number, pool: number[]): string {
       break
     case 8:
       target.ts = `${Date.UTC(2019, 5, 1) + r.int(1000)}` // a reset clock: the JSON path may correct it
-      head = '"clock_offset_ms":' + `${NOW - Date.UTC(2019, 5, 1)},`
+      head = `"clock_offset_ms":${NOW - Date.UTC(2019, 5, 1)},`
       break
     default:
   }
