@@ -1,5 +1,5 @@
 /**
- * Energy performance indicators of one plant (docs/ENPI.md): per day or
+ * Energy performance indicators of one plant (docs/ENPI.md "The method here"): per day or
  * month, kWh and kg CO2e per unit of production from the stored daily rollups and production
  * entries; a regression baseline fitted over the baseline period (baseline.ts) and, for each
  * reporting period, the energy it expects at that period's production, the actual energy and the

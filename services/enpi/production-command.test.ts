@@ -1,5 +1,5 @@
 /**
- * `kawasan production import FILE` as an operator types it: a real process on a real InfluxDB. A
+ * `kawasan production import FILE` as an operator types it (docs/ENPI.md "Production quantities"): a real process on a real InfluxDB. A
  * file with bad rows is refused whole (each line on stderr, nothing stored); the fixed file lands
  * with its source and actor.
  */

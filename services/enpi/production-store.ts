@@ -1,5 +1,5 @@
 /**
- * Production entries in InfluxDB (docs/ENPI.md): `production,cluster=C,plant=P quantity=…,unit=…,
+ * Production entries in InfluxDB (docs/ENPI.md "Production quantities"): `production,cluster=C,plant=P quantity=…,unit=…,
  * actor=…,source=…,entered_at=<ms> <start of the local day>`. One point per plant and day: a later
  * entry for the same day replaces the earlier one (a correction), and carries its own who/when/source.
  */

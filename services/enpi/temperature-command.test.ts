@@ -1,5 +1,5 @@
 /**
- * `kawasan temperature import FILE` as an operator types it: a real process on a real InfluxDB. A
+ * `kawasan temperature import FILE` as an operator types it (docs/ENPI.md "Cooling degree days"): a real process on a real InfluxDB. A
  * file with bad rows is refused whole (each line on stderr with TEMPERATURE_INVALID, nothing
  * stored); the fixed file, with an estate-wide row under `shared`, lands with its source and actor.
  */
