@@ -104,6 +104,27 @@ describe('WriteBatcher', () => {
     })
   })
 
+  it("appends readings onto the open batch's block across the shared buffers, in order, multi-byte text too", async () => {
+    // 20,000 one-reading submits of ~160 bytes in one turn, alternating between two batchers that
+    // share the buffers: ~3 MB, so the appends cross buffers, and each batcher's block stops being
+    // the buffer's end whenever the other writes. A block extended past its buffer, or over the
+    // other's bytes, garbles the lines.
+    const writers = [new ScriptedWriter(), new ScriptedWriter()]
+    const batchers = writers.map(
+      (w) => new WriteBatcher(w, silentLogger(), { ...fast, maxBatchLines: 50_000 }),
+    )
+    const sent: string[][] = [[], []]
+    const stored: Promise<void>[] = []
+    for (let i = 0; i < 20_000; i++) {
+      const line = `readings,plant=${'工'.repeat(40)} p_kw=${i} ${1e15 + i}`
+      sent[i % 2]!.push(line)
+      stored.push(batchers[i % 2]!.submit([], undefined, line, 1).stored)
+    }
+    await Promise.all(stored)
+    expect(writers[0]!.writes.flat()).toEqual(sent[0])
+    expect(writers[1]!.writes.flat()).toEqual(sent[1])
+  })
+
   it('counts the lines of a block, not the block, against maxBatchLines and maxPendingLines', async () => {
     const w = new ScriptedWriter()
     w.failNext = [new InfluxWriteError('down', { kind: 'retry' })]
