@@ -108,6 +108,22 @@ export function nextDate(date: string): string {
  * ±15 h around UTC midnight (every real offset is within −12..+14 h), so it needs no tz tables.
  */
 export function startOfLocalDay(date: string, timeZone: string): number {
+  const key = `${timeZone} ${date}`
+  let start = dayStarts.get(key)
+  if (start === undefined) {
+    start = bisectStartOfLocalDay(date, timeZone)
+    // A backfill asks for the same few days once per window (1,440 minute windows a day).
+    if (dayStarts.size >= MAX_KEPT_DAY_STARTS) dayStarts.clear()
+    dayStarts.set(key, start)
+  }
+  return start
+}
+
+/** Day starts already found, by zone and date: each costs about 17 Intl calls. */
+const dayStarts = new Map<string, number>()
+const MAX_KEPT_DAY_STARTS = 4096
+
+function bisectStartOfLocalDay(date: string, timeZone: string): number {
   const { y, m, d } = parseDate(date)
   const utcMidnight = Date.UTC(y, m - 1, d)
   let lo = utcMidnight - 15 * HOUR_MS // local date is before `date` here

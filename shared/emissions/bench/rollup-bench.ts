@@ -1,7 +1,7 @@
 /**
  * Benchmark: time to compute one cluster-day rollup (results as ratios, docs/ARCHITECTURE.md).
  *
- *   npm run bench:rollup [-- --devices 100,1000,5000 --repeat 3 --formats columns,samples]
+ *   npm run bench:rollup [-- --devices 100,1000,5000 --repeat 3 --formats columns,samples --minutes 240]
  *
  * Synthetic cluster: plants of 100 devices each (1 grid import, 1 grid export, 20 solar, 2 diesel
  * gensets with fuel meters, 1 battery pair, the rest load sub-meters), every device reading once per
@@ -9,13 +9,19 @@
  * timed; `computeRollup` is, end to end (energy per device, hour buckets, balances, matching).
  * `columns` feeds typed arrays (how a service would hold a large batch); `samples` feeds one
  * `{ts, m}` object per reading. Output: one JSON line per run, then a summary line per format.
+ *
+ * `rollup_minute_windows` (first size, columns): the same cluster rolled up one minute at a time,
+ * as `kawasan rollup backfill --minutes` does 1,440 times a day. What a window costs beyond its
+ * share of the readings (objects per plant and window, local-time lookups) shows here as
+ * `ratio_to_day`: the time of a day's minutes over one day rollup of the same readings.
  */
 import { parseArgs } from 'node:util'
 import type { SiteModel } from '../../site-model.js'
 import { siteModelSchema } from '../../site-model.js'
+import { prepareDevice, windowEnergy } from '../energy.js'
 import { bundledFactorSet } from '../factors/factor-sets.js'
-import { localDayWindow } from '../local-days.js'
-import { computeRollup } from '../rollup.js'
+import { localDayWindow, localHours } from '../local-days.js'
+import { computeRollup, rollupFromEnergies } from '../rollup.js'
 import type { DeviceSeries, Sample } from '../types.js'
 
 const STEP_MS = 10_000
@@ -28,12 +34,14 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '3' },
     formats: { type: 'string', default: 'columns,samples' },
     'samples-max-devices': { type: 'string', default: '1000' },
+    minutes: { type: 'string', default: '240' },
   },
 })
 const sizes = values.devices.split(',').map(Number)
 const repeat = Number(values.repeat)
 const formats = values.formats.split(',') as ('columns' | 'samples')[]
 const samplesMax = Number(values['samples-max-devices'])
+const minuteWindows = Number(values.minutes)
 
 const window = localDayWindow('2026-03-02', TZ)
 const factorSet = bundledFactorSet()
@@ -177,6 +185,46 @@ for (const format of formats) {
       }),
     )
   }
+}
+if (minuteWindows > 0) {
+  const devices = sizes[0]!
+  const model = buildSite(devices)
+  const series = buildSeries(model, 'columns')
+  const opts = { expectedIntervalMs: STEP_MS, gapLimitMs: 60_000, estimateGapMaxMs: 0 }
+  const day: number[] = []
+  const perWindow: number[] = []
+  for (let r = 0; r < repeat; r++) {
+    let t0 = performance.now()
+    computeRollup({ site: model, series, window, factorSet, ...opts })
+    day.push(performance.now() - t0)
+    // As services/rollup/compute.ts does: each device prepared once per batch, then cut per window.
+    t0 = performance.now()
+    const prepared = series.map((s) => prepareDevice(s, opts))
+    // Minutes spread over the whole day (night, solar noon, genset hours), not the first few.
+    const stride = Math.max(1, Math.floor(1440 / minuteWindows))
+    for (let k = 0; k < minuteWindows; k++) {
+      const start = window.start + ((k * stride) % 1440) * 60_000
+      const w = { start, end: start + 60_000 }
+      const buckets = localHours(w, TZ)
+      const energies = prepared.map((p) => windowEnergy(p, w, { ...opts, buckets }))
+      rollupFromEnergies({ site: model, energies, window: w, buckets, factorSet })
+    }
+    perWindow.push((performance.now() - t0) / minuteWindows)
+  }
+  const dayMs = median(day)
+  const windowMs = median(perWindow)
+  console.log(
+    JSON.stringify({
+      bench: 'rollup_minute_windows',
+      devices,
+      plants: model.plants.length,
+      windows: minuteWindows,
+      day_ms: Math.round(dayMs * 10) / 10,
+      ms_per_window: Math.round(windowMs * 1000) / 1000,
+      day_of_minutes_ms: Math.round(windowMs * 1440),
+      ratio_to_day: Math.round(((windowMs * 1440) / dayMs) * 100) / 100,
+    }),
+  )
 }
 console.log(
   JSON.stringify({ bench: 'rollup_cluster_day', node: process.version, factor_set: factorSet.version }),
