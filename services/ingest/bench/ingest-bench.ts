@@ -9,7 +9,8 @@
  * generator is a child) per reading and per message, and publish→queryable latency at half the
  * sustained rate. Stacks come from the services/stack/parts.ts factories, as `kawasan broker` and
  * `kawasan ingest` build them. JSON lines on stdout (last: `summary`), a table on stderr.
- * Everything on loopback, bounded in count. `--cpu-prof` profiling: see docs/PERFORMANCE.md.
+ * Everything on loopback, bounded in count. `--cpu-prof` profiling: see docs/PERFORMANCE.md;
+ * `LOADGEN_PROF=DIR` also profiles the load generator (a child process) into DIR.
  * CPU is counted from the first publish (the gateways' logins are reported apart); `--repeat N`
  * runs every path N times with its baselines and reports the median and range, after `--warmup W`
  * rounds (default 1, 0 with --quick) that are reported, marked `"warmup": true`, and left out of the
@@ -196,7 +197,11 @@ async function load(spec: LoadSpec, onReady?: () => void): Promise<LoadResult> {
   }
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(new URL('./load-publisher.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.LOADGEN_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.LOADGEN_PROF] : []),
+      ],
     })
     child.on('message', (m: { ready?: boolean; ok?: boolean; result?: LoadResult; error?: string }) => {
       if (m.ready) {
