@@ -13,6 +13,7 @@
  * the first backlog message to the last; the ratio is the median of the pairs' ratios, and each
  * pair is reported with each side's CPU per sample (the broker's too: it shares the 2 cores).
  * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 1000000 --repeat 3 --bundle FILE]
+ * `AGENT_STDOUT=1` passes the agent's stdout through (e.g. with `--node-args=--trace-gc`).
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -203,7 +204,7 @@ function residentSplit(pid: number): { file_backed_mb: number; anonymous_mb: num
 function startAgent(config: string): ChildProcess {
   const args = values['node-args']?.split(' ').filter(Boolean) ?? []
   return spawn(process.execPath, [...args, AGENT_BUNDLE, 'run', '--config', config], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.AGENT_STDOUT ? 'inherit' : 'ignore', 'inherit'],
     env: { ...process.env, ...UNIT_ENV },
   })
 }
