@@ -28,7 +28,7 @@ import { gridFactor, hourlyFactorAt, marketFactor } from './factors/factor-sets.
 import type { HourInput, HourMatch } from './hourly-matching.js'
 import { hourlyMatching } from './hourly-matching.js'
 import type { LocalHour } from './local-days.js'
-import { THERMAL_FIELDS, type ThermalBalance } from './thermal.js'
+import { emptyThermal, THERMAL_FIELDS, type ThermalBalance } from './thermal.js'
 import type { Flag, Fuel } from './types.js'
 
 export const GENERATION_ROLES = [
@@ -156,16 +156,9 @@ function emptyGeneration(): Record<GenerationRole, number> {
 }
 
 export function emptyBalance(): EnergyBalance {
-  // One flat literal: a spread of emptyThermal() followed by 30 more keys cost V8 about 80 µs per
-  // object (75 µs against 0.1 µs measured), built once per plant and window.
-  return {
-    heat_produced_kwh_th: 0,
-    heat_renewable_kwh_th: 0,
-    heat_import_kwh_th: 0,
-    heat_estimated_kwh_th: 0,
-    heat_fuel_tj: 0,
-    scope1_heat_kg_co2e: 0,
-    scope2_heat_kg_co2e: 0,
+  // Not `{ ...emptyThermal(), …30 more keys }`: on Node 20 that cost about 75 µs per object (each
+  // key after a spread is added the slow way), Object.assign about 1.5 µs. Built per plant and window.
+  return Object.assign(emptyThermal(), {
     grid_import_kwh: 0,
     grid_export_kwh: 0,
     battery_charge_kwh: 0,
@@ -198,7 +191,7 @@ export function emptyBalance(): EnergyBalance {
     total_market_kg_co2e: 0,
     carbon_intensity_location_g_co2e_per_kwh: null,
     carbon_intensity_market_g_co2e_per_kwh: null,
-  }
+  })
 }
 
 /** Grid factor for each bucket: the hourly factor of the UTC hour holding the bucket's midpoint. */
