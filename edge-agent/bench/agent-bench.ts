@@ -181,7 +181,13 @@ ${devices}
 }
 
 function procStats(pid: number): { rssMb: number; cpuTicks: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  let status: string
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    // An agent that refused its options or crashed: say so, not ENOENT on a /proc file.
+    throw new Error(`the agent (pid ${pid}) is no longer running; its stderr is above`)
+  }
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -210,6 +216,7 @@ function startAgent(config: string): ChildProcess {
 }
 
 async function stopAgent(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return // exited already: no 'exit' to wait for
   const exited = new Promise((r) => child.once('exit', r))
   child.kill('SIGTERM')
   await exited
@@ -237,23 +244,33 @@ async function steadyState(devices = DEVICES) {
   writeFileSync(config, configYaml(broker.url, join(dir, 'buffer'), 500, devices, meters?.ports))
   const child = startAgent(config)
   const pid = child.pid as number
-  await sleep(4000) // start-up and first polls
-  const before = procStats(pid)
-  const c0 = broker.counts()
-  const t0 = performance.now()
   const rss: number[] = []
-  for (let s = 0; s < SECONDS; s++) {
-    await sleep(1000)
-    rss.push(procStats(pid).rssMb)
+  let before: ReturnType<typeof procStats>
+  let after: ReturnType<typeof procStats>
+  let split: ReturnType<typeof residentSplit>
+  let c0: ReturnType<typeof broker.counts>
+  let c1: ReturnType<typeof broker.counts>
+  let elapsed: number
+  try {
+    await sleep(4000) // start-up and first polls
+    before = procStats(pid)
+    c0 = broker.counts()
+    const t0 = performance.now()
+    for (let s = 0; s < SECONDS; s++) {
+      await sleep(1000)
+      rss.push(procStats(pid).rssMb)
+    }
+    after = procStats(pid)
+    split = residentSplit(pid)
+    c1 = broker.counts()
+    elapsed = (performance.now() - t0) / 1000
+  } finally {
+    // Also when the agent failed: no broker, meters or temporary directory left behind.
+    await stopAgent(child)
+    await broker.stop()
+    await meters?.stop()
+    rmSync(dir, { recursive: true, force: true })
   }
-  const after = procStats(pid)
-  const split = residentSplit(pid)
-  const c1 = broker.counts()
-  const elapsed = (performance.now() - t0) / 1000
-  await stopAgent(child)
-  await broker.stop()
-  await meters?.stop()
-  rmSync(dir, { recursive: true, force: true })
   return {
     devices,
     driver: values.driver,
