@@ -244,44 +244,38 @@ async function steadyState(devices = DEVICES) {
   writeFileSync(config, configYaml(broker.url, join(dir, 'buffer'), 500, devices, meters?.ports))
   const child = startAgent(config)
   const pid = child.pid as number
-  const rss: number[] = []
-  let before: ReturnType<typeof procStats>
-  let after: ReturnType<typeof procStats>
-  let split: ReturnType<typeof residentSplit>
-  let c0: ReturnType<typeof broker.counts>
-  let c1: ReturnType<typeof broker.counts>
-  let elapsed: number
   try {
     await sleep(4000) // start-up and first polls
-    before = procStats(pid)
-    c0 = broker.counts()
+    const before = procStats(pid)
+    const c0 = broker.counts()
     const t0 = performance.now()
+    const rss: number[] = []
     for (let s = 0; s < SECONDS; s++) {
       await sleep(1000)
       rss.push(procStats(pid).rssMb)
     }
-    after = procStats(pid)
-    split = residentSplit(pid)
-    c1 = broker.counts()
-    elapsed = (performance.now() - t0) / 1000
+    const after = procStats(pid)
+    const split = residentSplit(pid)
+    const c1 = broker.counts()
+    const elapsed = (performance.now() - t0) / 1000
+    return {
+      devices,
+      driver: values.driver,
+      poll_hz: 1,
+      seconds: Math.round(elapsed * 10) / 10,
+      rss_mb_avg: round(rss.reduce((a, b) => a + b, 0) / rss.length),
+      rss_mb_max: round(Math.max(...rss)),
+      rss_at_end: split,
+      cpu_pct_of_one_core: round(((after.cpuTicks - before.cpuTicks) / CLK_TCK / elapsed) * 100),
+      readings_per_s: round((c1.readings - c0.readings) / elapsed),
+      expected_readings_per_s: devices,
+    }
   } finally {
     // Also when the agent failed: no broker, meters or temporary directory left behind.
     await stopAgent(child)
     await broker.stop()
     await meters?.stop()
     rmSync(dir, { recursive: true, force: true })
-  }
-  return {
-    devices,
-    driver: values.driver,
-    poll_hz: 1,
-    seconds: Math.round(elapsed * 10) / 10,
-    rss_mb_avg: round(rss.reduce((a, b) => a + b, 0) / rss.length),
-    rss_mb_max: round(Math.max(...rss)),
-    rss_at_end: split,
-    cpu_pct_of_one_core: round(((after.cpuTicks - before.cpuTicks) / CLK_TCK / elapsed) * 100),
-    readings_per_s: round((c1.readings - c0.readings) / elapsed),
-    expected_readings_per_s: devices,
   }
 }
 
@@ -389,18 +383,24 @@ async function drain(backlog: { dir: string; cutoff: number; total: number }) {
   let ticksAtFirst: number | undefined
   let ticks = 0
   const deadline = Date.now() + 120_000
-  while (broker.counts().backlogReadings < total && Date.now() < deadline) {
-    await sleep(20)
-    const stats = procStats(pid)
-    rssMax = Math.max(rssMax, stats.rssMb)
-    ticks = stats.cpuTicks
-    if (ticksAtFirst === undefined && broker.counts().backlogFirstAt) ticksAtFirst = ticks
+  let counts: ReturnType<typeof broker.counts>
+  let span: ReturnType<typeof broker.backlogSpan>
+  try {
+    while (broker.counts().backlogReadings < total && Date.now() < deadline) {
+      await sleep(20)
+      const stats = procStats(pid)
+      rssMax = Math.max(rssMax, stats.rssMb)
+      ticks = stats.cpuTicks
+      if (ticksAtFirst === undefined && broker.counts().backlogFirstAt) ticksAtFirst = ticks
+    }
+    counts = broker.counts()
+    span = broker.backlogSpan()
+  } finally {
+    await stopAgent(child) // as in steadyState: cleaned up when the agent failed too
+    await broker.stop()
+    rmSync(dir, { recursive: true, force: true })
   }
-  const { firstAt, backlogReadings, readings } = broker.counts()
-  const span = broker.backlogSpan()
-  await stopAgent(child)
-  await broker.stop()
-  rmSync(dir, { recursive: true, force: true })
+  const { firstAt, backlogReadings, readings } = counts
   const agentCpuMs = ((ticks - (ticksAtFirst ?? ticks)) / CLK_TCK) * 1000
   return {
     delivered_backlog_samples: backlogReadings,

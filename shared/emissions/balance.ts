@@ -150,11 +150,6 @@ export interface AppliedFactors {
   hourly_buckets: number
 }
 
-/** Zero for every role of GENERATION_ROLES (a literal: one object shape, built per window and plant). */
-function emptyGeneration(): Record<GenerationRole, number> {
-  return { solar_pv: 0, wind: 0, biomass: 0, diesel_genset: 0, gas_chp: 0, hydrogen_fc: 0 }
-}
-
 export function emptyBalance(): EnergyBalance {
   // Not `{ ...emptyThermal(), …30 more keys }`: on Node 20 that cost about 75 µs per object (each
   // key after a spread is added the slow way), Object.assign about 1.5 µs. Built per plant and window.
@@ -164,7 +159,7 @@ export function emptyBalance(): EnergyBalance {
     battery_charge_kwh: 0,
     battery_discharge_kwh: 0,
     battery_losses_kwh: 0,
-    generation_kwh: emptyGeneration(),
+    generation_kwh: Object.fromEntries(GENERATION_ROLES.map((r) => [r, 0])) as Record<GenerationRole, number>,
     generation_total_kwh: 0,
     renewable_generation_kwh: 0,
     shared_allocated_kwh: 0,
