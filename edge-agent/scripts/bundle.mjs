@@ -30,6 +30,30 @@ const zodEnglishOnly = {
     }))
   },
 }
+// `debug`, which mqtt.js, its packet parser and writer and modbus-serial call on every packet and
+// request, takes its arguments as a rest array built per call even when no namespace is enabled:
+// ~3 KB of garbage per published sample, most of the agent's allocation at 200 devices, which
+// the garbage collector then promoted while polls were in flight (docs/PERFORMANCE.md, "Edge
+// agent"). In the bundle `debug(namespace)` is a function that does nothing, unless DEBUG was set
+// when the agent started: then it is the real one, as before.
+const debugOnlyWhenAsked = {
+  name: 'debug-only-when-asked',
+  setup(b) {
+    b.onResolve({ filter: /^debug$/ }, (a) =>
+      a.namespace === 'debug-when-asked' ? undefined : { path: 'debug', namespace: 'debug-when-asked' },
+    )
+    b.onLoad({ filter: /.*/, namespace: 'debug-when-asked' }, () => ({
+      contents: [
+        'const off = () => {}',
+        'off.enabled = false',
+        'off.extend = () => off',
+        "module.exports = (namespace) => (process.env.DEBUG ? require('debug')(namespace) : off)",
+      ].join('\n'),
+      resolveDir: root,
+      loader: 'js',
+    }))
+  },
+}
 const outdir = join(root, 'dist')
 mkdirSync(outdir, { recursive: true }) // a fresh clone has none (dist/ is not committed)
 for (const f of readdirSync(outdir, { withFileTypes: true }).filter((e) => e.isFile()))
@@ -46,7 +70,7 @@ await build({
   format: 'esm',
   target: 'node20',
   external: ['serialport', 'bufferutil', 'utf-8-validate'],
-  plugins: [zodEnglishOnly],
+  plugins: [zodEnglishOnly, debugOnlyWhenAsked],
   // Smaller source text to hold in memory (V8 keeps a module's whole source): local identifiers
   // shortened too, 1.22 → 0.87 MB for the entry and 104 → 56 KB for the Modbus chunk. Function,
   // method and class names are kept (keepNames), so stack traces name functions as before (a

@@ -4,11 +4,12 @@
  * timestamp is its slot (like Telegraf's round_interval): one distinct, aligned `ts` per poll, which
  * is what the backend keys points on. A failing device
  * is retried with exponential backoff and jitter and reported; it never holds up other devices,
- * whose pollers run independently (docs/DESIGN.md §9). A poll still running at the next tick is
+ * whose pollers run independently (docs/DESIGN.md §9); devices that share a Modbus line take turns
+ * on it (modbus-bus.ts). A poll still running, or still waiting its turn, at the next tick is
  * counted as an overrun rather than queued, so a slow device cannot build a backlog of requests.
  */
 import type { Logger } from '../../shared/logger.js'
-import type { DeviceDriver, MetricValues } from './drivers/driver.js'
+import type { DeviceDriver, MetricValues, PollTurn } from './drivers/driver.js'
 import type { AgentError } from './errors.js'
 
 export interface DeviceHealth {
@@ -55,7 +56,7 @@ export function backoffDelay(
   return Math.round(base * (0.75 + 0.5 * random()))
 }
 
-export class DevicePoller {
+export class DevicePoller implements PollTurn {
   readonly health: DeviceHealth = {
     state: 'starting',
     polls: 0,
@@ -65,7 +66,12 @@ export class DevicePoller {
     unreadable: 0,
   }
   private timer: NodeJS.Timeout | undefined
-  private running: Promise<void> | undefined
+  /** A poll is waiting its turn or running; and the slot and clock offset it is for. */
+  private busy = false
+  private turnSlot = 0
+  private turnOffset: number | undefined
+  /** stop() calls waiting for the poll in progress. */
+  private readonly stopWaiters: (() => void)[] = []
   private stopped = true
   /** The wall-clock slot the pending timer is for, and the last one sampled. */
   private slot = 0
@@ -86,7 +92,7 @@ export class DevicePoller {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
-    await this.running
+    if (this.busy) await new Promise<void>((resolve) => this.stopWaiters.push(resolve))
   }
 
   private schedule(): void {
@@ -113,14 +119,28 @@ export class DevicePoller {
     if (Math.abs(moved) > BASE_MOVED_MS) slot = Math.round((slot + moved) / interval) * interval
     this.lastSlot = slot
     this.schedule()
-    if (this.running !== undefined) {
+    if (this.busy) {
       this.health.overruns++
       return
     }
     if (this.health.nextAttemptTs !== undefined && this.o.now() < this.health.nextAttemptTs) return
-    this.running = this.poll(slot, offset).finally(() => {
-      this.running = undefined
-    })
+    this.busy = true
+    this.turnSlot = slot
+    this.turnOffset = offset
+    const turns = this.o.driver.turns
+    if (turns) turns.queueTurn(this)
+    else void this.takeTurn()
+  }
+
+  /** Runs the poll the last tick asked for: at once, or when the device's line comes to it. */
+  async takeTurn(): Promise<void> {
+    try {
+      // Stopped while waiting its turn: nothing to sample for.
+      if (!this.stopped) await this.poll(this.turnSlot, this.turnOffset)
+    } finally {
+      this.busy = false
+      if (this.stopWaiters.length > 0) for (const resolve of this.stopWaiters.splice(0)) resolve()
+    }
   }
 
   private async poll(ts: number, clockOffsetMs: number | undefined): Promise<void> {

@@ -8,6 +8,7 @@
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js'
 import type { Logger } from '../../shared/logger.js'
 import { classifyModbusError } from './classify-modbus-error.js'
+import type { PollTurn, PollTurns } from './drivers/driver.js'
 import { AgentError } from './errors.js'
 
 export type BusTarget =
@@ -40,10 +41,12 @@ export interface BusOptions {
   now?: () => number
 }
 
-export class ModbusBus {
+export class ModbusBus implements PollTurns {
   readonly key: string
   private client: ModbusRTU | undefined
   private tail: Promise<unknown> = Promise.resolve()
+  private readonly turns: PollTurn[] = []
+  private turning = false
   private connectFailedAt = Number.NEGATIVE_INFINITY
   private lastConnectError: AgentError | undefined
   private closed = false
@@ -75,6 +78,32 @@ export class ModbusBus {
     return op
   }
 
+  /**
+   * Queues a device's poll behind the polls of the other devices on this bus. Waiting, a device
+   * holds only its place in this queue. With every poll started at its tick and its requests
+   * queued instead, 50 units behind one gateway each held a suspended poll (frames, promises, a
+   * queued request) for up to the whole bus cycle: long enough for the garbage collector to
+   * promote them all, the agent's main cost in memory at 200 meters (docs/PERFORMANCE.md, "Edge
+   * agent"). Requests outside a turn (`kawasan-agent check`) still queue with `read` as before.
+   */
+  queueTurn(turn: PollTurn): void {
+    this.turns.push(turn)
+    if (!this.turning) void this.takeTurns()
+  }
+
+  private async takeTurns(): Promise<void> {
+    this.turning = true
+    for (let turn = this.turns.shift(); turn; turn = this.turns.shift()) {
+      try {
+        await turn.takeTurn()
+      } catch (err) {
+        // A turn handles its own failures; should one escape, the devices after it still poll.
+        this.log.error({ bus: this.key, err: String(err) }, 'device poll failed outside its handler')
+      }
+    }
+    this.turning = false
+  }
+
   async close(): Promise<void> {
     this.closed = true
     await this.tail
@@ -83,24 +112,27 @@ export class ModbusBus {
 
   private async readNow({ unitId, fn, address, length, timeoutMs }: RegisterRead): Promise<number[]> {
     if (this.closed) throw new AgentError('STOPPED', `${this.key} is closed`)
-    const client = await this.connected()
-    const what = `${this.key} unit ${unitId} ${fn} ${address}+${length}`
+    // Connected already on every poll but the first: no promise for the common case.
+    const client = this.client?.isOpen ? this.client : await this.connected()
     client.setID(unitId)
     client.setTimeout(timeoutMs)
+    const transaction = transactionId(client)
     try {
-      const res =
-        fn === 'holding'
-          ? await client.readHoldingRegisters(address, length)
-          : await client.readInputRegisters(address, length)
-      return res.data
+      // modbus-serial's callback form: its promise form wraps each call in a bound function, two
+      // argument arrays and a closure (docs/PERFORMANCE.md, "Edge agent": allocation per poll).
+      return await new Promise<number[]>((resolve, reject) => {
+        const done = (err: unknown, res?: { data: number[] }) => (err ? reject(err) : resolve(res!.data))
+        if (fn === 'holding') client.writeFC3(unitId, address, length, done)
+        else client.writeFC4(unitId, address, length, done)
+      })
     } catch (err) {
-      const classified = classifyModbusError(err, what)
+      const classified = classifyModbusError(err, `${this.key} unit ${unitId} ${fn} ${address}+${length}`)
       // A broken socket or port: reconnect on the next request. A timeout or exception code keeps
       // the connection, since other units behind the same gateway still answer.
       if (classified.code === 'DEVICE_UNREACHABLE' || !client.isOpen) await this.dropClient()
       throw classified
     } finally {
-      forgetTransactions(client)
+      forgetTransaction(client, transaction)
     }
   }
 
@@ -180,16 +212,29 @@ export class ModbusBus {
   }
 }
 
+/** modbus-serial's own fields this module reaches into (not in its typings). */
+interface ModbusSerialInternals {
+  _transactions?: Record<number, unknown>
+  _port?: { _transactionIdWrite?: number }
+}
+
+/** The id modbus-serial files the next request under (TCP: 0–255 round robin; RTU: undefined). */
+function transactionId(client: ModbusRTU): number | undefined {
+  return (client as unknown as ModbusSerialInternals)._port?._transactionIdWrite
+}
+
 /**
  * modbus-serial keeps every finished TCP request (its response Buffer, promise and callbacks,
  * ~2 KB) in a table by transaction id until the id comes round again, 256 requests later: ~0.6 MB
  * per connection, more than half of what 200 meters behind 4 gateways added to the live heap
  * (docs/PERFORMANCE.md, "Edge agent"). Requests on a bus run one at a time, so once one has
- * finished none is waiting; modbus-serial ignores a late answer to a forgotten id, as to an unknown one.
+ * finished none is waiting, and its id is the one it was filed under; modbus-serial ignores a late
+ * answer to a forgotten id, as to an unknown one. (Emptying the table with for…in instead cost
+ * ~1.7 KB of garbage per read: the keys it lists.)
  */
-function forgetTransactions(client: ModbusRTU): void {
-  const table = (client as unknown as { _transactions?: Record<string, unknown> })._transactions
-  if (table) for (const id in table) delete table[id]
+function forgetTransaction(client: ModbusRTU, id: number | undefined): void {
+  const table = (client as unknown as ModbusSerialInternals)._transactions
+  if (table && id !== undefined) delete table[id]
 }
 
 /** Rejects with `onTimeout()` when `p` takes longer than `ms`. */

@@ -69,6 +69,55 @@ describe('one dead device on a shared bus', () => {
     expect(server.requests.get(3) ?? 0).toBeLessThanOrEqual(6)
   })
 
+  it('polls the devices of one bus in turns: one stopped while it waits is never read', async () => {
+    const bus = new ModbusBus({ kind: 'tcp', host: '127.0.0.1', port: server.port }, silentLogger())
+    const before = (unit: number) => server.requests.get(unit) ?? 0
+    const [dead0, unit1, unit2] = [before(3), before(1), before(2)]
+    const samples: string[] = []
+    const poller = (unit: number) =>
+      new DevicePoller({
+        id: `meter-${unit}`,
+        driver: new ModbusDriver({
+          bus,
+          unitId: unit,
+          maxGap: 0,
+          timeoutMs: 400,
+          registers: [
+            {
+              metric: 'p_kw',
+              address: 0,
+              function: 'holding',
+              type: 'float32',
+              word_order: 'ABCD',
+              scale: 1,
+            },
+          ],
+        }),
+        intervalMs: 1000,
+        backoffMaxMs: 10_000,
+        now: Date.now,
+        onSample: (id) => samples.push(id),
+        log: silentLogger(),
+      })
+    // Same slot for all three; the dead unit's turn comes first and holds the bus for its timeout.
+    const pollers = [poller(3), poller(1), poller(2)]
+    for (const p of pollers) p.start()
+    const deadline = Date.now() + 3000
+    while (before(3) === dead0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+    expect(before(3)).toBe(dead0 + 1)
+    // Meter 2 waits behind the dead unit and meter 1: stopped now, its turn reads nothing.
+    const stopped = pollers[2]!.stop()
+    for (const p of pollers) p.stop()
+    await stopped
+    await Promise.all(pollers.map((p) => p.stop()))
+    await bus.close()
+    expect(before(2)).toBe(unit2)
+    expect(pollers[2]!.health.polls + pollers[2]!.health.failures).toBe(0)
+    // Meter 1's turn had not come either when the pollers were stopped: the same holds for it.
+    expect(before(1)).toBe(unit1)
+    expect(samples).toEqual([])
+  })
+
   it('backs off exponentially up to the maximum, with jitter of ±25 %', () => {
     const mid = () => 0.5
     expect([1, 2, 3, 4, 10].map((n) => backoffDelay(n, 1000, 30_000, mid))).toEqual([

@@ -9,7 +9,7 @@ import type { ModbusBus } from '../modbus-bus.js'
 import type { RegisterSpec } from '../profiles.js'
 import { decodeRegisters, registerCount } from '../register-decode.js'
 import { unitFactor } from '../units.js'
-import type { DeviceDriver, MetricValues } from './driver.js'
+import type { DeviceDriver, MetricValues, PollTurns } from './driver.js'
 
 const MAX_READ = 125
 
@@ -58,12 +58,14 @@ export interface ModbusDriverOptions {
 }
 
 export class ModbusDriver implements DeviceDriver {
+  readonly turns: PollTurns
   private readonly blocks: ReadBlock[]
   private skipped = new Map<string, string>()
   private unreadableCount = 0
 
   constructor(private readonly o: ModbusDriverOptions) {
     this.blocks = planReads(o.registers, o.maxGap)
+    this.turns = o.bus
   }
 
   async read(): Promise<MetricValues> {

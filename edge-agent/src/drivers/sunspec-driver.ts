@@ -25,7 +25,7 @@ import {
   SUNS_MARKER,
   SUNSPEC_BASES,
 } from '../sunspec-models.js'
-import type { DeviceDriver, MetricValues } from './driver.js'
+import type { DeviceDriver, MetricValues, PollTurns } from './driver.js'
 
 const MAX_MODELS = 64
 const MAX_READ = 125
@@ -47,7 +47,11 @@ export class SunSpecDriver implements DeviceDriver {
   private mppt: MpptModule[] | undefined
   private unreadableCount = 0
 
-  constructor(private readonly o: SunSpecDriverOptions) {}
+  readonly turns: PollTurns
+
+  constructor(private readonly o: SunSpecDriverOptions) {
+    this.turns = o.bus
+  }
 
   async read(): Promise<MetricValues> {
     const models = this.models ?? (await this.discover())
