@@ -45,7 +45,7 @@ import {
   stackContext,
   subscriberPart,
 } from '../../stack/parts.js'
-import type { LoadResult, LoadSpec } from './load-publisher.js'
+import type { LoadClient, LoadResult, LoadSpec } from './load-publisher.js'
 
 const QUICK = process.argv.includes('--quick')
 /** Ingest settings to try, e.g. `-- --ingest '{"flushIntervalMs":10}'`. */
@@ -81,6 +81,12 @@ const RAW_ROUNDS = 2
  * run, the summary takes the median and the range). */
 const REPEAT = Math.max(1, Number(arg('--repeat') ?? 1))
 const WARMUP = Math.max(0, Number(arg('--warmup') ?? (QUICK ? 0 : 1)))
+/**
+ * `--loadgen mqttjs`: the gateways publish through mqtt.js instead of the default raw MQTT client
+ * (load-publisher.ts), as every round before the eighth did (docs/PERFORMANCE.md).
+ */
+const LOADGEN = (arg('--loadgen') ?? 'raw') as LoadClient
+if (LOADGEN !== 'raw' && LOADGEN !== 'mqttjs') throw new Error('--loadgen is raw or mqttjs')
 const site = loadSiteIndex('infra/examples/cikarang/site.yaml')
 const passwords: Record<string, string> = {
   'gw-plant-a': 'demo-gw-plant-a',
@@ -214,7 +220,7 @@ async function load(spec: LoadSpec, onReady?: () => void): Promise<LoadResult> {
     })
     child.once('error', reject)
     child.once('exit', (code) => code !== 0 && reject(new Error(`load generator exited ${code}`)))
-    child.send({ ...spec, handshake: true })
+    child.send({ ...spec, client: LOADGEN, handshake: true })
   })
 }
 
@@ -827,6 +833,7 @@ try {
     readings_per_path: READINGS_TOTAL,
     repeat: REPEAT,
     warmup_rounds: WARMUP,
+    loadgen_client: LOADGEN,
     load_average_1m: +load1!.toFixed(2),
     load_average_5m: +load5!.toFixed(2),
     ...summary,
