@@ -10,7 +10,8 @@
  * sustained rate. Stacks come from the services/stack/parts.ts factories, as `kawasan broker` and
  * `kawasan ingest` build them. JSON lines on stdout (last: `summary`), a table on stderr.
  * Everything on loopback, bounded in count. `--cpu-prof` profiling: see docs/PERFORMANCE.md;
- * `LOADGEN_PROF=DIR` also profiles the load generator (a child process) into DIR.
+ * `LOADGEN_PROF=DIR` also profiles the load generator (a child process) into DIR; `--loadgen mqttjs`
+ * publishes through mqtt.js instead of the raw client (load-publisher.ts).
  * CPU is counted from the first publish (the gateways' logins are reported apart); `--repeat N`
  * runs every path N times with its baselines and reports the median and range, after `--warmup W`
  * rounds (default 1, 0 with --quick) that are reported, marked `"warmup": true`, and left out of the
