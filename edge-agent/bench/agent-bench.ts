@@ -22,7 +22,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Aedes } from 'aedes'
-import { agentUnitEnvironment } from '../../infra/local/agent-unit-env.js'
+import { unitEnvironment } from '../../infra/local/unit-env.js'
 import { silentLogger } from '../../shared/logger.js'
 import { Spool } from '../src/spool.js'
 import { startModbusServer } from '../test/helpers/modbus-server.js'
@@ -63,7 +63,7 @@ if (!values.bundle)
 const CLK_TCK = 100 // Linux USER_HZ
 
 /** The settings the systemd unit gives the agent (V8 heap, malloc arenas): measured as it runs there. */
-const UNIT_ENV = agentUnitEnvironment()
+const UNIT_ENV = unitEnvironment('kawasan-agent')
 if (values['node-options'] !== undefined) UNIT_ENV.NODE_OPTIONS = values['node-options']
 if (values['malloc-arena-max'] === '') delete UNIT_ENV.MALLOC_ARENA_MAX
 else if (values['malloc-arena-max'] !== undefined) UNIT_ENV.MALLOC_ARENA_MAX = values['malloc-arena-max']

@@ -8,7 +8,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readStatusFile } from '../../edge-agent/src/status-file.js'
-import { agentUnitEnvironment } from '../../infra/local/agent-unit-env.js'
+import { unitEnvironment } from '../../infra/local/unit-env.js'
 
 export interface AgentOptions {
   dir: string
@@ -100,7 +100,7 @@ export class AgentProcess {
     this.child = spawn(process.execPath, [bundle(), 'run', '--config', config], {
       env: {
         ...process.env,
-        ...agentUnitEnvironment(),
+        ...unitEnvironment('kawasan-agent'),
         KAWASAN_AGENT_PASSWORD: 'demo-gw-plant-a',
         ...fake,
       },

@@ -19,7 +19,7 @@
  * (the heap growing, code not yet optimised), which a service running for days pays once.
  */
 
-import { fork } from 'node:child_process'
+import { fork, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
@@ -30,6 +30,7 @@ import mqtt from 'mqtt'
 import { Registry } from 'prom-client'
 import { startLocalInfluxDB } from '../../../infra/local/influxdb.js'
 import { startLocalMosquitto } from '../../../infra/local/mosquitto.js'
+import { unitEnvironment } from '../../../infra/local/unit-env.js'
 import { InfluxClient } from '../../../shared/influx/influx-client.js'
 import { toLine } from '../../../shared/influx/line-protocol.js'
 import { Stack } from '../../../shared/lifecycle.js'
@@ -47,6 +48,24 @@ import {
   subscriberPart,
 } from '../../stack/parts.js'
 import type { LoadClient, LoadResult, LoadSpec } from './load-publisher.js'
+
+/**
+ * The stack runs in this process, so this process runs with the broker unit's V8 settings
+ * (infra/systemd/kawasan-broker.service, the same for ingest's), as a host runs it: started
+ * without them, the bench starts itself again with them as node arguments (not NODE_OPTIONS, which
+ * the load generator, a child with its own arguments, would inherit).
+ */
+const UNIT_NODE_ARGS = (unitEnvironment('kawasan-broker').NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean)
+const missingNodeArgs = UNIT_NODE_ARGS.filter((a) => !process.execArgv.includes(a))
+if (missingNodeArgs.length > 0) {
+  const again = spawn(
+    process.execPath,
+    [...process.execArgv, ...missingNodeArgs, process.argv[1]!, ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  )
+  const code = await new Promise<number>((done) => again.once('exit', (c) => done(c ?? 1)))
+  process.exit(code)
+}
 
 const QUICK = process.argv.includes('--quick')
 /** Ingest settings to try, e.g. `-- --ingest '{"flushIntervalMs":10}'`. */
@@ -835,6 +854,7 @@ try {
     repeat: REPEAT,
     warmup_rounds: WARMUP,
     loadgen_client: LOADGEN,
+    kawasan_node_args: UNIT_NODE_ARGS.join(' '),
     load_average_1m: +load1!.toFixed(2),
     load_average_5m: +load5!.toFixed(2),
     ...summary,
