@@ -214,11 +214,11 @@ export class ModbusBus implements PollTurns {
 
 /** modbus-serial's own fields this module reaches into (not in its typings). */
 interface ModbusSerialInternals {
-  _transactions?: Record<number, unknown>
+  _transactions?: Record<string, unknown>
   _port?: { _transactionIdWrite?: number }
 }
 
-/** The id modbus-serial files the next request under (TCP: 0–255 round robin; RTU: undefined). */
+/** The id modbus-serial files the next request under (TCP: 0–255 round robin; serial: none). */
 function transactionId(client: ModbusRTU): number | undefined {
   return (client as unknown as ModbusSerialInternals)._port?._transactionIdWrite
 }
@@ -234,7 +234,8 @@ function transactionId(client: ModbusRTU): number | undefined {
  */
 function forgetTransaction(client: ModbusRTU, id: number | undefined): void {
   const table = (client as unknown as ModbusSerialInternals)._transactions
-  if (table && id !== undefined) delete table[id]
+  // A serial port has no transaction ids: modbus-serial then files every request under "undefined".
+  if (table) delete table[String(id)]
 }
 
 /** Rejects with `onTimeout()` when `p` takes longer than `ms`. */

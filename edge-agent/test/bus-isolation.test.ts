@@ -19,39 +19,43 @@ describe('one dead device on a shared bus', () => {
   })
   afterAll(() => server.stop())
 
+  /** A poller of one float32 holding register of `unit` on `bus`. */
+  const meterPoller = (
+    bus: ModbusBus,
+    unit: number,
+    o: { intervalMs: number; timeoutMs: number; onSample: (id: string) => void },
+  ) =>
+    new DevicePoller({
+      id: `meter-${unit}`,
+      driver: new ModbusDriver({
+        bus,
+        unitId: unit,
+        maxGap: 0,
+        timeoutMs: o.timeoutMs,
+        registers: [
+          { metric: 'p_kw', address: 0, function: 'holding', type: 'float32', word_order: 'ABCD', scale: 1 },
+        ],
+      }),
+      intervalMs: o.intervalMs,
+      backoffMaxMs: 10_000,
+      now: Date.now,
+      onSample: o.onSample,
+      log: silentLogger(),
+    })
+
   it('live devices keep their poll rate while a dead unit id on the same bus times out', async () => {
     const bus = new ModbusBus({ kind: 'tcp', host: '127.0.0.1', port: server.port }, silentLogger())
     const intervalMs = 200
     const runMs = 4000
     const samples = new Map<string, number>()
-    const pollers = [1, 2, 3].map(
-      (unit) =>
-        new DevicePoller({
-          id: `meter-${unit}`,
-          // The timeout is longer than the poll interval: without isolation the dead unit would
-          // hold the bus for most of every cycle.
-          driver: new ModbusDriver({
-            bus,
-            unitId: unit,
-            maxGap: 0,
-            timeoutMs: 300,
-            registers: [
-              {
-                metric: 'p_kw',
-                address: 0,
-                function: 'holding',
-                type: 'float32',
-                word_order: 'ABCD',
-                scale: 1,
-              },
-            ],
-          }),
-          intervalMs,
-          backoffMaxMs: 10_000,
-          now: Date.now,
-          onSample: (id) => samples.set(id, (samples.get(id) ?? 0) + 1),
-          log: silentLogger(),
-        }),
+    // The timeout is longer than the poll interval: without isolation the dead unit would hold the
+    // bus for most of every cycle.
+    const pollers = [1, 2, 3].map((unit) =>
+      meterPoller(bus, unit, {
+        intervalMs,
+        timeoutMs: 300,
+        onSample: (id) => samples.set(id, (samples.get(id) ?? 0) + 1),
+      }),
     )
     for (const p of pollers) p.start()
     await new Promise((r) => setTimeout(r, runMs))
@@ -69,52 +73,24 @@ describe('one dead device on a shared bus', () => {
     expect(server.requests.get(3) ?? 0).toBeLessThanOrEqual(6)
   })
 
-  it('polls the devices of one bus in turns: one stopped while it waits is never read', async () => {
+  it('polls the devices of one bus in turns: those stopped while they wait are never read', async () => {
     const bus = new ModbusBus({ kind: 'tcp', host: '127.0.0.1', port: server.port }, silentLogger())
-    const before = (unit: number) => server.requests.get(unit) ?? 0
-    const [dead0, unit1, unit2] = [before(3), before(1), before(2)]
+    const requests = (unit: number) => server.requests.get(unit) ?? 0
+    const [dead0, unit1, unit2] = [requests(3), requests(1), requests(2)]
     const samples: string[] = []
-    const poller = (unit: number) =>
-      new DevicePoller({
-        id: `meter-${unit}`,
-        driver: new ModbusDriver({
-          bus,
-          unitId: unit,
-          maxGap: 0,
-          timeoutMs: 400,
-          registers: [
-            {
-              metric: 'p_kw',
-              address: 0,
-              function: 'holding',
-              type: 'float32',
-              word_order: 'ABCD',
-              scale: 1,
-            },
-          ],
-        }),
-        intervalMs: 1000,
-        backoffMaxMs: 10_000,
-        now: Date.now,
-        onSample: (id) => samples.push(id),
-        log: silentLogger(),
-      })
     // Same slot for all three; the dead unit's turn comes first and holds the bus for its timeout.
-    const pollers = [poller(3), poller(1), poller(2)]
+    const pollers = [3, 1, 2].map((unit) =>
+      meterPoller(bus, unit, { intervalMs: 1000, timeoutMs: 400, onSample: (id) => samples.push(id) }),
+    )
     for (const p of pollers) p.start()
     const deadline = Date.now() + 3000
-    while (before(3) === dead0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
-    expect(before(3)).toBe(dead0 + 1)
-    // Meter 2 waits behind the dead unit and meter 1: stopped now, its turn reads nothing.
-    const stopped = pollers[2]!.stop()
-    for (const p of pollers) p.stop()
-    await stopped
+    while (requests(3) === dead0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+    expect(requests(3)).toBe(dead0 + 1)
+    // Meters 1 and 2 wait behind the dead unit: stopped now, their turns read nothing.
     await Promise.all(pollers.map((p) => p.stop()))
     await bus.close()
-    expect(before(2)).toBe(unit2)
-    expect(pollers[2]!.health.polls + pollers[2]!.health.failures).toBe(0)
-    // Meter 1's turn had not come either when the pollers were stopped: the same holds for it.
-    expect(before(1)).toBe(unit1)
+    expect([requests(1), requests(2)]).toEqual([unit1, unit2])
+    for (const p of pollers.slice(1)) expect(p.health.polls + p.health.failures).toBe(0)
     expect(samples).toEqual([])
   })
 
