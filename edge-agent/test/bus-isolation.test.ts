@@ -76,21 +76,31 @@ describe('one dead device on a shared bus', () => {
   it('polls the devices of one bus in turns: those stopped while they wait are never read', async () => {
     const bus = new ModbusBus({ kind: 'tcp', host: '127.0.0.1', port: server.port }, silentLogger())
     const requests = (unit: number) => server.requests.get(unit) ?? 0
+    const queued = () => (bus as unknown as { turns: unknown[] }).turns.length
+    const until = async (what: string, done: () => boolean) => {
+      const deadline = Date.now() + 5000
+      while (!done()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+        await new Promise((r) => setTimeout(r, 5))
+      }
+    }
     const [dead0, unit1, unit2] = [requests(3), requests(1), requests(2)]
     const samples: string[] = []
-    // Same slot for all three; the dead unit's turn comes first and holds the bus for its timeout.
-    const pollers = [3, 1, 2].map((unit) =>
-      meterPoller(bus, unit, { intervalMs: 1000, timeoutMs: 400, onSample: (id) => samples.push(id) }),
+    const onSample = (id: string) => samples.push(id)
+    // The dead unit's turn holds the bus for its whole timeout, longer than the next slot is away.
+    const dead = meterPoller(bus, 3, { intervalMs: 1000, timeoutMs: 4000, onSample })
+    dead.start()
+    await until('the dead unit to be asked', () => requests(3) === dead0 + 1)
+    const waiting = [1, 2].map((unit) =>
+      meterPoller(bus, unit, { intervalMs: 1000, timeoutMs: 400, onSample }),
     )
-    for (const p of pollers) p.start()
-    const deadline = Date.now() + 3000
-    while (requests(3) === dead0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
-    expect(requests(3)).toBe(dead0 + 1)
-    // Meters 1 and 2 wait behind the dead unit: stopped now, their turns read nothing.
-    await Promise.all(pollers.map((p) => p.stop()))
+    for (const p of waiting) p.start()
+    await until('meters 1 and 2 to queue behind it', () => queued() === 2)
+    // Stopped while they wait: their turns read nothing.
+    await Promise.all([dead, ...waiting].map((p) => p.stop()))
     await bus.close()
     expect([requests(1), requests(2)]).toEqual([unit1, unit2])
-    for (const p of pollers.slice(1)) expect(p.health.polls + p.health.failures).toBe(0)
+    for (const p of waiting) expect(p.health.polls + p.health.failures).toBe(0)
     expect(samples).toEqual([])
   })
 
