@@ -105,6 +105,8 @@ function connectRaw(url: string, g: LoadSpec['gateways'][number], clientId: stri
       waiting.clear()
     }
     socket.once('error', fail)
+    // A broker that closes the connection: what waits fails, so the run ends instead of hanging.
+    socket.once('close', () => fail(new Error(`connection of ${g.username} closed`)))
     socket.on('data', (chunk) => parser.parse(chunk))
     parser.on('error', fail)
     parser.on('packet', (p) => {
