@@ -54,6 +54,59 @@ const debugOnlyWhenAsked = {
     }))
   },
 }
+// Transports mqtt.js sets up on its first connect whatever the URL: WebSocket through `ws` (with
+// node's http, https and zlib), TLS, and SOCKS proxies through `socks` (with dns and assert). An
+// agent on mqtt:// uses none of them; loaded, they held ~2 MB of resident memory
+// (docs/PERFORMANCE.md, "Edge agent", round 9). In the bundle each is a stand-in whose functions
+// load the real module on their first call, so mqtts://, ws:// and a SOCKS proxy
+// (MQTTJS_SOCKS_PROXY) work as before (edge-agent/test/bundle-lazy-modules.test.ts).
+const LAZY = [
+  {
+    importer: /[\\/]mqtt[\\/]build[\\/]lib[\\/]connect[\\/]index\.js$/,
+    request: './ws',
+    functions: ['streamBuilder', 'browserStreamBuilder'],
+  },
+  {
+    importer: /[\\/]mqtt[\\/]build[\\/]lib[\\/]connect[\\/]index\.js$/,
+    request: './tls',
+    functions: ['default'],
+  },
+  {
+    importer: /[\\/]mqtt[\\/]build[\\/]lib[\\/]connect[\\/](tcp|tls)\.js$/,
+    request: './socks',
+    functions: ['default'],
+  },
+]
+const lazyModules = {
+  name: 'lazy-modules',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(ws|tls|socks)$/ }, async (a) => {
+      if (a.pluginData?.real) return undefined // the stand-in's own require: the real module
+      const lazy = LAZY.find((l) => l.request === a.path && l.importer.test(a.importer))
+      if (!lazy) return undefined
+      const real = await b.resolve(a.path, {
+        kind: a.kind,
+        resolveDir: a.resolveDir,
+        importer: a.importer,
+        pluginData: { real: true },
+      })
+      if (real.errors.length > 0) return { errors: real.errors }
+      return { path: real.path, namespace: 'lazy-module', pluginData: { lazy } }
+    })
+    b.onLoad({ filter: /.*/, namespace: 'lazy-module' }, (a) => {
+      const { lazy } = a.pluginData
+      const load = `let real\nconst load = () => (real ??= require(${JSON.stringify(a.path)}))`
+      const body = [
+        'Object.defineProperty(exports, "__esModule", { value: true })',
+        ...lazy.functions.map(
+          (f) =>
+            `exports[${JSON.stringify(f)}] = function (...args) { return load()[${JSON.stringify(f)}].apply(this, args) }`,
+        ),
+      ].join('\n')
+      return { contents: `${load}\n${body}\n`, resolveDir: dirname(a.path), loader: 'js' }
+    })
+  },
+}
 const outdir = join(root, 'dist')
 mkdirSync(outdir, { recursive: true }) // a fresh clone has none (dist/ is not committed)
 for (const f of readdirSync(outdir, { withFileTypes: true }).filter((e) => e.isFile()))
@@ -70,7 +123,7 @@ await build({
   format: 'esm',
   target: 'node20',
   external: ['serialport', 'bufferutil', 'utf-8-validate'],
-  plugins: [zodEnglishOnly, debugOnlyWhenAsked],
+  plugins: [zodEnglishOnly, debugOnlyWhenAsked, lazyModules],
   // Smaller source text to hold in memory (V8 keeps a module's whole source): local identifiers
   // shortened too, 1.22 → 0.87 MB for the entry and 104 → 56 KB for the Modbus chunk. Function,
   // method and class names are kept (keepNames), so stack traces name functions as before (a
