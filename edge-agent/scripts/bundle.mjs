@@ -56,7 +56,7 @@ const debugOnlyWhenAsked = {
 }
 // Transports mqtt.js sets up on its first connect whatever the URL: WebSocket through `ws` (with
 // node's http, https and zlib), TLS, and SOCKS proxies through `socks` (with dns and assert). An
-// agent on mqtt:// uses none of them; loaded, they held ~2 MB of resident memory
+// agent on mqtt:// uses none of them; loaded, they cost the agent ~2.5 MB of resident memory
 // (docs/PERFORMANCE.md, "Edge agent", round 9). In the bundle each is a stand-in whose functions
 // load the real module on their first call, so mqtts://, ws:// and a SOCKS proxy
 // (MQTTJS_SOCKS_PROXY) work as before (edge-agent/test/bundle-lazy-modules.test.ts).
