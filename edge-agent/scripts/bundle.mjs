@@ -60,30 +60,19 @@ const debugOnlyWhenAsked = {
 // (docs/PERFORMANCE.md, "Edge agent", round 9). In the bundle each is a stand-in whose functions
 // load the real module on their first call, so mqtts://, ws:// and a SOCKS proxy
 // (MQTTJS_SOCKS_PROXY) work as before (edge-agent/test/bundle-lazy-modules.test.ts).
-const LAZY = [
-  {
-    importer: /[\\/]mqtt[\\/]build[\\/]lib[\\/]connect[\\/]index\.js$/,
-    request: './ws',
-    functions: ['streamBuilder', 'browserStreamBuilder'],
-  },
-  {
-    importer: /[\\/]mqtt[\\/]build[\\/]lib[\\/]connect[\\/]index\.js$/,
-    request: './tls',
-    functions: ['default'],
-  },
-  {
-    importer: /[\\/]mqtt[\\/]build[\\/]lib[\\/]connect[\\/](tcp|tls)\.js$/,
-    request: './socks',
-    functions: ['default'],
-  },
-]
+/** The stand-ins: what mqtt.js's connect/ modules require, and the functions each gives out. */
+const LAZY_IN_MQTT_CONNECT = {
+  './ws': ['streamBuilder', 'browserStreamBuilder'],
+  './tls': ['default'],
+  './socks': ['default'],
+}
+const MQTT_CONNECT_DIR = /[\\/]mqtt[\\/]build[\\/]lib[\\/]connect[\\/][^\\/]+\.js$/
 const lazyModules = {
   name: 'lazy-modules',
   setup(b) {
     b.onResolve({ filter: /^\.\/(ws|tls|socks)$/ }, async (a) => {
-      if (a.pluginData?.real) return undefined // the stand-in's own require: the real module
-      const lazy = LAZY.find((l) => l.request === a.path && l.importer.test(a.importer))
-      if (!lazy) return undefined
+      // The stand-in's own require of the real module, or a module elsewhere: resolved as usual.
+      if (a.pluginData?.real || !MQTT_CONNECT_DIR.test(a.importer)) return undefined
       const real = await b.resolve(a.path, {
         kind: a.kind,
         resolveDir: a.resolveDir,
@@ -91,20 +80,26 @@ const lazyModules = {
         pluginData: { real: true },
       })
       if (real.errors.length > 0) return { errors: real.errors }
-      return { path: real.path, namespace: 'lazy-module', pluginData: { lazy } }
+      return {
+        path: real.path,
+        namespace: 'lazy-module',
+        pluginData: { functions: LAZY_IN_MQTT_CONNECT[a.path] },
+      }
     })
-    b.onLoad({ filter: /.*/, namespace: 'lazy-module' }, (a) => {
-      const { lazy } = a.pluginData
-      const load = `let real\nconst load = () => (real ??= require(${JSON.stringify(a.path)}))`
-      const body = [
+    b.onLoad({ filter: /.*/, namespace: 'lazy-module' }, (a) => ({
+      contents: [
+        'let real',
+        `const load = () => (real ??= require(${JSON.stringify(a.path)}))`,
         'Object.defineProperty(exports, "__esModule", { value: true })',
-        ...lazy.functions.map(
+        ...a.pluginData.functions.map(
           (f) =>
             `exports[${JSON.stringify(f)}] = function (...args) { return load()[${JSON.stringify(f)}].apply(this, args) }`,
         ),
-      ].join('\n')
-      return { contents: `${load}\n${body}\n`, resolveDir: dirname(a.path), loader: 'js' }
-    })
+        '',
+      ].join('\n'),
+      resolveDir: dirname(a.path),
+      loader: 'js',
+    }))
   },
 }
 const outdir = join(root, 'dist')
