@@ -9,7 +9,11 @@ export default defineConfig({
       'test/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**', 'test/faults/**'],
-    globalSetup: ['test/setup/debian-packages.ts', 'test/setup/influxdb-global.ts'],
+    globalSetup: [
+      'test/setup/debian-packages.ts',
+      'test/setup/influxdb-global.ts',
+      'test/setup/agent-bundle.ts',
+    ],
     testTimeout: 60_000,
     hookTimeout: 90_000,
     // expect.poll waits for a page or a service to catch up; 1 s (vitest's default) is too short

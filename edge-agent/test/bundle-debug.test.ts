@@ -3,17 +3,13 @@
  * with no work per call, unless DEBUG is set when the agent starts; then they print as before, so
  * a plant engineer can still trace Modbus traffic with DEBUG=modbus-serial.
  */
-import { execFile, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startBroker, type TestBroker } from './helpers/broker.js'
+import { checkThroughBundle } from './helpers/bundle-check.js'
 import { startModbusServer, type TestModbusServer } from './helpers/modbus-server.js'
-
-const run = promisify(execFile)
-const BUNDLE = 'edge-agent/dist/kawasan-agent.mjs'
 
 describe('the bundle with and without DEBUG', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kawasan-bundle-debug-'))
@@ -22,7 +18,6 @@ describe('the bundle with and without DEBUG', () => {
   let broker: TestBroker
 
   beforeAll(async () => {
-    execFileSync(process.execPath, ['edge-agent/scripts/bundle.mjs'], { stdio: 'pipe' })
     const input = new Map<number, number>()
     for (let a = 0; a < 80; a++) input.set(a, a % 2 === 0 ? 0x4248 : 0) // 50.0 as float32
     meters = await startModbusServer(new Map([[1, { input }]]))
@@ -48,11 +43,8 @@ describe('the bundle with and without DEBUG', () => {
 
   /** `kawasan-agent check` through the bundle; what it printed on stderr. */
   async function check(env: NodeJS.ProcessEnv): Promise<string> {
-    const { DEBUG: _, ...rest } = process.env
-    const { stderr, stdout } = await run(process.execPath, [BUNDLE, 'check', '--config', config], {
-      env: { ...rest, ...env },
-      timeout: 30_000,
-    })
+    const { stderr, stdout, code } = await checkThroughBundle(config, env)
+    expect(code).toBe(0)
     expect(stdout).toContain('meter-1')
     return stderr
   }

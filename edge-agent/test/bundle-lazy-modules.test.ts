@@ -4,20 +4,17 @@
  * `lazyModules`): an agent on mqtt:// never loads node's http, https, tls or dns; one on mqtts://,
  * ws:// or behind a SOCKS proxy (MQTTJS_SOCKS_PROXY) still connects, through the real modules.
  */
-import { execFile, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls'
-import { promisify } from 'node:util'
 import { Aedes } from 'aedes'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createWebSocketStream, WebSocketServer } from 'ws'
-
-const run = promisify(execFile)
-const BUNDLE = 'edge-agent/dist/kawasan-agent.mjs'
+import { checkThroughBundle } from './helpers/bundle-check.js'
 
 /** Listens on a free loopback port; the port. */
 function listen(server: Server | HttpServer | TlsServer): Promise<number> {
@@ -80,7 +77,6 @@ describe('the bundle loads a transport only when the configuration uses it', () 
     })
 
   beforeAll(async () => {
-    execFileSync(process.execPath, ['edge-agent/scripts/bundle.mjs'], { stdio: 'pipe' })
     execFileSync('bash', ['infra/tls/make-certs.sh', dir, 'localhost'], { stdio: 'ignore' })
     tls.setSecureContext({
       cert: readFileSync(join(dir, 'broker.pem')),
@@ -120,12 +116,7 @@ describe('the bundle loads a transport only when the configuration uses it', () 
         '',
       ].join('\n'),
     )
-    const { DEBUG: _, MQTTJS_SOCKS_PROXY: __, ...rest } = process.env
-    // `check` exits 1 when something failed; what it printed is the answer either way.
-    const { stdout } = await run(process.execPath, [BUNDLE, 'check', '--config', config], {
-      env: { ...rest, ...env },
-      timeout: 30_000,
-    }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? String(err) }))
+    const { stdout } = await checkThroughBundle(config, env)
     return stdout.split('\n').find((l) => l.startsWith('broker')) ?? stdout
   }
 
