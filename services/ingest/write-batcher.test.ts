@@ -134,7 +134,9 @@ describe('WriteBatcher', () => {
     expect(b.pendingLines).toBe(6)
     expect(b.isFull).toBe(true)
     await Promise.all([first, second])
-    expect(w.writes).toEqual([
+    // Two writes of three lines (six lines exceed maxBatchLines); a's retry and b's write race, and
+    // which lands first is not part of the contract (points carry their own timestamps).
+    expect([...w.writes].sort((x, y) => x[0]!.localeCompare(y[0]!))).toEqual([
       ['a1', 'a2', 'a3'],
       ['b1', 'b2', 'b3'],
     ])
