@@ -47,6 +47,7 @@ import {
   stackContext,
   subscriberPart,
 } from '../../stack/parts.js'
+import { partitionFilters } from '../subscriber.js'
 import type { LoadClient, LoadResult, LoadSpec } from './load-publisher.js'
 
 /**
@@ -118,7 +119,7 @@ const results: Record<string, unknown>[] = []
 
 let currentRepeat = 0
 function emit(r: Record<string, unknown>): void {
-  if (r.bench === 'e2e_sustained' || r.bench === 'aedes_relay_baseline') r.repeat = currentRepeat
+  if (r.bench === 'e2e_sustained' || String(r.bench).endsWith('_baseline')) r.repeat = currentRepeat
   if (currentRepeat < 0) r.warmup = true
   results.push(r)
   process.stdout.write(`${JSON.stringify(r)}\n`)
@@ -456,20 +457,74 @@ async function startBareAedes(): Promise<{ url: string; close(): Promise<void> }
 
 async function aedesRelay(shape: Shape): Promise<Relay> {
   const bare = await startBareAedes()
-  const url = bare.url
-  const sub = mqtt.connect(url, { clientId: `bench-relay-sub-${process.pid}`, clean: true })
-  await new Promise<void>((r) => sub.once('connect', () => r()))
-  await sub.subscribeAsync('kawasan/#', { qos: 1 })
+  try {
+    return await relayThrough(bare.url, shape, [['kawasan/#']], {
+      bench: 'aedes_relay_baseline',
+      path: 'bare aedes QoS 1 publisher -> subscriber',
+      note: 'kawasan = bare aedes + one mqtt.js subscriber in this process',
+    })
+  } finally {
+    await bare.close()
+  }
+}
+
+/**
+ * Baseline for the subscriber path: mosquitto with the same settings (kawasan.conf) relaying the
+ * same messages to CONNECTIONS bare mqtt.js subscribers, each subscribed to the plants subscriber
+ * ingest deals its connection, which acknowledge on receipt and store nothing. What mosquitto itself carries on this machine with this generator:
+ * the subscriber path's ceiling, whatever ingest does.
+ */
+async function mosquittoRelay(shape: Shape, runId: string, dir: string): Promise<Relay> {
+  const mosq = await startLocalMosquitto({ dataDir: join(dir, `mosq-relay-${runId}`) })
+  try {
+    return await relayThrough(
+      mosq.url,
+      shape,
+      // The subscriber path's topology: each connection subscribes to the plants ingest deals it.
+      Array.from({ length: CONNECTIONS }, (_, i) => partitionFilters(site, i, CONNECTIONS)),
+      {
+        bench: 'mosquitto_relay_baseline',
+        path: `mosquitto QoS 1 publisher -> ${CONNECTIONS} bare subscribers`,
+        note: 'kawasan = the bare mqtt.js subscribers in this process (acknowledge on receipt)',
+      },
+      mosq.server.process.pid,
+    )
+  } finally {
+    await mosq.stop()
+  }
+}
+
+/**
+ * The same gateways at full speed through a broker at `url` to QoS 1 mqtt.js subscribers in this
+ * process, one per list of topic filters. Rate = messages the subscribers received per second until
+ * the last one.
+ */
+async function relayThrough(
+  url: string,
+  shape: Shape,
+  filters: string[][],
+  labels: { bench: string; path: string; note: string },
+  mosquittoPid?: number,
+): Promise<Relay> {
   let received = 0
   let lastAt = 0
-  sub.on('message', () => {
-    received++
-    lastAt = Date.now()
-  })
+  const subs = await Promise.all(
+    filters.map(async (filter, i) => {
+      const sub = mqtt.connect(url, { clientId: `bench-relay-sub-${process.pid}-${i}`, clean: true })
+      await new Promise<void>((r) => sub.once('connect', () => r()))
+      if (filter.length > 0) await sub.subscribeAsync(filter, { qos: 1 })
+      sub.on('message', () => {
+        received++
+        lastAt = Date.now()
+      })
+      return sub
+    }),
+  )
   const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
-  let usage = perProcess({})
+  const others = mosquittoPid ? { mosquitto: mosquittoPid } : {}
+  let usage = perProcess(others)
   const r = await fullSpeed(url, gateways(), shape, messages, () => {
-    usage = perProcess({})
+    usage = perProcess(others)
   })
   const deadline = Date.now() + 30_000
   while (received < r.acked && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20))
@@ -477,8 +532,8 @@ async function aedesRelay(shape: Shape): Promise<Relay> {
   const rate = (received * shape.perMessage) / (wall / 1000)
   const used = usage(wall, { readings: received * shape.perMessage, messages: received })
   emit({
-    bench: 'aedes_relay_baseline',
-    path: 'bare aedes QoS 1 publisher -> subscriber',
+    bench: labels.bench,
+    path: labels.path,
     shape: shape.name,
     messages: r.acked,
     received,
@@ -486,10 +541,10 @@ async function aedesRelay(shape: Shape): Promise<Relay> {
     readings_per_s: Math.round(rate),
     messages_per_s: Math.round(received / (wall / 1000)),
     ...used,
-    note: 'kawasan = bare aedes + one mqtt.js subscriber in this process',
+    loadgen_cpu_pct: Math.round((r.cpuS / ((r.finishedAt - r.startedAt) / 1000)) * 100),
+    note: labels.note,
   })
-  await sub.endAsync(true)
-  await bare.close()
+  await Promise.all(subs.map((sub) => sub.endAsync(true)))
   return {
     rate,
     cpuUsPerReading: used.kawasan_cpu_us_per_reading!,
@@ -812,9 +867,12 @@ try {
         summary[`${key}_in_broker_readings_per_s`] = Math.round(inBrokerRate)
       }
       if (ONLY !== 'in-broker') {
+        const mosquitto = await mosquittoRelay(shape, runId, dir)
+        summary[`${key}_mosquitto_relay_readings_per_s`] = Math.round(mosquitto.rate)
         const rate = await viaMosquitto(influx.url, shape, base, runId, dir)
         summary[`${key}_subscriber_readings_per_s`] = Math.round(rate)
         if (inBrokerRate) summary[`${key}_subscriber_to_in_broker`] = +(rate / inBrokerRate).toFixed(3)
+        summary[`${key}_subscriber_to_mosquitto_relay`] = +(rate / mosquitto.rate).toFixed(3)
       }
     }
     for (const r of results) {
