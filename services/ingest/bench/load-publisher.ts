@@ -43,8 +43,8 @@ export interface LoadResult {
   rssMb: number
   /** publish → PUBACK latency in ms, per message. */
   latencies: number[]
-  /** Epoch ms at which each message was published, in publish order. */
-  publishedAt: number[]
+  /** Per gateway (in spec order), the epoch ms at which each of its messages was published. */
+  publishedAt: number[][]
   /** The latest reading time published. */
   lastTs: number
   client: LoadClient
@@ -183,7 +183,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   }
   const perGateway = Math.ceil(spec.messages / clients.length)
   const latencies: number[] = []
-  const publishedAt: number[] = []
+  const publishedAt: number[][] = spec.gateways.map(() => [])
   let sent = 0
   let acked = 0
   let lastTs = 0
@@ -222,7 +222,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
         )
         const body = JSON.stringify({ v: 1, seq, readings })
         const start = performance.now()
-        publishedAt.push(Date.now())
+        publishedAt[gi]!.push(Date.now())
         sent++
         inflight++
         conn.publish(g.topic, body).then(() => {
