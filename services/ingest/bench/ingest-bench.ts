@@ -31,7 +31,7 @@ import { Registry } from 'prom-client'
 import { startLocalInfluxDB } from '../../../infra/local/influxdb.js'
 import { startLocalMosquitto } from '../../../infra/local/mosquitto.js'
 import { unitEnvironment } from '../../../infra/local/unit-env.js'
-import { InfluxClient } from '../../../shared/influx/influx-client.js'
+import { InfluxClient, quoteIdent } from '../../../shared/influx/influx-client.js'
 import { toLine } from '../../../shared/influx/line-protocol.js'
 import { Stack } from '../../../shared/lifecycle.js'
 import { silentLogger } from '../../../shared/logger.js'
@@ -348,7 +348,8 @@ function perProcess(others: Record<string, number | undefined>) {
 }
 
 async function rawCeiling(url: string, round: number): Promise<number> {
-  const db = new InfluxClient({ url, database: `bench_raw_${round}` })
+  const database = `bench_raw_${round}`
+  const db = new InfluxClient({ url, database })
   await db.createDatabase()
   const lines: string[] = []
   const t0 = Date.UTC(2026, 0, 1)
@@ -382,6 +383,7 @@ async function rawCeiling(url: string, round: number): Promise<number> {
     batch_lines: 5000,
     connections: 2,
   })
+  await dropDatabase(db, database)
   return rate
 }
 
@@ -771,6 +773,7 @@ async function inBroker(url: string, shape: Shape, base: Baselines, runId: strin
     ),
   })
   await stop()
+  await dropDatabase(db, database)
   return rate
 }
 
@@ -851,7 +854,18 @@ async function viaMosquitto(
   })
   await stop()
   await mosq.stop()
+  await dropDatabase(db, database)
   return rate
+}
+
+/**
+ * Drops a run's database once it is measured. InfluxDB snapshots a shard's cache a minute after
+ * its last write (`cache-snapshot-write-cold-duration`) and then compacts it: left in place, one
+ * run's data was snapshotted and compacted during the next runs, so a path's figures depended on
+ * which path ran before it.
+ */
+async function dropDatabase(db: InfluxClient, database: string): Promise<void> {
+  await db.queryAll(`DROP DATABASE ${quoteIdent(database)}`)
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'kawasan-bench-'))
