@@ -31,7 +31,7 @@ import { Registry } from 'prom-client'
 import { startLocalInfluxDB } from '../../../infra/local/influxdb.js'
 import { startLocalMosquitto } from '../../../infra/local/mosquitto.js'
 import { unitEnvironment } from '../../../infra/local/unit-env.js'
-import { InfluxClient, quoteIdent } from '../../../shared/influx/influx-client.js'
+import { InfluxClient, quoteIdent, quoteString } from '../../../shared/influx/influx-client.js'
 import { toLine } from '../../../shared/influx/line-protocol.js'
 import { Stack } from '../../../shared/lifecycle.js'
 import { silentLogger } from '../../../shared/logger.js'
@@ -186,8 +186,8 @@ const LATENCY_SECONDS = 10
  * published them, so this is a fair estimate, late by at most the interval plus one query's
  * duration. One device's series keeps that query small: counting every reading of the run took
  * up to 158 ms, 30–70 ms once 100,000 points were in, and the latency included it; one device's
- * count takes 6–19 ms (median). The `probe_query_*` figures say what the query cost. The run lasts up to
- * LATENCY_SECONDS and at most the sustained run's messages; it runs in every repeat and the
+ * count takes 6–19 ms (median). The `probe_query_*` figures say what the query cost. The run lasts
+ * up to LATENCY_SECONDS and at most the sustained run's messages; it runs in every repeat and the
  * summary's p99 is over all their samples.
  */
 function probeQueryable(db: InfluxClient, fromMs: number, plant: string, device: string) {
@@ -197,7 +197,7 @@ function probeQueryable(db: InfluxClient, fromMs: number, plant: string, device:
     while (running) {
       const sent = Date.now()
       const s = await db.query(
-        `SELECT count("p_kw") FROM readings WHERE time >= ${fromMs}ms AND "plant" = '${plant}' AND "device" = '${device}'`,
+        `SELECT count("p_kw") FROM readings WHERE time >= ${fromMs}ms AND "plant" = ${quoteString(plant)} AND "device" = ${quoteString(device)}`,
       )
       const at = Date.now()
       samples.push({ at, count: Number(s[0]?.rows[0]?.count ?? 0), queryMs: at - sent })
@@ -495,8 +495,9 @@ async function aedesRelay(shape: Shape): Promise<Relay> {
 /**
  * Baseline for the subscriber path: mosquitto with the same settings (kawasan.conf) relaying the
  * same messages to CONNECTIONS bare mqtt.js subscribers, each subscribed to the plants subscriber
- * ingest deals its connection, which acknowledge on receipt and store nothing. What mosquitto itself carries on this machine with this generator:
- * the subscriber path's ceiling, whatever ingest does.
+ * ingest deals its connection, which acknowledge on receipt and store nothing. What mosquitto
+ * itself carries on this machine with this generator: the subscriber path's ceiling, whatever
+ * ingest does.
  */
 async function mosquittoRelay(shape: Shape, runId: string, dir: string): Promise<Relay> {
   const mosq = await startLocalMosquitto({ dataDir: join(dir, `mosq-relay-${runId}`) })
@@ -511,7 +512,7 @@ async function mosquittoRelay(shape: Shape, runId: string, dir: string): Promise
         path: `mosquitto QoS 1 publisher -> ${CONNECTIONS} bare subscribers`,
         note: 'kawasan = the bare mqtt.js subscribers in this process (acknowledge on receipt)',
       },
-      mosq.server.process.pid,
+      { mosquitto: mosq.server.process.pid },
     )
   } finally {
     await mosq.stop()
@@ -528,7 +529,8 @@ async function relayThrough(
   shape: Shape,
   filters: string[][],
   labels: { bench: string; path: string; note: string },
-  mosquittoPid?: number,
+  /** Other processes whose CPU the run reports (the broker when it is not this process). */
+  others: Record<string, number | undefined> = {},
 ): Promise<Relay> {
   let received = 0
   let lastAt = 0
@@ -545,7 +547,6 @@ async function relayThrough(
     }),
   )
   const messages = Math.floor(READINGS_TOTAL / shape.perMessage)
-  const others = mosquittoPid ? { mosquitto: mosquittoPid } : {}
   let usage = perProcess(others)
   const r = await fullSpeed(url, gateways(), shape, messages, () => {
     usage = perProcess(others)
