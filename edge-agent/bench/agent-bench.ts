@@ -38,6 +38,8 @@ const { values } = parseArgs({
     'node-options': { type: 'string' },
     /** MALLOC_ARENA_MAX for the agent instead of the unit's ('' for glibc's default). */
     'malloc-arena-max': { type: 'string' },
+    /** The agent's `memory.heap_step_mb` instead of its default (0: V8 alone decides when to collect). */
+    'heap-step-mb': { type: 'string' },
     /** Extra node arguments for the agent (e.g. --cpu-prof), space-separated. */
     'node-args': { type: 'string' },
     /**
@@ -175,7 +177,7 @@ broker: { url: "${url}", reconnect_s: 1 }
 buffer: { dir: "${dir}", fsync: batch, max_mb: 512 }
 drain: { rate: ${drainRate}, max_readings_per_message: 500, max_inflight: 64 }
 clock: { check: off }
-devices:
+${values['heap-step-mb'] === undefined ? '' : `memory: { heap_step_mb: ${Number(values['heap-step-mb'])} }\n`}devices:
 ${devices}
 `
 }
@@ -481,6 +483,7 @@ const result = {
   cpus: cpus().length,
   runs: 'node edge-agent/dist/kawasan-agent.mjs (the shipped bundle)',
   agent_environment: UNIT_ENV,
+  agent_heap_step_mb: values['heap-step-mb'] === undefined ? 'default' : Number(values['heap-step-mb']),
   load_average: loadavg().map(round),
   steady_state: steady &&
     baseline && {

@@ -11,6 +11,7 @@ import { renderCheck, runCheck } from './check.js'
 import { type AgentConfig, loadAgentConfig, statusFilePath } from './config.js'
 import { renderConfigTemplate } from './config-template.js'
 import { AgentError } from './errors.js'
+import { HeapCollector } from './heap-collector.js'
 import { createAgentLogger } from './logger.js'
 import { withPersistedRemote } from './remote-config.js'
 import {
@@ -154,9 +155,10 @@ async function run(file: string, local: AgentConfig): Promise<number> {
       shutdown('remote config')
     },
   })
+  const heap = new HeapCollector({ stepMb: cfg.memory.heap_step_mb, log })
   const shutdown = (signal: string) => {
     log.info({ signal }, 'stopping')
-    agent.stop().then(
+    Promise.all([heap.part.stop(), agent.stop()]).then(
       () => {
         try {
           markStopped(statusFilePath(cfg), Date.now())
@@ -180,6 +182,7 @@ async function run(file: string, local: AgentConfig): Promise<number> {
     shutdown('uncaughtException')
   })
   await agent.start()
+  await heap.part.start(new AbortController().signal)
   return new Promise<number>(() => undefined) // runs until a signal
 }
 

@@ -65,6 +65,12 @@ clock:
   check: auto
   min_valid_time: "2025-01-01"
 
+memory:
+  # V8 collects garbage only once its heap has grown 8 MB past what it last kept, and keeps those
+  # pages. The agent asks for a collection after this many MB instead (a pause of 10-30 ms a few
+  # times a minute at 200 devices, ~4 MB less resident). 0 leaves it to V8.
+  heap_step_mb: 2
+
 status:
   interval_s: 30 # retained status refresh; the status file lives in buffer.dir/status.json
 

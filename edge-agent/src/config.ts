@@ -211,6 +211,18 @@ export const agentConfigSchema = z
         file: z.string().optional().describe('Defaults to <buffer.dir>/status.json'),
       })
       .prefault({}),
+    memory: z
+      .strictObject({
+        heap_step_mb: z
+          .number()
+          .min(0)
+          .max(1024)
+          .default(2)
+          .describe(
+            'Run a full garbage collection once the heap has grown this much past what the last one kept (V8 waits for 8 MB and keeps the pages); 0 leaves it to V8',
+          ),
+      })
+      .prefault({}),
     remote_config: z
       .strictObject({
         public_key: z
