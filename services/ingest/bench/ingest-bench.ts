@@ -747,31 +747,15 @@ async function inBroker(url: string, shape: Shape, base: Baselines, runId: strin
     note: 'PUBACK = durable in InfluxDB; kawasan = broker+ingest; loadgen = the publishing gateways (own process)',
   })
 
-  // Latency at half the sustained rate, fresh time range so points are new.
-  const halfDated = dating(Date.UTC(2026, 2, 1))
-  const finishProbe = probeQueryable(db, halfDated.t0, probed.plant, probed.device.id)
-  const half = await load({
+  await latencyAtHalfRate({
     url: brokerUrl,
     gateways: gws,
-    messages: Math.min(messages, Math.round((rate / 2 / shape.perMessage) * LATENCY_SECONDS)),
-    readingsPerMessage: shape.perMessage,
-    window: 1000,
-    ...halfDated,
-    rate: rate / 2 / shape.perMessage,
-  }).then(published)
-  emit({
-    bench: 'e2e_latency_at_half_rate',
+    shape,
+    messages,
+    rate,
+    db,
     path: 'kawasan-broker(in-broker ingest)',
-    shape: shape.name,
-    messages: half.acked,
-    rate_msgs_per_s: Math.round(rate / 2 / shape.perMessage),
-    publish_to_durable_p50_ms: +percentile(half.latencies, 50).toFixed(1),
-    publish_to_durable_p99_ms: +percentile(half.latencies, 99).toFixed(1),
-    ...queryable(
-      await finishProbe(half.publishedAt[0]!, shape.perMessage, half.acked * shape.perMessage),
-      'kawasan-broker',
-      shape,
-    ),
+    acknowledged: 'durable',
   })
   await stop()
   await dropDatabase(db, database)
@@ -825,38 +809,64 @@ async function viaMosquitto(
     note: 'PUBACK from mosquitto; rate counted until all readings are in InfluxDB; kawasan = subscriber ingest',
   })
 
-  // Latency at half the sustained rate: here PUBACK comes from mosquitto, so only the probe says
-  // when a reading is queryable.
-  const halfRate = rate / 2 / shape.perMessage
-  const halfDated = dating(Date.UTC(2026, 2, 1))
-  const finishProbe = probeQueryable(db, halfDated.t0, probed.plant, probed.device.id)
-  const half = await load({
+  // Here PUBACK comes from mosquitto, so only the probe says when a reading is queryable.
+  await latencyAtHalfRate({
     url: mosq.url,
     gateways: gateways(),
-    messages: Math.min(messages, Math.round(halfRate * LATENCY_SECONDS)),
-    readingsPerMessage: shape.perMessage,
+    shape,
+    messages,
+    rate,
+    db,
+    path,
+    acknowledged: 'broker_ack',
+  })
+  await stop()
+  await mosq.stop()
+  await dropDatabase(db, database)
+  return rate
+}
+
+/**
+ * Publish → PUBACK and publish → queryable latency at half a path's sustained rate (`rate`,
+ * readings/s), at most `messages` messages, dated afresh so that every point is new. The PUBACK
+ * means `durable` (in-broker: stored in InfluxDB) or `broker_ack` (mosquitto has it).
+ */
+async function latencyAtHalfRate(o: {
+  url: string
+  gateways: LoadSpec['gateways']
+  shape: Shape
+  messages: number
+  rate: number
+  db: InfluxClient
+  path: string
+  acknowledged: 'durable' | 'broker_ack'
+}): Promise<void> {
+  const halfRate = o.rate / 2 / o.shape.perMessage
+  const halfDated = dating(Date.UTC(2026, 2, 1))
+  const finishProbe = probeQueryable(o.db, halfDated.t0, probed.plant, probed.device.id)
+  const half = await load({
+    url: o.url,
+    gateways: o.gateways,
+    messages: Math.min(o.messages, Math.round(halfRate * LATENCY_SECONDS)),
+    readingsPerMessage: o.shape.perMessage,
     window: 1000,
     ...halfDated,
     rate: halfRate,
   }).then(published)
   emit({
     bench: 'e2e_latency_at_half_rate',
-    path,
-    shape: shape.name,
+    path: o.path,
+    shape: o.shape.name,
     messages: half.acked,
     rate_msgs_per_s: Math.round(halfRate),
-    publish_to_broker_ack_p50_ms: +percentile(half.latencies, 50).toFixed(1),
-    publish_to_broker_ack_p99_ms: +percentile(half.latencies, 99).toFixed(1),
+    [`publish_to_${o.acknowledged}_p50_ms`]: +percentile(half.latencies, 50).toFixed(1),
+    [`publish_to_${o.acknowledged}_p99_ms`]: +percentile(half.latencies, 99).toFixed(1),
     ...queryable(
-      await finishProbe(half.publishedAt[0]!, shape.perMessage, half.acked * shape.perMessage),
-      path,
-      shape,
+      await finishProbe(half.publishedAt[0]!, o.shape.perMessage, half.acked * o.shape.perMessage),
+      o.path,
+      o.shape,
     ),
   })
-  await stop()
-  await mosq.stop()
-  await dropDatabase(db, database)
-  return rate
 }
 
 /**
