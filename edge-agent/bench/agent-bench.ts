@@ -22,6 +22,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Aedes } from 'aedes'
+import { stealSince } from '../../infra/local/machine-steal.js'
 import { unitEnvironment } from '../../infra/local/unit-env.js'
 import { silentLogger } from '../../shared/logger.js'
 import { Spool } from '../src/spool.js'
@@ -249,6 +250,7 @@ async function steadyState(devices = DEVICES) {
   try {
     await sleep(4000) // start-up and first polls
     const before = procStats(pid)
+    const steal = stealSince()
     const c0 = broker.counts()
     const t0 = performance.now()
     const rss: number[] = []
@@ -271,6 +273,7 @@ async function steadyState(devices = DEVICES) {
       cpu_pct_of_one_core: round(((after.cpuTicks - before.cpuTicks) / CLK_TCK / elapsed) * 100),
       readings_per_s: round((c1.readings - c0.readings) / elapsed),
       expected_readings_per_s: devices,
+      machine_steal_pct: steal(),
     }
   } finally {
     // Also when the agent failed: no broker, meters or temporary directory left behind.
@@ -438,6 +441,7 @@ async function drainPairs() {
   for (let r = 0; r < REPEAT; r++) {
     let raw: Awaited<ReturnType<typeof rawPublish>>
     let agent: Awaited<ReturnType<typeof drain>>
+    const steal = stealSince()
     if (r % 2 === 0) {
       raw = await rawPublish()
       agent = await drain(backlog)
@@ -450,6 +454,7 @@ async function drainPairs() {
       agent,
       ratio: Math.round((agent.drain_samples_per_s / raw.samples_per_s) * 100) / 100,
       load_average_1m: round(loadavg()[0] as number),
+      machine_steal_pct: steal(),
     })
   }
   rmSync(backlog.dir, { recursive: true, force: true })

@@ -29,6 +29,7 @@ import { Aedes } from 'aedes'
 import mqtt from 'mqtt'
 import { Registry } from 'prom-client'
 import { startLocalInfluxDB } from '../../../infra/local/influxdb.js'
+import { stealSince } from '../../../infra/local/machine-steal.js'
 import { startLocalMosquitto } from '../../../infra/local/mosquitto.js'
 import { unitEnvironment } from '../../../infra/local/unit-env.js'
 import { InfluxClient, quoteIdent, quoteString } from '../../../shared/influx/influx-client.js'
@@ -321,6 +322,7 @@ function perProcess(others: Record<string, number | undefined>) {
   const self = process.cpuUsage()
   const faults = process.resourceUsage().minorPageFault
   const start = Object.fromEntries(Object.entries(others).map(([name, pid]) => [name, procStat(pid)]))
+  const steal = stealSince()
   return (wallMs: number, work: { readings: number; messages: number }) => {
     const cpu = process.cpuUsage(self)
     const cpuUs = cpu.user + cpu.system
@@ -336,6 +338,8 @@ function perProcess(others: Record<string, number | undefined>) {
       ).toFixed(3),
       kawasan_rss_mb: Math.round(process.memoryUsage().rss / 1048576),
     }
+    const stolen = steal()
+    if (stolen !== undefined) out.machine_steal_pct = stolen
     for (const [name, pid] of Object.entries(others)) {
       const before = start[name]
       const after = procStat(pid)
@@ -950,6 +954,12 @@ try {
     summary[`${key}_queryable_p99_ms_at_half_rate`] = +percentile(samples, 99).toFixed(0)
     summary[`${key}_queryable_samples`] = samples.length
   }
+  // The most CPU other guests took from the machine during a counted run: read the figures with it.
+  const steals = results
+    .filter((r) => r.bench === 'e2e_sustained' && Number(r.repeat) >= 0)
+    .map((r) => r.machine_steal_pct)
+    .filter((v): v is number => typeof v === 'number')
+  if (steals.length > 0) summary.machine_steal_pct_max = Math.max(...steals)
   const [load1, load5] = loadavg()
   emit({
     bench: 'summary',
