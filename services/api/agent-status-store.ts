@@ -4,6 +4,8 @@
  * turns `offline`, REL-14) on `…/{plant}/agent/status` and one per device; a device counts as offline
  * while its plant's agent is. Fed by the broker in the same process, or by an MQTT observer.
  */
+// First: the MQTT packages must load after it (see there).
+import '../../shared/quiet-debug.js'
 import mqtt, { type MqttClient } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
 import { AGENT_STATUS_DEVICE_ID as AGENT_DEVICE_ID } from '../../shared/site-model.js'

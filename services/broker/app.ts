@@ -7,6 +7,8 @@
  * Tenant safety (docs/SECURITY.md): client ids bound to identities, a login limiter keyed by address
  * and username, packet sizes bounded on the stream, status and retain rules, refusals counted.
  */
+// First: the MQTT packages must load after it (see there).
+import '../../shared/quiet-debug.js'
 import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'

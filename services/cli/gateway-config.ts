@@ -4,6 +4,8 @@
  * logged in as the ingest identity (the only one the broker lets publish there). The agent applies
  * it or reports why not in its retained status (edge-agent/src/remote-config.ts).
  */
+// First: the MQTT packages must load after it (see there).
+import '../../shared/quiet-debug.js'
 import { readFileSync } from 'node:fs'
 import mqtt from 'mqtt'
 import { parseAgentConfig } from '../../edge-agent/src/config.js'

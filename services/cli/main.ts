@@ -3,6 +3,8 @@
  * (`start`, the embedded default). Options are parsed strictly per command; errors a user can act on
  * are one line with their code, never a stack trace.
  */
+// First, before any command loads aedes or mqtt.js (see there).
+import '../../shared/quiet-debug.js'
 import { KawasanError } from '../../shared/errors.js'
 import type { LogFormat } from '../../shared/logger.js'
 import { parseStrict, splitCommand } from './cli-args.js'

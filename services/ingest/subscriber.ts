@@ -12,6 +12,8 @@
  * InfluxDB holds it: ack after write still holds, and the broker's in-flight window
  * (mosquitto `max_inflight_messages`) bounds what each connection has outstanding.
  */
+// First: the MQTT packages must load after it (see there).
+import '../../shared/quiet-debug.js'
 import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
 import type { SiteIndex } from '../../shared/site-model.js'

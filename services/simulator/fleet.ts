@@ -4,6 +4,8 @@
  * interval at QoS 1. Cumulative counters only grow: they are integrated from the simulated power and
  * kept in a state file, so a restart continues where the last run stopped.
  */
+// First: the MQTT packages must load after it (see there).
+import '../../shared/quiet-debug.js'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'

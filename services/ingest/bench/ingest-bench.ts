@@ -19,6 +19,8 @@
  * (the heap growing, code not yet optimised), which a service running for days pays once.
  */
 
+// First: the MQTT packages must load after it (see there).
+import '../../../shared/quiet-debug.js'
 import { fork, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -760,6 +762,7 @@ async function inBroker(url: string, shape: Shape, base: Baselines, runId: strin
     db,
     path: 'kawasan-broker(in-broker ingest)',
     acknowledged: 'durable',
+    others: { influxd: influxPid },
   })
   await stop()
   await dropDatabase(db, database)
@@ -823,6 +826,7 @@ async function viaMosquitto(
     db,
     path,
     acknowledged: 'broker_ack',
+    others: { influxd: influxPid, mosquitto: mosq.server.process.pid },
   })
   await stop()
   await mosq.stop()
@@ -844,9 +848,14 @@ async function latencyAtHalfRate(o: {
   db: InfluxClient
   path: string
   acknowledged: 'durable' | 'broker_ack'
+  /** The other processes on the path, whose CPU the line reports beside ours. */
+  others: Record<string, number | undefined>
 }): Promise<void> {
   const halfRate = o.rate / 2 / o.shape.perMessage
   const halfDated = dating(Date.UTC(2026, 2, 1))
+  // Who was busy while it ran: a tail at half rate is a stall, and this says whose.
+  const startedAt = Date.now()
+  const usage = perProcess(o.others)
   const finishProbe = probeQueryable(o.db, halfDated.t0, probed.plant, probed.device.id)
   const half = await load({
     url: o.url,
@@ -869,6 +878,11 @@ async function latencyAtHalfRate(o: {
       await finishProbe(half.publishedAt[0]!, o.shape.perMessage, half.acked * o.shape.perMessage),
       o.path,
       o.shape,
+    ),
+    ...Object.fromEntries(
+      Object.entries(usage(Date.now() - startedAt, { readings: 1, messages: 1 })).filter(
+        ([k]) => k.endsWith('_cpu_pct') || k === 'machine_steal_pct',
+      ),
     ),
   })
 }
