@@ -51,11 +51,17 @@ export class LiveFeed {
     this.notify()
   }
 
-  stop(): void {
+  /**
+   * Stops polling and waits for a read under way (idempotent): the parts after the API stop next,
+   * the embedded InfluxDB among them, and a read left running failed against it and was logged as
+   * a warning at every such shutdown.
+   */
+  async stop(): Promise<void> {
     this.stopped = true
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
     this.listeners.clear()
+    await this.polling
   }
 
   subscribe(listener: LiveListener): () => void {
@@ -68,9 +74,15 @@ export class LiveFeed {
   notify(): void {
     if (this.polling || this.stopped) return
     this.polling = this.poll()
-      .catch((err: unknown) =>
-        this.options.log.warn({ err: (err as Error).message }, 'live feed: reading the snapshot failed'),
-      )
+      .catch((err: unknown) => {
+        // Once stopping, nobody waits for the snapshot: not a fault for an operator to act on.
+        const log = this.options.log
+        ;(this.stopped ? log.debug : log.warn).call(
+          log,
+          { err: (err as Error).message },
+          'live feed: reading the snapshot failed',
+        )
+      })
       .finally(() => {
         this.polling = undefined
       })
