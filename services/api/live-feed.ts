@@ -76,12 +76,8 @@ export class LiveFeed {
     this.polling = this.poll()
       .catch((err: unknown) => {
         // Once stopping, nobody waits for the snapshot: not a fault for an operator to act on.
-        const log = this.options.log
-        ;(this.stopped ? log.debug : log.warn).call(
-          log,
-          { err: (err as Error).message },
-          'live feed: reading the snapshot failed',
-        )
+        const level = this.stopped ? 'debug' : 'warn'
+        this.options.log[level]({ err: (err as Error).message }, 'live feed: reading the snapshot failed')
       })
       .finally(() => {
         this.polling = undefined
