@@ -22,7 +22,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { ensureDebianPackage } from '../../infra/local/child-server.js'
 import { AlertService } from '../../services/alerts/app.js'
 import { alertsConfigSchema } from '../../services/alerts/config.js'
@@ -73,6 +73,9 @@ let alertClockAhead = 0
 let liveTimer: NodeJS.Timeout | undefined
 let liveWrites = 0
 let livePaused = false
+/** The timer's write under way: pausing waits for it, or a snapshot written after the test read
+ * the API could still reach the page (seen: generation 2,586 shown against 2,585 read). */
+let liveWriting: Promise<void> = Promise.resolve()
 
 /** The dashboard's number format (en, fixed digits). */
 const fmt = (v: number | null | undefined, digits = 0) =>
@@ -232,7 +235,9 @@ beforeAll(async () => {
   await alerts.evaluate()
   alertClockAhead = 0
   await alerts.evaluate()
-  liveTimer = setInterval(() => void writeLiveFromReadings().catch(() => undefined), 1000)
+  liveTimer = setInterval(() => {
+    liveWriting = writeLiveFromReadings().catch(() => undefined)
+  }, 1000)
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -323,6 +328,7 @@ async function rollupSum(field: string, days: number, plant?: string, k = key): 
 /** Stops the live writer until the page shows what the API has (the page follows the SSE feed). */
 async function settle(page: Page, plant?: string): Promise<Row> {
   livePaused = true
+  await liveWriting
   const live = await get<{ plants: Row[]; cluster_total: Row }>('/api/v1/live')
   const row = plant ? live.plants.find((p) => p.plant === plant)! : live.cluster_total
   await expect
@@ -440,6 +446,10 @@ describe.each(VIEWPORTS)('dashboard at $width×$height', (viewport) => {
   beforeAll(async () => {
     o = await open(viewport)
   }, 30_000)
+  // A test that failed while paused must not leave the next one without live updates.
+  afterEach(() => {
+    livePaused = false
+  })
   afterAll(async () => {
     livePaused = false
     await o?.close()
