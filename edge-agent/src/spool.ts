@@ -53,6 +53,7 @@ import { crc32 } from 'node:zlib'
 import type { Logger } from '../../shared/logger.js'
 import { PAYLOAD_VERSION, type ReadingOut } from '../../shared/telemetry-schema.js'
 import { grownInto } from '../../shared/typed-arrays.js'
+import { copyBytes, viewOf } from './byte-copy.js'
 import { AgentError } from './errors.js'
 
 export type FsyncPolicy = 'batch' | 'interval' | 'off'
@@ -80,16 +81,15 @@ const DROPPED_INFLIGHT = 3
 export const MAX_LOADED_SEGMENTS = 8
 /** Largest segment: a loaded segment costs its bytes plus ~40 B of typed arrays per record. */
 const MAX_SEGMENT_BYTES = 2 * 1024 * 1024
+/**
+ * `DeviceQueue.next` of a device with nothing pending. A module constant, not
+ * `Number.POSITIVE_INFINITY` read where it is needed: a drain reaches that read only when a device
+ * runs dry, after V8 has optimised the loop without it, and the read it had no feedback for threw
+ * the loop's code away (docs/PERFORMANCE.md, agent round 13).
+ */
+const NOTHING_PENDING = Number.POSITIVE_INFINITY
 /** Room for a segment's line numbers in a record's `order` (segment number × this + line). */
 const LINES_PER_SEGMENT = 2 ** 24
-/**
- * Bytes kept free after a segment's text, in the same buffer, where a payload's readings are
- * gathered by copyWithin (no object per reading) before they are copied to the payload at once:
- * Buffer.copy makes a Uint8Array view per call, 1 M objects for a 1 M-sample drain, most of the
- * young generation it collected.
- */
-const SCRATCH_BYTES = 16 * 1024
-
 /**
  * A loaded segment's records as columns, one entry per record: no object and no string per sample
  * (the drain spent a quarter of its time in GC on them). A reading is bytes [start, start + len) of
@@ -98,6 +98,8 @@ const SCRATCH_BYTES = 16 * 1024
  */
 class SegmentIndex {
   text: Buffer
+  /** `text` for copyBytes (remade whenever `text` is). */
+  textView: DataView
   /** Bytes of `text` in use (the active segment's grows with each flush). */
   used = 0
   /** Where `text` starts in the segment's file: the active segment lets go of the bytes before its
@@ -117,11 +119,11 @@ class SegmentIndex {
   /** The buffer of the sidecar index whose columns these are (see adopt), to be used again. */
   sidecar: Buffer | undefined
 
-  /** `records`: room to start with (a loaded segment's line count; it grows past it). `text` has
-   * SCRATCH_BYTES free after `used`. `cols`: columns to take as they are (see adopt). */
+  /** `records`: room to start with (a loaded segment's line count; it grows past it). `text` holds
+   * at least `used` bytes. `cols`: columns to take as they are (see adopt). */
   constructor(text: Buffer, used: number, records = 256, cols?: Sidecar) {
-    if (text.length < used + SCRATCH_BYTES) throw new RangeError('segment text without scratch room')
     this.text = text
+    this.textView = viewOf(text)
     this.used = used
     if (cols) {
       this.dev = cols.dev
@@ -166,7 +168,7 @@ class SegmentIndex {
    * the roll), and grows only while readings wait.
    */
   appendText(data: Buffer): number {
-    if (this.used + data.length + SCRATCH_BYTES > this.text.length) {
+    if (this.used + data.length > this.text.length) {
       let i = this.doneBelow
       while (i < this.count && this.state[i] === DONE) i++
       this.doneBelow = i
@@ -177,10 +179,11 @@ class SegmentIndex {
         this.base += drop
       }
     }
-    if (this.used + data.length + SCRATCH_BYTES > this.text.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.text.length * 2, this.used + data.length + SCRATCH_BYTES))
+    if (this.used + data.length > this.text.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.text.length * 2, this.used + data.length))
       this.text.copy(next, 0, 0, this.used)
       this.text = next
+      this.textView = viewOf(next)
     }
     const at = this.used
     data.copy(this.text, at)
@@ -200,9 +203,14 @@ class SegmentIndex {
   }
 }
 
-/** Positions of records in a segment's columns: an array (the active segment's runs grow), or a
- * view of a sidecar index's records grouped by device (see writeSidecar). */
-type Positions = number[] | Uint32Array
+/**
+ * Positions of records in a segment's columns: a view of a sidecar index's records grouped by
+ * device (see writeSidecar), of a list found by scanning, or of `room` as the active segment's runs
+ * grow. Always a Uint32Array: with arrays for some runs and views for others, the drain's loops
+ * saw both and V8 threw their optimised code away and compiled it again, each time on the core
+ * the broker needs (docs/PERFORMANCE.md, agent round 13).
+ */
+type Positions = Uint32Array
 
 /** A device's records in one loaded segment, by seq: indexes into the segment's columns. */
 interface Run {
@@ -211,6 +219,8 @@ interface Run {
   idx: Positions
   /** Records before it are done. */
   head: number
+  /** Where the active segment's run grows (`idx` is a view of its start); undefined otherwise. */
+  room: Uint32Array | undefined
 }
 
 /** Records of a batch: positions [from, to) of `idx` in one segment's index. */
@@ -374,59 +384,54 @@ export interface PayloadRoom {
 }
 
 /**
- * The payload of a batch, the readings' bytes copied from their segments: equal to payloadOf().
- * A Buffer: as a string (decoded here, encoded again by the socket) the drain was slower and GC
+ * Writes the payload of a batch into `out` from `from` (payloadSize bytes) and answers where it
+ * ends: the readings' bytes copied from their segments, equal to payloadOf(). A Buffer: as a string (decoded here, encoded again by the socket) the drain was slower and GC
  * took a third of it (64 KB strings promoted while awaiting PUBACK), docs/PERFORMANCE.md.
  */
-function payloadBytes(
-  seq: number,
-  parts: readonly BatchPart[],
-  readingBytes: number,
-  count: number,
-  room?: PayloadRoom,
-): Buffer {
-  const head = `{"v":${PAYLOAD_VERSION},"seq":${seq},"readings":[`
-  const size = head.length + readingBytes + Math.max(0, count - 1) + 2
-  const out = room ? room.take(size) : Buffer.allocUnsafe(size)
-  const from = room ? room.at : 0
+function payloadBytes(head: string, parts: readonly BatchPart[], out: Buffer, from: number): number {
+  const outView = viewOf(out)
   let at = from + out.write(head, from, 'latin1')
   let comma = false
   for (const p of parts) {
     const { ix, idx } = p
-    // Readings are gathered after the segment's text (copyWithin: no view object per reading, a
-    // byte loop measured 2× slower than either), then copied out a scratch area at a time.
-    const text = ix.text
-    const base = ix.used
-    const limit = base + SCRATCH_BYTES
-    let s = base
+    const { text, textView, alt, start, len } = ix
+    const base = ix.base
     for (let k = p.from; k < p.to; k++) {
       const i = idx[k] as number
-      const alt = ix.alt?.get(i)
-      const len = alt ? alt.length : (ix.len[i] as number)
-      if (s + len + 1 > limit) {
-        at += text.copy(out, at, base, s)
-        s = base
-      }
-      if (comma) text[s++] = 0x2c // ,
+      if (comma) out[at++] = 0x2c // ,
       comma = true
-      if (alt || len + 1 > SCRATCH_BYTES) {
-        at += text.copy(out, at, base, s)
-        s = base
-        const from = alt ?? text
-        const start = alt ? 0 : (ix.start[i] as number) - ix.base
-        at += from.copy(out, at, start, start + len)
-      } else {
-        const start = (ix.start[i] as number) - ix.base
-        text.copyWithin(s, start, start + len)
-        s += len
+      const other = alt?.get(i)
+      if (other) at += other.copy(out, at)
+      else {
+        const n = len[i] as number
+        copyBytes(text, textView, (start[i] as number) - base, out, outView, at, n)
+        at += n
       }
     }
-    if (s > base) at += text.copy(out, at, base, s)
   }
   out[at++] = 0x5d // ]
   out[at++] = 0x7d // }
-  return from === 0 && at === out.length ? out : out.subarray(from, at)
+  return at
 }
+
+/** Adds record `i` to the active segment's run (its room doubles when full). */
+function appendPosition(run: Run, i: number): void {
+  const n = run.idx.length
+  let room = run.room as Uint32Array
+  if (n === room.length) {
+    room = grownInto(room, new Uint32Array(n * 2))
+    run.room = room
+  }
+  room[n] = i
+  run.idx = room.subarray(0, n + 1)
+}
+
+/** What a payload starts with, up to its first reading. */
+const payloadHead = (seq: number) => `{"v":${PAYLOAD_VERSION},"seq":${seq},"readings":[`
+
+/** The bytes of a payload with `head` and `count` readings of `readingBytes` in all. */
+const payloadSize = (head: string, readingBytes: number, count: number) =>
+  head.length + readingBytes + Math.max(0, count - 1) + 2
 
 /** Bytes `lit` at `at` of `buf`. */
 function bytesAt(buf: Buffer, at: number, lit: Buffer): boolean {
@@ -618,15 +623,12 @@ export class Spool {
   live(record: SpoolRecord): Batch | undefined {
     const { seg, ix, i } = record
     if (seg.ix !== ix || ix.state[i] !== PENDING) return undefined
-    const parts = [{ seg, ix, idx: [i], from: 0, to: 1 }]
+    const parts = [{ seg, ix, idx: Uint32Array.of(i), from: 0, to: 1 }]
     this.markInflight(this.queue(record.device), parts)
-    return new Batch(
-      record.device,
-      record.seq,
-      1,
-      payloadBytes(record.seq, parts, ix.len[i] as number, 1),
-      parts,
-    )
+    const head = payloadHead(record.seq)
+    const out = Buffer.allocUnsafe(payloadSize(head, ix.len[i] as number, 1))
+    payloadBytes(head, parts, out, 0)
+    return new Batch(record.device, record.seq, 1, out, parts)
   }
 
   /**
@@ -640,7 +642,7 @@ export class Spool {
     // since (a batch taken, acknowledged or released, a record added, a segment loaded or
     // unloaded): searching all 200 devices' runs for each message took a tenth of the drain.
     let bestQ: DeviceQueue | undefined
-    let bestOrder = Number.POSITIVE_INFINITY
+    let bestOrder = NOTHING_PENDING
     for (const q of this.queues.values()) {
       if (q.stale) this.firstPending(q)
       if (q.next < bestOrder) {
@@ -678,13 +680,14 @@ export class Spool {
       if (to < idx.length) break // the run stops here (not pending, a gap, or full)
     }
     this.markInflight(best.q, parts)
-    return new Batch(
-      best.q.name,
-      firstSeq,
-      count,
-      payloadBytes(firstSeq, parts, readingBytes, count, room),
-      parts,
-    )
+    // The buffer is chosen here, not in payloadBytes: live messages (no room) come first, and a
+    // branch on the room there reached only later cost its optimised code (agent round 13).
+    const head = payloadHead(firstSeq)
+    const size = payloadSize(head, readingBytes, count)
+    const from = room ? room.at : 0
+    const out = room ? room.take(size) : Buffer.allocUnsafe(size)
+    const payload = out.subarray(from, payloadBytes(head, parts, out, from))
+    return new Batch(best.q.name, firstSeq, count, payload, parts)
   }
 
   /** PUBACK received: the batch's records leave the buffer. */
@@ -694,7 +697,7 @@ export class Spool {
     const writeAcks = () => {
       if (!outSeg || out === '') return
       const seg = outSeg
-      if (seg.live === 0 && seg !== this.active) this.deleteSegment(seg)
+      if (seg !== this.active && seg.live === 0) this.deleteSegment(seg)
       else {
         // Written with the others of this turn of the event loop (PUBACKs come in bursts): a
         // write per message was a tenth of the drain. A crash before it only means those samples
@@ -929,10 +932,10 @@ export class Spool {
     const i = ix.add(this.deviceIds.get(device) as number, seq, ts, seg.lines++, start, len)
     let run = q.runs.at(-1)
     if (!run || run.seg !== seg) {
-      run = { seg, ix, idx: [], head: 0 }
+      run = { seg, ix, idx: new Uint32Array(0), head: 0, room: new Uint32Array(64) }
       q.runs.push(run)
     }
-    ;(run.idx as number[]).push(i) // the active segment's runs are arrays
+    appendPosition(run, i)
     seg.live++
     seg.maxSeq.set(device, Math.max(seg.maxSeq.get(device) ?? -1, seq))
     this.unacked++
@@ -942,7 +945,7 @@ export class Spool {
   private queue(device: string): DeviceQueue {
     let q = this.queues.get(device)
     if (!q) {
-      q = { name: device, runs: [], next: Number.POSITIVE_INFINITY, stale: true }
+      q = { name: device, runs: [], next: NOTHING_PENDING, stale: true }
       this.queues.set(device, q)
       this.deviceIds.set(device, this.deviceNames.length)
       this.deviceNames.push(device)
@@ -1028,7 +1031,7 @@ export class Spool {
         }
       }
     }
-    q.next = Number.POSITIVE_INFINITY
+    q.next = NOTHING_PENDING
     return false
   }
 
@@ -1107,7 +1110,7 @@ export class Spool {
       live: 0,
       maxSeq: new Map(),
       loaded: true,
-      ix: new SegmentIndex(Buffer.allocUnsafe(Math.min(this.segmentBytes, 64 * 1024) + SCRATCH_BYTES), 0),
+      ix: new SegmentIndex(Buffer.allocUnsafe(Math.min(this.segmentBytes, 64 * 1024)), 0),
       lines: 0,
       inflight: 0,
       oldestTs: undefined,
@@ -1244,9 +1247,8 @@ export class Spool {
     const spare = this.spareTexts.pop()
     let atLeast = 0
     if (!spare) for (const n of this.scanSizes) if (n > atLeast) atLeast = n
-    const whole = readWithScratch(seg.file, spare, atLeast)
-    this.spareTexts.push(Buffer.from(whole.buffer))
-    const bytes = whole.subarray(0, whole.length - SCRATCH_BYTES)
+    const bytes = readFileInto(seg.file, spare, atLeast)
+    this.spareTexts.push(Buffer.from(bytes.buffer))
     if (bytes.length !== seg.bytes) return false
     const side = readSidecar(join(this.o.dir, idxName(seg.n)), bytes.length, this.spareSidecars.pop())
     if (sidecarBuf) this.spareSidecars.push(sidecarBuf)
@@ -1289,14 +1291,12 @@ export class Spool {
     const acked = readAcks(join(this.o.dir, ackName(seg.n)))
     // A spare buffer that fits, else a new one large enough for any segment waiting (to serve
     // them all in turn).
-    const k = this.spareTexts.findIndex((b) => b.length >= seg.bytes + SCRATCH_BYTES)
+    const k = this.spareTexts.findIndex((b) => b.length >= seg.bytes)
     const spare = k >= 0 ? this.spareTexts.splice(k, 1)[0] : undefined
     let atLeast = 0
     if (!spare) for (const x of this.segments) if (!x.loaded && x.bytes > atLeast) atLeast = x.bytes
-    const whole = readWithScratch(seg.file, spare, atLeast)
-    if (spare && whole.buffer !== spare.buffer) this.spareTexts.push(spare) // the file grew: not used
-    // The file's bytes (a view: the index keeps `whole`, with its scratch room after them).
-    const buf = whole.subarray(0, whole.length - SCRATCH_BYTES)
+    const buf = readFileInto(seg.file, spare, atLeast)
+    if (spare && buf.buffer !== spare.buffer) this.spareTexts.push(spare) // the file grew: not used
     const slots = new Map<string, LoadSlot>()
     const slotOf = (name: string): LoadSlot => {
       let slot = slots.get(name)
@@ -1324,7 +1324,7 @@ export class Spool {
       // fresh memory: page faults on new buffers cost more than the copy; no work per record
       // but the check that the records fit the file). Otherwise copied, minus the acknowledged.
       const adopt = acked.size === 0
-      ix = adopt ? new SegmentIndex(whole, buf.length, n, side) : new SegmentIndex(whole, buf.length, n)
+      ix = adopt ? new SegmentIndex(buf, buf.length, n, side) : new SegmentIndex(buf, buf.length, n)
       if (this.indexFromSidecar(side, buf, ix, slotOf, adopt, seg.checked)) {
         lines = n > 0 ? (side.line[n - 1] as number) + 1 : 0
         if (adopt) ix.sidecar = sideBuf
@@ -1341,12 +1341,11 @@ export class Spool {
     else this.loads.scanned++
     if (!ix) {
       // Room for lines of ~100 bytes to start with (this spool writes 100-150); it grows if need be.
-      ix = new SegmentIndex(whole, buf.length, Math.ceil(buf.length / 100))
+      ix = new SegmentIndex(buf, buf.length, Math.ceil(buf.length / 100))
       lines = this.indexLines(seg, buf, ix, slotOf)
     }
     for (const { q, idx: found, view } of slots.values()) {
-      const idx: Positions = view ?? found
-      if (idx.length === 0) continue
+      if ((view ?? found).length === 0) continue
       // A device's lines are in seq order as written; sorted all the same should a file say
       // otherwise (a sidecar's lists are as the writer appended them, in seq order).
       if (!view)
@@ -1355,7 +1354,7 @@ export class Spool {
             found.sort((x, y) => (ix.seq[x] as number) - (ix.seq[y] as number))
             break
           }
-      const run: Run = { seg, ix, idx, head: 0 }
+      const run: Run = { seg, ix, idx: view ?? Uint32Array.from(found), head: 0, room: undefined }
       let at = q.runs.length
       while (at > 0 && (q.runs[at - 1] as Run).seg.n > seg.n) at--
       q.runs.splice(at, 0, run)
@@ -1779,26 +1778,23 @@ function readSidecar(file: string, size: number, spare: Buffer | undefined): Sid
   }
 }
 
-/** A file's bytes followed by SCRATCH_BYTES of room, in one buffer (`spare` if it is large enough,
- * else a new one with room for `atLeast` bytes of file). */
-function readWithScratch(file: string, spare: Buffer | undefined, atLeast: number): Buffer {
+/** A file's bytes, read into `spare` if it is large enough, else into a new buffer with room for
+ * `atLeast` bytes of file. */
+function readFileInto(file: string, spare: Buffer | undefined, atLeast: number): Buffer {
   const fd = openSync(file, 'r')
   try {
     const size = fstatSync(fd).size
     const out =
-      spare && spare.length >= size + SCRATCH_BYTES
-        ? spare.subarray(0, size + SCRATCH_BYTES)
-        : Buffer.allocUnsafeSlow(roundUp(Math.max(size, atLeast) + SCRATCH_BYTES)).subarray(
-            0,
-            size + SCRATCH_BYTES,
-          )
+      spare && spare.length >= size
+        ? spare.subarray(0, size)
+        : Buffer.allocUnsafeSlow(roundUp(Math.max(size, atLeast))).subarray(0, size)
     let n = 0
     while (n < size) {
       const r = readSync(fd, out, n, size - n, n)
       if (r === 0) break // shorter than it was a moment ago: what was read is the file
       n += r
     }
-    return n === size ? out : out.subarray(0, n + SCRATCH_BYTES)
+    return n === size ? out : out.subarray(0, n)
   } finally {
     closeSync(fd)
   }
