@@ -497,6 +497,9 @@ class SlotsByName {
 
 export class Spool {
   private readonly queues = new Map<string, DeviceQueue>()
+  /** The same queues in an array: nextBacklog looks at each for every message, and a Map's
+   * iterator was an object per message (queues are never removed). */
+  private readonly queueList: DeviceQueue[] = []
   /** Devices by number (the index's `dev` column) and numbers by device. */
   private readonly deviceNames: string[] = []
   private readonly deviceIds = new Map<string, number>()
@@ -643,7 +646,8 @@ export class Spool {
     // unloaded): searching all 200 devices' runs for each message took a tenth of the drain.
     let bestQ: DeviceQueue | undefined
     let bestOrder = NOTHING_PENDING
-    for (const q of this.queues.values()) {
+    for (let d = 0; d < this.queueList.length; d++) {
+      const q = this.queueList[d] as DeviceQueue
       if (q.stale) this.firstPending(q)
       if (q.next < bestOrder) {
         bestOrder = q.next
@@ -651,16 +655,16 @@ export class Spool {
       }
     }
     if (!bestQ || !this.firstPending(bestQ)) return undefined
-    const best = { q: bestQ, run: pendingRun, pos: pendingPos }
+    const q = bestQ
     const parts: BatchPart[] = []
     let count = 0
     let bytes = PAYLOAD_OVERHEAD
     let readingBytes = 0
     let prevSeq = -1
     let firstSeq = -1
-    let pos = best.pos
-    for (let k = best.run; k < best.q.runs.length && count < maxReadings; k++, pos = -1) {
-      const run = best.q.runs[k] as Run
+    let pos = pendingPos
+    for (let k = pendingRun; k < q.runs.length && count < maxReadings; k++, pos = -1) {
+      const run = q.runs[k] as Run
       const { ix, idx } = run
       const from = pos < 0 ? run.head : pos
       let to = from
@@ -679,7 +683,7 @@ export class Spool {
       if (to > from) parts.push({ seg: run.seg, ix, idx, from, to })
       if (to < idx.length) break // the run stops here (not pending, a gap, or full)
     }
-    this.markInflight(best.q, parts)
+    this.markInflight(q, parts)
     // The buffer is chosen here, not in payloadBytes: live messages (no room) come first, and a
     // branch on the room there reached only later cost its optimised code (agent round 13).
     const head = payloadHead(firstSeq)
@@ -687,37 +691,20 @@ export class Spool {
     const from = room ? room.at : 0
     const out = room ? room.take(size) : Buffer.allocUnsafe(size)
     const payload = out.subarray(from, payloadBytes(head, parts, out, from))
-    return new Batch(best.q.name, firstSeq, count, payload, parts)
+    return new Batch(q.name, firstSeq, count, payload, parts)
   }
 
   /** PUBACK received: the batch's records leave the buffer. */
   ack(batch: Batch): void {
     let out = ''
     let outSeg: Segment | undefined
-    const writeAcks = () => {
-      if (!outSeg || out === '') return
-      const seg = outSeg
-      if (seg !== this.active && seg.live === 0) this.deleteSegment(seg)
-      else {
-        // Written with the others of this turn of the event loop (PUBACKs come in bursts): a
-        // write per message was a tenth of the drain. A crash before it only means those samples
-        // are sent again after the restart, as with any unsynced ack (the backend overwrites).
-        seg.acks += out
-        this.acksDue.add(seg)
-        if (!this.acksScheduled) {
-          this.acksScheduled = true
-          setImmediate(() => {
-            this.acksScheduled = false
-            this.writeDueAcks()
-          })
-        }
-      }
-      out = ''
-    }
     for (const p of batch.parts) {
       const { seg, ix, idx } = p
-      if (seg !== outSeg) writeAcks()
-      outSeg = seg
+      if (seg !== outSeg) {
+        if (outSeg) this.acknowledged(outSeg, out)
+        out = ''
+        outSeg = seg
+      }
       let runFrom = -1
       let runTo = -1
       for (let k = p.from; k < p.to; k++) {
@@ -745,9 +732,30 @@ export class Spool {
       }
       if (runFrom >= 0) out += `${batch.device} ${runFrom} ${runTo}\n`
     }
-    writeAcks()
+    if (outSeg) this.acknowledged(outSeg, out)
     const q = this.queues.get(batch.device)
     if (q) this.firstPending(q)
+  }
+
+  /** Notes a segment's acknowledgement lines (`out`) for its ack file, or deletes the segment if
+   * nothing of it is left. */
+  private acknowledged(seg: Segment, out: string): void {
+    if (out === '') return
+    if (seg !== this.active && seg.live === 0) this.deleteSegment(seg)
+    else {
+      // Written with the others of this turn of the event loop (PUBACKs come in bursts): a write
+      // per message was a tenth of the drain. A crash before it only means those samples are sent
+      // again after the restart, as with any unsynced ack (the backend overwrites).
+      seg.acks += out
+      this.acksDue.add(seg)
+      if (!this.acksScheduled) {
+        this.acksScheduled = true
+        setImmediate(() => {
+          this.acksScheduled = false
+          this.writeDueAcks()
+        })
+      }
+    }
   }
 
   /** Writes the acknowledgements noted since the last time to their segments' ack files. */
@@ -947,6 +955,7 @@ export class Spool {
     if (!q) {
       q = { name: device, runs: [], next: NOTHING_PENDING, stale: true }
       this.queues.set(device, q)
+      this.queueList.push(q)
       this.deviceIds.set(device, this.deviceNames.length)
       this.deviceNames.push(device)
     }
