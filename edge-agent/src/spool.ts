@@ -385,8 +385,9 @@ export interface PayloadRoom {
 
 /**
  * Writes the payload of a batch into `out` from `from` (payloadSize bytes) and answers where it
- * ends: the readings' bytes copied from their segments, equal to payloadOf(). A Buffer: as a string (decoded here, encoded again by the socket) the drain was slower and GC
- * took a third of it (64 KB strings promoted while awaiting PUBACK), docs/PERFORMANCE.md.
+ * ends: the readings' bytes copied from their segments, equal to payloadOf(). A Buffer: as a
+ * string (decoded here, encoded again by the socket) the drain was slower and GC took a third of
+ * it (64 KB strings promoted while awaiting PUBACK), docs/PERFORMANCE.md.
  */
 function payloadBytes(head: string, parts: readonly BatchPart[], out: Buffer, from: number): number {
   const outView = viewOf(out)
