@@ -49,13 +49,27 @@ afterAll(async () => {
 
 async function startIngest(writer: LineWriter, clientIdPrefix = 'ack-after-write', shareGroup?: string) {
   const site = exampleSite()
+  const metrics = new Registry()
   const pipeline = createIngestPipeline({
     config: ingestConfigSchema.parse({ mode: 'subscriber', url: mosquitto.url, maxAgeDays: 0 }),
     site,
     writer,
     log: silentLogger(),
-    metrics: new Registry(),
+    metrics,
   })
+  // What reached this ingest, so a failure says whether the broker held messages back or ingest
+  // lost them (CI once stored 16 of 50 after the restart, and the assertion alone could not tell).
+  const received = new Set<number>()
+  const accept = pipeline.accept.bind(pipeline)
+  pipeline.accept = (topic, body) => {
+    received.add(JSON.parse(body.toString()).seq)
+    return accept(topic, body)
+  }
+  const deadLetters = async () =>
+    (await metrics.getSingleMetric('kawasan_ingest_dead_letters_total')?.get())?.values.reduce(
+      (n, v) => n + v.value,
+      0,
+    ) ?? 0
   const subscriber = new IngestSubscriber(
     site,
     pipeline,
@@ -64,7 +78,7 @@ async function startIngest(writer: LineWriter, clientIdPrefix = 'ack-after-write
   )
   await subscriber.start()
   running.push({ subscriber, pipeline })
-  return { subscriber, pipeline }
+  return { subscriber, pipeline, received, deadLetters }
 }
 
 describe('subscriber mode: pipelined acknowledgements, each after its write', () => {
@@ -97,8 +111,12 @@ describe('subscriber mode: pipelined acknowledgements, each after its write', ()
     // the burst in the persistent session and hands all of it to the next ingest.
     await first.subscriber.stop()
     await first.pipeline.stop(200)
-    await startIngest(db)
-    expect(await eventually(() => countPoints(db, 'readings', 'p_kw'), BURST, 30_000)).toBe(BURST)
+    const second = await startIngest(db)
+    const stored = await eventually(() => countPoints(db, 'readings', 'p_kw'), BURST, 30_000)
+    expect(
+      stored,
+      `stored ${stored}; the restarted ingest received ${second.received.size} distinct messages of ${BURST} and dead-lettered ${await second.deadLetters()}`,
+    ).toBe(BURST)
   })
 
   // The PUBACKs are bytes subscriber.ts writes itself, a batch's in one write: mosquitto must take
