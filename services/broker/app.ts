@@ -32,6 +32,7 @@ import { canPublish, canSubscribe } from './acl.js'
 import { DEFAULT_LOGIN_LIMITER, LoginLimiter, type LoginLimiterOptions } from './auth-limiter.js'
 import { ClientIdRegistry } from './client-id-registry.js'
 import { guardSocket } from './packet-size-guard.js'
+import { coalescePubacks } from './puback-coalescer.js'
 import { checkContent } from './publish-rules.js'
 import { DEFAULT_READ_AHEAD, ReadAhead, type ReadAheadLimits } from './read-ahead.js'
 import { type RefusalContext, type RefusalKind, RefusalRecorder } from './refusals.js'
@@ -726,6 +727,7 @@ export class KawasanBroker {
         reason: v.reason,
       }),
     )
+    coalescePubacks(socket)
     client = aedesHandle(socket)
   }
 

@@ -16,6 +16,7 @@
 import '../../shared/quiet-debug.js'
 import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
+import { encodePubacks } from '../../shared/mqtt-pubacks.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { SHARED_PLANT_ID } from '../../shared/site-model.js'
 import { SPARKPLUG_NAMESPACE } from '../../shared/sparkplug-topics.js'
@@ -72,24 +73,6 @@ interface AckQueue {
 type SendPacket = (packet: Packet, cb?: () => void) => void
 
 export const DEFAULT_MAX_INFLIGHT = 1000
-
-/**
- * QoS 1 PUBACKs of MQTT 3.1.1 §3.4 and 5.0 §3.4 (success, no properties: "the Reason Code and
- * Property Length can be omitted", 5.0 §3.4.2.1): 0x40, remaining length 2, the packet identifier.
- * Written in one buffer for all messages of a batch, where mqtt.js made and wrote each PUBACK on its
- * own; subscriber-acks.test.ts checks the bytes against mqtt-packet's parser and generator.
- */
-export function encodePubacks(ids: readonly number[], from: number, to: number): Buffer {
-  const out = Buffer.allocUnsafe((to - from) * 4)
-  for (let i = from, o = 0; i < to; i++, o += 4) {
-    const id = ids[i]!
-    out[o] = 0x40
-    out[o + 1] = 0x02
-    out[o + 2] = id >> 8
-    out[o + 3] = id & 0xff
-  }
-  return out
-}
 
 /** Topic filters for connection `index` of `count`: plants dealt round-robin in site-model order. */
 export function partitionFilters(

@@ -1,11 +1,11 @@
 /**
- * Subscriber mode writes its PUBACKs itself, many in one buffer (subscriber.ts): the bytes must be
- * what mqtt-packet (mqtt.js's codec) makes of each PUBACK and reads back, for every packet
- * identifier and both protocol versions the subscriber speaks (3.1.1, and 5 with a shared group).
+ * Subscriber mode and the broker write PUBACKs themselves, many in one buffer: the bytes must be
+ * what mqtt-packet (the codec of mqtt.js and aedes) makes of each PUBACK and reads back, for every
+ * packet identifier and both protocol versions spoken (3.1.1, and 5 with a shared group).
  */
 import mqttPacket, { type IPubackPacket, type Packet } from 'mqtt-packet'
 import { describe, expect, it } from 'vitest'
-import { encodePubacks } from './subscriber.js'
+import { encodePubacks } from './mqtt-pubacks.js'
 
 const ALL_IDS = Array.from({ length: 65_535 }, (_, i) => i + 1)
 
