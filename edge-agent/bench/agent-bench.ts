@@ -12,7 +12,8 @@
  * The drain and the bare publisher run --repeat times, interleaved, both timed by the broker from
  * the first backlog message to the last; the ratio is the median of the pairs' ratios, and each
  * pair is reported with each side's CPU per sample (the broker's too: it shares the 2 cores).
- * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 1000000 --repeat 3 --bundle FILE]
+ * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 1000000 --repeat 3 --bundle FILE
+ *   --node /path/to/node]
  * `AGENT_STDOUT=1` passes the agent's stdout through (e.g. with `--node-args=--trace-gc`).
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
@@ -44,6 +45,11 @@ const { values } = parseArgs({
     /** Extra node arguments for the agent (e.g. --cpu-prof), space-separated. */
     'node-args': { type: 'string' },
     /**
+     * The node binary that runs the agent, the bare node and the bare publisher (default: the one
+     * running the bench), e.g. a Node 24 LTS a gateway runs. The broker stays in the bench's node.
+     */
+    node: { type: 'string' },
+    /**
      * Steady-state devices: simulator (default) or modbus (Eastron SDM630 profiles read over Modbus
      * TCP from 4 simulated gateways of 50 units each, in this process), what a real gateway polls.
      */
@@ -58,6 +64,7 @@ const DEVICES = Number(values.devices)
 const SECONDS = Number(values.seconds)
 const BACKLOG = Number(values.backlog)
 const REPEAT = Math.max(1, Number(values.repeat))
+const NODE = values.node ?? process.execPath
 const AGENT_BUNDLE = values.bundle ?? new URL('../dist/kawasan-agent.mjs', import.meta.url).pathname
 if (!values.bundle)
   execFileSync(process.execPath, [new URL('../scripts/bundle.mjs', import.meta.url).pathname], {
@@ -212,7 +219,7 @@ function residentSplit(pid: number): { file_backed_mb: number; anonymous_mb: num
 
 function startAgent(config: string): ChildProcess {
   const args = values['node-args']?.split(' ').filter(Boolean) ?? []
-  return spawn(process.execPath, [...args, AGENT_BUNDLE, 'run', '--config', config], {
+  return spawn(NODE, [...args, AGENT_BUNDLE, 'run', '--config', config], {
     stdio: ['ignore', process.env.AGENT_STDOUT ? 'inherit' : 'ignore', 'inherit'],
     env: { ...process.env, ...UNIT_ENV },
   })
@@ -325,7 +332,7 @@ async function rawPublish() {
   // Asynchronously: the broker runs in this process.
   const out = await new Promise<string>((resolve, reject) =>
     execFile(
-      process.execPath,
+      NODE,
       ['--input-type=module', '-e', RAW_PUBLISHER, broker.url, String(BACKLOG)],
       { encoding: 'utf8', maxBuffer: 1 << 20 },
       (err, stdout) => (err ? reject(err) : resolve(stdout)),
@@ -466,7 +473,7 @@ const round2 = (v: number) => Math.round(v * 100) / 100
 
 /** RSS of a bare `node` process doing nothing (an interval keeps it alive), sampled like the agent. */
 async function bareNode() {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
+  const child = spawn(NODE, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
   await sleep(2000)
   const rss: number[] = []
   for (let s = 0; s < 5; s++) {
@@ -484,7 +491,11 @@ const steady = values.only === 'drain' ? undefined : await steadyState()
 const drains = values.only === 'steady' ? undefined : await drainPairs()
 const result = {
   bench: 'edge-agent',
-  node: process.version,
+  node:
+    NODE === process.execPath
+      ? process.version
+      : execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim(),
+  broker_node: process.version,
   cpus: cpus().length,
   runs: 'node edge-agent/dist/kawasan-agent.mjs (the shipped bundle)',
   agent_environment: UNIT_ENV,
