@@ -33,14 +33,14 @@ const mqttPacket = createRequire(import.meta.url)('mqtt-packet') as { writeToStr
 const registered = new WeakSet<Writable>()
 /** Packet ids of the PUBACKs gathered this turn, per connection. */
 const gathered = new Map<Writable, number[]>()
-let original: WriteToStream | undefined
+let installed = false
 
 /** Gathers the PUBACKs aedes writes to `socket` (installs the wrapper on first use). */
 export function coalescePubacks(socket: Writable): void {
   registered.add(socket)
-  if (original) return
-  original = mqttPacket.writeToStream
-  const write = original
+  if (installed) return
+  installed = true
+  const write = mqttPacket.writeToStream
   mqttPacket.writeToStream = (packet, stream, opts) => {
     if (!registered.has(stream)) return write(packet, stream, opts)
     // aedes speaks MQTT 3.1 and 3.1.1 and passes no options; a PUBACK of those is 4 bytes.
