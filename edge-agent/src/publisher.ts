@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
+import { sendWithoutDelay } from '../../shared/mqtt-no-delay.js'
 import { type AgentStatus, MAX_PAYLOAD_BYTES } from '../../shared/telemetry-schema.js'
 import { statusTopic, telemetryTopic, timeReplyTopic, timeRequestTopic } from '../../shared/topics.js'
 import type { ClockDiscipline } from './clock-discipline.js'
@@ -153,6 +154,7 @@ export class Publisher {
       opts.rejectUnauthorized = o.tls.rejectUnauthorized
     }
     const client = mqtt.connect(o.url, opts)
+    sendWithoutDelay(client)
     this.client = client
     client.on('reconnect', () => {
       // An attempt starts: should it fail, wait longer before the next one.

@@ -8,9 +8,10 @@ import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Aedes } from 'aedes'
-import mqtt, { type IPublishPacket, type Packet } from 'mqtt'
+import mqtt, { type IPublishPacket, type MqttClient, type Packet } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../shared/logger.js'
+import { noDelayOf } from '../../test/helpers/socket-no-delay.js'
 import type { ClockDiscipline } from '../src/clock-discipline.js'
 import { PayloadBuffers, PayloadStore } from '../src/payload-buffers.js'
 import { Publisher } from '../src/publisher.js'
@@ -228,5 +229,43 @@ describe('backlog drained through reused payload buffers', () => {
     expect(offsets).toEqual(new Set([-1234])) // the clock offset written before each payload
     expect([...got.keys()].sort()).toEqual([...expected.keys()].sort())
     for (const [key, readings] of got) expect(readings, key).toEqual([expected.get(key)])
+  })
+})
+
+describe('the publisher connection', () => {
+  it("has Nagle's algorithm off, so a backlog message's last bytes do not wait for an ACK", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kawasan-publisher-nodelay-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const spool = new Spool({ dir, maxBytes: 1024 * 1024, fsync: 'off', log: silentLogger() })
+    await spool.start()
+    cleanups.push(() => spool.stop())
+    broker = await startBroker()
+    const publisher = new Publisher({
+      url: broker.url,
+      clientId: 'no-delay-test',
+      keepaliveS: 30,
+      reconnectMs: 100,
+      reconnectMaxMs: 200,
+      cluster: 'cikarang',
+      plant: 'plant-a',
+      agentId: 'gw-1',
+      version: 'test',
+      spool,
+      drainRate: 1000,
+      maxReadingsPerMessage: 20,
+      maxInflight: 8,
+      maxLiveInflight: 8,
+      statusIntervalMs: 60_000,
+      deviceOnline: () => true,
+      devices: ['meter-a'],
+      now: () => Date.now(),
+      log: silentLogger(),
+    })
+    cleanups.push(() => publisher.stop())
+    publisher.start()
+    const client = () => (publisher as unknown as { client?: MqttClient }).client
+    await waitFor(() => client()?.connected === true, 10_000, 'connected')
+    expect(noDelayOf(client()?.stream)).toBe(true)
+    await publisher.stop() // before the broker stops: it waits for its connections to end
   })
 })

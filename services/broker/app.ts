@@ -718,6 +718,8 @@ export class KawasanBroker {
     }
     this.pending.add(socket)
     socket.once('close', () => this.pending.delete(socket))
+    // PUBACKs go out when written, not after the ACK of the last ones (shared/mqtt-no-delay.ts).
+    socket.setNoDelay(true)
     let client: Client | undefined
     guardSocket(socket, this.limits, (v) =>
       this.refusals.refuse(v.kind, {

@@ -16,6 +16,7 @@
 import '../../shared/quiet-debug.js'
 import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
+import { sendWithoutDelay } from '../../shared/mqtt-no-delay.js'
 import { encodePubacks } from '../../shared/mqtt-pubacks.js'
 import type { SiteIndex } from '../../shared/site-model.js'
 import { SHARED_PLANT_ID } from '../../shared/site-model.js'
@@ -158,6 +159,7 @@ export class IngestSubscriber {
       ...this.options.tls,
     }
     const client = mqtt.connect(this.options.url, opts)
+    sendWithoutDelay(client)
     const queue: AckQueue = {
       generation: 0,
       ids: [],

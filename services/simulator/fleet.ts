@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'
 import type { Logger } from '../../shared/logger.js'
+import { sendWithoutDelay } from '../../shared/mqtt-no-delay.js'
 import { noise } from '../../shared/simulation/curves.js'
 import { type Device, SHARED_PLANT_ID, type SiteModel } from '../../shared/site-model.js'
 import type { ReadingOut, TelemetryPayload } from '../../shared/telemetry-schema.js'
@@ -73,6 +74,7 @@ export class SimulatedFleet {
         clean: false,
         reconnectPeriod: 1000,
       })
+      sendWithoutDelay(client) // as the edge agent does
       client.on('error', (err) =>
         this.options.log.warn({ plant, err: err.message }, 'simulated gateway MQTT error'),
       )

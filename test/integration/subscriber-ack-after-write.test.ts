@@ -21,6 +21,7 @@ import { silentLogger } from '../../shared/logger.js'
 import { telemetryTopic } from '../../shared/topics.js'
 import { countPoints, eventually, freshDatabase } from '../helpers/influx.js'
 import { exampleSite } from '../helpers/site.js'
+import { noDelayOf } from '../helpers/socket-no-delay.js'
 import { payload } from '../helpers/stack.js'
 import { TcpProxy } from '../helpers/tcp-proxy.js'
 
@@ -156,6 +157,9 @@ describe('subscriber mode: pipelined acknowledgements, each after its write', ()
       await new Promise((r) => setTimeout(r, 500))
       expect(redelivered).toBe(1)
       expect(second.subscriber.connected).toBe(true)
+      // Its PUBACKs leave when written, not after mosquitto's delayed ACK (shared/mqtt-no-delay.ts).
+      const clients = (second.subscriber as unknown as { clients: MqttClient[] }).clients
+      expect(clients.map((c) => noDelayOf(c.stream))).toEqual([true])
     })
   }
 })
