@@ -104,7 +104,8 @@ function countReadings(payload: Buffer, cutoff: number): { readings: number; bef
 async function startBroker() {
   const aedes = new Aedes()
   await aedes.listen()
-  const server = createServer(aedes.handle)
+  // Nagle off, as in our broker and agent (shared/mqtt-no-delay.ts); the bare publisher too.
+  const server = createServer({ noDelay: true }, aedes.handle)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   const port = (server.address() as { port: number }).port
   let messages = 0
@@ -190,7 +191,16 @@ ${devices}
 `
 }
 
-function procStats(pid: number): { rssMb: number; cpuTicks: number } {
+/** User + system CPU ticks in a /proc stat file (a process's, or one of its threads'). */
+function statTicks(file: string): number {
+  const stat = readFileSync(file, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
+/** RSS, CPU ticks of the whole process, and of its main thread (the JavaScript thread: the rest
+ * is V8's compiler and GC helpers and libuv's pool). */
+function procStats(pid: number): { rssMb: number; cpuTicks: number; mainThreadTicks: number } {
   let status: string
   try {
     status = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -199,9 +209,11 @@ function procStats(pid: number): { rssMb: number; cpuTicks: number } {
     throw new Error(`the agent (pid ${pid}) is no longer running; its stderr is above`)
   }
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return { rssMb: rssKb / 1024, cpuTicks: Number(fields[11]) + Number(fields[12]) }
+  return {
+    rssMb: rssKb / 1024,
+    cpuTicks: statTicks(`/proc/${pid}/stat`),
+    mainThreadTicks: statTicks(`/proc/${pid}/task/${pid}/stat`),
+  }
 }
 
 /**
@@ -300,6 +312,7 @@ import mqtt from 'mqtt'
 const [url, total] = [process.argv[1], Number(process.argv[2])]
 const perMessage = 500, window = 64, messages = Math.ceil(total / perMessage)
 const client = await mqtt.connectAsync(url, { writeCache: false })
+client.stream.setNoDelay(true) // as the agent has it (shared/mqtt-no-delay.ts)
 const body = (k) => JSON.stringify({ v: 1, seq: k * perMessage, readings: Array.from({ length: perMessage }, (_, j) => ({
   ts: 1_700_000_000_000 + (k * perMessage + j) * 1000,
   m: { p_kw: 42.5, e_kwh: 100_000 + j, v_v: 230.1, i_a: 61.2, pf: 0.95, f_hz: 50.01 } })) })
@@ -392,8 +405,8 @@ async function drain(backlog: { dir: string; cutoff: number; total: number }) {
   const child = startAgent(config)
   const pid = child.pid as number
   let rssMax = 0
-  let ticksAtFirst: number | undefined
-  let ticks = 0
+  let atFirst: ReturnType<typeof procStats> | undefined
+  let last: ReturnType<typeof procStats> | undefined
   const deadline = Date.now() + 120_000
   let counts: ReturnType<typeof broker.counts>
   let span: ReturnType<typeof broker.backlogSpan>
@@ -402,8 +415,8 @@ async function drain(backlog: { dir: string; cutoff: number; total: number }) {
       await sleep(20)
       const stats = procStats(pid)
       rssMax = Math.max(rssMax, stats.rssMb)
-      ticks = stats.cpuTicks
-      if (ticksAtFirst === undefined && broker.counts().backlogFirstAt) ticksAtFirst = ticks
+      last = stats
+      if (atFirst === undefined && broker.counts().backlogFirstAt) atFirst = stats
     }
     counts = broker.counts()
     span = broker.backlogSpan()
@@ -413,7 +426,9 @@ async function drain(backlog: { dir: string; cutoff: number; total: number }) {
     rmSync(dir, { recursive: true, force: true })
   }
   const { firstAt, backlogReadings, readings } = counts
-  const agentCpuMs = ((ticks - (ticksAtFirst ?? ticks)) / CLK_TCK) * 1000
+  const usPerSample = (ticks: number) => round2(((ticks / CLK_TCK) * 1e6) / backlogReadings)
+  const agentTicks = last && atFirst ? last.cpuTicks - atFirst.cpuTicks : 0
+  const mainTicks = last && atFirst ? last.mainThreadTicks - atFirst.mainThreadTicks : 0
   return {
     delivered_backlog_samples: backlogReadings,
     live_samples_meanwhile: readings - backlogReadings,
@@ -421,8 +436,12 @@ async function drain(backlog: { dir: string; cutoff: number; total: number }) {
     seconds_draining: round(span.seconds),
     drain_samples_per_s: Math.round(backlogReadings / span.seconds),
     // /proc ticks of 10 ms, sampled every 20 ms: a rough figure on a drain of 1–3 s.
-    agent_cpu_us_per_sample: round2((agentCpuMs * 1000) / backlogReadings),
-    agent_cpu_pct: Math.round((agentCpuMs / 1000 / span.seconds) * 100),
+    agent_cpu_us_per_sample: usPerSample(agentTicks),
+    // The JavaScript thread, and the rest: mostly V8 compiling the drain's code on its worker
+    // thread, which a drain of ~1 s pays in full (docs/PERFORMANCE.md, agent round 15).
+    agent_main_thread_cpu_us_per_sample: usPerSample(mainTicks),
+    agent_other_threads_cpu_us_per_sample: usPerSample(agentTicks - mainTicks),
+    agent_cpu_pct: Math.round((agentTicks / CLK_TCK / span.seconds) * 100),
     broker_cpu_us_per_sample: round2((span.cpuMs * 1000) / backlogReadings),
     rss_mb_max: round(rssMax),
   }
@@ -527,6 +546,13 @@ const result = {
       Math.min(...drains.pairs.map((p) => p.ratio)),
       Math.max(...drains.pairs.map((p) => p.ratio)),
     ],
+    agent_cpu_us_per_sample: median(drains.pairs.map((p) => p.agent.agent_cpu_us_per_sample)),
+    agent_main_thread_cpu_us_per_sample: median(
+      drains.pairs.map((p) => p.agent.agent_main_thread_cpu_us_per_sample),
+    ),
+    bare_publisher_cpu_us_per_sample: median(
+      drains.pairs.map((p) => p.bare_publisher.publisher_cpu_us_per_sample),
+    ),
     delivered_all: drains.pairs.every((p) => p.agent.delivered_backlog_samples === drains.backlog_samples),
     rss_mb_max: Math.max(...drains.pairs.map((p) => p.agent.rss_mb_max)),
     pairs: drains.pairs,

@@ -38,6 +38,7 @@ import { InfluxClient, quoteIdent, quoteString } from '../../../shared/influx/in
 import { toLine } from '../../../shared/influx/line-protocol.js'
 import { Stack } from '../../../shared/lifecycle.js'
 import { silentLogger } from '../../../shared/logger.js'
+import { sendWithoutDelay } from '../../../shared/mqtt-no-delay.js'
 import { loadSiteIndex } from '../../../shared/site-model-file.js'
 import { READINGS_MEASUREMENT } from '../../../shared/store-schema.js'
 import { telemetryTopic } from '../../../shared/topics.js'
@@ -474,7 +475,8 @@ interface Relay {
 async function startBareAedes(): Promise<{ url: string; close(): Promise<void> }> {
   const aedes = new Aedes({ concurrency: 1000 })
   await aedes.listen()
-  const server = createServer(aedes.handle)
+  // Nagle off, as our broker has it (shared/mqtt-no-delay.ts): the baseline is not held by it either.
+  const server = createServer({ noDelay: true }, aedes.handle)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   return {
     url: `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`,
@@ -543,6 +545,7 @@ async function relayThrough(
   const subs = await Promise.all(
     filters.map(async (filter, i) => {
       const sub = mqtt.connect(url, { clientId: `bench-relay-sub-${process.pid}-${i}`, clean: true })
+      sendWithoutDelay(sub)
       await new Promise<void>((r) => sub.once('connect', () => r()))
       if (filter.length > 0) await sub.subscribeAsync(filter, { qos: 1 })
       sub.on('message', () => {

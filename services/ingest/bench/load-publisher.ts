@@ -11,6 +11,7 @@
 import { connect as connectTcp, type Socket } from 'node:net'
 import mqtt, { type MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
+import { sendWithoutDelay } from '../../../shared/mqtt-no-delay.js'
 
 export interface LoadSpec {
   url: string
@@ -69,6 +70,7 @@ function connectMqttJs(url: string, g: LoadSpec['gateways'][number], clientId: s
       clientId,
       reconnectPeriod: 1000,
     })
+    sendWithoutDelay(c) // as the edge agent does; the raw client sets it on its socket
     c.once('connect', () =>
       resolve({
         publish: (topic, body) => c.publishAsync(topic, body, { qos: 1 }).then(() => undefined),
