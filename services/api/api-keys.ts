@@ -140,6 +140,10 @@ export class ApiKeyStore {
     if (fast) return fast
     const m = KEY_FORMAT.exec(presented)
     if (!m) return undefined // the format is public: refusing it early tells nothing about ids
+    // A key created since the last look at the file (`kawasan api-key create`, then a request at
+    // once, as the README's scheduler does) was refused for up to RELOAD_CHECK_MS: an unknown id
+    // looks at the file now. A stat, next to the scrypt every unknown id costs anyway.
+    if (!this.keys.has(m[1]!)) this.reloadIfChanged(true)
     const record = this.keys.get(m[1]!)
     // Same work whether or not the id exists: one scrypt with the same parameters.
     const ok = await this.verifyHash(presented, record?.hash ?? DECOY_HASH)
@@ -149,10 +153,11 @@ export class ApiKeyStore {
     return toAccess(record)
   }
 
-  private reloadIfChanged(): void {
-    const now = this.now()
-    if (now - this.lastCheck < RELOAD_CHECK_MS) return
-    this.lastCheck = now
+  /** Reloads the file if it changed; looks at it at most every RELOAD_CHECK_MS unless `force`. */
+  private reloadIfChanged(force = false): void {
+    const t = this.now()
+    if (!force && t - this.lastCheck < RELOAD_CHECK_MS) return
+    this.lastCheck = t
     if (fileMtime(this.file) !== this.mtimeMs) this.reload()
   }
 
