@@ -14,7 +14,7 @@ import { silentLogger } from '../../shared/logger.js'
 import { noDelayOf } from '../../test/helpers/socket-no-delay.js'
 import type { ClockDiscipline } from '../src/clock-discipline.js'
 import { PayloadBuffers, PayloadStore } from '../src/payload-buffers.js'
-import { Publisher } from '../src/publisher.js'
+import { Publisher, type PublisherOptions } from '../src/publisher.js'
 import { Spool } from '../src/spool.js'
 import { startBroker, type TestBroker, waitFor } from './helpers/broker.js'
 
@@ -25,6 +25,30 @@ afterEach(async () => {
   broker = undefined
   for (const c of cleanups.splice(0).reverse()) await c()
 })
+
+/** A publisher of plant-a's gateway with a window of 8 messages of 20 readings. */
+function testPublisher(
+  o: Pick<PublisherOptions, 'url' | 'spool' | 'devices' | 'drainRate'> & Partial<PublisherOptions>,
+): Publisher {
+  return new Publisher({
+    clientId: 'publisher-test',
+    keepaliveS: 30,
+    reconnectMs: 100,
+    reconnectMaxMs: 200,
+    cluster: 'cikarang',
+    plant: 'plant-a',
+    agentId: 'gw-1',
+    version: 'test',
+    maxReadingsPerMessage: 20,
+    maxInflight: 8,
+    maxLiveInflight: 8,
+    statusIntervalMs: 60_000,
+    deviceOnline: () => true,
+    now: () => Date.now(),
+    log: silentLogger(),
+    ...o,
+  })
+}
 
 /** The publisher's store, noting what it is given to keep. */
 class NotingStore extends PayloadStore {
@@ -195,28 +219,7 @@ describe('backlog drained through reused payload buffers', () => {
       request: () => '{}',
       onReply: () => false,
     } as unknown as ClockDiscipline
-    const publisher = new Publisher({
-      url: b.url,
-      clientId: 'payload-buffers-test',
-      keepaliveS: 30,
-      reconnectMs: 100,
-      reconnectMaxMs: 200,
-      cluster: 'cikarang',
-      plant: 'plant-a',
-      agentId: 'gw-1',
-      version: 'test',
-      spool,
-      drainRate: 1_000_000,
-      maxReadingsPerMessage: 20,
-      maxInflight: 8,
-      maxLiveInflight: 8,
-      statusIntervalMs: 60_000,
-      deviceOnline: () => true,
-      devices,
-      clock,
-      now: () => Date.now(),
-      log: silentLogger(),
-    })
+    const publisher = testPublisher({ url: b.url, spool, devices, clock, drainRate: 1_000_000 })
     cleanups.push(() => publisher.stop())
     publisher.start()
     await waitFor(
@@ -240,27 +243,7 @@ describe('the publisher connection', () => {
     await spool.start()
     cleanups.push(() => spool.stop())
     broker = await startBroker()
-    const publisher = new Publisher({
-      url: broker.url,
-      clientId: 'no-delay-test',
-      keepaliveS: 30,
-      reconnectMs: 100,
-      reconnectMaxMs: 200,
-      cluster: 'cikarang',
-      plant: 'plant-a',
-      agentId: 'gw-1',
-      version: 'test',
-      spool,
-      drainRate: 1000,
-      maxReadingsPerMessage: 20,
-      maxInflight: 8,
-      maxLiveInflight: 8,
-      statusIntervalMs: 60_000,
-      deviceOnline: () => true,
-      devices: ['meter-a'],
-      now: () => Date.now(),
-      log: silentLogger(),
-    })
+    const publisher = testPublisher({ url: broker.url, spool, devices: ['meter-a'], drainRate: 1000 })
     cleanups.push(() => publisher.stop())
     publisher.start()
     const client = () => (publisher as unknown as { client?: MqttClient }).client

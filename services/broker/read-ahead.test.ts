@@ -1,14 +1,17 @@
 /**
  * Read-ahead (read-ahead.ts) with a real aedes broker and a real mqtt.js gateway: while messages
  * wait for their write, the broker goes on reading the connection, within its bounds, and the
- * PUBACKs leave in the order the messages came, whatever order the writes finish in.
+ * PUBACKs leave in the order the messages came, whatever order the writes finish in; and with
+ * Nagle's algorithm off, as soon as they are written (shared/mqtt-no-delay.ts).
  */
+import type { Client } from 'aedes'
 import type { MqttClient } from 'mqtt'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../shared/logger.js'
 import { telemetryTopic } from '../../shared/topics.js'
 import { demoPasswords, exampleSite } from '../../test/helpers/site.js'
+import { noDelayOf } from '../../test/helpers/socket-no-delay.js'
 import { connectClient } from '../../test/helpers/stack.js'
 import { until } from '../../test/helpers/until.js'
 import { KawasanBroker, type TelemetrySink } from './app.js'
@@ -141,5 +144,16 @@ describe('broker read-ahead while writes are under way', () => {
     for (const h of [...sink.held].reverse()) h.finish()
     await Promise.all(acks)
     expect(order).toEqual(ids)
+  })
+})
+
+describe('broker connections', () => {
+  it("have Nagle's algorithm off, so a PUBACK leaves when written, not after the gateway's delayed ACK", async () => {
+    await start(new SharedSink(Promise.resolve()))
+    const clients = Object.values(
+      ((broker as KawasanBroker).aedes as unknown as { clients: Record<string, Client> }).clients,
+    )
+    expect(clients).toHaveLength(1)
+    expect(noDelayOf(clients[0]?.conn)).toBe(true)
   })
 })
