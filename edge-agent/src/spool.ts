@@ -392,28 +392,48 @@ export interface PayloadRoom {
  * it (64 KB strings promoted while awaiting PUBACK), docs/PERFORMANCE.md.
  */
 function payloadBytes(head: string, parts: readonly BatchPart[], out: Buffer, from: number): number {
+  // Each reading is followed by a comma and the last comma becomes the `]` (a batch has at least
+  // one reading): no branch per reading for the first one, and readings written again after a
+  // parse (`alt`, segments of older versions) take a loop of their own.
   const outView = viewOf(out)
   let at = from + out.write(head, from, 'latin1')
-  let comma = false
-  for (const p of parts) {
+  for (let j = 0; j < parts.length; j++) {
+    const p = parts[j] as BatchPart
     const { ix, idx } = p
-    const { text, textView, alt, start, len } = ix
+    if (ix.alt) {
+      at = altPayloadBytes(p, out, outView, at)
+      continue
+    }
+    const { text, textView, start, len } = ix
     const base = ix.base
     for (let k = p.from; k < p.to; k++) {
       const i = idx[k] as number
-      if (comma) out[at++] = 0x2c // ,
-      comma = true
-      const other = alt?.get(i)
-      if (other) at += other.copy(out, at)
-      else {
-        const n = len[i] as number
-        copyBytes(text, textView, (start[i] as number) - base, out, outView, at, n)
-        at += n
-      }
+      const n = len[i] as number
+      copyBytes(text, textView, (start[i] as number) - base, out, outView, at, n)
+      at += n
+      out[at++] = 0x2c // ,
     }
   }
-  out[at++] = 0x5d // ]
+  out[at - 1] = 0x5d // ] over the last comma
   out[at++] = 0x7d // }
+  return at
+}
+
+/** payloadBytes for a part of a segment that has readings in `alt`. */
+function altPayloadBytes(p: BatchPart, out: Buffer, outView: DataView, at: number): number {
+  const { ix, idx } = p
+  const { text, textView, start, len, alt } = ix
+  for (let k = p.from; k < p.to; k++) {
+    const i = idx[k] as number
+    const other = alt?.get(i)
+    if (other) at += other.copy(out, at)
+    else {
+      const n = len[i] as number
+      copyBytes(text, textView, (start[i] as number) - ix.base, out, outView, at, n)
+      at += n
+    }
+    out[at++] = 0x2c // ,
+  }
   return at
 }
 
