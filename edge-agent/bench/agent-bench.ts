@@ -28,6 +28,7 @@ import { unitEnvironment } from '../../infra/local/unit-env.js'
 import { silentLogger } from '../../shared/logger.js'
 import { Spool } from '../src/spool.js'
 import { startModbusServer } from '../test/helpers/modbus-server.js'
+import { CLK_TCK, statTicks } from './proc-stat.js'
 
 const { values } = parseArgs({
   options: {
@@ -54,7 +55,10 @@ const { values } = parseArgs({
      * TCP from 4 simulated gateways of 50 units each, in this process), what a real gateway polls.
      */
     driver: { type: 'string', default: 'simulator' },
-    /** Only this part: steady or drain (the baselines it needs are measured all the same). */
+    /**
+     * Only this part: steady, drain, or spool (the buffer alone draining the backlog in --repeat
+     * processes, no MQTT: spool-drain.ts). The baselines a part needs are measured all the same.
+     */
     only: { type: 'string' },
     /** Drains, each beside a bare publisher run (interleaved pairs; the ratio is their median). */
     repeat: { type: 'string', default: '3' },
@@ -70,7 +74,6 @@ if (!values.bundle)
   execFileSync(process.execPath, [new URL('../scripts/bundle.mjs', import.meta.url).pathname], {
     stdio: ['ignore', 'ignore', 'inherit'],
   })
-const CLK_TCK = 100 // Linux USER_HZ
 
 /** The settings the systemd unit gives the agent (V8 heap, malloc arenas): measured as it runs there. */
 const UNIT_ENV = unitEnvironment('kawasan-agent')
@@ -189,13 +192,6 @@ clock: { check: off }
 ${values['heap-step-mb'] === undefined ? '' : `memory: { heap_step_mb: ${Number(values['heap-step-mb'])} }\n`}devices:
 ${devices}
 `
-}
-
-/** User + system CPU ticks in a /proc stat file (a process's, or one of its threads'). */
-function statTicks(file: string): number {
-  const stat = readFileSync(file, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return Number(fields[11]) + Number(fields[12])
 }
 
 /** RSS, CPU ticks of the whole process, and of its main thread (the JavaScript thread: the rest
@@ -502,6 +498,42 @@ async function drainPairs() {
 const round = (v: number) => Math.round(v * 10) / 10
 const round2 = (v: number) => Math.round(v * 100) / 100
 
+/**
+ * The buffer alone: --repeat processes (the unit's environment), each draining a copy of the
+ * backlog through the spool twice (spool-drain.ts). The first drain is what a started agent pays,
+ * compiling included; the second, the spool's cost once compiled. No broker, no other process
+ * competing for the two cores: a steadier figure than the pairs, for changes to the buffer.
+ */
+async function spoolAlone() {
+  const backlog = await writeBacklog()
+  const script = new URL('./spool-drain.ts', import.meta.url).pathname
+  const runs: { cpu_us_per_sample: number; main_thread_cpu_us_per_sample: number }[][] = []
+  try {
+    for (let r = 0; r < REPEAT; r++) {
+      syncDisks()
+      const out = execFileSync(NODE, ['--import', 'tsx', script, backlog.dir, '2'], {
+        encoding: 'utf8',
+        env: { ...process.env, ...UNIT_ENV },
+      })
+      runs.push(
+        out
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line)),
+      )
+    }
+  } finally {
+    rmSync(backlog.dir, { recursive: true, force: true })
+  }
+  const of = (drain: number) => ({
+    cpu_us_per_sample: median(runs.map((r) => (r[drain] as { cpu_us_per_sample: number }).cpu_us_per_sample)),
+    main_thread_cpu_us_per_sample: median(
+      runs.map((r) => (r[drain] as { main_thread_cpu_us_per_sample: number }).main_thread_cpu_us_per_sample),
+    ),
+  })
+  return { backlog_samples: backlog.total, processes: REPEAT, first_drain: of(0), second_drain: of(1), runs }
+}
+
 /** RSS of a bare `node` process doing nothing (an interval keeps it alive), sampled like the agent. */
 async function bareNode() {
   const child = spawn(NODE, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
@@ -517,9 +549,11 @@ async function bareNode() {
 }
 
 const bare = await bareNode()
-const baseline = values.only === 'drain' ? undefined : await steadyState(1)
-const steady = values.only === 'drain' ? undefined : await steadyState()
-const drains = values.only === 'steady' ? undefined : await drainPairs()
+const noSteady = values.only === 'drain' || values.only === 'spool'
+const baseline = noSteady ? undefined : await steadyState(1)
+const steady = noSteady ? undefined : await steadyState()
+const drains = values.only === 'steady' || values.only === 'spool' ? undefined : await drainPairs()
+const spool = values.only === 'spool' ? await spoolAlone() : undefined
 const result = {
   bench: 'edge-agent',
   node:
@@ -571,5 +605,7 @@ const result = {
     rss_mb_max: Math.max(...drains.pairs.map((p) => p.agent.rss_mb_max)),
     pairs: drains.pairs,
   },
+  /** Medians over the processes; each process's drains below. */
+  spool_alone: spool,
 }
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
