@@ -12,8 +12,9 @@
  * The drain and the bare publisher run --repeat times, interleaved, both timed by the broker from
  * the first backlog message to the last; the ratio is the median of the pairs' ratios, and each
  * pair is reported with each side's CPU per sample (the broker's too: it shares the 2 cores).
+ * 3. `--only spool`: the buffer alone draining the backlog, no MQTT (spool-drain.ts).
  * Usage: npm run bench:agent [-- --devices 200 --seconds 20 --backlog 1000000 --repeat 3 --bundle FILE
- *   --node /path/to/node]
+ *   --node /path/to/node --only steady|drain|spool]
  * `AGENT_STDOUT=1` passes the agent's stdout through (e.g. with `--node-args=--trace-gc`).
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
@@ -443,6 +444,9 @@ async function drain(backlog: { dir: string; cutoff: number; total: number }) {
   }
 }
 
+/** Uncounted bare publisher runs, at most, that warm the bench broker before the pairs. */
+const MAX_WARMUPS = 5
+
 const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b)
   const m = s.length >> 1
@@ -454,15 +458,12 @@ const median = (v: number[]) => {
  * agent first in even ones): on a shared machine either swings 2–3× between runs, so a ratio is
  * only meaningful between runs taken side by side, and its median over pairs.
  */
-/** Uncounted bare publisher runs, at most, that warm the bench broker before the pairs. */
-const MAX_WARMUPS = 5
-
 async function drainPairs() {
   const backlog = await writeBacklog()
   // The broker runs in this process, and it warms up over several runs: its CPU per sample fell
-  // from 0.9-1.1 µs in the first to 0.45-0.6 in the third or fourth, and with one run of warm-up the
-  // first pair's bare publisher met a broker still twice as slow, which inflated that pair's ratio
-  // (agent round 16). Bare publisher runs warm it until its CPU per sample falls by less than a
+  // from 0.7-1.2 µs in the first to 0.44-0.61 by the third to fifth, and with one run of warm-up
+  // the first pair's bare publisher met a broker still about twice as slow, which inflated that
+  // pair's ratio (agent round 16). Bare publisher runs warm it until its CPU per sample falls by less than a
   // tenth from one run to the next (at most MAX_WARMUPS); none is counted.
   const warmups: number[] = []
   for (let w = 0; w < MAX_WARMUPS; w++) {
