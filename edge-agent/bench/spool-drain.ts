@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { silentLogger } from '../../shared/logger.js'
 import { PayloadBuffers } from '../src/payload-buffers.js'
+import { PAYLOAD_LIMIT } from '../src/publisher.js'
 import { type Batch, Spool } from '../src/spool.js'
 import { CLK_TCK, ownThreadTicks } from './proc-stat.js'
 
@@ -18,7 +19,6 @@ if (!backlogDir) throw new Error('usage: spool-drain.ts BACKLOG_DIR [DRAINS]')
 /** As the bench's agent config: drain.max_readings_per_message and drain.max_inflight. */
 const PER_MESSAGE = 500
 const MAX_INFLIGHT = 64
-const PAYLOAD_LIMIT = 256 * 1024
 const MARK_EVERY = 100_000
 
 async function drainOnce() {

@@ -85,7 +85,7 @@ const CLOCK_SYNC_EVERY_MS = 60_000
  */
 const CLOCK_WAIT_MS = 3000
 /** Room for the envelope when a message is cut to MAX_PAYLOAD_BYTES. */
-const PAYLOAD_LIMIT = MAX_PAYLOAD_BYTES - 1024
+export const PAYLOAD_LIMIT = MAX_PAYLOAD_BYTES - 1024
 
 export class Publisher {
   readonly state: PublisherState = { connected: false, published: 0, readingsPublished: 0 }

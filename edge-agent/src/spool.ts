@@ -422,10 +422,11 @@ function payloadBytes(head: string, parts: readonly BatchPart[], out: Buffer, fr
 /** payloadBytes for a part of a segment that has readings in `alt`. */
 function altPayloadBytes(p: BatchPart, out: Buffer, outView: DataView, at: number): number {
   const { ix, idx } = p
-  const { text, textView, start, len, alt } = ix
+  const { text, textView, start, len } = ix
+  const alt = ix.alt as Map<number, Buffer>
   for (let k = p.from; k < p.to; k++) {
     const i = idx[k] as number
-    const other = alt?.get(i)
+    const other = alt.get(i)
     if (other) at += other.copy(out, at)
     else {
       const n = len[i] as number
@@ -1026,7 +1027,7 @@ export class Spool {
     let wanted = 0
     for (const seg of this.segments) {
       if (wanted >= MAX_LOADED_SEGMENTS) return
-      if (seg === this.active || seg.live <= seg.inflight) continue
+      if (!this.hasUnsent(seg)) continue
       if (!seg.loaded) {
         this.loadWanted()
         return
@@ -1036,13 +1037,14 @@ export class Spool {
   }
 
   private loadWanted(): void {
-    const wanted: Segment[] = []
-    for (const seg of this.segments) {
-      if (wanted.length >= MAX_LOADED_SEGMENTS) break
-      if (seg !== this.active && seg.live > seg.inflight) wanted.push(seg)
-    }
+    const wanted = this.segments.filter((seg) => this.hasUnsent(seg)).slice(0, MAX_LOADED_SEGMENTS)
     for (const seg of wanted) if (!seg.loaded) this.loadSegment(seg)
     this.unloadBeyondBound(new Set(wanted))
+  }
+
+  /** An older segment with samples neither acknowledged nor in flight: one the drain wants indexed. */
+  private hasUnsent(seg: Segment): boolean {
+    return seg !== this.active && seg.live > seg.inflight
   }
 
   /** Unloads the newest loaded older segments (not the active one, not in `keep`, none in
