@@ -71,7 +71,8 @@ const BACKLOG = Number(values.backlog)
 const REPEAT = Math.max(1, Number(values.repeat))
 const NODE = values.node ?? process.execPath
 const AGENT_BUNDLE = values.bundle ?? new URL('../dist/kawasan-agent.mjs', import.meta.url).pathname
-if (!values.bundle)
+// The buffer alone (--only spool) runs from source: no bundle to build, nor to race other users of it.
+if (!values.bundle && values.only !== 'spool')
   execFileSync(process.execPath, [new URL('../scripts/bundle.mjs', import.meta.url).pathname], {
     stdio: ['ignore', 'ignore', 'inherit'],
   })
