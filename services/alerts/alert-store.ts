@@ -154,6 +154,13 @@ export class AlertStore {
     ])
   }
 
+  /** Deletes this cluster's evaluations recorded before `before` (ms); events and deliveries stay. */
+  async pruneEvaluations(before: number): Promise<void> {
+    await this.influx.query(
+      `DELETE FROM ${ALERT_EVALUATIONS} WHERE ${this.where} AND time < ${Math.floor(before)}000000`,
+    )
+  }
+
   /** The latest evaluation of each evaluator since `since` (ms). */
   async evaluations(since: number): Promise<Evaluation[]> {
     const series = await this.influx.query(

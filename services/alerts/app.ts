@@ -25,6 +25,9 @@ import { type Notification, WebhookSender } from './webhook.js'
 export const OUTBOX_MAX_AGE_MS = 86_400_000
 /** An evaluator whose last evaluation is older than this many intervals has lost its lease. */
 export const LEASE_INTERVALS = 3
+/** How often the lease holder deletes evaluations older than `evaluationsKeepDays`. */
+export const PRUNE_EVERY_MS = 3_600_000
+const DAY_MS = 86_400_000
 
 export interface AlertServiceOptions {
   config: AlertsConfig
@@ -59,6 +62,8 @@ export class AlertService {
   /** Events whose write to the store failed, written before the next ones. */
   private unsaved: AlertEvent[] = []
   private queue: Promise<unknown> = Promise.resolve()
+  /** When this evaluator last deleted old evaluations (0: not yet). */
+  private prunedAt = 0
 
   constructor(private readonly o: AlertServiceOptions) {
     checkRules(o.config.rules, o.site)
@@ -204,7 +209,29 @@ export class AlertService {
       this.o.onEvent?.(e)
     }
     await this.heartbeat(now, ok)
+    await this.pruneEvaluations(now)
     return events
+  }
+
+  /**
+   * The lease holder deletes evaluations older than `evaluationsKeepDays`, once an hour: they are
+   * heartbeats, one per interval and evaluator (~1 M a year at 30 s), read only for the lease and
+   * `evaluated_at`. The evaluation it has just written stays, so `evaluated_at` is never lost, and
+   * nothing younger than the lease's window goes. Events and deliveries are kept (docs/ALERTS.md).
+   */
+  private async pruneEvaluations(now: number): Promise<void> {
+    if (this.prunedAt > 0 && now - this.prunedAt < PRUNE_EVERY_MS) return
+    this.prunedAt = now
+    const keepMs = Math.max(
+      this.o.config.evaluationsKeepDays * DAY_MS,
+      LEASE_INTERVALS * this.o.config.intervalMs,
+    )
+    await this.store.pruneEvaluations(now - keepMs).catch((err: unknown) => {
+      this.o.log.warn(
+        { err: (err as Error).message },
+        'old alert evaluations not deleted; retried in an hour',
+      )
+    })
   }
 
   /**

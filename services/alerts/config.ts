@@ -54,6 +54,14 @@ export const alertsConfigSchema = z
       .min(50)
       .default(900_000)
       .describe('How often off_track rules re-read the daily rollups (they change once a day)'),
+    evaluationsKeepDays: z
+      .number()
+      .int()
+      .min(1)
+      .default(31)
+      .describe(
+        'Days of alert_evaluations (the lease heartbeats) kept; the lease holder deletes older ones hourly',
+      ),
     rules: z.array(alertRuleSchema).default([]).describe('Alert rules (docs/ALERTS.md)'),
     webhook: z
       .strictObject({
