@@ -43,7 +43,7 @@ import {
 import type { SiteModel } from '../../shared/site-model.js'
 import { statusTopic } from '../../shared/topics.js'
 import { freshDatabase } from '../helpers/influx.js'
-import { demoPasswords } from '../helpers/site.js'
+import { demoPasswords, exampleSite } from '../helpers/site.js'
 import { startStack, type TestStack } from '../helpers/stack.js'
 import { seedDeadLetters, seedRollupDay } from '../integration/api-fixture.js'
 
@@ -175,9 +175,22 @@ async function seedHours(date: string): Promise<void> {
   await stack.influx.writeLines(points.map(toLine))
 }
 
+/**
+ * The seeded days are the local days at seeding, and the views compare today with yesterday: a run
+ * that crosses the cluster's midnight (17:00 UTC in Jakarta) would compare against the wrong days.
+ * So a run that would start within FILE_RUN_MS of midnight waits until the new day has begun.
+ */
+const FILE_RUN_MS = 4 * 60_000
+async function clearOfLocalMidnight(timezone: string): Promise<void> {
+  const now = Date.now()
+  const untilMidnight = startOfLocalDay(localDateOf(now + 86_400_000, timezone), timezone) - now
+  if (untilMidnight < FILE_RUN_MS) await new Promise((r) => setTimeout(r, untilMidnight + 2000))
+}
+
 beforeAll(async () => {
   ensureDebianPackage('chromium', 'chromium') // normally done once by the global setup
   mkdirSync(OUT, { recursive: true })
+  await clearOfLocalMidnight(exampleSite().model.cluster.timezone)
   stack = await startStack({ onStatus: (topic, payload) => agentStatus.update(topic, payload) })
   model = stack.site.model
   tz = model.cluster.timezone
@@ -249,7 +262,7 @@ beforeAll(async () => {
       '--no-first-run',
     ],
   })
-}, 120_000)
+}, 120_000 + FILE_RUN_MS)
 
 afterAll(async () => {
   if (liveTimer) clearInterval(liveTimer)
