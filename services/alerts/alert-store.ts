@@ -28,6 +28,9 @@ const DAY_MS = 86_400_000
 /** Where lastEvaluation looks, in turn: a day, a month, a year, then all time. */
 const LAST_EVALUATION_WINDOWS_MS = [DAY_MS, 31 * DAY_MS, 366 * DAY_MS, Number.POSITIVE_INFINITY]
 
+/** An InfluxQL time literal (ns) of `ms`. */
+const ns = (ms: number) => `${Math.floor(ms)}000000`
+
 /** What became of an event's notification; `not_sent` when no webhook is configured. */
 export type DeliveryOutcome = 'delivered' | 'refused' | 'given_up' | 'not_sent'
 
@@ -131,7 +134,7 @@ export class AlertStore {
 
   /** Events since `since` (ms) with no delivery outcome, oldest first: the outbox. */
   async undelivered(since: number): Promise<AlertEvent[]> {
-    const after = `time >= ${Math.floor(since)}000000`
+    const after = `time >= ${ns(since)}`
     const [events, deliveries] = await this.influx.queryAll(
       `SELECT * FROM ${ALERT_EVENTS} WHERE ${this.where} AND ${after}; SELECT "outcome", "rule", "subject", "status" FROM ${ALERT_DELIVERIES} WHERE ${this.where} AND ${after}`,
     )
@@ -156,15 +159,13 @@ export class AlertStore {
 
   /** Deletes this cluster's evaluations recorded before `before` (ms); events and deliveries stay. */
   async pruneEvaluations(before: number): Promise<void> {
-    await this.influx.query(
-      `DELETE FROM ${ALERT_EVALUATIONS} WHERE ${this.where} AND time < ${Math.floor(before)}000000`,
-    )
+    await this.influx.query(`DELETE FROM ${ALERT_EVALUATIONS} WHERE ${this.where} AND time < ${ns(before)}`)
   }
 
   /** The latest evaluation of each evaluator since `since` (ms). */
   async evaluations(since: number): Promise<Evaluation[]> {
     const series = await this.influx.query(
-      `SELECT * FROM ${ALERT_EVALUATIONS} WHERE ${this.where} AND time >= ${Math.floor(since)}000000 GROUP BY "evaluator" ORDER BY time DESC LIMIT 1`,
+      `SELECT * FROM ${ALERT_EVALUATIONS} WHERE ${this.where} AND time >= ${ns(since)} GROUP BY "evaluator" ORDER BY time DESC LIMIT 1`,
     )
     return series.flatMap((s) => (s.rows[0] ? [toEvaluation(s.rows[0], s.tags)] : []))
   }
@@ -177,7 +178,7 @@ export class AlertStore {
    */
   async lastEvaluation(now = Date.now()): Promise<Evaluation | null> {
     for (const windowMs of LAST_EVALUATION_WINDOWS_MS) {
-      const since = Number.isFinite(windowMs) ? ` AND time >= ${Math.floor(now - windowMs)}000000` : ''
+      const since = Number.isFinite(windowMs) ? ` AND time >= ${ns(now - windowMs)}` : ''
       const series = await this.influx.query(
         `SELECT * FROM ${ALERT_EVALUATIONS} WHERE ${this.where} AND "leader" = true${since} ORDER BY time DESC LIMIT 1`,
       )
