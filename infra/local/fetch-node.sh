@@ -9,10 +9,8 @@ pkg="node-linux-${arch}"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/kawasan/node"
 # The newest version of the line (`npm view` gives one version, or an array when several match).
 version="$(npm view "${pkg}@${major}" version --json | node -e '
-  const n = (v) => v.split(".").map(Number);
-  const newer = (a, b) => { const [x, y] = [n(a), n(b)]; return x[0] - y[0] || x[1] - y[1] || x[2] - y[2]; };
   const all = [].concat(JSON.parse(require("fs").readFileSync(0, "utf8")));
-  process.stdout.write(all.sort(newer).at(-1));
+  process.stdout.write(all.sort((a, b) => a.localeCompare(b, "en", { numeric: true })).at(-1));
 ')"
 dir="${cache}/${pkg}-${version}"
 if [ ! -x "${dir}/bin/node" ]; then
